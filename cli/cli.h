@@ -1,0 +1,25 @@
+/* cli.h: shared pieces of the `earshot` command. */
+#ifndef ES_CLI_H
+#define ES_CLI_H
+
+#include <stddef.h>
+
+#include "earshot.h"
+
+/* The bundled rules directory: $EARSHOT_RULES when set; the source tree's
+ * rules/ when this binary runs from its build tree; PREFIX/share/earshot/
+ * rules next to an installed binary; else the configured install path.
+ * Returns a static string. */
+const char *es_cli_default_rules(void);
+
+/* Loads rules from paths (or the default when npaths == 0), printing every
+ * diagnostic to stderr as "file:line:col: rule-id: message". */
+int es_cli_load_rules(char *const *paths, size_t npaths, const struct es_rules_opts *opts,
+                      struct es_rules **out);
+
+void es_cli_print_diags(const struct es_diags *d);
+
+int es_cmd_rules(int argc, char **argv);
+int es_cmd_replay(int argc, char **argv);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * earshot.c: the `earshot` command for rule authors, supervisors and
+ * analysts. Each verb lives in its own cmd_*.c file.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+  fputs("usage: earshot COMMAND [ARGS]\n"
+        "\n"
+        "Rule authors:\n"
+        "  rules check [PATH...]     validate rule files (default: the bundled rules)\n"
+        "  rules test [PATH...]      run every rule's examples and show what failed\n"
+        "  replay [--rules PATH]... [FILE|-]\n"
+        "                            run rules over a transcript (protocol NDJSON),\n"
+        "                            print one alert per hit as NDJSON\n"
+        "\n"
+        "  help                      this text\n"
+        "  version                   print the version\n"
+        "\n"
+        "Rules are looked up in $EARSHOT_RULES, else the bundled rules directory.\n"
+        "See docs/rules.md and docs/protocol.md.\n",
+        f);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (strcmp(argv[1], "rules") == 0)
+    return es_cmd_rules(argc - 1, argv + 1);
+  if (strcmp(argv[1], "replay") == 0)
+    return es_cmd_replay(argc - 1, argv + 1);
+  if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+      strcmp(argv[1], "-h") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+    printf("earshot %s\n", ES_VERSION);
+    return 0;
+  }
+  fprintf(stderr, "earshot: unknown command \"%s\"\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

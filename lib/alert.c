@@ -1,0 +1,125 @@
+/* alert.c: JSON for alerts, written by hand: it is on the per-hit path. */
+#include "alert.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+static int put(char *buf, size_t cap, size_t *pos, const char *s, size_t n) {
+  if (*pos + n > cap)
+    return ES_ETOOBIG;
+  memcpy(buf + *pos, s, n);
+  *pos += n;
+  return 0;
+}
+
+static int puts_(char *buf, size_t cap, size_t *pos, const char *s) {
+  return put(buf, cap, pos, s, strlen(s));
+}
+
+int es_json_str(char *buf, size_t cap, size_t *pos, const char *s, size_t len) {
+  static const char hex[] = "0123456789abcdef";
+  size_t p = *pos;
+
+  if (p + 2 > cap)
+    return ES_ETOOBIG;
+  buf[p++] = '"';
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    const char *esc = NULL;
+    char u[6];
+    switch (c) {
+    case '"': esc = "\\\""; break;
+    case '\\': esc = "\\\\"; break;
+    case '\n': esc = "\\n"; break;
+    case '\r': esc = "\\r"; break;
+    case '\t': esc = "\\t"; break;
+    case '\b': esc = "\\b"; break;
+    case '\f': esc = "\\f"; break;
+    default:
+      if (c < 0x20) {
+        u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
+        u[4] = hex[c >> 4]; u[5] = hex[c & 15];
+        if (p + 6 > cap)
+          return ES_ETOOBIG;
+        memcpy(buf + p, u, 6);
+        p += 6;
+        continue;
+      }
+    }
+    if (esc) {
+      if (p + 2 > cap)
+        return ES_ETOOBIG;
+      buf[p++] = esc[0];
+      buf[p++] = esc[1];
+    } else {
+      if (p + 1 > cap)
+        return ES_ETOOBIG;
+      buf[p++] = (char)c;
+    }
+  }
+  if (p + 1 > cap)
+    return ES_ETOOBIG;
+  buf[p++] = '"';
+  *pos = p;
+  return 0;
+}
+
+static int field_str(char *buf, size_t cap, size_t *pos, const char *key, const char *s,
+                     size_t n) {
+  int rc = puts_(buf, cap, pos, key);
+  return rc ? rc : es_json_str(buf, cap, pos, s, n);
+}
+
+/* The shortest of %.15g and %.17g that reads back as the same double, so
+ * that 12.5 prints as 12.5 and not 12.500000000000000. */
+static int field_num(char *buf, size_t cap, size_t *pos, const char *key, double v) {
+  char tmp[64];
+  int n = snprintf(tmp, sizeof(tmp), "%s%.15g", key, v);
+  if (strtod(tmp + strlen(key), NULL) != v)
+    n = snprintf(tmp, sizeof(tmp), "%s%.17g", key, v);
+  return put(buf, cap, pos, tmp, (size_t)n);
+}
+
+static int field_int(char *buf, size_t cap, size_t *pos, const char *key, int64_t v) {
+  char tmp[64];
+  int n = snprintf(tmp, sizeof(tmp), "%s%lld", key, (long long)v);
+  return put(buf, cap, pos, tmp, (size_t)n);
+}
+
+int64_t es_alert_json(const struct es_alert *a, char *buf, size_t cap) {
+  const struct es_rule_info *r = a->rule;
+  size_t pos = 0;
+  size_t ms = a->match_start <= a->text_len ? a->match_start : a->text_len;
+  size_t me = a->match_end <= a->text_len && a->match_end >= ms ? a->match_end : ms;
+  int rc = 0;
+
+  rc |= field_str(buf, cap, &pos, "{\"type\":\"alert\",\"call_id\":", a->call_id,
+                  strlen(a->call_id));
+  rc |= field_str(buf, cap, &pos, ",\"rule\":", r->id, strlen(r->id));
+  rc |= field_str(buf, cap, &pos, ",\"category\":", r->category, strlen(r->category));
+  rc |= puts_(buf, cap, &pos, ",\"severity\":\"");
+  rc |= puts_(buf, cap, &pos, es_severity_name(r->severity));
+  rc |= puts_(buf, cap, &pos, "\",\"speaker\":\"");
+  rc |= puts_(buf, cap, &pos, es_speaker_name(a->speaker));
+  rc |= puts_(buf, cap, &pos, "\"");
+  if (a->has_ts)
+    rc |= field_num(buf, cap, &pos, ",\"ts\":", a->ts);
+  if (a->has_seq)
+    rc |= field_int(buf, cap, &pos, ",\"seq\":", a->seq);
+  if (a->line > 0)
+    rc |= field_int(buf, cap, &pos, ",\"line\":", a->line);
+  rc |= field_str(buf, cap, &pos, ",\"text\":", a->text, a->text_len);
+  rc |= field_int(buf, cap, &pos, ",\"match_start\":", (int64_t)ms);
+  rc |= field_int(buf, cap, &pos, ",\"match_end\":", (int64_t)me);
+  rc |= field_str(buf, cap, &pos, ",\"matched\":", a->text + ms, me - ms);
+  rc |= field_num(buf, cap, &pos, ",\"score\":", r->score);
+  rc |= field_str(buf, cap, &pos, ",\"tip\":", r->tip, strlen(r->tip));
+  rc |= field_str(buf, cap, &pos, ",\"description\":", r->description, strlen(r->description));
+  rc |= puts_(buf, cap, &pos, "}\n");
+  if (rc != 0)
+    return ES_ETOOBIG;
+  return (int64_t)pos;
+}

@@ -1,0 +1,39 @@
+/*
+ * alert.h: the alert record and its JSON form, shared by `earshot replay`
+ * and earshotd so that both print alerts in exactly the same shape
+ * (docs/protocol.md).
+ */
+#ifndef ES_ALERT_H
+#define ES_ALERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules.h"
+
+/* Everything borrowed. */
+struct es_alert {
+  const char *call_id;
+  const struct es_rule_info *rule;
+  enum es_speaker speaker;
+  const char *text;      /* the line as it should be shown (masked where stored) */
+  size_t text_len;
+  uint32_t match_start;  /* byte span of the hit in `text` */
+  uint32_t match_end;
+  double ts;             /* seconds, as the client sent it; valid when has_ts */
+  int64_t seq;           /* client's line number; valid when has_seq */
+  int64_t line;          /* input line number (replay); valid when > 0 */
+  unsigned has_ts : 1, has_seq : 1;
+};
+
+/* Appends a JSON string literal (quotes included) for s[0..len) to buf at
+ * *pos, never past cap. Returns 0, or ES_ETOOBIG when it does not fit
+ * (then *pos is unspecified but within cap). */
+int es_json_str(char *buf, size_t cap, size_t *pos, const char *s, size_t len);
+
+/* Writes the alert as one JSON object followed by '\n' into buf. Returns
+ * the length, or ES_ETOOBIG when cap is too small (a line of
+ * max_line_bytes always fits in 8 * max_line_bytes + 4096 bytes). */
+int64_t es_alert_json(const struct es_alert *a, char *buf, size_t cap);
+
+#endif

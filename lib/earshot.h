@@ -1,0 +1,10 @@
+/* earshot.h: the public interface of libearshot, the pure core. */
+#ifndef EARSHOT_H
+#define EARSHOT_H
+
+#include "error.h"
+#include "norm.h"
+#include "rules.h"
+#include "match.h"
+
+#endif

@@ -1,0 +1,223 @@
+/*
+ * norm.c: UTF-8 validation and the normalisation described in norm.h.
+ *
+ * The normaliser is on the per-line hot path, so it is a byte-class table
+ * and a tight loop; the span mapping is only needed for lines that hit and
+ * simply re-runs the same walk.
+ */
+#include "norm.h"
+
+#include <string.h>
+
+int es_utf8_valid(const char *text, size_t len) {
+  const unsigned char *s = (const unsigned char *)text;
+  size_t i = 0;
+
+  while (i < len) {
+    unsigned char c = s[i];
+    if (c < 0x80) {
+      if (c == 0)
+        return 0;
+      i++;
+      continue;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+      if (i + 1 >= len || (s[i + 1] & 0xC0) != 0x80)
+        return 0;
+      i += 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      if (i + 2 >= len || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80)
+        return 0;
+      if (c == 0xE0 && s[i + 1] < 0xA0)
+        return 0; /* overlong */
+      if (c == 0xED && s[i + 1] > 0x9F)
+        return 0; /* surrogate */
+      i += 3;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      if (i + 3 >= len || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 ||
+          (s[i + 3] & 0xC0) != 0x80)
+        return 0;
+      if (c == 0xF0 && s[i + 1] < 0x90)
+        return 0; /* overlong */
+      if (c == 0xF4 && s[i + 1] > 0x8F)
+        return 0; /* above U+10FFFF */
+      i += 4;
+    } else {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* What one input byte does. */
+enum {
+  K_KEEP = 0,  /* letter or digit: copy (lower-cased) */
+  K_BREAK,     /* word break */
+  K_DROP,      /* apostrophe: delete */
+  K_MB,        /* start of a multi-byte sequence: decide by code point */
+};
+
+static const unsigned char byte_kind[256] = {
+#define B K_BREAK
+  /* 0x00 */ B, B, B, B, B, B, B, B, B, B, B, B, B, B, B, B,
+  /* 0x10 */ B, B, B, B, B, B, B, B, B, B, B, B, B, B, B, B,
+  /* 0x20 */ B, B, B, B, B, B, B, K_DROP, B, B, B, B, B, B, B, B,
+  /* 0x30 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, B, B, B, B, B, B,
+  /* 0x40 */ B, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  /* 0x50 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, B, B, B, B, B,
+  /* 0x60 */ K_DROP, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  /* 0x70 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, B, B, B, B, B,
+#undef B
+  /* 0x80..0xFF: continuation bytes never start a character here; lead
+   * bytes are decided by code point. */
+#define M16 K_MB, K_MB, K_MB, K_MB, K_MB, K_MB, K_MB, K_MB, \
+            K_MB, K_MB, K_MB, K_MB, K_MB, K_MB, K_MB, K_MB
+  M16, M16, M16, M16, M16, M16, M16, M16,
+#undef M16
+};
+
+static const unsigned char lower_ascii[128] = {
+  0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+  16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
+  ' ', '!', '"', '#', '$', '%', '&', '\'', '(', ')', '*', '+', ',', '-', '.', '/',
+  '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', ':', ';', '<', '=', '>', '?',
+  '@', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o',
+  'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', '[', '\\', ']', '^', '_',
+  '`', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o',
+  'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', '{', '|', '}', '~', 127,
+};
+
+/* Decodes the multi-byte character at s[i] (valid UTF-8 assumed, but stays
+ * in bounds regardless) and says what it does; *n gets its byte length. */
+static int mb_kind(const unsigned char *s, size_t i, size_t len, size_t *n) {
+  unsigned char c = s[i];
+  unsigned cp;
+
+  if (c >= 0xF0 && i + 3 < len) {
+    *n = 4;
+    return K_KEEP;
+  }
+  if (c >= 0xE0 && i + 2 < len) {
+    *n = 3;
+    cp = ((unsigned)(c & 0x0F) << 12) | ((unsigned)(s[i + 1] & 0x3F) << 6) |
+         (unsigned)(s[i + 2] & 0x3F);
+    if (cp == 0x2018 || cp == 0x2019)
+      return K_DROP;
+    if ((cp >= 0x2000 && cp <= 0x206F) || cp == 0x3000)
+      return K_BREAK;
+    return K_KEEP;
+  }
+  if (c >= 0xC0 && i + 1 < len) {
+    *n = 2;
+    cp = ((unsigned)(c & 0x1F) << 6) | (unsigned)(s[i + 1] & 0x3F);
+    if (cp == 0x02BC || cp == 0x00B4)
+      return K_DROP;
+    if (cp == 0x00A0 || cp == 0x00A1 || cp == 0x00AB || cp == 0x00BB || cp == 0x00BF)
+      return K_BREAK;
+    return K_KEEP;
+  }
+  *n = 1; /* stray byte: cannot happen on validated input */
+  return K_BREAK;
+}
+
+/* The one walk behind es_norm() and es_norm_span(). When `out` is NULL
+ * nothing is written; instead the walk stops once normalised position
+ * `want` has been produced and reports the input range behind it. */
+struct walk_stop {
+  size_t want;     /* normalised offset to locate */
+  size_t in_start; /* OUT: first input byte behind it */
+  size_t in_end;   /* OUT: one past the last input byte behind it */
+  int found;
+};
+
+static size_t walk(const char *text, size_t len, char *out, struct walk_stop *stop) {
+  const unsigned char *s = (const unsigned char *)text;
+  size_t i = 0, o = 1;
+  int pending_break = 0;
+  size_t break_start = 0, break_end = 0;
+
+  if (out)
+    out[0] = ' ';
+  while (i < len) {
+    unsigned char c = s[i];
+    size_t n = 1;
+    int kind = byte_kind[c];
+
+    if (kind == K_MB)
+      kind = mb_kind(s, i, len, &n);
+    if (kind == K_BREAK) {
+      if (!pending_break)
+        break_start = i;
+      pending_break = 1;
+      break_end = i + n;
+      i += n;
+      continue;
+    }
+    if (kind == K_DROP) {
+      i += n;
+      continue;
+    }
+    if (pending_break) {
+      /* Breaks before the first word fold into the leading pad. */
+      if (o > 1) {
+        if (stop && stop->want == o) {
+          stop->in_start = break_start;
+          stop->in_end = break_end;
+          stop->found = 1;
+          return o;
+        }
+        if (out)
+          out[o] = ' ';
+        o++;
+      }
+      pending_break = 0;
+    }
+    if (stop && stop->want >= o && stop->want < o + n) {
+      stop->in_start = i;
+      stop->in_end = i + n;
+      stop->found = 1;
+      return o;
+    }
+    if (out) {
+      if (n == 1)
+        out[o] = (char)lower_ascii[c];
+      else
+        memcpy(out + o, s + i, n);
+    }
+    o += n;
+    i += n;
+  }
+  if (out)
+    out[o] = ' ';
+  return o + 1;
+}
+
+size_t es_norm(const char *text, size_t len, char *out) {
+  return walk(text, len, out, NULL);
+}
+
+void es_norm_span(const char *text, size_t len, size_t nstart, size_t nend,
+                  size_t *start, size_t *end) {
+  struct walk_stop st;
+
+  *start = 0;
+  *end = len;
+  if (nstart > 0) {
+    memset(&st, 0, sizeof(st));
+    st.want = nstart;
+    walk(text, len, NULL, &st);
+    *start = st.found ? st.in_start : len;
+  }
+  if (nend > 0) {
+    memset(&st, 0, sizeof(st));
+    st.want = nend - 1;
+    if (st.want == 0) {
+      *end = 0;
+    } else {
+      walk(text, len, NULL, &st);
+      *end = st.found ? st.in_end : len;
+    }
+  }
+  if (*end < *start)
+    *end = *start;
+}

@@ -1,0 +1,72 @@
+/*
+ * proto.h: decoding one line of the earshot protocol (docs/protocol.md).
+ *
+ * Client lines are JSON objects, one per line. The decoder validates a
+ * line completely and either fills a struct es_event or says, with a
+ * stable code and a message for a person, what was wrong. `earshot replay`
+ * and earshotd decode with the same code, so both accept the same input.
+ */
+#ifndef ES_PROTO_H
+#define ES_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules.h"
+
+enum es_event_type {
+  ES_EV_UTTERANCE = 1, /* {"call_id","speaker","text","ts"?,"end_ts"?,"seq"?,"final"?} */
+  ES_EV_START,         /* {"type":"start","call_id",...metadata} */
+  ES_EV_END,           /* {"type":"end","call_id"} */
+  ES_EV_HELLO,         /* {"type":"hello","client"?,"acks"?,"token"?} */
+};
+
+/* Named limits (docs/protocol.md). */
+#define ES_CALL_ID_MAX 128  /* bytes in a call_id */
+#define ES_ATTR_MAX    32   /* metadata fields kept per call */
+
+/* A decoded line. Strings are borrowed from the decoder and valid until
+ * its next es_proto_decode() call; they are NUL-terminated. */
+struct es_event {
+  enum es_event_type type;
+  const char *call_id;
+  enum es_speaker speaker;
+  const char *text;
+  size_t text_len;
+  double ts;           /* seconds; valid when has_ts */
+  double end_ts;       /* seconds; valid when has_end_ts */
+  int64_t seq;         /* client's line number; valid when has_seq */
+  unsigned has_ts : 1, has_end_ts : 1, has_seq : 1;
+  unsigned final : 1;  /* utterance: 0 for a partial hypothesis */
+  unsigned acks : 1;   /* hello: client wants acknowledgements */
+  const char *client;  /* hello: client name, or NULL */
+  const char *token;   /* hello: shared token, or NULL */
+  /* start: metadata. agent/queue/customer are NULL when absent; attrs
+   * lists every string field other than type and call_id. */
+  const char *agent;
+  const char *queue;
+  const char *customer;
+  const char *attr_keys[ES_ATTR_MAX];
+  const char *attr_values[ES_ATTR_MAX];
+  size_t nattrs;
+};
+
+/* Why a line was rejected. `code` is one of the stable strings listed in
+ * docs/protocol.md (static storage); `message` says what to fix. */
+struct es_proto_error {
+  const char *code;
+  char message[256];
+};
+
+struct es_decoder;
+
+/* `max_line` is the longest line accepted, in bytes. NULL when out of memory. */
+struct es_decoder *es_decoder_new(size_t max_line);
+void es_decoder_free(struct es_decoder *d); /* NULL is a no-op */
+
+/* Decodes line[0..len) (no trailing newline; a trailing \r is ignored).
+ * Returns 0 and fills *ev, or a negative es_err and fills *err. */
+int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct es_event *ev,
+                    struct es_proto_error *err);
+
+#endif

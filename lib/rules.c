@@ -1,0 +1,1513 @@
+/*
+ * rules.c: loading, validating and compiling rule files.
+ *
+ * A rule file is JSON with comments (docs/rules.md). Comments are blanked
+ * out in a copy that keeps every offset, cJSON parses the copy, and a small
+ * scanner walks the same text alongside the cJSON tree to learn where each
+ * value and key sits, so that every diagnostic can name file:line:column.
+ *
+ * Phrases are compiled to one PCRE2 regex per rule over normalised text
+ * (norm.h); patterns are compiled as written. Each phrase and pattern
+ * contributes literals to the prefilter (prefilter.h); a rule with any
+ * phrase or pattern that yields none is "unfiltered" and always runs.
+ */
+#include "rules.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "literal.h"
+#include "match.h"
+#include "norm.h"
+#include "rules_int.h"
+
+/* Named limits on rule files (documented in docs/rules.md). */
+#define ES_RULE_FILE_MAX   (8u << 20) /* bytes in one rule file */
+#define ES_RULE_ID_MAX     100        /* bytes in a rule id */
+#define ES_RULE_TEXT_MAX   4096       /* bytes in a phrase, pattern, tip, example */
+#define ES_RULE_PHRASE_WORDS 32       /* words in one phrase */
+#define ES_NEG_WINDOW_MAX  16         /* largest negation window */
+
+const char *const es_default_negation_cues[] = {
+  "not", "never", "no", "dont", "doesnt", "didnt", "wont", "wouldnt", "isnt",
+  "wasnt", "arent", "werent", "cant", "cannot", "couldnt", "shouldnt",
+  "havent", "hasnt", "hadnt", "nobody", "neither", "nor", "without", "hardly",
+  NULL,
+};
+
+/* Words that end a negation's scope (NegEx "termination terms"). */
+static const char *const neg_stop_words[] = {
+  "but", "however", "although", "though", "yet", "except", "so", "because",
+  "and", "then", NULL,
+};
+
+static const char *const categories[] = {
+  "banned_phrase", "manager_request", "legal_threat", "abuse", "churn_threat",
+  "exasperation", "public_shaming", "repeat_contact", "deescalation", "backup",
+  NULL,
+};
+
+/*
+ * Contractions and their long forms, in normalised words (apostrophes
+ * already gone). A phrase word or word run equal to any form of a group
+ * matches every form of that group. Also the ASR spellings gonna/wanna/
+ * gotta. docs/rules.md lists this table.
+ */
+static const char *const contraction_groups[][4] = {
+  {"thats", "that is", NULL}, {"theres", "there is", NULL},
+  {"its", "it is", NULL}, {"whats", "what is", NULL},
+  {"whos", "who is", NULL}, {"hes", "he is", NULL},
+  {"shes", "she is", NULL}, {"heres", "here is", NULL},
+  {"wheres", "where is", NULL}, {"hows", "how is", NULL},
+  {"cant", "cannot", "can not", NULL}, {"dont", "do not", NULL},
+  {"doesnt", "does not", NULL}, {"didnt", "did not", NULL},
+  {"wont", "will not", NULL}, {"wouldnt", "would not", NULL},
+  {"shouldnt", "should not", NULL}, {"couldnt", "could not", NULL},
+  {"isnt", "is not", NULL}, {"arent", "are not", NULL},
+  {"wasnt", "was not", NULL}, {"werent", "were not", NULL},
+  {"havent", "have not", NULL}, {"hasnt", "has not", NULL},
+  {"hadnt", "had not", NULL}, {"im", "i am", NULL},
+  {"youre", "you are", NULL}, {"were", "we are", NULL},
+  {"theyre", "they are", NULL}, {"ive", "i have", NULL},
+  {"youve", "you have", NULL}, {"weve", "we have", NULL},
+  {"theyve", "they have", NULL}, {"ill", "i will", NULL},
+  {"youll", "you will", NULL}, {"well", "we will", NULL},
+  {"theyll", "they will", NULL}, {"itll", "it will", NULL},
+  {"id", "i would", "i had", NULL}, {"youd", "you would", NULL},
+  {"theyd", "they would", NULL}, {"lets", "let us", NULL},
+  {"gonna", "going to", NULL}, {"wanna", "want to", NULL},
+  {"gotta", "got to", NULL},
+};
+#define NGROUPS (sizeof(contraction_groups) / sizeof(contraction_groups[0]))
+
+/* Common words make poor prefilter anchors: they pass most lines. */
+static const char *const weak_words[] = {
+  "a", "an", "the", "i", "you", "we", "me", "my", "your", "our", "it", "is",
+  "to", "of", "and", "or", "in", "on", "for", "this", "that", "be", "do",
+  "have", "not", "no", "so", "at", "with", "can", "will", "what", "just",
+  NULL,
+};
+
+const char *es_severity_name(enum es_severity s) {
+  static const char *const names[] = {"info", "low", "medium", "high", "critical"};
+  return (unsigned)s < 5 ? names[s] : "unknown";
+}
+
+const char *es_speaker_name(enum es_speaker s) {
+  static const char *const names[] = {"any", "agent", "customer"};
+  return (unsigned)s < 3 ? names[s] : "unknown";
+}
+
+int es_severity_parse(const char *name, enum es_severity *out) {
+  for (int i = 0; i < 5; i++)
+    if (strcmp(name, es_severity_name((enum es_severity)i)) == 0) {
+      *out = (enum es_severity)i;
+      return 0;
+    }
+  return ES_EINVAL;
+}
+
+int es_speaker_parse(const char *name, enum es_speaker *out) {
+  for (int i = 0; i < 3; i++)
+    if (strcmp(name, es_speaker_name((enum es_speaker)i)) == 0) {
+      *out = (enum es_speaker)i;
+      return 0;
+    }
+  return ES_EINVAL;
+}
+
+void es_rules_opts_init(struct es_rules_opts *opts) {
+  memset(opts, 0, sizeof(*opts));
+  opts->negation_window = 4;
+  opts->negation_cues = NULL;
+  opts->match_limit = 1000000;
+  opts->depth_limit = 100000;
+  opts->heap_limit_kib = 65536;
+  opts->jit_stack_max = 4u << 20;
+  opts->max_line_bytes = 65536;
+  opts->check_examples = 1;
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static void free_strv(char **v) {
+  if (v == NULL)
+    return;
+  for (char **p = v; *p; p++)
+    free(*p);
+  free(v);
+}
+
+/* " word " forms of a NULL-terminated list of cue phrases, normalised. */
+static char **make_cues(const char *const *cues) {
+  size_t n = 0, i;
+  char **out;
+
+  while (cues[n])
+    n++;
+  out = calloc(n + 1, sizeof(*out));
+  if (out == NULL)
+    return NULL;
+  for (i = 0; i < n; i++) {
+    size_t len = strlen(cues[i]);
+    out[i] = malloc(len + 3);
+    if (out[i] == NULL) {
+      free_strv(out);
+      return NULL;
+    }
+    out[i][es_norm(cues[i], len, out[i])] = '\0';
+  }
+  return out;
+}
+
+/* ---- JSON with comments and positions --------------------------------- */
+
+/* Blanks out // and block comments in a copy of the text, keeping every
+ * newline so that offsets and line numbers stay those of the file.
+ * Returns the copy (NUL-terminated) or NULL; *bad_off gets the offset of an
+ * unterminated comment (or (size_t)-1). */
+static char *strip_comments(const char *text, size_t len, size_t *bad_off) {
+  char *out = malloc(len + 1);
+  size_t i = 0;
+
+  *bad_off = (size_t)-1;
+  if (out == NULL)
+    return NULL;
+  memcpy(out, text, len);
+  out[len] = '\0';
+  while (i < len) {
+    char c = out[i];
+    if (c == '"') {
+      for (i++; i < len && out[i] != '"'; i++)
+        if (out[i] == '\\' && i + 1 < len)
+          i++;
+      i++;
+    } else if (c == '/' && i + 1 < len && out[i + 1] == '/') {
+      while (i < len && out[i] != '\n')
+        out[i++] = ' ';
+    } else if (c == '/' && i + 1 < len && out[i + 1] == '*') {
+      size_t start = i;
+      out[i++] = ' ';
+      out[i++] = ' ';
+      while (i < len && !(out[i] == '*' && i + 1 < len && out[i + 1] == '/')) {
+        if (out[i] != '\n')
+          out[i] = ' ';
+        i++;
+      }
+      if (i >= len) {
+        *bad_off = start;
+        break;
+      }
+      out[i++] = ' ';
+      out[i++] = ' ';
+    } else {
+      i++;
+    }
+  }
+  return out;
+}
+
+struct loc {
+  const cJSON *item;
+  size_t value_off;
+  size_t key_off;
+};
+
+struct locmap {
+  struct loc *v;
+  size_t n, cap;
+  const char *text;
+  size_t len;
+};
+
+static void skip_ws(const char *s, size_t len, size_t *i) {
+  while (*i < len && (s[*i] == ' ' || s[*i] == '\t' || s[*i] == '\n' || s[*i] == '\r'))
+    (*i)++;
+}
+
+static void skip_string(const char *s, size_t len, size_t *i) {
+  for ((*i)++; *i < len && s[*i] != '"'; (*i)++)
+    if (s[*i] == '\\')
+      (*i)++;
+  (*i)++;
+}
+
+/* Walks the text of one value in step with its cJSON item, recording where
+ * each item's value (and key) starts. The text is valid JSON (cJSON said
+ * so), so the scanner need not validate. Returns -1 on allocation failure. */
+static int locate(struct locmap *m, const cJSON *item, size_t *i, size_t key_off) {
+  const char *s = m->text;
+  size_t len = m->len;
+
+  skip_ws(s, len, i);
+  if (m->n == m->cap) {
+    size_t cap = m->cap ? m->cap * 2 : 256;
+    struct loc *v = realloc(m->v, cap * sizeof(*v));
+    if (v == NULL)
+      return -1;
+    m->v = v;
+    m->cap = cap;
+  }
+  m->v[m->n].item = item;
+  m->v[m->n].value_off = *i;
+  m->v[m->n].key_off = key_off;
+  m->n++;
+  if (*i >= len)
+    return 0;
+  if (s[*i] == '{' || s[*i] == '[') {
+    int is_obj = s[*i] == '{';
+    const cJSON *child = item->child;
+    (*i)++;
+    for (; child; child = child->next) {
+      size_t koff = (size_t)-1;
+      skip_ws(s, len, i);
+      if (is_obj) {
+        koff = *i;
+        skip_string(s, len, i);
+        skip_ws(s, len, i);
+        (*i)++; /* ':' */
+      }
+      if (locate(m, child, i, koff) < 0)
+        return -1;
+      skip_ws(s, len, i);
+      if (*i < len && s[*i] == ',')
+        (*i)++;
+    }
+    skip_ws(s, len, i);
+    (*i)++; /* closing bracket */
+  } else if (s[*i] == '"') {
+    skip_string(s, len, i);
+  } else {
+    while (*i < len && !strchr(",]} \t\r\n", s[*i]))
+      (*i)++;
+  }
+  return 0;
+}
+
+static void off_to_linecol(const char *text, size_t len, size_t off, int *line, int *col) {
+  int l = 1, c = 1;
+  for (size_t i = 0; i < off && i < len; i++) {
+    if (text[i] == '\n') {
+      l++;
+      c = 1;
+    } else if (((unsigned char)text[i] & 0xC0) != 0x80) {
+      c++;
+    }
+  }
+  *line = l;
+  *col = c;
+}
+
+/* ---- the loader's state --------------------------------------------- */
+
+struct loader {
+  const struct es_rules_opts *opts;
+  struct es_diags *diags;
+  struct es_rules *rules;
+  size_t cap;                /* allocated rules */
+  struct es__pf_builder *pfb;
+  int errors;
+  int oom;
+  /* the file being loaded */
+  const char *file;
+  struct locmap map;
+  char rule_id[ES_RULE_ID_MAX + 1];
+};
+
+static const struct loc *find_loc(const struct loader *ld, const cJSON *item) {
+  for (size_t i = 0; i < ld->map.n; i++)
+    if (ld->map.v[i].item == item)
+      return &ld->map.v[i];
+  return NULL;
+}
+
+/* Reports a problem at an item's value (at_key: at its key). */
+static void __attribute__((format(printf, 4, 5)))
+report(struct loader *ld, const cJSON *item, int at_key, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  int line = 0, col = 0;
+  const struct loc *loc = item ? find_loc(ld, item) : NULL;
+
+  if (loc) {
+    size_t off = at_key && loc->key_off != (size_t)-1 ? loc->key_off : loc->value_off;
+    off_to_linecol(ld->map.text, ld->map.len, off, &line, &col);
+  }
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  es_diags_add(ld->diags, ld->file, line, col, ld->rule_id, "%s", msg);
+  ld->errors++;
+}
+
+static void report_at(struct loader *ld, int line, int col, const char *rule_id,
+                      const char *msg) {
+  es_diags_add(ld->diags, ld->file, line, col, rule_id, "%s", msg);
+  ld->errors++;
+}
+
+/* ---- regex compilation ------------------------------------------------ */
+
+static int compile_regex(struct loader *ld, const cJSON *where, const char *src,
+                         int kind, struct es__regex *out) {
+  int errcode = 0;
+  PCRE2_SIZE erroff = 0;
+  uint32_t minlen = 0;
+  PCRE2_UCHAR buf[256];
+
+  memset(out, 0, sizeof(*out));
+  out->kind = kind;
+  out->src = strdup(src);
+  if (out->src == NULL) {
+    ld->oom = 1;
+    return ES_ENOMEM;
+  }
+  out->code = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED,
+                            PCRE2_CASELESS | PCRE2_UTF, &errcode, &erroff, NULL);
+  if (out->code == NULL) {
+    pcre2_get_error_message(errcode, buf, sizeof(buf));
+    report(ld, where, 0, "pattern does not compile at offset %zu: %s (PCRE2 error %d)",
+           (size_t)erroff, (const char *)buf, errcode);
+    return ES_ERULES;
+  }
+  if (pcre2_pattern_info(out->code, PCRE2_INFO_MINLENGTH, &minlen) == 0 && minlen == 0) {
+    report(ld, where, 0, "pattern can match the empty string, so it would fire on every line");
+    return ES_ERULES;
+  }
+  /* JIT is an optimisation: where the platform lacks it, the interpreter
+   * gives the same results under the same limits. */
+  out->jit = pcre2_jit_compile(out->code, PCRE2_JIT_COMPLETE) == 0;
+  return 0;
+}
+
+static void free_regex(struct es__regex *rx) {
+  pcre2_code_free(rx->code);
+  free(rx->src);
+}
+
+/* ---- phrases ---------------------------------------------------------- */
+
+struct pword {
+  char *w;      /* normalised word; NULL for the wildcard */
+};
+
+/* Splits a phrase into normalised words. `*` alone is the wildcard.
+ * Returns the word count, 0 when empty, -1 on error (reported). */
+static int phrase_words(struct loader *ld, const cJSON *where, const char *phrase,
+                        char words[][128], int *wild, int max) {
+  int n = 0;
+  const char *p = phrase;
+
+  while (*p) {
+    const char *tok;
+    size_t toklen;
+    char norm[ES_RULE_TEXT_MAX + 3];
+    size_t nlen, j;
+
+    while (*p == ' ' || *p == '\t')
+      p++;
+    if (!*p)
+      break;
+    tok = p;
+    while (*p && *p != ' ' && *p != '\t')
+      p++;
+    toklen = (size_t)(p - tok);
+    if (toklen == 1 && tok[0] == '*') {
+      if (n >= max)
+        goto too_many;
+      words[n][0] = '\0';
+      wild[n++] = 1;
+      continue;
+    }
+    if (toklen > ES_RULE_TEXT_MAX)
+      toklen = ES_RULE_TEXT_MAX;
+    nlen = es_norm(tok, toklen, norm);
+    /* A token may normalise to several words ("follow-up") or none ("--"). */
+    for (j = 1; j < nlen;) {
+      size_t k = j;
+      while (k < nlen && norm[k] != ' ')
+        k++;
+      if (k > j) {
+        if (n >= max)
+          goto too_many;
+        if (k - j >= 128) {
+          report(ld, where, 0, "phrase word longer than 127 bytes");
+          return -1;
+        }
+        memcpy(words[n], norm + j, k - j);
+        words[n][k - j] = '\0';
+        wild[n++] = 0;
+      }
+      j = k + 1;
+    }
+  }
+  return n;
+too_many:
+  report(ld, where, 0, "phrase has more than %d words", ES_RULE_PHRASE_WORDS);
+  return -1;
+}
+
+/* Finds the contraction group whose form matches the most words at
+ * words[i..n); returns its index and sets *used, or -1. */
+static int match_group(char words[][128], const int *wild, int i, int n, int *used) {
+  int best = -1, best_used = 0;
+
+  for (size_t g = 0; g < NGROUPS; g++) {
+    for (int f = 0; contraction_groups[g][f]; f++) {
+      const char *form = contraction_groups[g][f];
+      int k = i, ok = 1;
+      const char *p = form;
+      while (*p) {
+        const char *sp = strchr(p, ' ');
+        size_t wl = sp ? (size_t)(sp - p) : strlen(p);
+        if (k >= n || wild[k] || strlen(words[k]) != wl || memcmp(words[k], p, wl) != 0) {
+          ok = 0;
+          break;
+        }
+        k++;
+        p += wl;
+        if (*p == ' ')
+          p++;
+      }
+      if (ok && k - i > best_used) {
+        best = (int)g;
+        best_used = k - i;
+      }
+    }
+  }
+  *used = best_used;
+  return best;
+}
+
+static int is_weak(const char *w) {
+  for (int i = 0; weak_words[i]; i++)
+    if (strcmp(w, weak_words[i]) == 0)
+      return 1;
+  return 0;
+}
+
+static int ascii_only(const char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s >= 0x80)
+      return 0;
+  return 1;
+}
+
+struct strbuf {
+  char *p;
+  size_t len, cap;
+  int oom;
+};
+
+static void sb_add(struct strbuf *b, const char *s, size_t n) {
+  if (b->oom)
+    return;
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 256;
+    while (cap < b->len + n + 1)
+      cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (p == NULL) {
+      b->oom = 1;
+      return;
+    }
+    b->p = p;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+static void sb_str(struct strbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
+
+/* Appends the regex for one normalised word, escaping what PCRE2 treats
+ * specially (normalised words hold only [a-z0-9] and non-ASCII bytes, but a
+ * rule author's phrase is not trusted to). */
+static void sb_word(struct strbuf *b, const char *w) {
+  for (; *w; w++) {
+    unsigned char c = (unsigned char)*w;
+    if (c < 0x80 && !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == ' '))
+      sb_add(b, "\\", 1);
+    sb_add(b, w, 1);
+  }
+}
+
+/* Compiles one phrase into `rx` (a regex alternative without the padding)
+ * and adds its prefilter anchors for rule `idx`. Sets *anchored to 0 when no
+ * anchor could be found. */
+static int compile_phrase(struct loader *ld, const cJSON *where, const char *phrase,
+                          uint32_t idx, struct strbuf *rx, int *anchored) {
+  char words[ES_RULE_PHRASE_WORDS][128];
+  int wild[ES_RULE_PHRASE_WORDS];
+  int n, i, nfixed = 0;
+  /* best anchor: the longest run of consecutive plain words */
+  int run_start = -1, run_len = 0, best_start = -1, best_end = -1;
+  size_t best_bytes = 0, run_bytes = 0;
+  int best_group = -1;
+
+  n = phrase_words(ld, where, phrase, words, wild, ES_RULE_PHRASE_WORDS);
+  if (n < 0)
+    return ES_ERULES;
+  for (i = 0; i < n; i++)
+    nfixed += !wild[i];
+  if (nfixed == 0) {
+    report(ld, where, 0, "phrase \"%s\" has no words to match", phrase);
+    return ES_ERULES;
+  }
+
+  sb_str(rx, "(?:");
+  for (i = 0; i < n;) {
+    int used = 0, g = wild[i] ? -1 : match_group(words, wild, i, n, &used);
+    if (i > 0)
+      sb_str(rx, " ");
+    if (wild[i]) {
+      sb_str(rx, "[^ ]+");
+      i++;
+      run_start = -1;
+      continue;
+    }
+    if (g >= 0) {
+      sb_str(rx, "(?:");
+      for (int f = 0; contraction_groups[g][f]; f++) {
+        if (f)
+          sb_str(rx, "|");
+        sb_word(rx, contraction_groups[g][f]);
+      }
+      sb_str(rx, ")");
+      if (best_group < 0)
+        best_group = g;
+      i += used;
+      run_start = -1;
+      continue;
+    }
+    sb_word(rx, words[i]);
+    if (ascii_only(words[i])) {
+      size_t wl = strlen(words[i]);
+      if (run_start < 0) {
+        run_start = i;
+        run_len = 0;
+        run_bytes = 0;
+      }
+      run_len++;
+      run_bytes += wl + 1;
+      /* A run made only of weak words is a poor anchor but still sound. */
+      size_t score = run_bytes;
+      if (run_len == 1 && is_weak(words[i]))
+        score = 1;
+      if (score > best_bytes) {
+        best_bytes = score;
+        best_start = run_start;
+        best_end = i + 1;
+      }
+    } else {
+      run_start = -1;
+    }
+    i++;
+  }
+  sb_str(rx, ")");
+
+  *anchored = 1;
+  if (best_start >= 0 && !(best_bytes == 1 && best_group >= 0)) {
+    struct strbuf lit = {0};
+    sb_str(&lit, " ");
+    for (i = best_start; i < best_end; i++) {
+      sb_str(&lit, words[i]);
+      sb_str(&lit, " ");
+    }
+    if (lit.oom || es__pf_add(ld->pfb, lit.p, lit.len, idx) != 0)
+      ld->oom = 1;
+    free(lit.p);
+  } else if (best_group >= 0) {
+    for (int f = 0; contraction_groups[best_group][f]; f++) {
+      char lit[64];
+      int len = snprintf(lit, sizeof(lit), " %s ", contraction_groups[best_group][f]);
+      if (es__pf_add(ld->pfb, lit, (size_t)len, idx) != 0)
+        ld->oom = 1;
+    }
+  } else {
+    *anchored = 0;
+  }
+  return rx->oom ? ES_ENOMEM : 0;
+}
+
+/* ---- field checks ----------------------------------------------------- */
+
+static const char *const rule_fields[] = {
+  "id", "description", "category", "severity", "speaker", "score", "tip",
+  "phrases", "patterns", "unless", "negation", "examples", NULL,
+};
+
+static const char *type_name(const cJSON *item) {
+  if (cJSON_IsString(item)) return "a string";
+  if (cJSON_IsNumber(item)) return "a number";
+  if (cJSON_IsBool(item)) return "a boolean";
+  if (cJSON_IsNull(item)) return "null";
+  if (cJSON_IsArray(item)) return "an array";
+  if (cJSON_IsObject(item)) return "an object";
+  return "invalid";
+}
+
+/* Rejects keys that appear twice in one object, and (when `allowed` is
+ * given) keys not in it. */
+static void check_keys(struct loader *ld, const cJSON *obj, const char *const *allowed,
+                       const char *what) {
+  for (const cJSON *a = obj->child; a; a = a->next) {
+    if (allowed) {
+      int ok = 0;
+      for (int i = 0; allowed[i]; i++)
+        ok |= strcmp(a->string, allowed[i]) == 0;
+      if (!ok) {
+        char list[512] = "";
+        for (int i = 0; allowed[i]; i++) {
+          strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
+          strncat(list, allowed[i], sizeof(list) - strlen(list) - 1);
+        }
+        report(ld, a, 1, "unknown field \"%s\" in %s (expected one of: %s)", a->string,
+               what, list);
+      }
+    }
+    for (const cJSON *b = obj->child; b != a; b = b->next)
+      if (strcmp(a->string, b->string) == 0) {
+        report(ld, a, 1, "field \"%s\" appears twice", a->string);
+        break;
+      }
+  }
+}
+
+/* A required or optional string field: returns a copy, NULL when absent
+ * or invalid (reported). */
+static char *get_string(struct loader *ld, const cJSON *obj, const char *key, int required) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  char *s;
+
+  if (v == NULL) {
+    if (required)
+      report(ld, obj, 0, "missing required field \"%s\"", key);
+    return NULL;
+  }
+  if (!cJSON_IsString(v)) {
+    report(ld, v, 0, "\"%s\" must be a string, not %s", key, type_name(v));
+    return NULL;
+  }
+  if (v->valuestring[0] == '\0') {
+    report(ld, v, 0, "\"%s\" must not be empty", key);
+    return NULL;
+  }
+  if (strlen(v->valuestring) > ES_RULE_TEXT_MAX) {
+    report(ld, v, 0, "\"%s\" is longer than %d bytes", key, ES_RULE_TEXT_MAX);
+    return NULL;
+  }
+  s = strdup(v->valuestring);
+  if (s == NULL)
+    ld->oom = 1;
+  return s;
+}
+
+/* An optional array of non-empty strings; returns it (borrowed) or NULL. */
+static const cJSON *get_strings(struct loader *ld, const cJSON *obj, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key), *e;
+  int bad = 0;
+
+  if (v == NULL)
+    return NULL;
+  if (!cJSON_IsArray(v)) {
+    report(ld, v, 0, "\"%s\" must be an array of strings, not %s", key, type_name(v));
+    return NULL;
+  }
+  cJSON_ArrayForEach(e, v) {
+    if (!cJSON_IsString(e)) {
+      report(ld, e, 0, "every entry of \"%s\" must be a string, not %s", key, type_name(e));
+      bad = 1;
+    } else if (e->valuestring[0] == '\0') {
+      report(ld, e, 0, "empty string in \"%s\"", key);
+      bad = 1;
+    } else if (strlen(e->valuestring) > ES_RULE_TEXT_MAX) {
+      report(ld, e, 0, "entry of \"%s\" longer than %d bytes", key, ES_RULE_TEXT_MAX);
+      bad = 1;
+    } else if (!es_utf8_valid(e->valuestring, strlen(e->valuestring))) {
+      report(ld, e, 0, "entry of \"%s\" is not valid UTF-8", key);
+      bad = 1;
+    }
+  }
+  return bad ? NULL : v;
+}
+
+static int valid_id(const char *id) {
+  size_t n = strlen(id);
+  if (n == 0 || n > ES_RULE_ID_MAX)
+    return 0;
+  if (!((id[0] >= 'a' && id[0] <= 'z') || (id[0] >= '0' && id[0] <= '9')))
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = id[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+          c == '-'))
+      return 0;
+  }
+  return 1;
+}
+
+/* Copies an array of strings into a NULL-terminated owned vector and
+ * records each entry's position. */
+static char **copy_strings(struct loader *ld, const cJSON *arr, size_t *n,
+                           struct es__pos **pos) {
+  size_t count = (size_t)cJSON_GetArraySize(arr), i = 0;
+  char **v = calloc(count + 1, sizeof(*v));
+  const cJSON *e;
+
+  *n = 0;
+  *pos = calloc(count ? count : 1, sizeof(**pos));
+  if (v == NULL || *pos == NULL) {
+    free(v);
+    free(*pos);
+    *pos = NULL;
+    ld->oom = 1;
+    return NULL;
+  }
+  cJSON_ArrayForEach(e, arr) {
+    const struct loc *loc = find_loc(ld, e);
+    v[i] = strdup(e->valuestring);
+    if (v[i] == NULL) {
+      ld->oom = 1;
+      break;
+    }
+    if (loc)
+      off_to_linecol(ld->map.text, ld->map.len, loc->value_off, &(*pos)[i].line,
+                     &(*pos)[i].column);
+    i++;
+  }
+  *n = i;
+  return v;
+}
+
+static void free_rule(struct es__rule *r) {
+  free((char *)r->info.id);
+  free((char *)r->info.description);
+  free((char *)r->info.category);
+  free((char *)r->info.tip);
+  free((char *)r->info.file);
+  free_strv((char **)r->info.match_examples);
+  free_strv((char **)r->info.no_match_examples);
+  for (size_t i = 0; i < r->nregexes; i++)
+    free_regex(&r->regexes[i]);
+  free(r->regexes);
+  for (size_t i = 0; i < r->nunless; i++)
+    free_regex(&r->unless[i]);
+  free(r->unless);
+  free_strv(r->neg_cues);
+  free(r->match_pos);
+  free(r->no_match_pos);
+}
+
+static int parse_negation(struct loader *ld, const cJSON *obj, struct es__rule *r) {
+  const cJSON *neg = cJSON_GetObjectItemCaseSensitive(obj, "negation");
+  static const char *const neg_fields[] = {"window", "cues", NULL};
+
+  r->info.negation = r->info.speaker == ES_SPEAKER_CUSTOMER;
+  r->info.negation_window = ld->opts->negation_window;
+  if (neg == NULL)
+    return 0;
+  if (cJSON_IsBool(neg)) {
+    r->info.negation = cJSON_IsTrue(neg);
+    return 0;
+  }
+  if (!cJSON_IsObject(neg)) {
+    report(ld, neg, 0, "\"negation\" must be true, false or {\"window\": N, \"cues\": [...]}, not %s",
+           type_name(neg));
+    return ES_ERULES;
+  }
+  check_keys(ld, neg, neg_fields, "\"negation\"");
+  r->info.negation = 1;
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(neg, "window");
+  if (w) {
+    if (!cJSON_IsNumber(w) || w->valuedouble < 1 || w->valuedouble > ES_NEG_WINDOW_MAX ||
+        w->valuedouble != (double)(int)w->valuedouble) {
+      report(ld, w, 0, "negation window must be a whole number from 1 to %d", ES_NEG_WINDOW_MAX);
+      return ES_ERULES;
+    }
+    r->info.negation_window = (unsigned)w->valuedouble;
+  }
+  const cJSON *cues = get_strings(ld, neg, "cues");
+  if (cues) {
+    size_t n = (size_t)cJSON_GetArraySize(cues), i = 0;
+    const char **tmp = calloc(n + 1, sizeof(*tmp));
+    const cJSON *e;
+    if (tmp == NULL) {
+      ld->oom = 1;
+      return ES_ENOMEM;
+    }
+    cJSON_ArrayForEach(e, cues) tmp[i++] = e->valuestring;
+    r->neg_cues = make_cues(tmp);
+    free(tmp);
+    if (r->neg_cues == NULL) {
+      ld->oom = 1;
+      return ES_ENOMEM;
+    }
+  }
+  return 0;
+}
+
+/* Parses and compiles one rule object into ld->rules->rules[idx]. */
+static void load_rule(struct loader *ld, const cJSON *obj, uint32_t idx) {
+  struct es__rule *r = &ld->rules->rules[idx];
+  const cJSON *v, *phrases, *patterns, *unless, *examples, *e;
+  const struct loc *loc = find_loc(ld, obj);
+  int errors_before = ld->errors;
+  static const char *const ex_fields[] = {"match", "no_match", NULL};
+
+  memset(r, 0, sizeof(*r));
+  ld->rule_id[0] = '\0';
+  if (loc)
+    off_to_linecol(ld->map.text, ld->map.len, loc->value_off, &r->info.line, &r->column);
+  r->info.file = strdup(ld->file);
+  if (r->info.file == NULL) {
+    ld->oom = 1;
+    return;
+  }
+  if (!cJSON_IsObject(obj)) {
+    report(ld, obj, 0, "a rule must be an object, not %s", type_name(obj));
+    return;
+  }
+
+  r->info.id = get_string(ld, obj, "id", 1);
+  if (r->info.id) {
+    if (!valid_id(r->info.id))
+      report(ld, cJSON_GetObjectItemCaseSensitive(obj, "id"), 0,
+             "invalid id \"%s\": use 1-%d characters from a-z 0-9 . _ -, starting with a letter or digit",
+             r->info.id, ES_RULE_ID_MAX);
+    snprintf(ld->rule_id, sizeof(ld->rule_id), "%s", r->info.id);
+    for (uint32_t i = 0; i < idx; i++)
+      if (ld->rules->rules[i].info.id && strcmp(ld->rules->rules[i].info.id, r->info.id) == 0) {
+        report(ld, cJSON_GetObjectItemCaseSensitive(obj, "id"), 0,
+               "duplicate id (first defined at %s:%d:%d)", ld->rules->rules[i].info.file,
+               ld->rules->rules[i].info.line, ld->rules->rules[i].column);
+        break;
+      }
+  }
+  check_keys(ld, obj, rule_fields, "a rule");
+  r->info.description = get_string(ld, obj, "description", 1);
+  r->info.tip = get_string(ld, obj, "tip", 1);
+  r->info.category = get_string(ld, obj, "category", 1);
+  if (r->info.category) {
+    int ok = 0;
+    for (int i = 0; categories[i]; i++)
+      ok |= strcmp(r->info.category, categories[i]) == 0;
+    if (!ok)
+      report(ld, cJSON_GetObjectItemCaseSensitive(obj, "category"), 0,
+             "unknown category \"%s\" (expected one of: banned_phrase, manager_request, "
+             "legal_threat, abuse, churn_threat, exasperation, public_shaming, "
+             "repeat_contact, deescalation, backup)", r->info.category);
+  }
+  char *sev = get_string(ld, obj, "severity", 1);
+  if (sev && es_severity_parse(sev, &r->info.severity) != 0)
+    report(ld, cJSON_GetObjectItemCaseSensitive(obj, "severity"), 0,
+           "unknown severity \"%s\" (expected info, low, medium, high or critical)", sev);
+  free(sev);
+  char *spk = get_string(ld, obj, "speaker", 1);
+  if (spk && es_speaker_parse(spk, &r->info.speaker) != 0)
+    report(ld, cJSON_GetObjectItemCaseSensitive(obj, "speaker"), 0,
+           "unknown speaker \"%s\" (expected agent, customer or any)", spk);
+  free(spk);
+  v = cJSON_GetObjectItemCaseSensitive(obj, "score");
+  if (v == NULL)
+    report(ld, obj, 0, "missing required field \"score\"");
+  else if (!cJSON_IsNumber(v) || v->valuedouble != v->valuedouble ||
+           v->valuedouble > 1000 || v->valuedouble < -1000)
+    report(ld, v, 0, "\"score\" must be a number from -1000 to 1000, not %s", type_name(v));
+  else
+    r->info.score = v->valuedouble;
+  parse_negation(ld, obj, r);
+
+  /* What to match. */
+  phrases = get_strings(ld, obj, "phrases");
+  patterns = get_strings(ld, obj, "patterns");
+  unless = get_strings(ld, obj, "unless");
+  if (cJSON_GetArraySize(phrases) == 0 && cJSON_GetArraySize(patterns) == 0 &&
+      !cJSON_GetObjectItemCaseSensitive(obj, "phrases") &&
+      !cJSON_GetObjectItemCaseSensitive(obj, "patterns"))
+    report(ld, obj, 0, "the rule matches nothing: give \"phrases\" or \"patterns\"");
+  else if (cJSON_GetArraySize(phrases) == 0 && cJSON_GetArraySize(patterns) == 0 &&
+           (phrases || patterns))
+    report(ld, phrases ? phrases : patterns, 0, "the rule matches nothing: \"%s\" is empty",
+           phrases ? "phrases" : "patterns");
+
+  size_t nrx = (cJSON_GetArraySize(phrases) > 0) + (size_t)cJSON_GetArraySize(patterns);
+  r->regexes = calloc(nrx ? nrx : 1, sizeof(*r->regexes));
+  r->unless = calloc((size_t)cJSON_GetArraySize(unless) + 1, sizeof(*r->unless));
+  if (r->regexes == NULL || r->unless == NULL) {
+    ld->oom = 1;
+    return;
+  }
+  if (cJSON_GetArraySize(phrases) > 0) {
+    struct strbuf rx = {0};
+    int all_anchored = 1, first = 1;
+    sb_str(&rx, " (?:");
+    cJSON_ArrayForEach(e, phrases) {
+      int anchored = 0;
+      if (!first)
+        sb_str(&rx, "|");
+      first = 0;
+      if (compile_phrase(ld, e, e->valuestring, idx, &rx, &anchored) == 0)
+        all_anchored &= anchored;
+    }
+    sb_str(&rx, ") ");
+    if (rx.oom) {
+      ld->oom = 1;
+    } else if (ld->errors == errors_before &&
+               compile_regex(ld, phrases, rx.p, ES__RX_PHRASES, &r->regexes[r->nregexes]) == 0) {
+      r->nregexes++;
+    } else if (r->regexes[r->nregexes].src) {
+      free_regex(&r->regexes[r->nregexes]);
+    }
+    free(rx.p);
+    if (!all_anchored)
+      r->unfiltered = 1;
+  }
+  cJSON_ArrayForEach(e, patterns) {
+    struct es__litset set = {0};
+    if (strchr(e->valuestring, '\'') || strstr(e->valuestring, "\xE2\x80\x99")) {
+      report(ld, e, 0, "patterns match normalised text, where apostrophes are removed: "
+                       "write thats, not that's (see docs/rules.md)");
+      continue;
+    }
+    if (compile_regex(ld, e, e->valuestring, ES__RX_PATTERN, &r->regexes[r->nregexes]) != 0) {
+      free_regex(&r->regexes[r->nregexes]);
+      memset(&r->regexes[r->nregexes], 0, sizeof(r->regexes[0]));
+      continue;
+    }
+    r->nregexes++;
+    if (es__lit_from_pattern(e->valuestring, &set) != 0) {
+      ld->oom = 1;
+    } else if (set.n == 0) {
+      r->unfiltered = 1;
+    } else {
+      for (size_t i = 0; i < set.n; i++)
+        if (es__pf_add(ld->pfb, set.lits[i], set.lens[i], idx) != 0)
+          ld->oom = 1;
+    }
+    es__litset_free(&set);
+  }
+  cJSON_ArrayForEach(e, unless) {
+    if (strchr(e->valuestring, '\'') || strstr(e->valuestring, "\xE2\x80\x99")) {
+      report(ld, e, 0, "unless patterns match normalised text, where apostrophes are "
+                       "removed: write thats, not that's (see docs/rules.md)");
+      continue;
+    }
+    if (compile_regex(ld, e, e->valuestring, ES__RX_PATTERN, &r->unless[r->nunless]) != 0) {
+      free_regex(&r->unless[r->nunless]);
+      memset(&r->unless[r->nunless], 0, sizeof(r->unless[0]));
+      continue;
+    }
+    r->nunless++;
+  }
+
+  /* Examples. */
+  examples = cJSON_GetObjectItemCaseSensitive(obj, "examples");
+  if (examples == NULL) {
+    report(ld, obj, 0, "missing required field \"examples\": give {\"match\": [...], "
+                       "\"no_match\": [...]} lines the rule must and must not fire on");
+  } else if (!cJSON_IsObject(examples)) {
+    report(ld, examples, 0, "\"examples\" must be an object, not %s", type_name(examples));
+  } else {
+    const cJSON *m, *nm;
+    check_keys(ld, examples, ex_fields, "\"examples\"");
+    m = get_strings(ld, examples, "match");
+    nm = get_strings(ld, examples, "no_match");
+    if (cJSON_GetArraySize(m) == 0 && !(cJSON_GetObjectItemCaseSensitive(examples, "match") && !m))
+      report(ld, examples, 0, "\"examples\" needs at least one \"match\" line");
+    if (m)
+      r->info.match_examples = (const char *const *)copy_strings(
+          ld, m, &r->info.nmatch_examples, &r->match_pos);
+    if (nm)
+      r->info.no_match_examples = (const char *const *)copy_strings(
+          ld, nm, &r->info.nno_match_examples, &r->no_match_pos);
+  }
+}
+
+/* Loads one file's text into the loader. */
+static void load_source(struct loader *ld, const struct es_rules_source *src) {
+  size_t bad_off, need;
+  char *text = NULL;
+  cJSON *root = NULL;
+  const char *end = NULL;
+  const cJSON *obj;
+  size_t i = 0;
+  int line, col;
+
+  ld->file = src->name;
+  ld->rule_id[0] = '\0';
+  ld->map.n = 0;
+  if (src->len > ES_RULE_FILE_MAX) {
+    report_at(ld, 0, 0, NULL, "rule file is larger than 8 MiB");
+    return;
+  }
+  if (!es_utf8_valid(src->text, src->len)) {
+    report_at(ld, 0, 0, NULL, "rule file is not valid UTF-8 (or holds a NUL byte)");
+    return;
+  }
+  text = strip_comments(src->text, src->len, &bad_off);
+  if (text == NULL) {
+    ld->oom = 1;
+    return;
+  }
+  ld->map.text = text;
+  ld->map.len = src->len;
+  if (bad_off != (size_t)-1) {
+    off_to_linecol(text, src->len, bad_off, &line, &col);
+    report_at(ld, line, col, NULL, "unterminated /* comment");
+    goto done;
+  }
+  root = cJSON_ParseWithLengthOpts(text, src->len, &end, 0);
+  if (root == NULL) {
+    size_t off = end ? (size_t)(end - text) : 0;
+    off_to_linecol(text, src->len, off, &line, &col);
+    report_at(ld, line, col, NULL, "malformed JSON here (check for a missing comma, quote or bracket)");
+    goto done;
+  }
+  skip_ws(text, src->len, &i);
+  if (locate(&ld->map, root, &i, (size_t)-1) < 0) {
+    ld->oom = 1;
+    goto done;
+  }
+  if (!cJSON_IsArray(root)) {
+    report(ld, root, 0, "a rule file holds a JSON array of rules, not %s", type_name(root));
+    goto done;
+  }
+  if (cJSON_GetArraySize(root) == 0) {
+    report(ld, root, 0, "the file holds no rules");
+    goto done;
+  }
+  need = ld->rules->n + (size_t)cJSON_GetArraySize(root);
+  if (need > ld->cap) {
+    size_t cap = ld->cap ? ld->cap : 64;
+    while (cap < need)
+      cap *= 2;
+    struct es__rule *v = realloc(ld->rules->rules, cap * sizeof(*v));
+    if (v == NULL) {
+      ld->oom = 1;
+      goto done;
+    }
+    ld->rules->rules = v;
+    ld->cap = cap;
+  }
+  cJSON_ArrayForEach(obj, root) {
+    load_rule(ld, obj, ld->rules->n);
+    ld->rules->n++;
+    if (ld->oom)
+      break;
+  }
+done:
+  cJSON_Delete(root);
+  free(text);
+  ld->map.text = NULL;
+}
+
+/* FNV-1a, 64-bit: a content digest for the rule set version. */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+  const unsigned char *s = p;
+  for (size_t i = 0; i < n; i++) {
+    h ^= s[i];
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+struct example_ctx {
+  struct loader *ld;
+};
+
+static void on_example(void *ud, uint32_t idx, int expect_match, const char *line, int passed) {
+  struct example_ctx *ctx = ud;
+  const struct es__rule *r;
+  const struct es__pos *pos = NULL;
+  char msg[ES_RULE_TEXT_MAX + 128];
+
+  if (passed)
+    return;
+  r = &ctx->ld->rules->rules[idx];
+  /* Find the example's position by identity of the line pointer. */
+  if (expect_match) {
+    for (size_t i = 0; i < r->info.nmatch_examples; i++)
+      if (r->info.match_examples[i] == line)
+        pos = &r->match_pos[i];
+  } else {
+    for (size_t i = 0; i < r->info.nno_match_examples; i++)
+      if (r->info.no_match_examples[i] == line)
+        pos = &r->no_match_pos[i];
+  }
+  snprintf(msg, sizeof(msg), "example %s: \"%s\"",
+           expect_match ? "should match but does not" : "should not match but does", line);
+  ctx->ld->file = r->info.file;
+  report_at(ctx->ld, pos ? pos->line : r->info.line, pos ? pos->column : r->column, r->info.id,
+            msg);
+}
+
+int es_rules_load_sources(const struct es_rules_source *src, size_t nsrc,
+                          const struct es_rules_opts *opts, struct es_rules **out,
+                          struct es_diags *diags) {
+  struct loader ld;
+  struct es_rules *rules = NULL;
+  struct es_rules_opts defaults;
+  uint64_t h = 0xcbf29ce484222325ULL;
+  int rc = 0;
+
+  *out = NULL;
+  if (opts == NULL) {
+    es_rules_opts_init(&defaults);
+    opts = &defaults;
+  }
+  memset(&ld, 0, sizeof(ld));
+  ld.opts = opts;
+  ld.diags = diags;
+  rules = calloc(1, sizeof(*rules));
+  ld.pfb = es__pf_builder_new();
+  if (rules == NULL || ld.pfb == NULL)
+    goto oom;
+  ld.rules = rules;
+  rules->opts = *opts;
+  if (opts->negation_window < 1 || opts->negation_window > ES_NEG_WINDOW_MAX) {
+    es_diags_add(diags, NULL, 0, 0, NULL, "negation window must be from 1 to %d",
+                 ES_NEG_WINDOW_MAX);
+    rc = ES_EINVAL;
+    goto fail;
+  }
+  rules->default_cues = make_cues(opts->negation_cues ? opts->negation_cues
+                                                      : es_default_negation_cues);
+  rules->files = calloc(nsrc ? nsrc : 1, sizeof(*rules->files));
+  if (rules->default_cues == NULL || rules->files == NULL)
+    goto oom;
+  rules->opts.negation_cues = (const char *const *)rules->default_cues;
+
+  for (size_t i = 0; i < nsrc; i++) {
+    const char *base = strrchr(src[i].name, '/');
+    base = base ? base + 1 : src[i].name;
+    rules->files[i] = strdup(src[i].name);
+    if (rules->files[i] == NULL)
+      goto oom;
+    rules->nfiles++;
+    h = fnv1a(h, base, strlen(base) + 1);
+    h = fnv1a(h, src[i].text, src[i].len);
+    load_source(&ld, &src[i]);
+    if (ld.oom)
+      goto oom;
+  }
+  snprintf(rules->version, sizeof(rules->version), "%016llx", (unsigned long long)h);
+  if (nsrc == 0 || (rules->n == 0 && ld.errors == 0)) {
+    es_diags_add(diags, NULL, 0, 0, NULL, "no rules to load");
+    rc = ES_ERULES;
+    goto fail;
+  }
+  if (ld.errors) {
+    rc = ES_ERULES;
+    goto fail;
+  }
+
+  rc = es__pf_build(ld.pfb, rules->n, &rules->pf);
+  if (rc != 0)
+    goto fail;
+  rules->unfiltered = calloc(rules->n, sizeof(*rules->unfiltered));
+  if (rules->unfiltered == NULL)
+    goto oom;
+  for (uint32_t i = 0; i < rules->n; i++)
+    if (rules->rules[i].unfiltered)
+      rules->unfiltered[rules->nunfiltered++] = i;
+
+  if (opts->check_examples) {
+    struct example_ctx ctx = {&ld};
+    int64_t failed = es_rules_run_examples(rules, on_example, &ctx);
+    if (failed < 0) {
+      rc = (int)failed;
+      goto fail;
+    }
+    if (failed > 0) {
+      rc = ES_ERULES;
+      goto fail;
+    }
+  }
+  es__pf_builder_free(ld.pfb);
+  free(ld.map.v);
+  *out = rules;
+  return 0;
+
+oom:
+  rc = ES_ENOMEM;
+  es_diags_add(diags, NULL, 0, 0, NULL, "out of memory while loading rules");
+fail:
+  es__pf_builder_free(ld.pfb);
+  free(ld.map.v);
+  es_rules_free(rules);
+  return rc;
+}
+
+/* ---- files and directories ------------------------------------------- */
+
+struct pathlist {
+  char **v;
+  size_t n, cap;
+};
+
+static int pl_add(struct pathlist *pl, const char *path) {
+  if (pl->n == pl->cap) {
+    size_t cap = pl->cap ? pl->cap * 2 : 16;
+    char **v = realloc(pl->v, cap * sizeof(*v));
+    if (v == NULL)
+      return ES_ENOMEM;
+    pl->v = v;
+    pl->cap = cap;
+  }
+  pl->v[pl->n] = strdup(path);
+  if (pl->v[pl->n] == NULL)
+    return ES_ENOMEM;
+  pl->n++;
+  return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Appends every *.json file below `dir`, sorted by path. */
+static int collect_dir(const char *dir, struct pathlist *pl, struct es_diags *diags, int depth) {
+  DIR *d;
+  struct dirent *de;
+  struct pathlist here = {0};
+  int rc = 0;
+
+  if (depth > 16) {
+    es_diags_add(diags, dir, 0, 0, NULL, "directories nested too deep");
+    return ES_EIO;
+  }
+  d = opendir(dir);
+  if (d == NULL) {
+    es_diags_add(diags, dir, 0, 0, NULL, "cannot open directory: %s", strerror(errno));
+    return ES_EIO;
+  }
+  while ((de = readdir(d)) != NULL) {
+    char path[4096];
+    struct stat st;
+    size_t nl = strlen(de->d_name);
+    if (de->d_name[0] == '.')
+      continue;
+    if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
+      continue;
+    if (stat(path, &st) != 0)
+      continue;
+    if (S_ISDIR(st.st_mode) || (nl > 5 && strcmp(de->d_name + nl - 5, ".json") == 0))
+      if ((rc = pl_add(&here, path)) != 0)
+        break;
+  }
+  closedir(d);
+  if (rc == 0 && here.n)
+    qsort(here.v, here.n, sizeof(*here.v), cmp_str);
+  for (size_t i = 0; rc == 0 && i < here.n; i++) {
+    struct stat st;
+    if (stat(here.v[i], &st) == 0 && S_ISDIR(st.st_mode))
+      rc = collect_dir(here.v[i], pl, diags, depth + 1);
+    else
+      rc = pl_add(pl, here.v[i]);
+  }
+  for (size_t i = 0; i < here.n; i++)
+    free(here.v[i]);
+  free(here.v);
+  return rc;
+}
+
+static int read_file(const char *path, char **text, size_t *len, struct es_diags *diags) {
+  FILE *f = fopen(path, "rb");
+  char *buf = NULL;
+  size_t n = 0, cap = 0;
+
+  if (f == NULL) {
+    es_diags_add(diags, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
+    return ES_EIO;
+  }
+  for (;;) {
+    if (n == cap) {
+      cap = cap ? cap * 2 : 65536;
+      if (cap > ES_RULE_FILE_MAX + 1)
+        cap = ES_RULE_FILE_MAX + 1;
+      char *p = realloc(buf, cap);
+      if (p == NULL) {
+        free(buf);
+        fclose(f);
+        return ES_ENOMEM;
+      }
+      buf = p;
+    }
+    size_t got = fread(buf + n, 1, cap - n, f);
+    n += got;
+    if (got == 0 || n > ES_RULE_FILE_MAX)
+      break;
+  }
+  if (ferror(f)) {
+    es_diags_add(diags, path, 0, 0, NULL, "cannot read: %s", strerror(errno));
+    free(buf);
+    fclose(f);
+    return ES_EIO;
+  }
+  fclose(f);
+  *text = buf;
+  *len = n;
+  return 0;
+}
+
+int es_rules_load(const char *const *paths, size_t npaths, const struct es_rules_opts *opts,
+                  struct es_rules **out, struct es_diags *diags) {
+  struct pathlist pl = {0};
+  struct es_rules_source *src = NULL;
+  size_t nsrc = 0;
+  int rc = 0;
+
+  *out = NULL;
+  for (size_t i = 0; i < npaths; i++) {
+    struct stat st;
+    if (stat(paths[i], &st) != 0) {
+      es_diags_add(diags, paths[i], 0, 0, NULL, "cannot open: %s", strerror(errno));
+      rc = ES_EIO;
+      continue;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      size_t before = pl.n;
+      int r = collect_dir(paths[i], &pl, diags, 0);
+      if (r != 0)
+        rc = r;
+      else if (pl.n == before) {
+        es_diags_add(diags, paths[i], 0, 0, NULL, "no *.json rule files in this directory");
+        rc = ES_EIO;
+      }
+    } else if (pl_add(&pl, paths[i]) != 0) {
+      rc = ES_ENOMEM;
+    }
+  }
+  if (rc != 0)
+    goto done;
+  src = calloc(pl.n ? pl.n : 1, sizeof(*src));
+  if (src == NULL) {
+    rc = ES_ENOMEM;
+    goto done;
+  }
+  for (size_t i = 0; i < pl.n; i++) {
+    char *text;
+    size_t len;
+    int r = read_file(pl.v[i], &text, &len, diags);
+    if (r != 0) {
+      rc = r;
+      continue;
+    }
+    src[nsrc].name = pl.v[i];
+    src[nsrc].text = text;
+    src[nsrc].len = len;
+    nsrc++;
+  }
+  if (rc == 0)
+    rc = es_rules_load_sources(src, nsrc, opts, out, diags);
+done:
+  for (size_t i = 0; i < nsrc; i++)
+    free((char *)src[i].text);
+  free(src);
+  for (size_t i = 0; i < pl.n; i++)
+    free(pl.v[i]);
+  free(pl.v);
+  return rc;
+}
+
+/* ---- accessors -------------------------------------------------------- */
+
+void es_rules_free(struct es_rules *rules) {
+  if (rules == NULL)
+    return;
+  for (uint32_t i = 0; i < rules->n; i++)
+    free_rule(&rules->rules[i]);
+  free(rules->rules);
+  es__pf_free(rules->pf);
+  free(rules->unfiltered);
+  free_strv(rules->default_cues);
+  for (size_t i = 0; i < rules->nfiles; i++)
+    free(rules->files[i]);
+  free(rules->files);
+  free(rules);
+}
+
+uint32_t es_rules_count(const struct es_rules *rules) { return rules->n; }
+
+const struct es_rule_info *es_rules_info(const struct es_rules *rules, uint32_t idx) {
+  return idx < rules->n ? &rules->rules[idx].info : NULL;
+}
+
+int64_t es_rules_find(const struct es_rules *rules, const char *id) {
+  for (uint32_t i = 0; i < rules->n; i++)
+    if (strcmp(rules->rules[i].info.id, id) == 0)
+      return i;
+  return -1;
+}
+
+const char *es_rules_version(const struct es_rules *rules) { return rules->version; }
+size_t es_rules_nfiles(const struct es_rules *rules) { return rules->nfiles; }
+
+const char *es_rules_file(const struct es_rules *rules, size_t idx) {
+  return idx < rules->nfiles ? rules->files[idx] : NULL;
+}
+
+const struct es_rules_opts *es_rules_options(const struct es_rules *rules) {
+  return &rules->opts;
+}
+
+uint32_t es_rules_unfiltered(const struct es_rules *rules) { return rules->nunfiltered; }
+
+size_t es_rules_prefilter_states(const struct es_rules *rules) {
+  return rules->pf ? es__pf_nstates(rules->pf) : 0;
+}
+
+size_t es_rules_regex_count(const struct es_rules *rules, uint32_t idx) {
+  return idx < rules->n ? rules->rules[idx].nregexes : 0;
+}
+
+const char *es_rules_regex(const struct es_rules *rules, uint32_t idx, size_t k) {
+  if (idx >= rules->n || k >= rules->rules[idx].nregexes)
+    return NULL;
+  return rules->rules[idx].regexes[k].src;
+}
+
+int64_t es_rules_run_examples(const struct es_rules *rules, es_example_cb cb, void *ud) {
+  struct es_matcher *m = es_matcher_new(rules);
+  int64_t failed = 0;
+
+  if (m == NULL)
+    return ES_ENOMEM;
+  for (uint32_t i = 0; i < rules->n; i++) {
+    const struct es_rule_info *info = &rules->rules[i].info;
+    for (int want = 1; want >= 0; want--) {
+      const char *const *lines = want ? info->match_examples : info->no_match_examples;
+      size_t n = want ? info->nmatch_examples : info->nno_match_examples;
+      for (size_t k = 0; k < n; k++) {
+        struct es_match_result res;
+        int got = 0;
+        int rc = es_match_line(m, info->speaker, lines[k], strlen(lines[k]), 0, &res);
+        if (rc == 0)
+          for (size_t h = 0; h < res.nhits; h++)
+            got |= res.hits[h].rule == i;
+        int passed = rc == 0 && got == want;
+        if (!passed)
+          failed++;
+        if (cb)
+          cb(ud, i, want, lines[k], passed);
+      }
+    }
+  }
+  es_matcher_free(m);
+  return failed;
+}
+
+int es__neg_is_stop(const char *word, size_t len) {
+  for (int i = 0; neg_stop_words[i]; i++)
+    if (strlen(neg_stop_words[i]) == len && memcmp(neg_stop_words[i], word, len) == 0)
+      return 1;
+  return 0;
+}

@@ -1,0 +1,128 @@
+/*
+ * rules.h: loading and compiling rule files (rules/NAME.json, docs/rules.md).
+ *
+ * A rule set is loaded from files or directories, validated, compiled to
+ * PCRE2 (JIT) plus one multi-literal prefilter, and every rule's examples
+ * are checked. The result is immutable and may be shared between threads;
+ * matching needs a per-thread struct es_matcher (match.h). A reload builds
+ * a new set and swaps it in whole.
+ */
+#ifndef ES_RULES_H
+#define ES_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+enum es_severity {
+  ES_SEV_INFO = 0,
+  ES_SEV_LOW,
+  ES_SEV_MEDIUM,
+  ES_SEV_HIGH,
+  ES_SEV_CRITICAL,
+};
+
+enum es_speaker {
+  ES_SPEAKER_ANY = 0,  /* rule: any speaker; line: speaker unknown */
+  ES_SPEAKER_AGENT,
+  ES_SPEAKER_CUSTOMER,
+};
+
+const char *es_severity_name(enum es_severity s);
+const char *es_speaker_name(enum es_speaker s);
+/* Parse a name; return 0 and set *out, or ES_EINVAL. */
+int es_severity_parse(const char *name, enum es_severity *out);
+int es_speaker_parse(const char *name, enum es_speaker *out);
+
+/* What a rule set tells about one of its rules. Borrowed: valid as long
+ * as the rule set lives. */
+struct es_rule_info {
+  const char *id;
+  const char *description;
+  const char *category;
+  const char *tip;
+  const char *file;       /* the file it was loaded from */
+  int line;               /* 1-based line of the rule's opening brace */
+  enum es_severity severity;
+  enum es_speaker speaker;
+  double score;
+  int negation;           /* 1 when negation cues cancel hits */
+  unsigned negation_window;
+  const char *const *match_examples;     /* nmatch_examples lines */
+  size_t nmatch_examples;
+  const char *const *no_match_examples;  /* nno_match_examples lines */
+  size_t nno_match_examples;
+};
+
+/* Limits and defaults applied to every rule of a set. */
+struct es_rules_opts {
+  unsigned negation_window;          /* words before a hit searched; default 4 */
+  const char *const *negation_cues;  /* NULL-terminated; NULL: built-in list */
+  uint32_t match_limit;              /* pcre2_set_match_limit; default 1000000 */
+  uint32_t depth_limit;              /* pcre2_set_depth_limit; default 100000 */
+  uint32_t heap_limit_kib;           /* pcre2_set_heap_limit; default 65536 */
+  size_t jit_stack_max;              /* bytes; default 4 MiB */
+  size_t max_line_bytes;             /* longest line a matcher takes; default 65536 */
+  int check_examples;                /* 1 (default): a failing example is a load error */
+};
+
+void es_rules_opts_init(struct es_rules_opts *opts);
+
+/* The built-in negation cues, NULL-terminated, in normalised form. */
+extern const char *const es_default_negation_cues[];
+
+/* One rule file held in memory, for es_rules_load_sources(). */
+struct es_rules_source {
+  const char *name;  /* shown in diagnostics */
+  const char *text;  /* JSON with comments; need not be NUL-terminated */
+  size_t len;
+};
+
+struct es_rules;
+
+/* Loads every path (a file, or a directory: every *.json below it, in name
+ * order) and compiles the set. `opts` may be NULL for the defaults.
+ * Returns 0 and *out, or a negative es_err with one diagnostic per problem
+ * in `diags` (may be NULL): ES_EIO when a path cannot be read, ES_ERULES
+ * when a rule is invalid or its examples fail, ES_ENOMEM. */
+int es_rules_load(const char *const *paths, size_t npaths,
+                  const struct es_rules_opts *opts, struct es_rules **out,
+                  struct es_diags *diags);
+
+/* The same, from rule files already in memory. */
+int es_rules_load_sources(const struct es_rules_source *src, size_t nsrc,
+                          const struct es_rules_opts *opts,
+                          struct es_rules **out, struct es_diags *diags);
+
+void es_rules_free(struct es_rules *rules); /* NULL is a no-op */
+
+uint32_t es_rules_count(const struct es_rules *rules);
+const struct es_rule_info *es_rules_info(const struct es_rules *rules, uint32_t idx);
+/* Index of the rule with this id, or -1. */
+int64_t es_rules_find(const struct es_rules *rules, const char *id);
+/* A hex digest of every loaded file's name and bytes: the rule set version. */
+const char *es_rules_version(const struct es_rules *rules);
+/* The files loaded, in load order. */
+size_t es_rules_nfiles(const struct es_rules *rules);
+const char *es_rules_file(const struct es_rules *rules, size_t idx);
+const struct es_rules_opts *es_rules_options(const struct es_rules *rules);
+/* Rules that the prefilter cannot screen (always run), and prefilter size. */
+uint32_t es_rules_unfiltered(const struct es_rules *rules);
+size_t es_rules_prefilter_states(const struct es_rules *rules);
+
+/* The PCRE2 sources a rule compiles to, for tools and benchmarks: the
+ * rule's phrases compiled into one regex over normalised text (words
+ * delimited by the padding spaces, which the regex consumes), then each of
+ * its patterns as written. Borrowed. */
+size_t es_rules_regex_count(const struct es_rules *rules, uint32_t idx);
+const char *es_rules_regex(const struct es_rules *rules, uint32_t idx, size_t k);
+
+/* Runs every rule's examples through a matcher. For each example calls
+ * cb (when not NULL) with the outcome; returns the number that failed, or a
+ * negative es_err. */
+typedef void (*es_example_cb)(void *ud, uint32_t rule, int expect_match,
+                              const char *line, int passed);
+int64_t es_rules_run_examples(const struct es_rules *rules, es_example_cb cb, void *ud);
+
+#endif
