@@ -7,37 +7,13 @@
 #include <unistd.h>
 
 #include "cli.h"
-
-static int is_dir(const char *p) {
-  struct stat st;
-  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
+#include "defaults.h"
 
 const char *es_cli_default_rules(void) {
-  static char found[PATH_MAX];
-  char exe[PATH_MAX], build[PATH_MAX];
-  const char *env = getenv("EARSHOT_RULES");
-  ssize_t n;
-
-  if (env && *env)
-    return env;
-  n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (n > 0) {
-    exe[n] = '\0';
-    if (realpath(ES_BUILD_DIR, build) && strncmp(exe, build, strlen(build)) == 0 &&
-        exe[strlen(build)] == '/' && is_dir(ES_SOURCE_RULES_DIR))
-      return ES_SOURCE_RULES_DIR;
-    char *slash = strrchr(exe, '/');
-    if (slash) {
-      *slash = '\0';
-      int n2 = snprintf(found, sizeof(found), "%s/../share/earshot/rules", exe);
-      if (n2 > 0 && (size_t)n2 < sizeof(found) && is_dir(found))
-        return found;
-    }
-  }
-  if (is_dir(ES_INSTALL_RULES_DIR))
-    return ES_INSTALL_RULES_DIR;
-  return ES_SOURCE_RULES_DIR;
+  static char found[4096];
+  if (es_default_rules(found, sizeof(found)) != 0)
+    return ES_SOURCE_RULES_DIR;
+  return found;
 }
 
 void es_cli_print_diags(const struct es_diags *d) {

@@ -137,6 +137,16 @@ int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct e
     return fail(err, "wrong_type", "\"type\" must be a string");
   const char *t = type ? type->valuestring : "utterance";
 
+  /* Any line may carry the client's line number; acks refer to it. */
+  v = cJSON_GetObjectItemCaseSensitive(d->root, "seq");
+  if (v && !cJSON_IsNull(v)) {
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
+        v->valuedouble > 9007199254740992.0)
+      return fail(err, "wrong_type", "\"seq\" must be a whole number >= 0");
+    ev->seq = (int64_t)v->valuedouble;
+    ev->has_seq = 1;
+  }
+
   if (strcmp(t, "utterance") == 0) {
     ev->type = ES_EV_UTTERANCE;
     if (get_call_id(d->root, ev, err) != 0)
@@ -171,14 +181,6 @@ int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct e
       ev->end_ts = ts;
       ev->has_end_ts = (unsigned)has_ts;
     }
-    v = cJSON_GetObjectItemCaseSensitive(d->root, "seq");
-    if (v && !cJSON_IsNull(v)) {
-      if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
-          v->valuedouble > 9007199254740992.0)
-        return fail(err, "wrong_type", "\"seq\" must be a whole number >= 0");
-      ev->seq = (int64_t)v->valuedouble;
-      ev->has_seq = 1;
-    }
     v = cJSON_GetObjectItemCaseSensitive(d->root, "final");
     ev->final = 1;
     if (v && !cJSON_IsNull(v)) {
@@ -206,7 +208,7 @@ int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct e
     ev->has_ts = (unsigned)has;
     cJSON_ArrayForEach(v, d->root) {
       if (strcmp(v->string, "type") == 0 || strcmp(v->string, "call_id") == 0 ||
-          strcmp(v->string, "ts") == 0)
+          strcmp(v->string, "ts") == 0 || strcmp(v->string, "seq") == 0)
         continue;
       if (!cJSON_IsString(v))
         return fail(err, "wrong_type", "call metadata \"%.64s\" must be a string", v->string);
@@ -240,6 +242,14 @@ int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct e
     ev->acks = v && cJSON_IsTrue(v);
     return 0;
   }
-  return fail(err, "unknown_type", "unknown \"type\" \"%.64s\" (expected utterance, start, end or hello)",
-              t);
+  if (strcmp(t, "stats") == 0) {
+    ev->type = ES_EV_STATS;
+    return 0;
+  }
+  if (strcmp(t, "reload") == 0) {
+    ev->type = ES_EV_RELOAD;
+    return 0;
+  }
+  return fail(err, "unknown_type",
+              "unknown \"type\" \"%.64s\" (expected utterance, start, end, hello, stats or reload)", t);
 }

@@ -19,6 +19,8 @@ enum es_event_type {
   ES_EV_START,         /* {"type":"start","call_id",...metadata} */
   ES_EV_END,           /* {"type":"end","call_id"} */
   ES_EV_HELLO,         /* {"type":"hello","client"?,"acks"?,"token"?} */
+  ES_EV_STATS,         /* {"type":"stats"}: the daemon answers with its counters */
+  ES_EV_RELOAD,        /* {"type":"reload"}: the daemon reloads its rules */
 };
 
 /* Named limits (docs/protocol.md). */

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int es_test_failures_;
 
 #define ES_FAIL_(...)                                                        \
   do {                                                                       \

@@ -1,0 +1,118 @@
+/*
+ * esd.h: earshotd's state, shared by main.c (lifecycle), server.c
+ * (listeners, connections, line handling) and reload.c.
+ */
+#ifndef ESD_H
+#define ESD_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "calls.h"
+#include "config.h"
+#include "earshot.h"
+#include "proto.h"
+#include "store.h"
+#include "writer.h"
+
+#define ESD_READ_CHUNK 65536   /* bytes read per read callback, per connection */
+#define ESD_ACKQ 8             /* distinct pending-ack batches per connection */
+#define ESD_MAX_COUNTERS 64    /* distinct categories / error codes counted */
+
+enum esd_pause {
+  ESD_PAUSE_OUTPUT = 1, /* the client is not reading its alerts */
+  ESD_PAUSE_STORE = 2,  /* the store is behind */
+};
+
+struct esd_ack {
+  int64_t seq;     /* last client seq covered */
+  uint64_t batch;  /* writer batch that must commit first (0: none) */
+};
+
+struct esd_conn {
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_pipe_t pipe;
+    uv_tcp_t tcp;
+  } h;
+  struct esd *d;
+  struct esd_conn *prev, *next;
+  uint64_t id;
+  unsigned is_tcp : 1, authed : 1, acks : 1, reading : 1, closing : 1, eof : 1;
+  unsigned paused;           /* enum esd_pause bits */
+  char client[64];
+  char *rbuf;                /* ESD_READ_CHUNK */
+  char *line;                /* partial line carried between reads, max_line_bytes */
+  size_t line_len;
+  size_t discarding;         /* > 0: bytes of an over-long line being skipped */
+  uint64_t lineno;
+  char *out;                 /* output waiting for the end of this read */
+  size_t out_len, out_cap;
+  struct esd_ack ackq[ESD_ACKQ];
+  size_t nacks;
+  unsigned ncalls;           /* open calls this connection created */
+  uint64_t lines, alerts, errors;
+};
+
+struct esd_counter {
+  char name[48];
+  uint64_t count;
+};
+
+struct esd {
+  uv_loop_t *loop;
+  struct esd_config *cfg;
+  struct es_rules *rules;
+  struct es_matcher *matcher;
+  struct es_decoder *dec;
+  struct es_calls *calls;
+  struct es_store *store;
+  struct esd_writer *writer;
+  uv_pipe_t unix_listener;
+  uv_tcp_t tcp_listener;
+  unsigned unix_on : 1, tcp_on : 1, stopping : 1, reloading : 1, store_paused : 1;
+  uv_signal_t sigterm, sigint, sighup;
+  uv_timer_t tick;           /* once a second: idle calls, rates */
+  struct esd_conn *conns;
+  unsigned nconns;
+  uint64_t next_conn_id;
+  /* reload */
+  uv_work_t reload_work;
+  struct es_rules *reload_rules;
+  struct es_diags reload_diags;
+  int reload_rc;
+  uint64_t reload_requester; /* connection id, 0: a signal */
+  /* counters */
+  double started_wall;
+  uint64_t started_ms;
+  uint64_t lines, partials, alerts, errors, acks_sent, connections_total;
+  uint64_t disconnects_slow, reloads, reload_failures, calls_abandoned;
+  uint64_t rate_lines[11];   /* lines at each of the last 11 ticks */
+  unsigned rate_pos;
+  struct esd_counter by_category[ESD_MAX_COUNTERS];
+  struct esd_counter by_error[ESD_MAX_COUNTERS];
+  int exit_code;
+};
+
+/* server.c */
+int esd_listen(struct esd *d);                  /* 0 or -1 (logged) */
+void esd_stop_listening(struct esd *d);
+void esd_on_commit(void *ud, uint64_t batch);   /* writer callback */
+void esd_tick(uv_timer_t *t);
+void esd_drain_and_close_all(struct esd *d);     /* shutdown: drain sockets, flush, close */
+void esd_end_all_calls(struct esd *d, enum es_end_reason why);
+void esd_finish_all(struct esd *d);               /* shutdown: acks out, then close */
+double esd_wall_now(void);
+
+/* reload.c */
+void esd_reload(struct esd *d, uint64_t requester);
+void esd_send_stats(struct esd *d, struct esd_conn *c);
+
+/* shared helpers in server.c */
+void esd_conn_write(struct esd_conn *c, const char *data, size_t len);
+void esd_conn_flush(struct esd_conn *c);
+struct esd_conn *esd_conn_by_id(struct esd *d, uint64_t id);
+void esd_count(struct esd_counter *table, const char *name);
+
+#endif

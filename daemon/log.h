@@ -1,0 +1,28 @@
+/*
+ * log.h: earshotd's log. One line per event on stderr:
+ *   2026-11-24T04:30:00.123Z info  server: listening on /var/lib/earshot/earshotd.sock
+ * Nothing per line at info level; per-line detail is debug.
+ */
+#ifndef ESD_LOG_H
+#define ESD_LOG_H
+
+enum esd_log_level { ESD_LOG_ERROR = 0, ESD_LOG_WARN, ESD_LOG_INFO, ESD_LOG_DEBUG };
+
+/* Returns 0 and sets *out, or -1 for an unknown name. */
+int esd_log_parse_level(const char *name, enum esd_log_level *out);
+void esd_log_set_level(enum esd_log_level level);
+int esd_log_enabled(enum esd_log_level level);
+
+void esd_log(enum esd_log_level level, const char *subsystem, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define esd_error(sub, ...) esd_log(ESD_LOG_ERROR, sub, __VA_ARGS__)
+#define esd_warn(sub, ...) esd_log(ESD_LOG_WARN, sub, __VA_ARGS__)
+#define esd_info(sub, ...) esd_log(ESD_LOG_INFO, sub, __VA_ARGS__)
+#define esd_debug(sub, ...)                                                  \
+  do {                                                                       \
+    if (esd_log_enabled(ESD_LOG_DEBUG))                                      \
+      esd_log(ESD_LOG_DEBUG, sub, __VA_ARGS__);                              \
+  } while (0)
+
+#endif

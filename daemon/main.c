@@ -1,0 +1,269 @@
+/*
+ * main.c: earshotd's lifecycle. Validate everything, open the store, bind
+ * the socket, detach (unless --foreground) only once ready, run the loop;
+ * on SIGTERM/SIGINT stop accepting, take what clients already sent, commit
+ * every pending row, deliver the last acks, close, exit 0.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "defaults.h"
+#include "esd.h"
+#include "log.h"
+#include "redact.h"
+
+#define ESD_SHUTDOWN_DEADLINE_MS 30000 /* give up committing after this */
+
+static void maybe_finish(struct esd *d);
+
+static void on_commit(void *ud, uint64_t batch) {
+  struct esd *d = ud;
+  esd_on_commit(d, batch);
+  if (d->stopping)
+    maybe_finish(d);
+}
+
+static void on_handle_closed_noop(uv_handle_t *h) { (void)h; }
+
+static void on_writer_closed(void *ud) { (void)ud; }
+
+static uv_timer_t deadline;
+
+static void finish(struct esd *d) {
+  esd_finish_all(d);
+  uv_close((uv_handle_t *)&d->sigterm, on_handle_closed_noop);
+  uv_close((uv_handle_t *)&d->sigint, on_handle_closed_noop);
+  uv_close((uv_handle_t *)&d->sighup, on_handle_closed_noop);
+  uv_close((uv_handle_t *)&d->tick, on_handle_closed_noop);
+  if (!uv_is_closing((uv_handle_t *)&deadline))
+    uv_close((uv_handle_t *)&deadline, on_handle_closed_noop);
+  esd_writer_close(d->writer, on_writer_closed, d);
+}
+
+static void maybe_finish(struct esd *d) {
+  static int finished;
+  if (finished || !esd_writer_idle(d->writer) || d->reloading)
+    return;
+  finished = 1;
+  esd_info("main", "every alert committed (%" PRIu64 " commits); closing", esd_writer_commits(d->writer));
+  finish(d);
+}
+
+static void on_deadline(uv_timer_t *t) {
+  struct esd *d = t->data;
+  esd_error("main", "store still failing after %d s: %zu rows could not be committed", 
+            ESD_SHUTDOWN_DEADLINE_MS / 1000, esd_writer_pending(d->writer));
+  d->exit_code = 1;
+  finish(d);
+}
+
+static void begin_shutdown(struct esd *d, const char *why) {
+  if (d->stopping) {
+    esd_info("main", "%s: already stopping", why);
+    return;
+  }
+  d->stopping = 1;
+  esd_info("main", "%s: stopping (no new connections; committing what was received)", why);
+  esd_stop_listening(d);
+  esd_drain_and_close_all(d);
+  esd_end_all_calls(d, ES_END_SHUTDOWN);
+  uv_timer_init(d->loop, &deadline);
+  deadline.data = d;
+  uv_timer_start(&deadline, on_deadline, ESD_SHUTDOWN_DEADLINE_MS, 0);
+  uv_unref((uv_handle_t *)&deadline);
+  maybe_finish(d);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+  struct esd *d = s->data;
+  if (signum == SIGHUP) {
+    if (!d->stopping)
+      esd_reload(d, 0);
+    return;
+  }
+  begin_shutdown(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* Detaches from the terminal once the daemon is ready: the parent waits on
+ * a pipe and exits with the child's startup status, so `earshotd` without
+ * --foreground still fails loudly when it cannot start. Returns the write
+ * end in the child, or -1 in the foreground. */
+static int detach(void) {
+  int p[2];
+  pid_t pid;
+  char status = 1;
+
+  if (pipe(p) != 0) {
+    perror("earshotd: pipe");
+    exit(1);
+  }
+  pid = fork();
+  if (pid < 0) {
+    perror("earshotd: fork");
+    exit(1);
+  }
+  if (pid > 0) {
+    close(p[1]);
+    if (read(p[0], &status, 1) != 1)
+      status = 1;
+    _exit(status);
+  }
+  close(p[0]);
+  setsid();
+  int null = open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    if (null > 2)
+      close(null);
+  }
+  return p[1];
+}
+
+static void ready(int fd, char status) {
+  if (fd >= 0) {
+    if (write(fd, &status, 1) != 1) {
+      /* the parent is gone; nothing to tell */
+    }
+    close(fd);
+  }
+}
+
+int main(int argc, char **argv) {
+  struct esd_config cfg;
+  struct esd d;
+  struct es_diags diags;
+  struct es_store_opts sopts;
+  int rc, notify = -1;
+
+  signal(SIGPIPE, SIG_IGN);
+  esd_config_init(&cfg);
+  rc = esd_config_load(&cfg, argc, argv);
+  if (rc != 0) {
+    esd_config_deinit(&cfg);
+    return rc > 0 ? 0 : 1;
+  }
+  esd_log_set_level(cfg.log_level);
+  memset(&d, 0, sizeof(d));
+  d.cfg = &cfg;
+  if (cfg.nrules == 0) {
+    char def[4096];
+    if (es_default_rules(def, sizeof(def)) != 0 ||
+        (cfg.rules = malloc(sizeof(char *))) == NULL || (cfg.rules[0] = strdup(def)) == NULL) {
+      fprintf(stderr, "earshotd: cannot work out the bundled rules path; give --rules\n");
+      return 1;
+    }
+    cfg.nrules = 1;
+  }
+
+  /* Rules first: a bad rules file is a clear message and exit 1. */
+  struct es_rules_opts ropts;
+  es_rules_opts_init(&ropts);
+  ropts.max_line_bytes = cfg.max_line_bytes;
+  es_diags_init(&diags);
+  rc = es_rules_load((const char *const *)cfg.rules, cfg.nrules, &ropts, &d.rules, &diags);
+  for (size_t i = 0; i < diags.count; i++) {
+    const struct es_diag *g = &diags.items[i];
+    fprintf(stderr, "%s:%d:%d: %s%s%s\n", g->file, g->line, g->column, g->rule_id,
+            g->rule_id[0] ? ": " : "", g->message);
+  }
+  es_diags_deinit(&diags);
+  if (rc != 0) {
+    fprintf(stderr, "earshotd: cannot load rules: %s\n", es_strerror(rc));
+    esd_config_deinit(&cfg);
+    return 1;
+  }
+  if (cfg.check_only) {
+    printf("earshotd: configuration OK; %u rules from %zu files, rule set %s\n",
+           es_rules_count(d.rules), es_rules_nfiles(d.rules), es_rules_version(d.rules));
+    es_rules_free(d.rules);
+    esd_config_deinit(&cfg);
+    return 0;
+  }
+
+  if (!cfg.foreground)
+    notify = detach();
+
+  /* The store: create its directory, apply migrations. */
+  {
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", cfg.db_path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+      *slash = '\0';
+      if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+        esd_warn("store", "cannot create %s: %s", dir, strerror(errno));
+    }
+  }
+  es_store_opts_init(&sopts);
+  sopts.synchronous = cfg.synchronous >= 2 ? ES_STORE_SYNC_FULL : ES_STORE_SYNC_NORMAL;
+  sopts.redact_kinds = cfg.redact ? ES_REDACT_ALL : 0;
+  sopts.max_text_bytes = cfg.max_line_bytes;
+  es_diags_init(&diags);
+  rc = es_store_open(cfg.db_path, &sopts, &d.store, &diags);
+  for (size_t i = 0; i < diags.count; i++)
+    esd_error("store", "%s: %s", diags.items[i].file[0] ? diags.items[i].file : cfg.db_path,
+              diags.items[i].message);
+  es_diags_deinit(&diags);
+  if (rc != 0) {
+    esd_error("store", "cannot open %s: %s", cfg.db_path, es_strerror(rc));
+    ready(notify, 1);
+    return 1;
+  }
+
+  d.loop = uv_default_loop();
+  d.matcher = es_matcher_new(d.rules);
+  d.dec = es_decoder_new(cfg.max_line_bytes);
+  d.calls = es_calls_new(cfg.max_open_calls);
+  d.writer = esd_writer_new(d.loop, d.store, cfg.commit_interval_ms, on_commit, &d);
+  if (!d.matcher || !d.dec || !d.calls || !d.writer) {
+    esd_error("main", "out of memory at startup");
+    ready(notify, 1);
+    return 1;
+  }
+  d.started_wall = esd_wall_now();
+  d.started_ms = uv_now(d.loop);
+  esd_writer_add_rule_set(d.writer, d.rules, d.started_wall);
+
+  if (esd_listen(&d) != 0) {
+    ready(notify, 1);
+    return 1;
+  }
+  uv_signal_init(d.loop, &d.sigterm);
+  uv_signal_init(d.loop, &d.sigint);
+  uv_signal_init(d.loop, &d.sighup);
+  d.sigterm.data = d.sigint.data = d.sighup.data = &d;
+  uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+  uv_signal_start(&d.sigint, on_signal, SIGINT);
+  uv_signal_start(&d.sighup, on_signal, SIGHUP);
+  uv_timer_init(d.loop, &d.tick);
+  d.tick.data = &d;
+  uv_timer_start(&d.tick, esd_tick, 1000, 1000);
+
+  esd_info("main", "earshotd %s ready: %u rules (rule set %s), store %s (synchronous %s)",
+           ES_VERSION, es_rules_count(d.rules), es_rules_version(d.rules), cfg.db_path,
+           cfg.synchronous >= 2 ? "full" : "normal");
+  ready(notify, 0);
+
+  uv_run(d.loop, UV_RUN_DEFAULT);
+
+  rc = uv_loop_close(d.loop);
+  if (rc != 0)
+    esd_warn("main", "event loop closed with handles still open: %s", uv_strerror(rc));
+  es_store_close(d.store);
+  esd_writer_free(d.writer);
+  es_calls_free(d.calls);
+  es_decoder_free(d.dec);
+  es_matcher_free(d.matcher);
+  es_rules_free(d.rules);
+  esd_info("main", "stopped");
+  esd_config_deinit(&cfg);
+  return d.exit_code;
+}

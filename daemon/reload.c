@@ -1,0 +1,184 @@
+/*
+ * reload.c: rule reloads (SIGHUP or {"type":"reload"}) and the stats
+ * answer. A reload compiles and checks the new rules on a worker thread
+ * and swaps them in whole on the loop thread, only if everything loaded;
+ * otherwise the old rules stay and the log says exactly why.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alert.h"
+#include "esd.h"
+#include "log.h"
+
+static void reload_work(uv_work_t *req) {
+  struct esd *d = req->data;
+  d->reload_rc = es_rules_load((const char *const *)d->cfg->rules, d->cfg->nrules, NULL,
+                               &d->reload_rules, &d->reload_diags);
+}
+
+static void reply(struct esd *d, const char *json) {
+  struct esd_conn *c = d->reload_requester ? esd_conn_by_id(d, d->reload_requester) : NULL;
+  if (c) {
+    esd_conn_write(c, json, strlen(json));
+    esd_conn_flush(c);
+  }
+}
+
+static void reload_done(uv_work_t *req, int status) {
+  struct esd *d = req->data;
+  char buf[512];
+
+  d->reloading = 0;
+  if (status != 0 || d->reload_rc != 0) {
+    d->reload_failures++;
+    for (size_t i = 0; i < d->reload_diags.count; i++) {
+      const struct es_diag *g = &d->reload_diags.items[i];
+      esd_error("rules", "%s:%d:%d: %s%s%s", g->file, g->line, g->column, g->rule_id,
+                g->rule_id[0] ? ": " : "", g->message);
+    }
+    esd_error("rules", "reload failed (%s); keeping rule set %s",
+              status ? uv_strerror(status) : es_strerror(d->reload_rc), es_rules_version(d->rules));
+    snprintf(buf, sizeof(buf),
+             "{\"type\":\"reload\",\"ok\":false,\"rule_set\":\"%s\",\"errors\":%zu,"
+             "\"message\":\"the new rules did not load; the old ones stay (see the daemon log)\"}\n",
+             es_rules_version(d->rules), d->reload_diags.count);
+    reply(d, buf);
+    es_diags_deinit(&d->reload_diags);
+    return;
+  }
+  es_diags_deinit(&d->reload_diags);
+  struct es_matcher *m = es_matcher_new(d->reload_rules);
+  if (m == NULL) {
+    d->reload_failures++;
+    esd_error("rules", "reload failed: out of memory; keeping rule set %s", es_rules_version(d->rules));
+    es_rules_free(d->reload_rules);
+    d->reload_rules = NULL;
+    reply(d, "{\"type\":\"reload\",\"ok\":false,\"message\":\"out of memory\"}\n");
+    return;
+  }
+  /* Nothing outside the matcher refers to the old rules: alerts copied
+   * what they needed when they were made. */
+  es_matcher_free(d->matcher);
+  es_rules_free(d->rules);
+  d->rules = d->reload_rules;
+  d->matcher = m;
+  d->reload_rules = NULL;
+  d->reloads++;
+  esd_writer_add_rule_set(d->writer, d->rules, esd_wall_now());
+  esd_info("rules", "reloaded: %u rules from %zu files, rule set %s", es_rules_count(d->rules),
+           es_rules_nfiles(d->rules), es_rules_version(d->rules));
+  snprintf(buf, sizeof(buf), "{\"type\":\"reload\",\"ok\":true,\"rule_set\":\"%s\",\"rules\":%u}\n",
+           es_rules_version(d->rules), es_rules_count(d->rules));
+  reply(d, buf);
+}
+
+void esd_reload(struct esd *d, uint64_t requester) {
+  if (d->reloading) {
+    esd_info("rules", "reload already in progress");
+    struct esd_conn *c = requester ? esd_conn_by_id(d, requester) : NULL;
+    if (c) {
+      static const char msg[] = "{\"type\":\"reload\",\"ok\":false,\"message\":\"a reload is already in progress\"}\n";
+      esd_conn_write(c, msg, sizeof(msg) - 1);
+    }
+    return;
+  }
+  esd_info("rules", "reloading rules");
+  d->reloading = 1;
+  d->reload_requester = requester;
+  d->reload_rules = NULL;
+  es_diags_init(&d->reload_diags);
+  d->reload_work.data = d;
+  if (uv_queue_work(d->loop, &d->reload_work, reload_work, reload_done) != 0) {
+    d->reloading = 0;
+    esd_error("rules", "cannot start the reload");
+  }
+}
+
+/* ---- stats ---------------------------------------------------------- */
+
+struct sb {
+  char *p;
+  size_t len, cap;
+};
+
+static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sb *b, const char *fmt, ...) {
+  va_list ap;
+  for (;;) {
+    size_t room = b->cap - b->len;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+      return;
+    if ((size_t)n < room) {
+      b->len += (size_t)n;
+      return;
+    }
+    size_t cap = b->cap ? b->cap * 2 : 4096;
+    while (cap - b->len <= (size_t)n)
+      cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (p == NULL)
+      return;
+    b->p = p;
+    b->cap = cap;
+  }
+}
+
+static void counters(struct sb *b, const char *key, const struct esd_counter *t) {
+  sb_printf(b, ",\"%s\":{", key);
+  for (int i = 0; i < ESD_MAX_COUNTERS && t[i].name[0]; i++)
+    sb_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "", t[i].name, t[i].count);
+  sb_printf(b, "}");
+}
+
+void esd_send_stats(struct esd *d, struct esd_conn *c) {
+  struct sb b = {0};
+  const struct es_match_stats *ms = es_matcher_stats(d->matcher);
+  double uptime = (double)(uv_now(d->loop) - d->started_ms) / 1000.0;
+  unsigned oldest = (d->rate_pos + 1) % 11;
+  double rate = (double)(d->lines - d->rate_lines[oldest]) / 10.0;
+  size_t out_bytes = 0, paused = 0;
+
+  for (struct esd_conn *k = d->conns; k; k = k->next) {
+    out_bytes += k->h.stream.write_queue_size + k->out_len;
+    paused += k->paused != 0;
+  }
+  sb_printf(&b, "{\"type\":\"stats\",\"version\":\"%s\",\"uptime_s\":%.1f,\"rule_set\":\"%s\","
+                "\"rules\":%u,\"connections\":%u,\"connections_total\":%" PRIu64
+                ",\"open_calls\":%zu,\"lines\":%" PRIu64 ",\"lines_per_s\":%.1f,"
+                "\"partials\":%" PRIu64 ",\"alerts\":%" PRIu64 ",\"errors\":%" PRIu64
+                ",\"acks_sent\":%" PRIu64,
+            ES_VERSION, uptime, es_rules_version(d->rules), es_rules_count(d->rules), d->nconns,
+            d->connections_total, es_calls_count(d->calls), d->lines, rate < 0 ? 0 : rate,
+            d->partials, d->alerts, d->errors, d->acks_sent);
+  counters(&b, "alerts_by_category", d->by_category);
+  counters(&b, "errors_by_code", d->by_error);
+  sb_printf(&b, ",\"queues\":{\"store_pending_rows\":%zu,\"store_paused\":%s,"
+                "\"output_bytes\":%zu,\"paused_connections\":%zu}",
+            esd_writer_pending(d->writer), d->store_paused ? "true" : "false", out_bytes, paused);
+  sb_printf(&b, ",\"store\":{\"commits\":%" PRIu64 ",\"failures\":%" PRIu64
+                ",\"rejected_rows\":%" PRIu64 "}",
+            esd_writer_commits(d->writer), esd_writer_failures(d->writer),
+            esd_writer_rejected(d->writer));
+  sb_printf(&b, ",\"matcher\":{\"candidates\":%" PRIu64 ",\"pcre2_runs\":%" PRIu64
+                ",\"limit_hits\":%" PRIu64 "}",
+            ms->candidates, ms->pcre2_runs, ms->limit_hits);
+  sb_printf(&b, ",\"rule_limit_hits\":{");
+  for (uint32_t i = 0, n = 0; i < es_rules_count(d->rules); i++) {
+    uint64_t h = es_matcher_limit_hits(d->matcher, i);
+    if (h)
+      sb_printf(&b, "%s\"%s\":%" PRIu64, n++ ? "," : "", es_rules_info(d->rules, i)->id, h);
+  }
+  sb_printf(&b, "},\"reloads\":%" PRIu64 ",\"reload_failures\":%" PRIu64
+                ",\"calls_abandoned\":%" PRIu64 ",\"slow_client_disconnects\":%" PRIu64 "}\n",
+            d->reloads, d->reload_failures, d->calls_abandoned, d->disconnects_slow);
+  if (b.p)
+    esd_conn_write(c, b.p, b.len);
+  free(b.p);
+}

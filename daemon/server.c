@@ -1,0 +1,945 @@
+/*
+ * server.c: listeners, connections and the per-line path of earshotd.
+ *
+ * The read callback handles bytes only: it splits lines (each bounded by
+ * max_line_bytes) and hands each to handle_line(), which decodes it with
+ * lib/proto, runs lib/match and queues alerts to the client and rows to the
+ * writer. Output produced while handling one read is written once at the
+ * end of it. Backpressure is explicit: a client whose unread output passes
+ * half of max_output_bytes stops being read until it drains, and is
+ * disconnected past max_output_bytes; when the store falls more than
+ * max_pending_alerts rows behind, every producer stops being read until it
+ * catches up.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alert.h"
+#include "esd.h"
+#include "log.h"
+
+double esd_wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void esd_count(struct esd_counter *table, const char *name) {
+  for (int i = 0; i < ESD_MAX_COUNTERS; i++) {
+    if (table[i].name[0] == '\0') {
+      snprintf(table[i].name, sizeof(table[i].name), "%s", name);
+      table[i].count = 1;
+      return;
+    }
+    if (strcmp(table[i].name, name) == 0) {
+      table[i].count++;
+      return;
+    }
+  }
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+struct wreq {
+  uv_write_t req;
+  struct esd_conn *conn;
+  size_t len;
+  char data[];
+};
+
+static void conn_close(struct esd_conn *c, const char *why);
+static void conn_finish(struct esd_conn *c);
+static void conn_update_reading(struct esd_conn *c);
+
+static size_t queued(const struct esd_conn *c) {
+  return c->h.stream.write_queue_size + c->out_len;
+}
+
+void esd_conn_write(struct esd_conn *c, const char *data, size_t len) {
+  size_t max = c->d->cfg->max_output_bytes;
+
+  if (c->closing)
+    return;
+  if (queued(c) + len > max) {
+    c->d->disconnects_slow++;
+    esd_warn("server", "conn %" PRIu64 " (%s): disconnected: %zu bytes of output unread, over "
+             "max_output_bytes (%zu); the client must read its alerts",
+             c->id, c->client, queued(c), max);
+    conn_close(c, NULL);
+    return;
+  }
+  if (c->out_len + len > c->out_cap) {
+    size_t cap = c->out_cap ? c->out_cap : 4096;
+    while (cap < c->out_len + len)
+      cap *= 2;
+    char *p = realloc(c->out, cap);
+    if (p == NULL) {
+      esd_error("server", "conn %" PRIu64 ": out of memory for output; closing", c->id);
+      conn_close(c, NULL);
+      return;
+    }
+    c->out = p;
+    c->out_cap = cap;
+  }
+  memcpy(c->out + c->out_len, data, len);
+  c->out_len += len;
+}
+
+static void on_write(uv_write_t *req, int status) {
+  struct wreq *w = (struct wreq *)req;
+  struct esd_conn *c = w->conn;
+
+  free(w);
+  if (status < 0 && status != UV_ECANCELED && !c->closing) {
+    esd_debug("server", "conn %" PRIu64 ": write failed: %s", c->id, uv_strerror(status));
+    conn_close(c, NULL);
+    return;
+  }
+  if (!c->closing && (c->paused & ESD_PAUSE_OUTPUT) &&
+      queued(c) <= c->d->cfg->max_output_bytes / 4) {
+    c->paused &= ~(unsigned)ESD_PAUSE_OUTPUT;
+    conn_update_reading(c);
+  }
+}
+
+void esd_conn_flush(struct esd_conn *c) {
+  size_t off = 0;
+
+  if (c->closing || c->out_len == 0)
+    return;
+  /* Try the socket first: most alerts leave without a copy. */
+  if (c->h.stream.write_queue_size == 0) {
+    uv_buf_t b = uv_buf_init(c->out, (unsigned)c->out_len);
+    int n = uv_try_write(&c->h.stream, &b, 1);
+    if (n > 0)
+      off = (size_t)n;
+    else if (n < 0 && n != UV_EAGAIN) {
+      conn_close(c, NULL);
+      return;
+    }
+  }
+  if (off < c->out_len) {
+    size_t rest = c->out_len - off;
+    struct wreq *w = malloc(sizeof(*w) + rest);
+    if (w == NULL) {
+      conn_close(c, NULL);
+      return;
+    }
+    w->conn = c;
+    w->len = rest;
+    memcpy(w->data, c->out + off, rest);
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)rest);
+    if (uv_write(&w->req, &c->h.stream, &b, 1, on_write) != 0) {
+      free(w);
+      conn_close(c, NULL);
+      return;
+    }
+  }
+  c->out_len = 0;
+  if (queued(c) > c->d->cfg->max_output_bytes / 2 && !(c->paused & ESD_PAUSE_OUTPUT)) {
+    c->paused |= ESD_PAUSE_OUTPUT;
+    conn_update_reading(c);
+    esd_debug("server", "conn %" PRIu64 ": paused: %zu bytes unread by the client", c->id,
+              queued(c));
+  }
+}
+
+static void send_error(struct esd_conn *c, int has_seq, int64_t seq, const char *code,
+                       const char *rule, const char *message) {
+  char buf[1024];
+  size_t pos;
+
+  c->errors++;
+  c->d->errors++;
+  esd_count(c->d->by_error, code);
+  pos = (size_t)snprintf(buf, sizeof(buf), "{\"type\":\"error\",\"line\":%" PRIu64, c->lineno);
+  if (has_seq)
+    pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, ",\"seq\":%" PRId64, seq);
+  memcpy(buf + pos, ",\"code\":", 8);
+  pos += 8;
+  es_json_str(buf, sizeof(buf) - 600, &pos, code, strlen(code));
+  if (rule) {
+    memcpy(buf + pos, ",\"rule\":", 8);
+    pos += 8;
+    es_json_str(buf, sizeof(buf) - 400, &pos, rule, strlen(rule));
+  }
+  memcpy(buf + pos, ",\"message\":", 11);
+  pos += 11;
+  if (es_json_str(buf, sizeof(buf) - 4, &pos, message, strlen(message)) != 0)
+    es_json_str(buf, sizeof(buf) - 4, &pos, "(message too long)", 18);
+  buf[pos++] = '}';
+  buf[pos++] = '\n';
+  esd_conn_write(c, buf, pos);
+}
+
+/* ---- acks ------------------------------------------------------------- */
+
+/* Records that once `batch` commits, every line up to `seq` is safe.
+ * Entries for the same batch merge: acks are cumulative. */
+static void ack_push(struct esd_conn *c, int64_t seq, uint64_t batch) {
+  if (c->nacks > 0) {
+    struct esd_ack *last = &c->ackq[c->nacks - 1];
+    if (batch <= last->batch) {
+      last->seq = seq;
+      return;
+    }
+    if (c->nacks == ESD_ACKQ) {
+      /* Out of slots: wait for the later batch (acks come later, never early). */
+      last->seq = seq;
+      last->batch = batch;
+      return;
+    }
+  }
+  c->ackq[c->nacks].seq = seq;
+  c->ackq[c->nacks].batch = batch;
+  c->nacks++;
+}
+
+/* Sends one ack for the latest entry whose batch has committed. */
+static void ack_release(struct esd_conn *c, uint64_t committed) {
+  size_t n = 0;
+  int64_t seq = 0;
+  char buf[64];
+
+  while (n < c->nacks && c->ackq[n].batch <= committed)
+    seq = c->ackq[n++].seq;
+  if (n == 0)
+    return;
+  memmove(c->ackq, c->ackq + n, (c->nacks - n) * sizeof(c->ackq[0]));
+  c->nacks -= n;
+  int len = snprintf(buf, sizeof(buf), "{\"type\":\"ack\",\"seq\":%" PRId64 "}\n", seq);
+  esd_conn_write(c, buf, (size_t)len);
+  c->d->acks_sent++;
+}
+
+static void update_store_pause(struct esd *d);
+
+void esd_on_commit(void *ud, uint64_t batch) {
+  struct esd *d = ud;
+  for (struct esd_conn *c = d->conns, *next; c; c = next) {
+    next = c->next;
+    if (c->nacks && !c->closing) {
+      ack_release(c, batch);
+      esd_conn_flush(c);
+      if (c->eof && c->nacks == 0)
+        conn_finish(c);
+    }
+  }
+  update_store_pause(d);
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  struct esd_conn *c = h->data;
+  (void)suggested;
+  *buf = uv_buf_init(c->rbuf, ESD_READ_CHUNK);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void conn_update_reading(struct esd_conn *c) {
+  int want = !c->closing && !c->eof && c->paused == 0 && !c->d->stopping;
+  if (want && !c->reading) {
+    if (uv_read_start(&c->h.stream, on_alloc, on_read) == 0)
+      c->reading = 1;
+  } else if (!want && c->reading) {
+    uv_read_stop(&c->h.stream);
+    c->reading = 0;
+  }
+}
+
+static void update_store_pause(struct esd *d) {
+  size_t pending = esd_writer_pending(d->writer);
+  size_t limit = d->cfg->max_pending_alerts;
+  int pause;
+
+  if (!d->store_paused && pending > limit)
+    pause = 1;
+  else if (d->store_paused && pending <= limit / 2)
+    pause = 0;
+  else
+    return;
+  d->store_paused = (unsigned)pause;
+  if (pause)
+    esd_warn("store", "%zu rows waiting for the store (max_pending_alerts %zu): pausing readers",
+             pending, limit);
+  else
+    esd_info("store", "store caught up: resuming readers");
+  for (struct esd_conn *c = d->conns; c; c = c->next) {
+    if (pause)
+      c->paused |= ESD_PAUSE_STORE;
+    else
+      c->paused &= ~(unsigned)ESD_PAUSE_STORE;
+    conn_update_reading(c);
+  }
+}
+
+/* A key that names one alert whatever connection resends its line: the
+ * call, the client's seq (or ts), a digest of the text, and the rule. No
+ * transcript text goes into it. */
+static void alert_key(char *buf, size_t cap, const struct es_event *ev, const char *rule_id,
+                      uint64_t call_line) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < ev->text_len; i++) {
+    h ^= (unsigned char)ev->text[i];
+    h *= 0x100000001b3ULL;
+  }
+  if (ev->has_seq)
+    snprintf(buf, cap, "%s/s%" PRId64 "/%016" PRIx64 "/%s", ev->call_id, ev->seq, h, rule_id);
+  else if (ev->has_ts)
+    snprintf(buf, cap, "%s/t%.6f/%016" PRIx64 "/%s", ev->call_id, ev->ts, h, rule_id);
+  else
+    snprintf(buf, cap, "%s/n%" PRIu64 "/%016" PRIx64 "/%s", ev->call_id, call_line, h, rule_id);
+}
+
+static void send_hello(struct esd_conn *c) {
+  char buf[256];
+  int n = snprintf(buf, sizeof(buf),
+                   "{\"type\":\"hello\",\"server\":\"earshotd\",\"version\":\"%s\","
+                   "\"rule_set\":\"%s\",\"acks\":%s}\n",
+                   ES_VERSION, es_rules_version(c->d->rules), c->acks ? "true" : "false");
+  esd_conn_write(c, buf, (size_t)n);
+}
+
+static struct es_call *open_call(struct esd_conn *c, const struct es_event *ev, int *created) {
+  struct esd *d = c->d;
+  struct es_call *call = es_calls_find(d->calls, ev->call_id);
+  int rc;
+
+  *created = 0;
+  if (call)
+    return call;
+  if (c->ncalls >= d->cfg->max_calls_per_connection) {
+    char msg[160];
+    snprintf(msg, sizeof(msg), "this connection has %u open calls, the limit "
+             "(max_calls_per_connection); end calls with {\"type\":\"end\"}", c->ncalls);
+    send_error(c, ev->has_seq, ev->seq, "too_many_calls", NULL, msg);
+    return NULL;
+  }
+  rc = es_calls_open(d->calls, ev->call_id, (double)uv_now(d->loop) / 1000.0, &call, created);
+  if (rc != 0) {
+    send_error(c, ev->has_seq, ev->seq, "too_many_calls", NULL,
+               rc == ES_ETOOBIG ? "the daemon has reached max_open_calls"
+                                : "cannot open the call (out of memory)");
+    return NULL;
+  }
+  call->owner = c;
+  c->ncalls++;
+  return call;
+}
+
+static uint64_t write_call_end(struct esd *d, struct es_call *call, enum es_end_reason why) {
+  struct es_call_end end = {
+    .call_id = call->id,
+    .ended = esd_wall_now(),
+    .reason = why,
+    .alert_count = (int64_t)call->alerts,
+    .peak_heat = NAN,
+    .final_heat = NAN,
+    .hits_by_category = NULL,
+    .backup_raised = -1,
+    .deescalated = -1,
+  };
+  return esd_writer_add_call_end(d->writer, &end);
+}
+
+static void release_call(struct esd *d, struct es_call *call) {
+  struct esd_conn *owner = call->owner;
+  (void)d;
+  if (owner && owner->ncalls)
+    owner->ncalls--;
+}
+
+static void handle_utterance(struct esd_conn *c, struct es_event *ev, uint64_t *batch) {
+  struct esd *d = c->d;
+  struct es_match_result res;
+  int created, rc;
+  struct es_call *call = open_call(c, ev, &created);
+
+  if (call == NULL)
+    return;
+  call->last_seen = (double)uv_now(d->loop) / 1000.0;
+  if (created)
+    *batch = esd_writer_add_call_start(d->writer, &(struct es_call_start){
+        .call_id = call->id, .started = esd_wall_now()});
+  if (!ev->final) {
+    /* Partial hypotheses are revised by a later final line: they are
+     * never matched, stored or alerted on. */
+    call->partials++;
+    d->partials++;
+    return;
+  }
+  call->lines++;
+  if (ev->has_ts) {
+    if (!call->has_ts)
+      call->first_ts = ev->ts;
+    call->has_ts = 1;
+    call->last_ts = ev->ts;
+  }
+  rc = es_match_line(d->matcher, ev->speaker, ev->text, ev->text_len, 0, &res);
+  if (rc != 0) {
+    send_error(c, ev->has_seq, ev->seq, rc == ES_ETOOBIG ? "line_too_long" : "invalid_utf8",
+               NULL, es_strerror(rc));
+    return;
+  }
+  for (size_t i = 0; i < res.nlimited; i++)
+    send_error(c, ev->has_seq, ev->seq, "match_limit", es_rules_info(d->rules, res.limited[i])->id,
+               "a PCRE2 limit stopped this rule on this line; its result is unknown");
+  for (size_t i = 0; i < res.nhits; i++) {
+    const struct es_rule_info *info = es_rules_info(d->rules, res.hits[i].rule);
+    char json[8192], *big = NULL, key[ES_CALL_ID_MAX + 160];
+    struct es_alert a = {
+      .call_id = ev->call_id, .rule = info, .speaker = ev->speaker,
+      .text = ev->text, .text_len = ev->text_len,
+      .match_start = res.hits[i].start, .match_end = res.hits[i].end,
+      .ts = ev->ts, .seq = ev->seq, .line = (int64_t)c->lineno,
+      .has_ts = ev->has_ts, .has_seq = ev->has_seq,
+    };
+    int64_t n = es_alert_json(&a, json, sizeof(json));
+    if (n == ES_ETOOBIG) {
+      size_t cap = 8 * ev->text_len + 4096;
+      big = malloc(cap);
+      n = big ? es_alert_json(&a, big, cap) : ES_ENOMEM;
+    }
+    if (n > 0)
+      esd_conn_write(c, big ? big : json, (size_t)n);
+    free(big);
+
+    alert_key(key, sizeof(key), ev, info->id, call->lines);
+    struct es_alert_rec rec = {
+      .alert_key = key, .call_id = ev->call_id, .ts = esd_wall_now(),
+      .call_ts = ev->has_ts ? ev->ts : NAN, .rule_id = info->id, .category = info->category,
+      .severity = info->severity, .speaker = ev->speaker, .text = ev->text,
+      .text_len = ev->text_len, .match_start = res.hits[i].start,
+      .match_end = res.hits[i].end, .tip = info->tip, .heat = NAN,
+      .rule_set = es_rules_version(d->rules),
+    };
+    uint64_t b = esd_writer_add_alert(d->writer, &rec);
+    if (b == 0) {
+      send_error(c, ev->has_seq, ev->seq, "store_failed", info->id,
+                 "the alert could not be queued for the store (out of memory)");
+      continue;
+    }
+    *batch = b;
+    call->alerts++;
+    c->alerts++;
+    d->alerts++;
+    esd_count(d->by_category, info->category);
+  }
+}
+
+/* Compares the whole token whatever the first difference: no timing hint. */
+static int token_ok(const char *given, const char *want) {
+  size_t n = strlen(want);
+  unsigned diff;
+  if (given == NULL || strlen(given) != n)
+    return 0;
+  diff = 0;
+  for (size_t i = 0; i < n; i++)
+    diff |= (unsigned char)given[i] ^ (unsigned char)want[i];
+  return diff == 0;
+}
+
+static void handle_line(struct esd_conn *c, const char *line, size_t len) {
+  struct esd *d = c->d;
+  struct es_event ev;
+  struct es_proto_error perr;
+  uint64_t batch = 0;
+
+  c->lineno++;
+  c->lines++;
+  d->lines++;
+  if (es_proto_decode(d->dec, line, len, &ev, &perr) != 0) {
+    send_error(c, 0, 0, perr.code, NULL, perr.message);
+    return;
+  }
+  if (c->is_tcp && !c->authed) {
+    if (ev.type != ES_EV_HELLO || !token_ok(ev.token, d->cfg->tcp_token)) {
+      send_error(c, 0, 0, "auth_required", NULL,
+                 "TCP clients must open with {\"type\":\"hello\",\"token\":\"...\"}");
+      esd_warn("server", "conn %" PRIu64 ": TCP client failed to authenticate; closing", c->id);
+      conn_finish(c);
+      return;
+    }
+    c->authed = 1;
+  }
+  switch (ev.type) {
+  case ES_EV_HELLO:
+    c->acks = ev.acks;
+    if (ev.client)
+      snprintf(c->client, sizeof(c->client), "%s", ev.client);
+    send_hello(c);
+    return;
+  case ES_EV_STATS:
+    esd_send_stats(d, c);
+    return;
+  case ES_EV_RELOAD:
+    esd_reload(d, c->id);
+    return;
+  case ES_EV_START: {
+    int created;
+    struct es_call *call = open_call(c, &ev, &created);
+    if (call == NULL)
+      return;
+    call->last_seen = (double)uv_now(d->loop) / 1000.0;
+    if (es_call_set_meta(call, &ev) != 0) {
+      send_error(c, 0, 0, "internal", NULL, "out of memory");
+      return;
+    }
+    batch = esd_writer_add_call_start(d->writer, &(struct es_call_start){
+        .call_id = call->id, .attributes = call->attrs_json, .agent = call->agent,
+        .queue = call->queue, .started = esd_wall_now()});
+    break;
+  }
+  case ES_EV_END: {
+    struct es_call *call = es_calls_find(d->calls, ev.call_id);
+    if (call == NULL) {
+      send_error(c, 0, 0, "unknown_call", NULL, "no open call with this call_id");
+      return;
+    }
+    batch = write_call_end(d, call, ES_END_ENDED);
+    release_call(d, call);
+    es_calls_remove(d->calls, call);
+    break;
+  }
+  case ES_EV_UTTERANCE:
+    handle_utterance(c, &ev, &batch);
+    break;
+  }
+  if (c->acks && ev.has_seq)
+    ack_push(c, ev.seq, batch);
+}
+
+static void split_lines(struct esd_conn *c, const char *p, size_t n) {
+  size_t max = c->d->cfg->max_line_bytes;
+  const char *end = p + n;
+
+  while (p < end && !c->closing) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t seg = (size_t)((nl ? nl : end) - p);
+
+    if (c->discarding) {
+      c->discarding += seg;
+    } else if (c->line_len + seg > max) {
+      c->discarding = c->line_len + seg;
+      c->line_len = 0;
+    } else if (nl && c->line_len == 0) {
+      handle_line(c, p, seg); /* whole line inside this read: no copy */
+    } else {
+      memcpy(c->line + c->line_len, p, seg);
+      c->line_len += seg;
+      if (nl) {
+        handle_line(c, c->line, c->line_len);
+        c->line_len = 0;
+      }
+    }
+    if (!nl)
+      break;
+    if (c->discarding) {
+      char msg[128];
+      c->lineno++;
+      c->lines++;
+      c->d->lines++;
+      snprintf(msg, sizeof(msg), "line of %zu bytes is over the limit (max_line_bytes %zu)",
+               c->discarding, max);
+      send_error(c, 0, 0, "line_too_long", NULL, msg);
+      c->discarding = 0;
+    }
+    p = nl + 1;
+  }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  struct esd_conn *c = s->data;
+
+  if (nread > 0) {
+    split_lines(c, buf->base, (size_t)nread);
+  } else if (nread < 0) {
+    if (nread != UV_EOF)
+      esd_debug("server", "conn %" PRIu64 ": read error: %s", c->id, uv_strerror((int)nread));
+    c->eof = 1;
+    if (c->line_len > 0 || c->discarding) {
+      /* A last line without its newline is still a line. */
+      if (c->discarding)
+        split_lines(c, "\n", 1);
+      else {
+        handle_line(c, c->line, c->line_len);
+        c->line_len = 0;
+      }
+    }
+    conn_update_reading(c);
+    ack_release(c, esd_writer_committed(c->d->writer));
+    esd_conn_flush(c);
+    /* A client that closed only its sending side may still wait for its
+     * acks: keep the connection until they are sent (esd_on_commit). */
+    if (c->nacks == 0)
+      conn_finish(c);
+    return;
+  }
+  if (!c->closing) {
+    ack_release(c, esd_writer_committed(c->d->writer));
+    esd_conn_flush(c);
+  }
+  update_store_pause(c->d);
+}
+
+/* ---- connection lifecycle --------------------------------------------- */
+
+static void on_conn_closed(uv_handle_t *h) {
+  struct esd_conn *c = h->data;
+  free(c->rbuf);
+  free(c->line);
+  free(c->out);
+  free(c);
+}
+
+static void disown(void *ud, struct es_call *call) {
+  if (call->owner == ud)
+    call->owner = NULL;
+}
+
+static void conn_close(struct esd_conn *c, const char *why) {
+  struct esd *d = c->d;
+  if (c->closing)
+    return;
+  if (why)
+    esd_info("server", "conn %" PRIu64 ": %s", c->id, why);
+  c->closing = 1;
+  if (c->reading)
+    uv_read_stop(&c->h.stream);
+  c->reading = 0;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    d->conns = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  d->nconns--;
+  /* Its calls stay open (the platform may reconnect and go on) until they
+   * end or go idle; they just have no owner now. */
+  if (c->ncalls)
+    es_calls_foreach(d->calls, disown, c);
+  esd_debug("server", "conn %" PRIu64 " closed: %" PRIu64 " lines, %" PRIu64 " alerts, %" PRIu64
+            " errors", c->id, c->lines, c->alerts, c->errors);
+  uv_close(&c->h.handle, on_conn_closed);
+}
+
+static void on_shutdown_done(uv_shutdown_t *req, int status) {
+  struct esd_conn *c = req->data;
+  (void)status;
+  free(req);
+  conn_close(c, NULL);
+}
+
+/* Closes after every queued byte is written (uv_close would cancel them). */
+static void conn_finish(struct esd_conn *c) {
+  uv_shutdown_t *req;
+
+  if (c->closing)
+    return;
+  esd_conn_flush(c);
+  if (c->closing)
+    return;
+  if (c->reading)
+    uv_read_stop(&c->h.stream);
+  c->reading = 0;
+  c->eof = 1;
+  req = malloc(sizeof(*req));
+  if (req == NULL) {
+    conn_close(c, NULL);
+    return;
+  }
+  req->data = c;
+  if (uv_shutdown(req, &c->h.stream, on_shutdown_done) != 0) {
+    free(req);
+    conn_close(c, NULL);
+  }
+}
+
+static void on_connection(uv_stream_t *server, int status) {
+  struct esd *d = server->data;
+  struct esd_conn *c;
+  int is_tcp = server == (uv_stream_t *)&d->tcp_listener;
+
+  if (status < 0) {
+    esd_warn("server", "accept failed: %s", uv_strerror(status));
+    return;
+  }
+  c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return;
+  c->d = d;
+  c->is_tcp = (unsigned)is_tcp;
+  c->rbuf = malloc(ESD_READ_CHUNK);
+  c->line = malloc(d->cfg->max_line_bytes + 1);
+  if (is_tcp)
+    uv_tcp_init(d->loop, &c->h.tcp);
+  else
+    uv_pipe_init(d->loop, &c->h.pipe, 0);
+  c->h.handle.data = c;
+  if (c->rbuf == NULL || c->line == NULL || uv_accept(server, &c->h.stream) != 0) {
+    uv_close(&c->h.handle, on_conn_closed);
+    return;
+  }
+  c->id = ++d->next_conn_id;
+  snprintf(c->client, sizeof(c->client), "%s", is_tcp ? "tcp" : "unix");
+  c->next = d->conns;
+  if (d->conns)
+    d->conns->prev = c;
+  d->conns = c;
+  d->nconns++;
+  d->connections_total++;
+  if (d->nconns > d->cfg->max_connections) {
+    static const char msg[] = "{\"type\":\"error\",\"line\":0,\"code\":\"too_many_connections\","
+                              "\"message\":\"the daemon has max_connections clients\"}\n";
+    esd_warn("server", "refusing connection: max_connections (%u) reached", d->cfg->max_connections);
+    esd_conn_write(c, msg, sizeof(msg) - 1);
+    conn_finish(c);
+    return;
+  }
+  if (d->store_paused)
+    c->paused |= ESD_PAUSE_STORE;
+  esd_debug("server", "conn %" PRIu64 " accepted (%s)", c->id, c->client);
+  conn_update_reading(c);
+}
+
+struct esd_conn *esd_conn_by_id(struct esd *d, uint64_t id) {
+  for (struct esd_conn *c = d->conns; c; c = c->next)
+    if (c->id == id)
+      return c;
+  return NULL;
+}
+
+/* ---- listening -------------------------------------------------------- */
+
+/* Is someone listening on the socket file? Refused means a stale file. */
+static int socket_is_live(const char *path) {
+  struct sockaddr_un sa;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), live;
+  if (fd < 0)
+    return 0;
+  memset(&sa, 0, sizeof(sa));
+  sa.sun_family = AF_UNIX;
+  snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+  live = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+  close(fd);
+  return live;
+}
+
+static int mkdir_parent(const char *path) {
+  char dir[4096];
+  snprintf(dir, sizeof(dir), "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash == NULL || slash == dir)
+    return 0;
+  *slash = '\0';
+  for (char *p = dir + 1; *p; p++) {
+    if (*p == '/') {
+      *p = '\0';
+      if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return -1;
+      *p = '/';
+    }
+  }
+  if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+    return -1;
+  return 0;
+}
+
+static int listen_unix(struct esd *d) {
+  const char *path = d->cfg->socket_path;
+  struct stat st;
+  int rc;
+
+  if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+    esd_error("server", "socket path %s is longer than %zu bytes; choose a shorter --socket",
+              path, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+    return -1;
+  }
+  if (mkdir_parent(path) != 0) {
+    esd_error("server", "cannot create the directory of %s: %s", path, strerror(errno));
+    return -1;
+  }
+  if (lstat(path, &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      esd_error("server", "%s exists and is not a socket; not touching it", path);
+      return -1;
+    }
+    if (socket_is_live(path)) {
+      esd_error("server", "another earshotd is listening on %s; stop it or use --socket", path);
+      return -1;
+    }
+    esd_info("server", "removing stale socket %s (nobody listening)", path);
+    unlink(path);
+  }
+  uv_pipe_init(d->loop, &d->unix_listener, 0);
+  d->unix_listener.data = d;
+  d->unix_on = 1;
+  rc = uv_pipe_bind(&d->unix_listener, path);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)&d->unix_listener, 511, on_connection);
+  if (rc != 0) {
+    esd_error("server", "cannot listen on %s: %s", path, uv_strerror(rc));
+    return -1;
+  }
+  if (d->cfg->socket_group) {
+    struct group *g = getgrnam(d->cfg->socket_group);
+    if (g == NULL || chown(path, (uid_t)-1, g->gr_gid) != 0) {
+      esd_error("server", "cannot give %s to group %s: %s", path, d->cfg->socket_group,
+                g ? strerror(errno) : "no such group");
+      return -1;
+    }
+  }
+  if (chmod(path, d->cfg->socket_mode) != 0) {
+    esd_error("server", "cannot chmod %s: %s", path, strerror(errno));
+    return -1;
+  }
+  esd_info("server", "listening on %s (mode %04o)", path, d->cfg->socket_mode);
+  return 0;
+}
+
+static int listen_tcp(struct esd *d) {
+  char host[256] = "127.0.0.1";
+  const char *spec = d->cfg->listen_tcp, *colon = strrchr(spec, ':');
+  struct sockaddr_storage sa;
+  long port;
+  char *end;
+  int rc;
+
+  if (colon == NULL) {
+    colon = spec - 1; /* just a port */
+  } else if (colon > spec) {
+    size_t n = (size_t)(colon - spec);
+    if (spec[0] == '[' && colon[-1] == ']') {
+      spec++;
+      n -= 2;
+    }
+    if (n >= sizeof(host))
+      n = sizeof(host) - 1;
+    memcpy(host, spec, n);
+    host[n] = '\0';
+  }
+  port = strtol(colon + 1, &end, 10);
+  if (*end || port < 1 || port > 65535) {
+    esd_error("server", "--listen-tcp %s: expected HOST:PORT with a port from 1 to 65535",
+              d->cfg->listen_tcp);
+    return -1;
+  }
+  if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)&sa) != 0 &&
+      uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)&sa) != 0) {
+    esd_error("server", "--listen-tcp: \"%s\" is not an IP address", host);
+    return -1;
+  }
+  uv_tcp_init(d->loop, &d->tcp_listener);
+  d->tcp_listener.data = d;
+  d->tcp_on = 1;
+  rc = uv_tcp_bind(&d->tcp_listener, (struct sockaddr *)&sa, 0);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)&d->tcp_listener, 511, on_connection);
+  if (rc != 0) {
+    esd_error("server", "cannot listen on TCP %s:%ld: %s", host, port, uv_strerror(rc));
+    return -1;
+  }
+  esd_info("server", "listening on TCP %s:%ld (token required)", host, port);
+  return 0;
+}
+
+int esd_listen(struct esd *d) {
+  if (listen_unix(d) != 0)
+    return -1;
+  if (d->cfg->listen_tcp && listen_tcp(d) != 0)
+    return -1;
+  return 0;
+}
+
+void esd_stop_listening(struct esd *d) {
+  if (d->unix_on) {
+    uv_close((uv_handle_t *)&d->unix_listener, NULL);
+    d->unix_on = 0;
+    unlink(d->cfg->socket_path);
+  }
+  if (d->tcp_on) {
+    uv_close((uv_handle_t *)&d->tcp_listener, NULL);
+    d->tcp_on = 0;
+  }
+}
+
+/* ---- timers and shutdown ---------------------------------------------- */
+
+static void on_expired(void *ud, struct es_call *call) {
+  struct esd *d = ud;
+  d->calls_abandoned++;
+  esd_debug("calls", "call %s idle for %.0f s: closed as abandoned", call->id,
+            d->cfg->call_idle_timeout);
+  write_call_end(d, call, ES_END_ABANDONED);
+  release_call(d, call);
+}
+
+void esd_tick(uv_timer_t *t) {
+  struct esd *d = t->data;
+  double now = (double)uv_now(d->loop) / 1000.0;
+
+  es_calls_expire(d->calls, now, d->cfg->call_idle_timeout, on_expired, d);
+  d->rate_pos = (d->rate_pos + 1) % 11;
+  d->rate_lines[d->rate_pos] = d->lines;
+}
+
+static void on_shutdown_ended(void *ud, struct es_call *call) {
+  struct esd *d = ud;
+  write_call_end(d, call, ES_END_SHUTDOWN);
+}
+
+void esd_end_all_calls(struct esd *d, enum es_end_reason why) {
+  (void)why;
+  es_calls_expire(d->calls, INFINITY, 0, on_shutdown_ended, d);
+}
+
+/* Pulls what the kernel already holds for a connection, without waiting,
+ * so that lines a client sent before the signal are not lost. */
+static void drain_socket(struct esd_conn *c) {
+  uv_os_fd_t fd;
+  if (uv_fileno(&c->h.handle, &fd) != 0)
+    return;
+  for (int rounds = 0; rounds < 1024 && !c->closing; rounds++) {
+    ssize_t n = recv(fd, c->rbuf, ESD_READ_CHUNK, MSG_DONTWAIT);
+    if (n <= 0)
+      break;
+    split_lines(c, c->rbuf, (size_t)n);
+  }
+  if (!c->closing && c->line_len > 0)
+    esd_warn("server", "conn %" PRIu64 ": %zu bytes of an unfinished line dropped at shutdown "
+             "(no newline)", c->id, c->line_len);
+}
+
+void esd_drain_and_close_all(struct esd *d) {
+  for (struct esd_conn *c = d->conns, *next; c; c = next) {
+    next = c->next;
+    if (c->reading)
+      uv_read_stop(&c->h.stream);
+    c->reading = 0;
+    drain_socket(c);
+    if (!c->closing)
+      esd_conn_flush(c);
+  }
+}
+
+/* After the last commit: deliver what is queued (acks included), then close. */
+void esd_finish_all(struct esd *d) {
+  for (struct esd_conn *c = d->conns, *next; c; c = next) {
+    next = c->next;
+    ack_release(c, esd_writer_committed(d->writer));
+    conn_finish(c);
+  }
+}

@@ -1,0 +1,370 @@
+/* writer.c: see writer.h. */
+#include "writer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+enum op_kind { OP_ALERT, OP_CALL_START, OP_CALL_END, OP_RULE_SET };
+
+/* One row, its strings copied into the same allocation. */
+struct op {
+  struct op *next;
+  enum op_kind kind;
+  union {
+    struct es_alert_rec alert;
+    struct es_call_start start;
+    struct es_call_end end;
+    struct {
+      const char *version;
+      double loaded_at;
+      const char **files;
+      size_t nfiles;
+      uint32_t rule_count;
+    } rule_set;
+  } u;
+  char strings[];
+};
+
+struct batch {
+  uint64_t id;
+  struct op *head, **tail;
+  size_t nrows;
+  int rc;              /* worker's result */
+  size_t rejected;     /* rows the store refused as invalid (not retried) */
+  int first_reject;    /* the first such error */
+  char errmsg[256];    /* worker's error text */
+};
+
+struct esd_writer {
+  uv_loop_t *loop;
+  struct es_store *store;
+  esd_commit_cb on_commit;
+  void *ud;
+  unsigned interval_ms;
+  struct batch *open;      /* filling on the loop thread; may be empty */
+  struct batch *inflight;  /* owned by the worker while `busy` */
+  int busy;
+  uv_work_t work;
+  uv_check_t check;        /* starts a commit after each loop turn */
+  uv_timer_t retry;        /* backoff after a failed commit, or interval */
+  int timer_armed;
+  unsigned backoff_ms;
+  uint64_t committed;
+  uint64_t commits, failures, rejected;
+  size_t pending_rows;
+  int closing, nclosed;
+  void (*done)(void *ud);
+  void *done_ud;
+};
+
+static struct batch *batch_new(uint64_t id) {
+  struct batch *b = calloc(1, sizeof(*b));
+  if (b) {
+    b->id = id;
+    b->tail = &b->head;
+  }
+  return b;
+}
+
+static void batch_free(struct batch *b) {
+  if (b == NULL)
+    return;
+  for (struct op *o = b->head, *next; o; o = next) {
+    next = o->next;
+    free(o);
+  }
+  free(b);
+}
+
+/* Copies s into the op's string area at *pos; returns the copy. */
+static const char *dup_into(struct op *o, size_t *pos, const char *s) {
+  if (s == NULL)
+    return NULL;
+  size_t n = strlen(s) + 1;
+  char *p = o->strings + *pos;
+  memcpy(p, s, n);
+  *pos += n;
+  return p;
+}
+
+static size_t slen(const char *s) { return s ? strlen(s) + 1 : 0; }
+
+static uint64_t push(struct esd_writer *w, struct op *o) {
+  o->next = NULL;
+  *w->open->tail = o;
+  w->open->tail = &o->next;
+  w->open->nrows++;
+  w->pending_rows++;
+  return w->open->id;
+}
+
+static struct op *op_new(enum op_kind kind, size_t strings) {
+  struct op *o = malloc(sizeof(*o) + strings);
+  if (o)
+    o->kind = kind;
+  return o;
+}
+
+uint64_t esd_writer_add_alert(struct esd_writer *w, const struct es_alert_rec *r) {
+  size_t need = slen(r->alert_key) + slen(r->call_id) + slen(r->rule_id) + slen(r->category) +
+                (r->text ? r->text_len + 1 : 0) + slen(r->matched) + slen(r->tip) +
+                slen(r->rule_set) + slen(r->reason);
+  struct op *o = op_new(OP_ALERT, need);
+  size_t pos = 0;
+
+  if (o == NULL)
+    return 0;
+  o->u.alert = *r;
+  o->u.alert.alert_key = dup_into(o, &pos, r->alert_key);
+  o->u.alert.call_id = dup_into(o, &pos, r->call_id);
+  o->u.alert.rule_id = dup_into(o, &pos, r->rule_id);
+  o->u.alert.category = dup_into(o, &pos, r->category);
+  if (r->text) {
+    char *t = o->strings + pos;
+    memcpy(t, r->text, r->text_len);
+    t[r->text_len] = '\0';
+    pos += r->text_len + 1;
+    o->u.alert.text = t;
+  }
+  o->u.alert.matched = dup_into(o, &pos, r->matched);
+  o->u.alert.tip = dup_into(o, &pos, r->tip);
+  o->u.alert.rule_set = dup_into(o, &pos, r->rule_set);
+  o->u.alert.reason = dup_into(o, &pos, r->reason);
+  return push(w, o);
+}
+
+uint64_t esd_writer_add_call_start(struct esd_writer *w, const struct es_call_start *r) {
+  struct op *o = op_new(OP_CALL_START, slen(r->call_id) + slen(r->attributes) +
+                                           slen(r->agent) + slen(r->queue));
+  size_t pos = 0;
+
+  if (o == NULL)
+    return 0;
+  o->u.start = *r;
+  o->u.start.call_id = dup_into(o, &pos, r->call_id);
+  o->u.start.attributes = dup_into(o, &pos, r->attributes);
+  o->u.start.agent = dup_into(o, &pos, r->agent);
+  o->u.start.queue = dup_into(o, &pos, r->queue);
+  return push(w, o);
+}
+
+uint64_t esd_writer_add_call_end(struct esd_writer *w, const struct es_call_end *r) {
+  struct op *o = op_new(OP_CALL_END, slen(r->call_id) + slen(r->hits_by_category));
+  size_t pos = 0;
+
+  if (o == NULL)
+    return 0;
+  o->u.end = *r;
+  o->u.end.call_id = dup_into(o, &pos, r->call_id);
+  o->u.end.hits_by_category = dup_into(o, &pos, r->hits_by_category);
+  return push(w, o);
+}
+
+uint64_t esd_writer_add_rule_set(struct esd_writer *w, const struct es_rules *rules,
+                                 double loaded_at) {
+  size_t nfiles = es_rules_nfiles(rules), need = slen(es_rules_version(rules));
+  struct op *o;
+  size_t pos;
+
+  for (size_t i = 0; i < nfiles; i++)
+    need += slen(es_rules_file(rules, i));
+  /* the files array sits at the start of the string area, aligned */
+  pos = (nfiles * sizeof(char *) + 15) & ~(size_t)15;
+  o = op_new(OP_RULE_SET, pos + need);
+  if (o == NULL)
+    return 0;
+  o->u.rule_set.files = (const char **)(void *)o->strings;
+  o->u.rule_set.nfiles = nfiles;
+  o->u.rule_set.version = dup_into(o, &pos, es_rules_version(rules));
+  o->u.rule_set.loaded_at = loaded_at;
+  o->u.rule_set.rule_count = es_rules_count(rules);
+  for (size_t i = 0; i < nfiles; i++)
+    o->u.rule_set.files[i] = dup_into(o, &pos, es_rules_file(rules, i));
+  return push(w, o);
+}
+
+/* ---- the worker side: the only code here that touches SQLite ------- */
+
+static int apply(struct es_store *st, const struct op *o) {
+  int rc = 0;
+  switch (o->kind) {
+  case OP_ALERT:
+    rc = es_store_put_alert(st, &o->u.alert);
+    return rc == 1 ? 0 : rc; /* 1: a resent alert, already stored */
+  case OP_CALL_START:
+    return es_store_put_call_start(st, &o->u.start);
+  case OP_CALL_END:
+    return es_store_put_call_end(st, &o->u.end);
+  case OP_RULE_SET:
+    return es_store_put_rule_set(st, o->u.rule_set.version, o->u.rule_set.loaded_at,
+                                 o->u.rule_set.files, o->u.rule_set.nfiles,
+                                 o->u.rule_set.rule_count);
+  }
+  return rc;
+}
+
+static void work_cb(uv_work_t *req) {
+  struct esd_writer *w = req->data;
+  struct batch *b = w->inflight;
+  int rc = es_store_begin(w->store);
+
+  for (const struct op *o = b->head; rc == 0 && o; o = o->next) {
+    rc = apply(w->store, o);
+    /* A row the store refuses as malformed would fail every retry: count it
+     * and go on, so one bad row never holds back the rest. */
+    if (rc == ES_EINVAL || rc == ES_ETOOBIG || rc == ES_EJSON) {
+      if (b->rejected++ == 0)
+        b->first_reject = rc;
+      rc = 0;
+    }
+  }
+  if (rc == 0)
+    rc = es_store_commit(w->store);
+  else
+    es_store_rollback(w->store);
+  b->rc = rc;
+  if (rc != 0)
+    snprintf(b->errmsg, sizeof(b->errmsg), "%s", es_store_errmsg(w->store));
+}
+
+static void maybe_start(struct esd_writer *w);
+static void retry_cb(uv_timer_t *t);
+
+static void after_work_cb(uv_work_t *req, int status) {
+  struct esd_writer *w = req->data;
+  struct batch *b = w->inflight;
+
+  w->busy = 0;
+  if (status != 0 || b->rc != 0) {
+    /* Keep the rows: put the batch back in front of the open one by
+     * merging, and retry after a backoff. Acks wait; readers stay paused
+     * once the pending rows pass the limit. Nothing is dropped. */
+    w->failures++;
+    esd_error("store", "commit of %zu rows failed (%s); retrying in %u ms", b->nrows,
+              status ? "cancelled" : b->errmsg, w->backoff_ms ? w->backoff_ms * 2 : 100);
+    if (w->open->head) {
+      *b->tail = w->open->head;
+      b->tail = w->open->tail;
+      b->nrows += w->open->nrows;
+    }
+    b->id = w->open->id;
+    free(w->open);
+    w->open = b;
+    w->inflight = NULL;
+    w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : 100;
+    if (w->backoff_ms > 5000)
+      w->backoff_ms = 5000;
+    if (!w->closing) {
+      w->timer_armed = 1;
+      uv_timer_start(&w->retry, retry_cb, w->backoff_ms, 0);
+    }
+    return;
+  }
+  if (b->rejected)
+    esd_error("store", "%zu rows refused by the store (%s); the rest of the batch committed",
+              b->rejected, es_strerror(b->first_reject));
+  w->rejected += b->rejected;
+  w->backoff_ms = 0;
+  w->commits++;
+  w->committed = b->id;
+  w->pending_rows -= b->nrows;
+  w->inflight = NULL;
+  batch_free(b);
+  if (w->on_commit)
+    w->on_commit(w->ud, w->committed);
+  maybe_start(w);
+}
+
+static void retry_cb(uv_timer_t *t) {
+  struct esd_writer *w = t->data;
+  w->timer_armed = 0;
+  maybe_start(w);
+}
+
+/* Hands the open batch to a worker when there is one to write, nothing is
+ * in flight and no backoff or interval is pending. */
+static void maybe_start(struct esd_writer *w) {
+  struct batch *next;
+
+  if (w->busy || w->timer_armed || w->open == NULL || w->open->head == NULL)
+    return;
+  next = batch_new(w->open->id + 1);
+  if (next == NULL)
+    return; /* try again next turn */
+  w->inflight = w->open;
+  w->open = next;
+  w->busy = 1;
+  w->work.data = w;
+  if (uv_queue_work(w->loop, &w->work, work_cb, after_work_cb) != 0) {
+    /* Put it back; the next loop turn tries again. */
+    batch_free(next);
+    w->open = w->inflight;
+    w->inflight = NULL;
+    w->busy = 0;
+    return;
+  }
+  if (w->interval_ms) {
+    w->timer_armed = 1;
+    uv_timer_start(&w->retry, retry_cb, w->interval_ms, 0);
+  }
+}
+
+static void check_cb(uv_check_t *c) { maybe_start(c->data); }
+
+struct esd_writer *esd_writer_new(uv_loop_t *loop, struct es_store *store,
+                                  unsigned interval_ms, esd_commit_cb cb, void *ud) {
+  struct esd_writer *w = calloc(1, sizeof(*w));
+  if (w == NULL)
+    return NULL;
+  w->loop = loop;
+  w->store = store;
+  w->on_commit = cb;
+  w->ud = ud;
+  w->interval_ms = interval_ms;
+  w->open = batch_new(1);
+  if (w->open == NULL) {
+    free(w);
+    return NULL;
+  }
+  uv_check_init(loop, &w->check);
+  w->check.data = w;
+  uv_check_start(&w->check, check_cb);
+  uv_timer_init(loop, &w->retry);
+  w->retry.data = w;
+  return w;
+}
+
+uint64_t esd_writer_committed(const struct esd_writer *w) { return w->committed; }
+uint64_t esd_writer_open_id(const struct esd_writer *w) { return w->open ? w->open->id : 0; }
+size_t esd_writer_pending(const struct esd_writer *w) { return w->pending_rows; }
+uint64_t esd_writer_commits(const struct esd_writer *w) { return w->commits; }
+uint64_t esd_writer_failures(const struct esd_writer *w) { return w->failures; }
+uint64_t esd_writer_rejected(const struct esd_writer *w) { return w->rejected; }
+
+int esd_writer_idle(const struct esd_writer *w) {
+  return !w->busy && (w->open == NULL || w->open->head == NULL);
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  struct esd_writer *w = h->data;
+  if (++w->nclosed == 2 && w->done)
+    w->done(w->done_ud);
+}
+
+void esd_writer_close(struct esd_writer *w, void (*done)(void *ud), void *ud) {
+  w->closing = 1;
+  w->done = done;
+  w->done_ud = ud;
+  uv_close((uv_handle_t *)&w->check, on_handle_closed);
+  uv_close((uv_handle_t *)&w->retry, on_handle_closed);
+}
+
+void esd_writer_free(struct esd_writer *w) {
+  if (w == NULL)
+    return;
+  batch_free(w->open);
+  batch_free(w->inflight);
+  free(w);
+}

@@ -1,0 +1,53 @@
+/*
+ * writer.h: batched, off-loop writes to the SQLite store.
+ *
+ * The loop thread appends rows to the open batch. Whenever no commit is in
+ * flight and the open batch holds rows, the batch is handed to a libuv
+ * worker thread that writes it in one transaction (group commit: one
+ * transaction per loop turn at most, never one per alert). The loop learns
+ * of each commit through `on_commit`, which is where acks are released.
+ * A failed commit is retried (the batch is kept, with backoff) and logged;
+ * rows are never dropped.
+ */
+#ifndef ESD_WRITER_H
+#define ESD_WRITER_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "alert.h"
+#include "calls.h"
+#include "store.h"
+
+struct esd_writer;
+
+/* Called on the loop thread after batch `id` (and all before it) committed. */
+typedef void (*esd_commit_cb)(void *ud, uint64_t id);
+
+/* `store` is borrowed and used only from worker threads, one at a time. */
+struct esd_writer *esd_writer_new(uv_loop_t *loop, struct es_store *store,
+                                  unsigned interval_ms, esd_commit_cb cb, void *ud);
+/* Frees the writer; the caller must have waited for esd_writer_idle(). */
+void esd_writer_free(struct esd_writer *w);
+
+/* Each add copies the row (every pointer in it is borrowed for the call
+ * only) and returns the id of the batch it went into (>= 1), or 0 when out
+ * of memory (the caller reports the line as failed). */
+uint64_t esd_writer_add_alert(struct esd_writer *w, const struct es_alert_rec *row);
+uint64_t esd_writer_add_call_start(struct esd_writer *w, const struct es_call_start *row);
+uint64_t esd_writer_add_call_end(struct esd_writer *w, const struct es_call_end *row);
+uint64_t esd_writer_add_rule_set(struct esd_writer *w, const struct es_rules *rules,
+                                 double loaded_at);
+
+uint64_t esd_writer_committed(const struct esd_writer *w); /* last committed batch id */
+uint64_t esd_writer_open_id(const struct esd_writer *w);   /* batch now filling */
+size_t esd_writer_pending(const struct esd_writer *w);     /* rows not yet committed */
+uint64_t esd_writer_commits(const struct esd_writer *w);
+uint64_t esd_writer_failures(const struct esd_writer *w);
+uint64_t esd_writer_rejected(const struct esd_writer *w);
+int esd_writer_idle(const struct esd_writer *w);           /* nothing open, nothing in flight */
+
+/* Stops the writer's handles (after it is idle), then on close calls `done`. */
+void esd_writer_close(struct esd_writer *w, void (*done)(void *ud), void *ud);
+
+#endif

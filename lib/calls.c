@@ -1,0 +1,195 @@
+/* calls.c: a chained hash table of open calls that grows by doubling. */
+#include "calls.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "alert.h"
+#include "error.h"
+
+struct es_calls {
+  struct es_call **buckets;
+  size_t nbuckets;  /* power of two */
+  size_t count;
+  size_t max;
+};
+
+static uint64_t hash_id(const char *s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+struct es_calls *es_calls_new(size_t max_calls) {
+  struct es_calls *t = calloc(1, sizeof(*t));
+  if (t == NULL)
+    return NULL;
+  t->nbuckets = 64;
+  t->max = max_calls;
+  t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+  if (t->buckets == NULL) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+static void free_call(struct es_call *c) {
+  free(c->agent);
+  free(c->queue);
+  free(c->attrs_json);
+  free(c);
+}
+
+void es_calls_free(struct es_calls *t) {
+  if (t == NULL)
+    return;
+  for (size_t i = 0; i < t->nbuckets; i++) {
+    struct es_call *c = t->buckets[i];
+    while (c) {
+      struct es_call *next = c->next_;
+      free_call(c);
+      c = next;
+    }
+  }
+  free(t->buckets);
+  free(t);
+}
+
+struct es_call *es_calls_find(const struct es_calls *t, const char *id) {
+  uint64_t h = hash_id(id);
+  for (struct es_call *c = t->buckets[h & (t->nbuckets - 1)]; c; c = c->next_)
+    if (c->hash_ == h && strcmp(c->id, id) == 0)
+      return c;
+  return NULL;
+}
+
+static void grow(struct es_calls *t) {
+  size_t n = t->nbuckets * 2;
+  struct es_call **b = calloc(n, sizeof(*b));
+  if (b == NULL)
+    return; /* chains just get longer */
+  for (size_t i = 0; i < t->nbuckets; i++) {
+    struct es_call *c = t->buckets[i];
+    while (c) {
+      struct es_call *next = c->next_;
+      c->next_ = b[c->hash_ & (n - 1)];
+      b[c->hash_ & (n - 1)] = c;
+      c = next;
+    }
+  }
+  free(t->buckets);
+  t->buckets = b;
+  t->nbuckets = n;
+}
+
+int es_calls_open(struct es_calls *t, const char *id, double now, struct es_call **out,
+                  int *created) {
+  struct es_call *c = es_calls_find(t, id);
+  size_t len = strlen(id);
+
+  *created = 0;
+  if (c) {
+    *out = c;
+    return 0;
+  }
+  if (len > ES_CALL_ID_MAX || len == 0)
+    return ES_EINVAL;
+  if (t->count >= t->max)
+    return ES_ETOOBIG;
+  c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return ES_ENOMEM;
+  memcpy(c->id, id, len + 1);
+  c->hash_ = hash_id(id);
+  c->opened_at = now;
+  c->last_seen = now;
+  if (t->count >= t->nbuckets)
+    grow(t);
+  c->next_ = t->buckets[c->hash_ & (t->nbuckets - 1)];
+  t->buckets[c->hash_ & (t->nbuckets - 1)] = c;
+  t->count++;
+  *out = c;
+  *created = 1;
+  return 0;
+}
+
+int es_call_set_meta(struct es_call *c, const struct es_event *start) {
+  char *agent = start->agent ? strdup(start->agent) : NULL;
+  char *queue = start->queue ? strdup(start->queue) : NULL;
+  char *attrs = NULL;
+  size_t cap = 2, pos = 0;
+
+  for (size_t i = 0; i < start->nattrs; i++)
+    cap += 8 * (strlen(start->attr_keys[i]) + strlen(start->attr_values[i])) + 8;
+  attrs = malloc(cap);
+  if ((start->agent && !agent) || (start->queue && !queue) || attrs == NULL)
+    goto oom;
+  attrs[pos++] = '{';
+  for (size_t i = 0; i < start->nattrs; i++) {
+    if (i)
+      attrs[pos++] = ',';
+    es_json_str(attrs, cap, &pos, start->attr_keys[i], strlen(start->attr_keys[i]));
+    attrs[pos++] = ':';
+    es_json_str(attrs, cap, &pos, start->attr_values[i], strlen(start->attr_values[i]));
+  }
+  attrs[pos++] = '}';
+  attrs[pos] = '\0';
+  free(c->agent);
+  free(c->queue);
+  free(c->attrs_json);
+  c->agent = agent;
+  c->queue = queue;
+  c->attrs_json = attrs;
+  c->started = 1;
+  return 0;
+oom:
+  free(agent);
+  free(queue);
+  free(attrs);
+  return ES_ENOMEM;
+}
+
+void es_calls_remove(struct es_calls *t, struct es_call *c) {
+  struct es_call **pp = &t->buckets[c->hash_ & (t->nbuckets - 1)];
+  while (*pp && *pp != c)
+    pp = &(*pp)->next_;
+  if (*pp) {
+    *pp = c->next_;
+    t->count--;
+  }
+  free_call(c);
+}
+
+size_t es_calls_count(const struct es_calls *t) { return t->count; }
+
+void es_calls_foreach(struct es_calls *t, void (*fn)(void *ud, struct es_call *c), void *ud) {
+  for (size_t i = 0; i < t->nbuckets; i++)
+    for (struct es_call *c = t->buckets[i]; c; c = c->next_)
+      fn(ud, c);
+}
+
+size_t es_calls_expire(struct es_calls *t, double now, double idle,
+                       void (*fn)(void *ud, struct es_call *c), void *ud) {
+  size_t n = 0;
+  for (size_t i = 0; i < t->nbuckets; i++) {
+    struct es_call **pp = &t->buckets[i];
+    while (*pp) {
+      struct es_call *c = *pp;
+      if (now - c->last_seen >= idle) {
+        *pp = c->next_;
+        t->count--;
+        if (fn)
+          fn(ud, c);
+        free_call(c);
+        n++;
+      } else {
+        pp = &c->next_;
+      }
+    }
+  }
+  return n;
+}

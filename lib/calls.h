@@ -1,0 +1,64 @@
+/*
+ * calls.h: the table of open calls, keyed by call_id.
+ *
+ * Pure: times are passed in (seconds on any monotonic scale the caller
+ * chooses). Bounded: at most `max_calls` open at once. earshotd and
+ * `earshot replay` keep their calls here; per-call state (heat, counts)
+ * hangs off struct es_call.
+ */
+#ifndef ES_CALLS_H
+#define ES_CALLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+struct es_call {
+  char id[ES_CALL_ID_MAX + 1];
+  char *agent;          /* owned, or NULL */
+  char *queue;          /* owned, or NULL */
+  char *attrs_json;     /* owned: JSON object of every start metadata field, or NULL */
+  double opened_at;     /* caller's clock when the call was opened */
+  double last_seen;     /* caller's clock at the last line */
+  double first_ts;      /* the client's ts of its first timed line; valid when has_ts */
+  double last_ts;       /* the client's latest ts */
+  uint64_t lines;       /* final utterances */
+  uint64_t partials;    /* partial hypotheses seen */
+  uint64_t alerts;      /* alerts raised */
+  unsigned has_ts : 1;
+  unsigned started : 1; /* a "start" line was received */
+  void *owner;          /* the caller's: e.g. the connection streaming it */
+  /* table links, private */
+  struct es_call *next_;
+  uint64_t hash_;
+};
+
+struct es_calls;
+
+struct es_calls *es_calls_new(size_t max_calls);
+void es_calls_free(struct es_calls *t); /* frees every call; NULL is a no-op */
+
+/* Finds call `id`, or creates it (opened_at = last_seen = now) and sets
+ * *created. Returns 0, ES_ETOOBIG when the table is full, ES_ENOMEM. */
+int es_calls_open(struct es_calls *t, const char *id, double now, struct es_call **out,
+                  int *created);
+struct es_call *es_calls_find(const struct es_calls *t, const char *id);
+
+/* Sets the metadata of a "start" line (replacing earlier metadata). */
+int es_call_set_meta(struct es_call *c, const struct es_event *start);
+
+/* Removes and frees the call. */
+void es_calls_remove(struct es_calls *t, struct es_call *c);
+
+size_t es_calls_count(const struct es_calls *t);
+
+/* Calls fn for every call (fn must not add or remove calls). */
+void es_calls_foreach(struct es_calls *t, void (*fn)(void *ud, struct es_call *c), void *ud);
+
+/* Calls fn for, then removes, every call whose last_seen is older than
+ * now - idle. Returns how many. */
+size_t es_calls_expire(struct es_calls *t, double now, double idle,
+                       void (*fn)(void *ud, struct es_call *c), void *ud);
+
+#endif
