@@ -21,5 +21,8 @@ void es_cli_print_diags(const struct es_diags *d);
 
 int es_cmd_rules(int argc, char **argv);
 int es_cmd_replay(int argc, char **argv);
+int es_cmd_send(int argc, char **argv);
+int es_cmd_stats(int argc, char **argv);
+int es_cmd_reload(int argc, char **argv);
 
 #endif

@@ -92,7 +92,7 @@ int es_cmd_replay(int argc, char **argv) {
   if (es_cli_load_rules(rule_paths, nrule_paths, NULL, &rules) != 0)
     goto done;
   size_t max_line = es_rules_options(rules)->max_line_bytes;
-  out_cap = 8 * max_line + 4096;
+  out_cap = ES_ALERT_JSON_CAP(max_line);
   m = es_matcher_new(rules);
   dec = es_decoder_new(max_line);
   out = malloc(out_cap);
@@ -164,8 +164,13 @@ int es_cmd_replay(int argc, char **argv) {
         .has_seq = ev.has_seq,
       };
       int64_t n = es_alert_json(&a, out, out_cap);
-      if (n > 0)
-        fwrite(out, 1, (size_t)n, stdout);
+      if (n < 0) {
+        print_error(rd.lineno, "alert_too_big", "the alert record does not fit its buffer",
+                    a.rule->id);
+        nerrors++;
+        continue;
+      }
+      fwrite(out, 1, (size_t)n, stdout);
       nalerts++;
     }
   }

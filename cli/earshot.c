@@ -17,6 +17,12 @@ static void usage(FILE *f) {
         "                            run rules over a transcript (protocol NDJSON),\n"
         "                            print one alert per hit as NDJSON\n"
         "\n"
+        "Talking to earshotd (--socket PATH, default <home>/earshotd.sock):\n"
+        "  send [FILE|-]             stream a transcript to earshotd, print its alerts,\n"
+        "                            wait until every line is acknowledged\n"
+        "  stats                     the daemon's counters\n"
+        "  reload                    reload the daemon's rules (like SIGHUP)\n"
+        "\n"
         "  help                      this text\n"
         "  version                   print the version\n"
         "\n"
@@ -34,6 +40,12 @@ int main(int argc, char **argv) {
     return es_cmd_rules(argc - 1, argv + 1);
   if (strcmp(argv[1], "replay") == 0)
     return es_cmd_replay(argc - 1, argv + 1);
+  if (strcmp(argv[1], "send") == 0)
+    return es_cmd_send(argc - 1, argv + 1);
+  if (strcmp(argv[1], "stats") == 0)
+    return es_cmd_stats(argc - 1, argv + 1);
+  if (strcmp(argv[1], "reload") == 0)
+    return es_cmd_reload(argc - 1, argv + 1);
   if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
       strcmp(argv[1], "-h") == 0) {
     usage(stdout);

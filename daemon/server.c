@@ -481,22 +481,22 @@ static void handle_line(struct esd_conn *c, const char *line, size_t len) {
     if (ev.client)
       snprintf(c->client, sizeof(c->client), "%s", ev.client);
     send_hello(c);
-    return;
+    break;
   case ES_EV_STATS:
     esd_send_stats(d, c);
-    return;
+    break;
   case ES_EV_RELOAD:
     esd_reload(d, c->id);
-    return;
+    break;
   case ES_EV_START: {
     int created;
     struct es_call *call = open_call(c, &ev, &created);
     if (call == NULL)
-      return;
+      break;
     call->last_seen = (double)uv_now(d->loop) / 1000.0;
     if (es_call_set_meta(call, &ev) != 0) {
-      send_error(c, 0, 0, "internal", NULL, "out of memory");
-      return;
+      send_error(c, ev.has_seq, ev.seq, "internal", NULL, "out of memory");
+      break;
     }
     batch = esd_writer_add_call_start(d->writer, &(struct es_call_start){
         .call_id = call->id, .attributes = call->attrs_json, .agent = call->agent,
@@ -506,8 +506,8 @@ static void handle_line(struct esd_conn *c, const char *line, size_t len) {
   case ES_EV_END: {
     struct es_call *call = es_calls_find(d->calls, ev.call_id);
     if (call == NULL) {
-      send_error(c, 0, 0, "unknown_call", NULL, "no open call with this call_id");
-      return;
+      send_error(c, ev.has_seq, ev.seq, "unknown_call", NULL, "no open call with this call_id");
+      break;
     }
     batch = write_call_end(d, call, ES_END_ENDED);
     release_call(d, call);
@@ -518,6 +518,8 @@ static void handle_line(struct esd_conn *c, const char *line, size_t len) {
     handle_utterance(c, &ev, &batch);
     break;
   }
+  /* Every decoded line with a seq is acknowledged, also one that got an
+   * error record: resending it would not change the answer. */
   if (c->acks && ev.has_seq)
     ack_push(c, ev.seq, batch);
 }
