@@ -49,7 +49,7 @@ static void finish(struct esd *d) {
 
 static void maybe_finish(struct esd *d) {
   static int finished;
-  if (finished || !esd_writer_idle(d->writer) || d->reloading)
+  if (finished || !esd_writer_idle(d->writer))
     return;
   finished = 1;
   esd_info("main", "every alert committed (%" PRIu64 " commits); closing", esd_writer_commits(d->writer));

@@ -33,6 +33,13 @@ static void reload_done(uv_work_t *req, int status) {
   char buf[512];
 
   d->reloading = 0;
+  if (d->stopping) {
+    /* Shutting down: the store is closing; keep the rules we have. */
+    es_rules_free(d->reload_rules);
+    d->reload_rules = NULL;
+    es_diags_deinit(&d->reload_diags);
+    return;
+  }
   if (status != 0 || d->reload_rc != 0) {
     d->reload_failures++;
     for (size_t i = 0; i < d->reload_diags.count; i++) {

@@ -463,6 +463,10 @@ static void handle_line(struct esd_conn *c, const char *line, size_t len) {
   d->lines++;
   if (es_proto_decode(d->dec, line, len, &ev, &perr) != 0) {
     send_error(c, 0, 0, perr.code, NULL, perr.message);
+    if (c->is_tcp && !c->authed) {
+      esd_warn("server", "conn %" PRIu64 ": TCP client sent no hello with a token; closing", c->id);
+      conn_finish(c);
+    }
     return;
   }
   if (c->is_tcp && !c->authed) {
