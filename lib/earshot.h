@@ -6,5 +6,11 @@
 #include "norm.h"
 #include "rules.h"
 #include "match.h"
+#include "proto.h"
+#include "alert.h"
+#include "calls.h"
+#include "redact.h"
+#include "store.h"
+#include "defaults.h"
 
 #endif

@@ -1,0 +1,944 @@
+/*
+ * store.c: the SQLite alert store (store.h, docs/schema.md).
+ */
+#include "store.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "redact.h"
+
+/* Generated from the migrations in schema/ by schema/embed.cmake. */
+const char *es__schema_migration(size_t idx, const char **name);
+
+#define STORE_APP_ID 0x45534854 /* "ESHT" */
+#define QUERY_MAX_COLS 32
+#define JOURNAL_SIZE_LIMIT (64 * 1024 * 1024) /* bytes the -wal keeps after a checkpoint */
+
+enum stmt_id { ST_ALERT, ST_CALL_START, ST_CALL_END, ST_RULE_SET, ST_BEGIN, ST_COMMIT,
+               ST_ROLLBACK, ST_COUNT };
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_ALERT] =
+        "INSERT INTO alerts (alert_key, call_id, ts, call_ts, rule_id, category, severity,"
+        " speaker, text, match_start, match_end, matched, tip, heat, rule_set, reason)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+        " ON CONFLICT (alert_key) DO NOTHING",
+    [ST_CALL_START] =
+        "INSERT INTO calls (call_id, attributes, agent, queue, started)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)"
+        " ON CONFLICT (call_id) DO UPDATE SET"
+        " attributes = excluded.attributes,"
+        " agent = coalesce(excluded.agent, calls.agent),"
+        " queue = coalesce(excluded.queue, calls.queue),"
+        " started = min(coalesce(calls.started, excluded.started), excluded.started),"
+        " ended = NULL, end_reason = NULL",
+    [ST_CALL_END] =
+        "INSERT INTO calls (call_id, ended, end_reason, alert_count, peak_heat, final_heat,"
+        " hits_by_category, backup_raised, deescalated)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        " ON CONFLICT (call_id) DO UPDATE SET"
+        " ended = excluded.ended, end_reason = excluded.end_reason,"
+        " alert_count = excluded.alert_count, peak_heat = excluded.peak_heat,"
+        " final_heat = excluded.final_heat, hits_by_category = excluded.hits_by_category,"
+        " backup_raised = excluded.backup_raised, deescalated = excluded.deescalated",
+    [ST_RULE_SET] =
+        "INSERT INTO rule_sets (version, loaded_at, last_loaded_at, files, rule_count)"
+        " VALUES (?1, ?2, ?2, ?3, ?4)"
+        " ON CONFLICT (version) DO UPDATE SET"
+        " last_loaded_at = max(rule_sets.last_loaded_at, excluded.last_loaded_at)",
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+};
+
+/* A scratch buffer that grows on demand; its ceiling is checked by the
+ * callers (max_text_bytes) before they reserve. */
+struct buf {
+  char *p;
+  size_t len, cap;
+};
+
+struct es_store {
+  sqlite3 *db;
+  struct es_store_opts opts;
+  sqlite3_stmt *stmt[ST_COUNT];
+  int in_tx;
+  int version;
+  struct es_store_stats stats;
+  struct buf text, matched, json;
+  char errmsg[512];
+};
+
+/* ---- helpers -------------------------------------------------------- */
+
+static int buf_reserve(struct buf *b, size_t need) {
+  if (need <= b->cap) return 0;
+  char *p = realloc(b->p, need);
+  if (p == NULL) return ES_ENOMEM;
+  b->p = p;
+  b->cap = need;
+  return 0;
+}
+
+/* Appends within the capacity reserved beforehand. */
+static void buf_put(struct buf *b, const char *p, size_t len) {
+  if (len > b->cap - b->len) len = b->cap - b->len; /* never happens: reserved */
+  memcpy(b->p + b->len, p, len);
+  b->len += len;
+}
+
+static void buf_free(struct buf *b) {
+  free(b->p);
+  b->p = NULL;
+  b->len = b->cap = 0;
+}
+
+static int fail(struct es_store *s, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct es_store *s, int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+  va_end(ap);
+  s->stats.errors++;
+  return err;
+}
+
+static int fail_db(struct es_store *s, const char *what) {
+  return fail(s, ES_ESTORE, "%s: %s (SQLite error %d)", what, sqlite3_errmsg(s->db),
+              sqlite3_extended_errcode(s->db));
+}
+
+static int empty(const char *str) { return str == NULL || str[0] == '\0'; }
+
+static void bind_text(sqlite3_stmt *st, int idx, const char *p, size_t len) {
+  if (p == NULL)
+    sqlite3_bind_null(st, idx);
+  else
+    sqlite3_bind_text64(st, idx, p, len, SQLITE_STATIC, SQLITE_UTF8);
+}
+
+static void bind_str(sqlite3_stmt *st, int idx, const char *p) {
+  bind_text(st, idx, p, p ? strlen(p) : 0);
+}
+
+static void bind_real(sqlite3_stmt *st, int idx, double v) {
+  if (isfinite(v))
+    sqlite3_bind_double(st, idx, v);
+  else
+    sqlite3_bind_null(st, idx);
+}
+
+static int get_stmt(struct es_store *s, enum stmt_id id, sqlite3_stmt **out) {
+  if (s->stmt[id] == NULL &&
+      sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[id],
+                         NULL) != SQLITE_OK)
+    return fail_db(s, "prepare");
+  *out = s->stmt[id];
+  return 0;
+}
+
+/* Runs a prepared statement that returns no rows, then resets it and
+ * clears its bindings (no pointer to caller memory stays bound). Returns
+ * 0, or ES_ESTORE with the message "what: SQLite's message". */
+static int run(struct es_store *s, sqlite3_stmt *st, const char *what) {
+  int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail_db(s, what);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc;
+}
+
+static int writable(struct es_store *s, const char *what) {
+  if (s->opts.read_only) return fail(s, ES_EINVAL, "%s: the store is read-only", what);
+  return 0;
+}
+
+/* Length of a NUL-terminated string, or max + 1 when longer than max. */
+static size_t bounded_len(const char *str, size_t max) {
+  const char *end = memchr(str, '\0', max + 1);
+  return end ? (size_t)(end - str) : max + 1;
+}
+
+/* Checks that json[0..len) is JSON (of cJSON type `type` unless 0). */
+static int check_json(const char *json, size_t len, int type) {
+  cJSON *v = cJSON_ParseWithLength(json, len);
+  int ok = v != NULL && (type == 0 || (v->type & 0xFF) == type);
+  cJSON_Delete(v);
+  return ok;
+}
+
+/* ---- masking -------------------------------------------------------- */
+
+/* Builds the masked line and, from the same spans, the masked matched
+ * words: a mask that overlaps the match stands in for all of it, so a
+ * match that covers part of a card number does not reveal that part. */
+struct line_mask {
+  const char *t;
+  size_t pos;          /* input copied up to here */
+  size_t ms, me;       /* the match, in the input */
+  struct buf *text;
+  struct buf *matched; /* NULL: matched words not wanted */
+  uint64_t masks;
+};
+
+static void line_copy(struct line_mask *lm, size_t to) {
+  buf_put(lm->text, lm->t + lm->pos, to - lm->pos);
+  if (lm->matched) {
+    size_t a = lm->pos > lm->ms ? lm->pos : lm->ms;
+    size_t b = to < lm->me ? to : lm->me;
+    if (a < b) buf_put(lm->matched, lm->t + a, b - a);
+  }
+  lm->pos = to;
+}
+
+static void line_span(void *ud, size_t start, size_t end, unsigned kind) {
+  struct line_mask *lm = ud;
+  const char *mask = es_redact_mask(kind);
+  line_copy(lm, start);
+  buf_put(lm->text, mask, strlen(mask));
+  if (lm->matched && start < lm->me && end > lm->ms) buf_put(lm->matched, mask, strlen(mask));
+  lm->pos = end;
+  lm->masks++;
+}
+
+/* Masks inside the raw content of one JSON string. A span that cuts an
+ * escape sequence ("\u0034") is widened to cover it, so the result is
+ * still valid JSON. */
+struct json_mask {
+  const char *t; /* the string's content, between the quotes */
+  size_t len;
+  size_t pos;    /* copied up to here; always on an escape boundary */
+  struct buf *out;
+  uint64_t masks;
+};
+
+static size_t escape_len(const char *t, size_t len, size_t k) {
+  size_t n = k + 1 < len && t[k + 1] == 'u' ? 6 : 2;
+  return k + n <= len ? n : len - k;
+}
+
+static void json_span(void *ud, size_t start, size_t end, unsigned kind) {
+  struct json_mask *jm = ud;
+  const char *mask = es_redact_mask(kind);
+  size_t k = jm->pos;
+  if (start < jm->pos) start = jm->pos;
+  while (k < start) {
+    if (jm->t[k] == '\\') {
+      size_t n = escape_len(jm->t, jm->len, k);
+      if (k + n > start) {
+        start = k;
+        break;
+      }
+      k += n;
+    } else {
+      k++;
+    }
+  }
+  if (end <= jm->pos) return; /* swallowed by the previous, widened span */
+  k = start;
+  while (k < end) k += jm->t[k] == '\\' ? escape_len(jm->t, jm->len, k) : 1;
+  end = k;
+  buf_put(jm->out, jm->t + jm->pos, start - jm->pos);
+  buf_put(jm->out, mask, strlen(mask));
+  jm->pos = end;
+  jm->masks++;
+}
+
+/* Writes json[0..len) to s->json with every string value masked and
+ * NUL-terminates it. */
+static int mask_json(struct es_store *s, const char *json, size_t len) {
+  struct buf *out = &s->json;
+  if (buf_reserve(out, ES_REDACT_BOUND(len)) != 0) return fail(s, ES_ENOMEM, "out of memory");
+  out->len = 0;
+  size_t i = 0;
+  while (i < len) {
+    if (json[i] != '"') {
+      buf_put(out, json + i, 1);
+      i++;
+      continue;
+    }
+    size_t k = i + 1;
+    while (k < len && json[k] != '"') k += json[k] == '\\' ? 2 : 1;
+    if (k > len) k = len;
+    struct json_mask jm = {json + i + 1, k - i - 1, 0, out, 0};
+    buf_put(out, "\"", 1);
+    es_redact_scan(jm.t, jm.len, s->opts.redact_kinds, json_span, &jm);
+    buf_put(out, jm.t + jm.pos, jm.len - jm.pos);
+    s->stats.masks += jm.masks;
+    if (k < len) buf_put(out, "\"", 1);
+    i = k + 1;
+  }
+  out->p[out->len] = '\0';
+  return 0;
+}
+
+/* ---- names ---------------------------------------------------------- */
+
+const char *es_store_severity_name(enum es_severity sev) {
+  switch (sev) {
+  case ES_SEV_INFO: return "info";
+  case ES_SEV_LOW: return "low";
+  case ES_SEV_MEDIUM: return "medium";
+  case ES_SEV_HIGH: return "high";
+  case ES_SEV_CRITICAL: return "critical";
+  default: return NULL;
+  }
+}
+
+const char *es_store_speaker_name(enum es_speaker sp) {
+  switch (sp) {
+  case ES_SPEAKER_AGENT: return "agent";
+  case ES_SPEAKER_CUSTOMER: return "customer";
+  default: return NULL;
+  }
+}
+
+const char *es_store_end_reason_name(enum es_end_reason r) {
+  switch (r) {
+  case ES_END_ENDED: return "ended";
+  case ES_END_ABANDONED: return "abandoned";
+  case ES_END_SHUTDOWN: return "shutdown";
+  default: return NULL;
+  }
+}
+
+/* ---- open, migrate, close -------------------------------------------- */
+
+void es_store_opts_init(struct es_store_opts *opts) {
+  memset(opts, 0, sizeof *opts);
+  opts->synchronous = ES_STORE_SYNC_NORMAL;
+  opts->busy_timeout_ms = 5000;
+  opts->read_only = 0;
+  opts->redact_kinds = ES_REDACT_ALL;
+  opts->create_mode = 0640;
+  opts->max_text_bytes = 65536;
+}
+
+int es_store_schema_latest(void) {
+  const char *name;
+  int n = 0;
+  while (es__schema_migration((size_t)n, &name) != NULL) n++;
+  return n;
+}
+
+int es_store_schema_version(const struct es_store *s) { return s ? s->version : 0; }
+
+/* Runs a statement that yields one integer (a PRAGMA or a count). */
+static int query_int(struct es_store *s, const char *sql, int64_t *out) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      *out = sqlite3_column_int64(st, 0);
+      rc = SQLITE_OK;
+    }
+  }
+  if (rc != SQLITE_OK) rc = fail_db(s, sql);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* Runs a statement that yields one text value into out[0..cap). */
+static int query_text(struct es_store *s, const char *sql, char *out, size_t cap) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+  out[0] = '\0';
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      const unsigned char *v = sqlite3_column_text(st, 0);
+      snprintf(out, cap, "%s", v ? (const char *)v : "");
+      rc = SQLITE_OK;
+    }
+  }
+  if (rc != SQLITE_OK) rc = fail_db(s, sql);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static int exec(struct es_store *s, const char *sql) {
+  char *msg = NULL;
+  if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    fail(s, ES_ESTORE, "%s (SQLite error %d)", msg ? msg : sqlite3_errmsg(s->db),
+         sqlite3_extended_errcode(s->db));
+    sqlite3_free(msg);
+    return ES_ESTORE;
+  }
+  return 0;
+}
+
+/* Applies migrations version + 1 .. latest, each in one transaction. The
+ * version is read again under the write lock, so two processes opening a
+ * new file at once do not both apply a migration. */
+static int migrate(struct es_store *s, int64_t version, int latest, struct es_diags *diags,
+                   const char *path) {
+  for (int64_t v = version + 1; v <= latest; v++) {
+    const char *name, *sql = es__schema_migration((size_t)(v - 1), &name);
+    char pragma[64];
+    int64_t now;
+    int rc;
+    if ((rc = exec(s, "BEGIN IMMEDIATE")) != 0) goto fail;
+    if ((rc = query_int(s, "PRAGMA user_version", &now)) != 0) goto rollback;
+    if (now >= v) {
+      if ((rc = exec(s, "COMMIT")) != 0) goto rollback;
+      continue;
+    }
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", (int)v);
+    if ((rc = exec(s, sql)) != 0 || (rc = exec(s, pragma)) != 0 ||
+        (rc = exec(s, "COMMIT")) != 0)
+      goto rollback;
+    s->stats.migrations_applied++;
+    continue;
+  rollback:
+    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  fail:
+    es_diags_add(diags, path, 0, 0, NULL, "migration %s failed: %s", name, s->errmsg);
+    return rc;
+  }
+  return 0;
+}
+
+/* Creates a missing database file with the requested permissions; SQLite
+ * gives its -wal and -shm files the same ones. */
+static int precreate(const char *path, unsigned mode) {
+  int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
+  if (fd >= 0) {
+    close(fd);
+    return 0;
+  }
+  return errno == EEXIST ? 0 : -errno;
+}
+
+int es_store_open(const char *path, const struct es_store_opts *opts, struct es_store **out,
+                  struct es_diags *diags) {
+  struct es_store *s = NULL;
+  int rc, flags, latest = es_store_schema_latest();
+  int64_t app_id = 0, version = 0, objects = 0, limit = 0;
+  char mode[16];
+
+  if (out == NULL) return ES_EINVAL;
+  *out = NULL;
+  if (empty(path)) {
+    es_diags_add(diags, NULL, 0, 0, NULL, "no database path given");
+    return ES_EINVAL;
+  }
+  if ((s = calloc(1, sizeof *s)) == NULL) return ES_ENOMEM;
+  if (opts)
+    s->opts = *opts;
+  else
+    es_store_opts_init(&s->opts);
+  /* Zeroes (options not from es_store_opts_init()) mean the defaults. */
+  if (s->opts.max_text_bytes == 0) s->opts.max_text_bytes = 65536;
+  if (s->opts.create_mode == 0) s->opts.create_mode = 0640;
+  s->opts.redact_kinds &= ES_REDACT_ALL;
+
+  if (s->opts.read_only) {
+    struct stat sb;
+    if (strcmp(path, ":memory:") != 0 && stat(path, &sb) != 0) {
+      rc = errno == ENOENT ? ES_ENOENT : ES_EIO;
+      es_diags_add(diags, path, 0, 0, NULL, "cannot open the alert store: %s", strerror(errno));
+      goto fail;
+    }
+    flags = SQLITE_OPEN_READONLY;
+  } else {
+    if (strcmp(path, ":memory:") != 0 && (rc = precreate(path, s->opts.create_mode)) != 0) {
+      es_diags_add(diags, path, 0, 0, NULL, "cannot create the alert store: %s", strerror(-rc));
+      rc = ES_EIO;
+      goto fail;
+    }
+    flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  }
+  rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc != SQLITE_OK) {
+    es_diags_add(diags, path, 0, 0, NULL, "cannot open the alert store: %s",
+                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+    rc = rc == SQLITE_NOMEM ? ES_ENOMEM : ES_EIO;
+    goto fail;
+  }
+  sqlite3_extended_result_codes(s->db, 1);
+  /* SQLite quietly opens a write-protected file read-only. */
+  if (!s->opts.read_only && sqlite3_db_readonly(s->db, "main") == 1) {
+    es_diags_add(diags, path, 0, 0, NULL, "cannot write the alert store: permission denied");
+    rc = ES_EIO;
+    goto fail;
+  }
+  sqlite3_busy_timeout(s->db, (int)(s->opts.busy_timeout_ms > 0x7fffffff
+                                        ? 0x7fffffff
+                                        : s->opts.busy_timeout_ms));
+
+  /* Is this an earshot store (or an empty file that will become one)? */
+  if ((rc = query_int(s, "PRAGMA application_id", &app_id)) != 0 ||
+      (rc = query_int(s, "PRAGMA user_version", &version)) != 0 ||
+      (rc = query_int(s, "SELECT count(*) FROM sqlite_schema", &objects)) != 0) {
+    es_diags_add(diags, path, 0, 0, NULL, "not a usable SQLite database: %s", s->errmsg);
+    goto fail;
+  }
+  if (app_id != STORE_APP_ID && (app_id != 0 || version != 0 || objects != 0)) {
+    es_diags_add(diags, path, 0, 0, NULL,
+                 "not an earshot alert store (application_id %lld, user_version %lld)",
+                 (long long)app_id, (long long)version);
+    rc = ES_ESTORE;
+    goto fail;
+  }
+  if (version > latest) {
+    es_diags_add(diags, path, 0, 0, NULL,
+                 "schema version %lld is newer than this build of earshot supports (%d): "
+                 "upgrade earshot",
+                 (long long)version, latest);
+    rc = ES_ESTORE;
+    goto fail;
+  }
+
+  if (s->opts.read_only) {
+    if (version < latest) {
+      es_diags_add(diags, path, 0, 0, NULL,
+                   "schema version %lld is older than this build of earshot reads (%d): "
+                   "open it once read-write (start earshotd) to migrate it",
+                   (long long)version, latest);
+      rc = ES_ESTORE;
+      goto fail;
+    }
+    if ((rc = exec(s, "PRAGMA query_only = 1")) != 0) {
+      es_diags_add(diags, path, 0, 0, NULL, "%s", s->errmsg);
+      goto fail;
+    }
+  } else {
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA synchronous = %s",
+             s->opts.synchronous == ES_STORE_SYNC_FULL ? "FULL" : "NORMAL");
+    if ((rc = query_text(s, "PRAGMA journal_mode = WAL", mode, sizeof mode)) != 0 ||
+        (rc = exec(s, pragma)) != 0) {
+      es_diags_add(diags, path, 0, 0, NULL, "%s", s->errmsg);
+      goto fail;
+    }
+    if (strcmp(mode, "wal") != 0 && strcmp(path, ":memory:") != 0) {
+      es_diags_add(diags, path, 0, 0, NULL,
+                   "cannot use write-ahead logging (journal mode is %s)", mode);
+      rc = ES_ESTORE;
+      goto fail;
+    }
+    snprintf(pragma, sizeof pragma, "PRAGMA journal_size_limit = %d", JOURNAL_SIZE_LIMIT);
+    if ((rc = query_int(s, pragma, &limit)) != 0) {
+      es_diags_add(diags, path, 0, 0, NULL, "%s", s->errmsg);
+      goto fail;
+    }
+    if ((rc = migrate(s, version, latest, diags, path)) != 0) goto fail;
+  }
+  s->version = latest;
+  s->errmsg[0] = '\0';
+  *out = s;
+  return 0;
+
+fail:
+  es_store_close(s);
+  return rc;
+}
+
+void es_store_close(struct es_store *s) {
+  if (s == NULL) return;
+  if (s->db && !sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->stmt[i]);
+  sqlite3_close(s->db);
+  buf_free(&s->text);
+  buf_free(&s->matched);
+  buf_free(&s->json);
+  free(s);
+}
+
+/* ---- transactions --------------------------------------------------- */
+
+int es_store_in_transaction(const struct es_store *s) {
+  return s != NULL && s->in_tx && !sqlite3_get_autocommit(s->db);
+}
+
+int es_store_begin(struct es_store *s) {
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (s == NULL) return ES_EINVAL;
+  if ((rc = writable(s, "begin")) != 0) return rc;
+  if (s->in_tx || !sqlite3_get_autocommit(s->db))
+    return fail(s, ES_EINVAL, "begin: a transaction is already open");
+  if ((rc = get_stmt(s, ST_BEGIN, &st)) != 0 || (rc = run(s, st, "begin")) != 0) return rc;
+  s->in_tx = 1;
+  s->stats.alerts_pending = 0;
+  return 0;
+}
+
+static void lose_pending(struct es_store *s) {
+  s->stats.alerts_lost += s->stats.alerts_pending;
+  s->stats.alerts_pending = 0;
+  s->stats.rollbacks++;
+  s->in_tx = 0;
+}
+
+int es_store_commit(struct es_store *s) {
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (s == NULL) return ES_EINVAL;
+  if (!s->in_tx) return fail(s, ES_EINVAL, "commit: no transaction is open");
+  if (sqlite3_get_autocommit(s->db)) {
+    /* An error (SQLITE_FULL, SQLITE_IOERR...) already rolled it back. */
+    lose_pending(s);
+    return fail(s, ES_ESTORE, "commit: the transaction was rolled back by an earlier error");
+  }
+  if ((rc = get_stmt(s, ST_COMMIT, &st)) != 0 || (rc = run(s, st, "commit")) != 0) {
+    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    lose_pending(s);
+    return rc;
+  }
+  s->stats.alerts_written += s->stats.alerts_pending;
+  s->stats.alerts_pending = 0;
+  s->stats.commits++;
+  s->in_tx = 0;
+  return 0;
+}
+
+int es_store_rollback(struct es_store *s) {
+  sqlite3_stmt *st = NULL;
+  int rc = 0;
+  if (s == NULL) return ES_EINVAL;
+  if (!s->in_tx) return 0;
+  if (!sqlite3_get_autocommit(s->db) && (rc = get_stmt(s, ST_ROLLBACK, &st)) == 0)
+    rc = run(s, st, "rollback");
+  lose_pending(s);
+  return rc;
+}
+
+/* ---- writes ---------------------------------------------------------- */
+
+int es_store_put_alert(struct es_store *s, const struct es_alert_rec *rec) {
+  const size_t max = s ? s->opts.max_text_bytes : 0;
+  const char *severity, *speaker = NULL;
+  const char *text = NULL, *matched = NULL, *reason = NULL;
+  size_t text_len = 0, matched_len = 0, reason_len = 0;
+  sqlite3_stmt *st = NULL;
+  int rc;
+
+  if (s == NULL || rec == NULL) return ES_EINVAL;
+  if ((rc = writable(s, "put_alert")) != 0) return rc;
+  if (empty(rec->alert_key) || empty(rec->call_id) || empty(rec->rule_id))
+    return fail(s, ES_EINVAL, "put_alert: alert_key, call_id and rule_id are required");
+  if (!isfinite(rec->ts)) return fail(s, ES_EINVAL, "put_alert: ts is not a number");
+  if ((severity = es_store_severity_name(rec->severity)) == NULL)
+    return fail(s, ES_EINVAL, "put_alert: bad severity %d", (int)rec->severity);
+  if (rec->speaker != ES_SPEAKER_ANY && (speaker = es_store_speaker_name(rec->speaker)) == NULL)
+    return fail(s, ES_EINVAL, "put_alert: bad speaker %d", (int)rec->speaker);
+  if (rec->text) {
+    if (rec->text_len > max)
+      return fail(s, ES_ETOOBIG, "put_alert: line of %zu bytes exceeds %zu", rec->text_len, max);
+    if (rec->match_start > rec->match_end || rec->match_end > rec->text_len)
+      return fail(s, ES_EINVAL, "put_alert: match span %u..%u outside the %zu-byte line",
+                  rec->match_start, rec->match_end, rec->text_len);
+    text = rec->text;
+    text_len = rec->text_len;
+  }
+  if (rec->matched) {
+    matched = rec->matched;
+    if ((matched_len = bounded_len(matched, max)) > max)
+      return fail(s, ES_ETOOBIG, "put_alert: matched words exceed %zu bytes", max);
+  } else if (text) {
+    matched = text + rec->match_start;
+    matched_len = rec->match_end - rec->match_start;
+  }
+  if (rec->reason) {
+    reason = rec->reason;
+    if ((reason_len = bounded_len(reason, max)) > max)
+      return fail(s, ES_ETOOBIG, "put_alert: reason exceeds %zu bytes", max);
+    if (!check_json(reason, reason_len, 0))
+      return fail(s, ES_EJSON, "put_alert: reason is not valid JSON");
+  }
+
+  if (s->opts.redact_kinds != 0) {
+    /* Nothing unmasked reaches a statement. */
+    if (text) {
+      struct line_mask lm = {text, 0, rec->match_start, rec->match_end, &s->text, NULL, 0};
+      if (buf_reserve(&s->text, ES_REDACT_BOUND(text_len)) != 0 ||
+          buf_reserve(&s->matched, ES_REDACT_BOUND(text_len)) != 0)
+        return fail(s, ES_ENOMEM, "put_alert: out of memory");
+      s->text.len = s->matched.len = 0;
+      if (!rec->matched) lm.matched = &s->matched;
+      es_redact_scan(text, text_len, s->opts.redact_kinds, line_span, &lm);
+      line_copy(&lm, text_len);
+      s->stats.masks += lm.masks;
+      text = s->text.p;
+      text_len = s->text.len;
+      if (!rec->matched) {
+        matched = s->matched.p;
+        matched_len = s->matched.len;
+      }
+    }
+    if (rec->matched) {
+      struct es_redact_counts c;
+      if (buf_reserve(&s->matched, ES_REDACT_BOUND(matched_len)) != 0)
+        return fail(s, ES_ENOMEM, "put_alert: out of memory");
+      matched_len = es_redact(matched, matched_len, s->opts.redact_kinds, s->matched.p,
+                              s->matched.cap, &c);
+      s->stats.masks += (uint64_t)c.card + c.cvv + c.ssn + c.email + c.phone;
+      matched = s->matched.p;
+    }
+    if (reason) {
+      if ((rc = mask_json(s, reason, reason_len)) != 0) return rc;
+      reason = s->json.p;
+      reason_len = s->json.len;
+    }
+  }
+
+  if ((rc = get_stmt(s, ST_ALERT, &st)) != 0) return rc;
+  bind_str(st, 1, rec->alert_key);
+  bind_str(st, 2, rec->call_id);
+  sqlite3_bind_double(st, 3, rec->ts);
+  bind_real(st, 4, rec->call_ts);
+  bind_str(st, 5, rec->rule_id);
+  bind_str(st, 6, rec->category);
+  bind_str(st, 7, severity);
+  bind_str(st, 8, speaker);
+  bind_text(st, 9, text, text_len);
+  if (rec->text) {
+    sqlite3_bind_int64(st, 10, rec->match_start);
+    sqlite3_bind_int64(st, 11, rec->match_end);
+  } else {
+    sqlite3_bind_null(st, 10);
+    sqlite3_bind_null(st, 11);
+  }
+  bind_text(st, 12, matched, matched_len);
+  bind_str(st, 13, rec->tip);
+  bind_real(st, 14, rec->heat);
+  bind_str(st, 15, rec->rule_set);
+  bind_text(st, 16, reason, reason_len);
+  if ((rc = run(s, st, "put_alert")) != 0) return rc;
+  if (sqlite3_changes(s->db) == 0) {
+    s->stats.alerts_duplicate++;
+    return 1;
+  }
+  if (es_store_in_transaction(s))
+    s->stats.alerts_pending++;
+  else
+    s->stats.alerts_written++;
+  return 0;
+}
+
+int es_store_put_call_start(struct es_store *s, const struct es_call_start *rec) {
+  const char *attrs = "{}";
+  size_t attrs_len = 2;
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (s == NULL || rec == NULL) return ES_EINVAL;
+  if ((rc = writable(s, "put_call_start")) != 0) return rc;
+  if (empty(rec->call_id)) return fail(s, ES_EINVAL, "put_call_start: call_id is required");
+  if (!isfinite(rec->started)) return fail(s, ES_EINVAL, "put_call_start: started is not a number");
+  if (rec->attributes) {
+    attrs = rec->attributes;
+    if ((attrs_len = bounded_len(attrs, s->opts.max_text_bytes)) > s->opts.max_text_bytes)
+      return fail(s, ES_ETOOBIG, "put_call_start: attributes exceed %zu bytes",
+                  s->opts.max_text_bytes);
+    if (!check_json(attrs, attrs_len, cJSON_Object))
+      return fail(s, ES_EJSON, "put_call_start: attributes are not a JSON object");
+    if (s->opts.redact_kinds != 0) {
+      if ((rc = mask_json(s, attrs, attrs_len)) != 0) return rc;
+      attrs = s->json.p;
+      attrs_len = s->json.len;
+    }
+  }
+  if ((rc = get_stmt(s, ST_CALL_START, &st)) != 0) return rc;
+  bind_str(st, 1, rec->call_id);
+  bind_text(st, 2, attrs, attrs_len);
+  bind_str(st, 3, rec->agent);
+  bind_str(st, 4, rec->queue);
+  sqlite3_bind_double(st, 5, rec->started);
+  if ((rc = run(s, st, "put_call_start")) != 0) return rc;
+  s->stats.calls_started++;
+  return 0;
+}
+
+int es_store_put_call_end(struct es_store *s, const struct es_call_end *rec) {
+  const char *reason;
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (s == NULL || rec == NULL) return ES_EINVAL;
+  if ((rc = writable(s, "put_call_end")) != 0) return rc;
+  if (empty(rec->call_id)) return fail(s, ES_EINVAL, "put_call_end: call_id is required");
+  if (!isfinite(rec->ended)) return fail(s, ES_EINVAL, "put_call_end: ended is not a number");
+  if ((reason = es_store_end_reason_name(rec->reason)) == NULL)
+    return fail(s, ES_EINVAL, "put_call_end: bad end reason %d", (int)rec->reason);
+  if (rec->hits_by_category) {
+    size_t len = bounded_len(rec->hits_by_category, s->opts.max_text_bytes);
+    if (len > s->opts.max_text_bytes)
+      return fail(s, ES_ETOOBIG, "put_call_end: hits_by_category exceeds %zu bytes",
+                  s->opts.max_text_bytes);
+    if (!check_json(rec->hits_by_category, len, cJSON_Object))
+      return fail(s, ES_EJSON, "put_call_end: hits_by_category is not a JSON object");
+  }
+  if ((rc = get_stmt(s, ST_CALL_END, &st)) != 0) return rc;
+  bind_str(st, 1, rec->call_id);
+  sqlite3_bind_double(st, 2, rec->ended);
+  bind_str(st, 3, reason);
+  if (rec->alert_count >= 0)
+    sqlite3_bind_int64(st, 4, rec->alert_count);
+  else
+    sqlite3_bind_null(st, 4);
+  bind_real(st, 5, rec->peak_heat);
+  bind_real(st, 6, rec->final_heat);
+  bind_str(st, 7, rec->hits_by_category);
+  if (rec->backup_raised >= 0)
+    sqlite3_bind_int(st, 8, rec->backup_raised != 0);
+  else
+    sqlite3_bind_null(st, 8);
+  if (rec->deescalated >= 0)
+    sqlite3_bind_int(st, 9, rec->deescalated != 0);
+  else
+    sqlite3_bind_null(st, 9);
+  if ((rc = run(s, st, "put_call_end")) != 0) return rc;
+  s->stats.calls_ended++;
+  return 0;
+}
+
+int es_store_put_rule_set(struct es_store *s, const char *version, double loaded_at,
+                          const char *const *files, size_t nfiles, uint32_t rule_count) {
+  cJSON *arr = NULL;
+  char *json = NULL;
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (s == NULL) return ES_EINVAL;
+  if ((rc = writable(s, "put_rule_set")) != 0) return rc;
+  if (empty(version) || !isfinite(loaded_at) || (nfiles > 0 && files == NULL))
+    return fail(s, ES_EINVAL, "put_rule_set: version, loaded_at and files are required");
+  if ((arr = cJSON_CreateArray()) == NULL) goto nomem;
+  for (size_t i = 0; i < nfiles; i++) {
+    cJSON *str = cJSON_CreateString(files[i] ? files[i] : "");
+    if (str == NULL) goto nomem;
+    cJSON_AddItemToArray(arr, str);
+  }
+  if ((json = cJSON_PrintUnformatted(arr)) == NULL) goto nomem;
+  if ((rc = get_stmt(s, ST_RULE_SET, &st)) != 0) goto done;
+  bind_str(st, 1, version);
+  sqlite3_bind_double(st, 2, loaded_at);
+  bind_str(st, 3, json);
+  sqlite3_bind_int64(st, 4, rule_count);
+  if ((rc = run(s, st, "put_rule_set")) != 0) goto done;
+  s->stats.rule_sets++;
+  rc = 0;
+  goto done;
+nomem:
+  rc = fail(s, ES_ENOMEM, "put_rule_set: out of memory");
+done:
+  cJSON_free(json);
+  cJSON_Delete(arr);
+  return rc;
+}
+
+/* ---- maintenance and queries ------------------------------------------ */
+
+static int delete_before(struct es_store *s, const char *sql, double before, uint64_t *count) {
+  sqlite3_stmt *st = NULL;
+  int rc = 0;
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return fail_db(s, "prune");
+  sqlite3_bind_double(st, 1, before);
+  if (sqlite3_step(st) != SQLITE_DONE)
+    rc = fail_db(s, "prune");
+  else if (count)
+    *count = (uint64_t)sqlite3_changes64(s->db);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int es_store_prune(struct es_store *s, double before, uint64_t *alerts, uint64_t *calls) {
+  int rc;
+  if (alerts) *alerts = 0;
+  if (calls) *calls = 0;
+  if (s == NULL || !isfinite(before)) return ES_EINVAL;
+  if ((rc = writable(s, "prune")) != 0) return rc;
+  if ((rc = delete_before(s, "DELETE FROM alerts WHERE ts < ?1", before, alerts)) != 0)
+    return rc;
+  return delete_before(s, "DELETE FROM calls WHERE coalesce(ended, started) < ?1", before,
+                       calls);
+}
+
+int es_store_checkpoint(struct es_store *s, int truncate) {
+  int rc;
+  if (s == NULL) return ES_EINVAL;
+  if ((rc = writable(s, "checkpoint")) != 0) return rc;
+  if (es_store_in_transaction(s))
+    return fail(s, ES_EINVAL, "checkpoint: a transaction is open");
+  if (sqlite3_wal_checkpoint_v2(s->db, NULL,
+                                truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE,
+                                NULL, NULL) != SQLITE_OK)
+    return fail_db(s, "checkpoint");
+  return 0;
+}
+
+/* True when only white space, semicolons and comments follow. */
+static int only_trailer(const char *p) {
+  for (;;) {
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ';') p++;
+    if (p[0] == '-' && p[1] == '-') {
+      while (*p && *p != '\n') p++;
+    } else if (p[0] == '/' && p[1] == '*') {
+      const char *end = strstr(p + 2, "*/");
+      if (end == NULL) return 0;
+      p = end + 2;
+    } else {
+      return *p == '\0';
+    }
+  }
+}
+
+int es_store_query(struct es_store *s, const char *sql, const char *const *params,
+                   size_t nparams, es_store_row_cb cb, void *ud) {
+  sqlite3_stmt *st = NULL;
+  const char *tail = NULL, *names[QUERY_MAX_COLS], *values[QUERY_MAX_COLS];
+  int rc = 0, ncols;
+  if (s == NULL || empty(sql) || (nparams > 0 && params == NULL)) return ES_EINVAL;
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, &tail) != SQLITE_OK) return fail_db(s, "query");
+  if (st == NULL || (tail && !only_trailer(tail))) {
+    rc = fail(s, ES_EINVAL, "query: exactly one SQL statement is expected");
+    goto done;
+  }
+  if ((ncols = sqlite3_column_count(st)) > QUERY_MAX_COLS) {
+    rc = fail(s, ES_EINVAL, "query: more than %d columns", QUERY_MAX_COLS);
+    goto done;
+  }
+  if (nparams > (size_t)sqlite3_bind_parameter_count(st)) {
+    rc = fail(s, ES_EINVAL, "query: %zu parameters for %d placeholders", nparams,
+              sqlite3_bind_parameter_count(st));
+    goto done;
+  }
+  for (size_t i = 0; i < nparams; i++) bind_str(st, (int)i + 1, params[i]);
+  for (int c = 0; c < ncols; c++) names[c] = sqlite3_column_name(st, c);
+  for (;;) {
+    int step = sqlite3_step(st);
+    if (step == SQLITE_DONE) break;
+    if (step != SQLITE_ROW) {
+      rc = fail_db(s, "query");
+      break;
+    }
+    for (int c = 0; c < ncols; c++)
+      values[c] = sqlite3_column_type(st, c) == SQLITE_NULL
+                      ? NULL
+                      : (const char *)sqlite3_column_text(st, c);
+    if (cb && cb(ud, ncols, names, values) != 0) break;
+  }
+done:
+  sqlite3_finalize(st);
+  return rc;
+}
+
+void es_store_get_stats(const struct es_store *s, struct es_store_stats *out) {
+  if (s)
+    *out = s->stats;
+  else
+    memset(out, 0, sizeof *out);
+}
+
+const char *es_store_errmsg(const struct es_store *s) { return s ? s->errmsg : ""; }

@@ -1,0 +1,244 @@
+/*
+ * store.h: the SQLite alert store (docs/schema.md).
+ *
+ * One SQLite file in WAL mode holds calls, alerts and the rule sets that
+ * raised them. The schema is the numbered migrations in schema/ (NNN_name.sql),
+ * compiled into the library and applied in order at open, each in its own
+ * transaction, tracked by PRAGMA user_version; PRAGMA application_id marks
+ * the file as earshot's.
+ *
+ * earshotd writes (one read-write store, batching one transaction per loop
+ * turn or timer with es_store_begin()/es_store_commit()); analysts and the
+ * CLI read (read-only stores, any number, concurrently with the writer:
+ * WAL readers never block it).
+ *
+ * Personal data: es_store_put_alert() masks the line, the matched words
+ * and the string values of `reason` with es_redact() before anything is
+ * bound to a statement, and es_store_put_call_start() masks the string
+ * values of `attributes`, unless the store was opened with redact_kinds 0.
+ * Identifiers (call_id, alert_key, agent, queue, rule ids) are stored as
+ * given: callers must not build them from transcript text.
+ *
+ * lib/ reads no clock: every time is an argument, REAL seconds since the
+ * Unix epoch. A store is used by one thread at a time. It does not log:
+ * failures return a negative es_err and leave a message in
+ * es_store_errmsg().
+ */
+#ifndef ES_STORE_H
+#define ES_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "rules.h"
+
+enum es_store_sync {
+  ES_STORE_SYNC_NORMAL = 0, /* WAL + NORMAL: a power cut may lose the last
+                               commits, never corrupts (the default) */
+  ES_STORE_SYNC_FULL = 1,   /* fsync at every commit */
+};
+
+struct es_store_opts {
+  enum es_store_sync synchronous;
+  unsigned busy_timeout_ms; /* wait this long for a lock; default 5000 */
+  int read_only;            /* 1: no writes, no migration (PRAGMA query_only);
+                               the schema must be exactly the current one.
+                               Reading a WAL file needs its -shm file to exist
+                               or the directory to be writable. */
+  unsigned redact_kinds;    /* es_redact() kinds masked before storing;
+                               default ES_REDACT_ALL, 0 turns masking off */
+  unsigned create_mode;     /* permissions of a new database file (and so of
+                               its -wal and -shm files); default 0640 */
+  size_t max_text_bytes;    /* longest line, matched words, JSON value
+                               accepted; default 65536 (ES_ETOOBIG beyond) */
+};
+/* (create_mode and max_text_bytes 0 also mean the default.) */
+
+/* Fills *opts with the defaults above. */
+void es_store_opts_init(struct es_store_opts *opts);
+
+/* Where a call ended (calls.end_reason). */
+enum es_end_reason {
+  ES_END_ENDED = 0,  /* the client said the call ended */
+  ES_END_ABANDONED,  /* the call went quiet or its connection closed */
+  ES_END_SHUTDOWN,   /* the daemon stopped while the call was open */
+};
+
+/* One alert to store; everything borrowed for the duration of the call.
+ * Required: alert_key, call_id, rule_id (non-empty). */
+struct es_alert_rec {
+  const char *alert_key; /* unique and stable per alert: a resent alert with
+                            the same key is not stored twice. Must not
+                            contain transcript text (it is not masked). */
+  const char *call_id;
+  double ts;             /* unix seconds when the line was received */
+  double call_ts;        /* seconds into the call; NAN: NULL */
+  const char *rule_id;
+  const char *category;  /* may be NULL */
+  enum es_severity severity;
+  enum es_speaker speaker; /* ES_SPEAKER_ANY: unknown (NULL) */
+  const char *text;      /* the ORIGINAL line, text_len bytes, or NULL for a
+                            call-level alert; masked before it is stored */
+  size_t text_len;
+  uint32_t match_start;  /* byte span of the hit in the original line, */
+  uint32_t match_end;    /* match_start <= match_end <= text_len */
+  const char *matched;   /* the matched words, NUL-terminated, masked before
+                            storing; NULL: text[match_start..match_end),
+                            masked in the context of the whole line */
+  const char *tip;       /* may be NULL */
+  double heat;           /* the call's heat after this alert; NAN: NULL */
+  const char *rule_set;  /* rule set version; may be NULL */
+  const char *reason;    /* JSON explaining a call-level alert, or NULL; its
+                            string values are masked */
+};
+
+/* A call's start; borrowed. */
+struct es_call_start {
+  const char *call_id;    /* required */
+  const char *attributes; /* JSON object text (NUL-terminated), or NULL
+                             for {}; its string values are masked */
+  const char *agent;      /* may be NULL */
+  const char *queue;      /* may be NULL */
+  double started;         /* unix seconds */
+};
+
+/* A call's end and summary; borrowed. */
+struct es_call_end {
+  const char *call_id;          /* required */
+  double ended;                 /* unix seconds */
+  enum es_end_reason reason;
+  int64_t alert_count;          /* alerts raised during the call; < 0: NULL */
+  double peak_heat;             /* NAN: NULL */
+  double final_heat;            /* NAN: NULL */
+  const char *hits_by_category; /* JSON object {"category": hits}, or NULL */
+  int backup_raised;            /* 1, 0, or < 0 for unknown (NULL) */
+  int deescalated;              /* 1, 0, or < 0 for unknown (NULL) */
+};
+
+/* Counters since the store was opened. */
+struct es_store_stats {
+  uint64_t migrations_applied; /* by es_store_open() */
+  uint64_t alerts_written;     /* committed */
+  uint64_t alerts_pending;     /* inserted in the open transaction */
+  uint64_t alerts_duplicate;   /* ignored: alert_key already stored */
+  uint64_t alerts_lost;        /* inserted, then rolled back */
+  uint64_t calls_started;
+  uint64_t calls_ended;
+  uint64_t rule_sets;
+  uint64_t commits;
+  uint64_t rollbacks;
+  uint64_t masks;              /* personal data masked, all kinds */
+  uint64_t errors;             /* calls that returned an error */
+};
+
+struct es_store;
+
+/* Opens (read-write: creating if need be) the database at `path` and
+ * returns the store in *out (free with es_store_close()). `opts` may be
+ * NULL for the defaults. Read-write: sets WAL mode and the synchronous
+ * level, then applies every migration newer than the file's user_version,
+ * each in one transaction. Read-only: applies nothing and fails when the
+ * file's version is not exactly es_store_schema_latest().
+ * Returns 0, or (with a diagnostic naming the file in `diags`, which may
+ * be NULL): ES_ENOENT (read-only and no such file), ES_EIO (cannot be
+ * opened or created; read-write and cannot be written), ES_ESTORE (not an
+ * earshot database, schema too old for a read-only open or newer than
+ * this build, a migration failed: the diagnostic names it), ES_EINVAL,
+ * ES_ENOMEM. A writer that holds the lock longer than busy_timeout_ms
+ * makes a migration fail with ES_ESTORE. */
+int es_store_open(const char *path, const struct es_store_opts *opts,
+                  struct es_store **out, struct es_diags *diags);
+
+/* Rolls back an open transaction, finalises statements and closes.
+ * NULL is a no-op. */
+void es_store_close(struct es_store *s);
+
+/* The schema version this build writes (the number of migrations), and
+ * the version of the open database (PRAGMA user_version). */
+int es_store_schema_latest(void);
+int es_store_schema_version(const struct es_store *s);
+
+/* Starts a transaction (BEGIN IMMEDIATE: takes the write lock now, waiting
+ * up to busy_timeout_ms). Puts outside a transaction commit one by one.
+ * Returns 0, ES_EINVAL (read-only, or a transaction is already open),
+ * ES_ESTORE. */
+int es_store_begin(struct es_store *s);
+
+/* Commits the open transaction. On failure the transaction is rolled back
+ * (its alerts are counted in alerts_lost) and ES_ESTORE is returned; the
+ * store stays usable. ES_EINVAL when no transaction is open. */
+int es_store_commit(struct es_store *s);
+
+/* Rolls back the open transaction (no-op when none). Returns 0 or
+ * ES_ESTORE. */
+int es_store_rollback(struct es_store *s);
+
+/* 1 while a transaction is open. */
+int es_store_in_transaction(const struct es_store *s);
+
+/* Stores one alert unless one with the same alert_key exists. Returns 0
+ * when inserted, 1 when the key already existed (nothing written; an
+ * alert in the same transaction counts), or ES_EINVAL (missing field, bad
+ * span or enum, read-only store), ES_ETOOBIG (text, matched or reason
+ * longer than max_text_bytes), ES_EJSON (reason is not JSON), ES_ENOMEM,
+ * ES_ESTORE. */
+int es_store_put_alert(struct es_store *s, const struct es_alert_rec *rec);
+
+/* Records a call's start. A call already stored keeps the earliest
+ * `started`, takes the new attributes (and agent/queue unless NULL), and
+ * is open again (ended and end_reason cleared): a call resumed after a
+ * daemon restart. Returns 0, ES_EINVAL, ES_EJSON (attributes not a JSON
+ * object), ES_ETOOBIG, ES_ENOMEM, ES_ESTORE. */
+int es_store_put_call_start(struct es_store *s, const struct es_call_start *rec);
+
+/* Records a call's end and summary, creating the row when the start was
+ * never stored. Returns 0, ES_EINVAL, ES_EJSON (hits_by_category not a
+ * JSON object), ES_ETOOBIG, ES_ESTORE. */
+int es_store_put_call_end(struct es_store *s, const struct es_call_end *rec);
+
+/* Records a rule set (es_rules_version(), the files it was loaded from,
+ * its rule count) loaded at `loaded_at`. Storing a known version again
+ * only updates last_loaded_at. Returns 0, ES_EINVAL, ES_ENOMEM,
+ * ES_ESTORE. */
+int es_store_put_rule_set(struct es_store *s, const char *version, double loaded_at,
+                          const char *const *files, size_t nfiles, uint32_t rule_count);
+
+/* Deletes alerts with ts < before and calls that ended (or, never ended,
+ * started) before `before`: the retention policy. Counts go to *alerts and
+ * *calls when not NULL. Returns 0, ES_EINVAL (read-only), ES_ESTORE. */
+int es_store_prune(struct es_store *s, double before, uint64_t *alerts, uint64_t *calls);
+
+/* Copies the WAL into the database (PRAGMA wal_checkpoint): PASSIVE, or
+ * TRUNCATE (waits for readers, then empties the -wal file) when truncate
+ * is 1. Returns 0, ES_EINVAL (read-only or in a transaction), ES_ESTORE. */
+int es_store_checkpoint(struct es_store *s, int truncate);
+
+/* A row of es_store_query(): ncols values as text (NULL for SQL NULL),
+ * borrowed until the callback returns. Return 0 to go on, anything else
+ * to stop. */
+typedef int (*es_store_row_cb)(void *ud, int ncols, const char *const *names,
+                               const char *const *values);
+
+/* Runs one SQL statement with `params` bound as text to ?1..?nparams (SQL
+ * compares them as numbers where a column is numeric), calling cb (may
+ * be NULL) for each row. For tools: a read-only store refuses writes.
+ * Returns 0 (also when cb stopped early), ES_EINVAL (no SQL, more than one
+ * statement, more than 32 columns), ES_ESTORE (SQL error; see errmsg). */
+int es_store_query(struct es_store *s, const char *sql, const char *const *params,
+                   size_t nparams, es_store_row_cb cb, void *ud);
+
+void es_store_get_stats(const struct es_store *s, struct es_store_stats *out);
+
+/* The last failure's message ("" when none); borrowed until the next call
+ * on the store. */
+const char *es_store_errmsg(const struct es_store *s);
+
+/* Names stored in alerts.severity, alerts.speaker and calls.end_reason
+ * ("critical", "customer", "shutdown"...); NULL for ES_SPEAKER_ANY and
+ * out-of-range values. */
+const char *es_store_severity_name(enum es_severity sev);
+const char *es_store_speaker_name(enum es_speaker sp);
+const char *es_store_end_reason_name(enum es_end_reason r);
+
+#endif

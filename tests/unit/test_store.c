@@ -1,0 +1,977 @@
+/* test_store.c: the SQLite alert store (lib/store.h, docs/schema.md),
+ * against real files in a temporary directory. */
+#include <dirent.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "redact.h"
+#include "store.h"
+#include "task.h"
+
+static char tmpdir[64];
+
+static void path_in_tmp(char *out, size_t cap, const char *name) {
+  snprintf(out, cap, "%s/%s", tmpdir, name);
+}
+
+static void remove_db(const char *path) {
+  char p[512];
+  unlink(path);
+  snprintf(p, sizeof p, "%s-wal", path);
+  unlink(p);
+  snprintf(p, sizeof p, "%s-shm", path);
+  unlink(p);
+  snprintf(p, sizeof p, "%s-journal", path);
+  unlink(p);
+}
+
+static struct es_store *open_rw(const char *path) {
+  struct es_store *s = NULL;
+  struct es_diags d;
+  es_diags_init(&d);
+  int rc = es_store_open(path, NULL, &s, &d);
+  if (rc != 0)
+    ES_FAIL_("es_store_open(%s) = %d: %s", path, rc, d.count ? d.items[0].message : "");
+  es_diags_deinit(&d);
+  return s;
+}
+
+static struct es_store *open_ro(const char *path) {
+  struct es_store *s = NULL;
+  struct es_store_opts o;
+  es_store_opts_init(&o);
+  o.read_only = 1;
+  ASSERT_EQ(es_store_open(path, &o, &s, NULL), 0);
+  return s;
+}
+
+/* Opens with `opts`, expecting failure `want`; returns the first
+ * diagnostic's message in msg. */
+static void open_fails(const char *path, const struct es_store_opts *opts, int want, char *msg,
+                       size_t cap) {
+  struct es_store *s = (struct es_store *)&s; /* must be reset to NULL */
+  struct es_diags d;
+  es_diags_init(&d);
+  ASSERT_EQ(es_store_open(path, opts, &s, &d), want);
+  ASSERT(s == NULL);
+  ASSERT_GE(d.count, 1);
+  snprintf(msg, cap, "%s", d.items[0].message);
+  es_diags_deinit(&d);
+}
+
+/* ---- raw SQLite access, independent of the store ---------------------- */
+
+static sqlite3 *raw_open(const char *path) {
+  sqlite3 *db = NULL;
+  ASSERT_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+static void raw_exec(sqlite3 *db, const char *sql) {
+  char *err = NULL;
+  if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) ES_FAIL_("%s: %s", sql, err);
+}
+
+/* The first column of the first row as text ("NULL" for SQL NULL). */
+static void raw_text(sqlite3 *db, const char *sql, char *out, size_t cap) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    ES_FAIL_("%s: %s", sql, sqlite3_errmsg(db));
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+    snprintf(out, cap, "NULL");
+  else
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+}
+
+static void expect_text(sqlite3 *db, const char *sql, const char *want) {
+  char got[4096];
+  raw_text(db, sql, got, sizeof got);
+  if (strcmp(got, want) != 0) ES_FAIL_("%s\n   got: %s\n  want: %s", sql, got, want);
+}
+
+static int64_t raw_int(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    ES_FAIL_("%s: %s", sql, sqlite3_errmsg(db));
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  int64_t v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+static double raw_real(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st = NULL;
+  ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  ASSERT_EQ(sqlite3_column_type(st, 0), SQLITE_FLOAT);
+  double v = sqlite3_column_double(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+/* ---- fixtures ---------------------------------------------------------- */
+
+static struct es_alert_rec alert(const char *key, const char *line, uint32_t ms, uint32_t me) {
+  struct es_alert_rec r;
+  memset(&r, 0, sizeof r);
+  r.alert_key = key;
+  r.call_id = "call-1";
+  r.ts = 1700000000.25;
+  r.call_ts = 12.5;
+  r.rule_id = "customer.manager_request";
+  r.category = "escalation";
+  r.severity = ES_SEV_HIGH;
+  r.speaker = ES_SPEAKER_CUSTOMER;
+  r.text = line;
+  r.text_len = line ? strlen(line) : 0;
+  r.match_start = ms;
+  r.match_end = me;
+  r.tip = "Acknowledge, then offer what you can do.";
+  r.heat = 3.5;
+  r.rule_set = "v1abc";
+  return r;
+}
+
+static int count_schema_files(void) {
+  DIR *dir = opendir(ES_SOURCE_DIR "/schema");
+  struct dirent *e;
+  int n = 0;
+  ASSERT(dir != NULL);
+  while ((e = readdir(dir)) != NULL) {
+    size_t l = strlen(e->d_name);
+    if (l > 4 && strcmp(e->d_name + l - 4, ".sql") == 0) n++;
+  }
+  closedir(dir);
+  return n;
+}
+
+/* Reads a whole file (empty when missing). */
+static char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  char *buf = NULL;
+  *len = 0;
+  if (f == NULL) return calloc(1, 1);
+  ASSERT_EQ(fseek(f, 0, SEEK_END), 0);
+  long size = ftell(f);
+  ASSERT_GE(size, 0);
+  rewind(f);
+  buf = malloc((size_t)size + 1);
+  ASSERT(buf != NULL);
+  *len = fread(buf, 1, (size_t)size, f);
+  buf[*len] = '\0';
+  fclose(f);
+  return buf;
+}
+
+static int contains(const char *hay, size_t len, const char *needle) {
+  size_t nl = strlen(needle);
+  for (size_t i = 0; i + nl <= len; i++)
+    if (memcmp(hay + i, needle, nl) == 0) return 1;
+  return 0;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void test_migrations(void) {
+  char path[256], got[64];
+  struct es_store_stats st;
+  path_in_tmp(path, sizeof path, "migrate.db");
+  ASSERT_EQ(es_store_schema_latest(), count_schema_files());
+  ASSERT_GE(es_store_schema_latest(), 2);
+
+  struct es_store *s = open_rw(path);
+  es_store_get_stats(s, &st);
+  ASSERT_EQ(st.migrations_applied, es_store_schema_latest());
+  ASSERT_EQ(es_store_schema_version(s), es_store_schema_latest());
+  es_store_close(s);
+
+  /* The file's permissions: 0640 by default. */
+  struct stat sb;
+  ASSERT_EQ(stat(path, &sb), 0);
+  ASSERT_EQ(sb.st_mode & 0777, 0640);
+
+  sqlite3 *db = raw_open(path);
+  ASSERT_EQ(raw_int(db, "PRAGMA user_version"), es_store_schema_latest());
+  ASSERT_EQ(raw_int(db, "PRAGMA application_id"), 0x45534854);
+  expect_text(db, "PRAGMA journal_mode", "wal");
+  int64_t objects = raw_int(db, "SELECT count(*) FROM sqlite_schema");
+  ASSERT_GT(objects, 10);
+  /* every index the analysts' queries rely on */
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN "
+                        "('alerts_by_ts', 'alerts_by_rule_ts', 'alerts_by_call_ts', "
+                        "'alerts_by_category_ts', 'calls_by_agent_started', 'calls_by_started')"),
+            6);
+  sqlite3_close(db);
+
+  /* Re-opening applies nothing and changes nothing. */
+  s = open_rw(path);
+  es_store_get_stats(s, &st);
+  ASSERT_EQ(st.migrations_applied, 0);
+  es_store_close(s);
+  db = raw_open(path);
+  ASSERT_EQ(raw_int(db, "PRAGMA user_version"), es_store_schema_latest());
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema"), objects);
+  raw_text(db, "PRAGMA integrity_check", got, sizeof got);
+  ASSERT_STR_EQ(got, "ok");
+  sqlite3_close(db);
+  remove_db(path);
+}
+
+static void test_roundtrip(void) {
+  char path[256];
+  path_in_tmp(path, sizeof path, "roundtrip.db");
+  struct es_store *s = open_rw(path);
+  const char *files[] = {"rules/escalation.json", "rules/agent \"phrases\".json"};
+  const char *line = "I want to speak to your manager right now";
+
+  ASSERT_EQ(es_store_begin(s), 0);
+  ASSERT_EQ(es_store_in_transaction(s), 1);
+  ASSERT_EQ(es_store_put_rule_set(s, "v1abc", 1700000000.0, files, 2, 42), 0);
+  struct es_call_start cs = {"call-1", "{\"customer_tier\":\"gold\",\"lang\":\"en\"}",
+                             "agent-007", "billing", 1699999990.5};
+  ASSERT_EQ(es_store_put_call_start(s, &cs), 0);
+  struct es_alert_rec r = alert("call-1:17:customer.manager_request", line, 10, 31);
+  ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  /* a call-level alert: no line, a reason */
+  struct es_alert_rec r2 = alert("call-1:backup", NULL, 0, 0);
+  r2.rule_id = "call.needs_backup";
+  r2.category = NULL;
+  r2.severity = ES_SEV_CRITICAL;
+  r2.speaker = ES_SPEAKER_ANY;
+  r2.call_ts = NAN;
+  r2.heat = NAN;
+  r2.tip = NULL;
+  r2.rule_set = NULL;
+  r2.matched = "manager + lawyer";
+  r2.reason = "{\"rules\":[\"customer.manager_request\",\"customer.legal_threat\"],\"heat\":7.5}";
+  ASSERT_EQ(es_store_put_alert(s, &r2), 0);
+  struct es_call_end ce = {"call-1", 1700000100.0, ES_END_ENDED, 2, 7.5, 1.25,
+                           "{\"escalation\":2,\"banned_phrase\":0}", 1, 0};
+  ASSERT_EQ(es_store_put_call_end(s, &ce), 0);
+
+  /* Until the commit a second connection sees nothing (WAL isolation). */
+  sqlite3 *db = raw_open(path);
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM alerts"), 0);
+  ASSERT_EQ(es_store_commit(s), 0);
+  ASSERT_EQ(es_store_in_transaction(s), 0);
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM alerts"), 2);
+
+  struct es_store_stats st;
+  es_store_get_stats(s, &st);
+  ASSERT_EQ(st.alerts_written, 2);
+  ASSERT_EQ(st.alerts_pending, 0);
+  ASSERT_EQ(st.calls_started, 1);
+  ASSERT_EQ(st.calls_ended, 1);
+  ASSERT_EQ(st.rule_sets, 1);
+  ASSERT_EQ(st.commits, 1);
+  ASSERT_EQ(st.errors, 0);
+
+  /* alerts: every column */
+  const char *q = "SELECT %s FROM alerts WHERE alert_key = 'call-1:17:customer.manager_request'";
+  char sql[512];
+#define COL(c) (snprintf(sql, sizeof sql, q, c), sql)
+  ASSERT_GT(raw_int(db, COL("id")), 0);
+  expect_text(db, COL("call_id"), "call-1");
+  ASSERT(raw_real(db, COL("ts")) == 1700000000.25);
+  ASSERT(raw_real(db, COL("call_ts")) == 12.5);
+  expect_text(db, COL("rule_id"), "customer.manager_request");
+  expect_text(db, COL("category"), "escalation");
+  expect_text(db, COL("severity"), "high");
+  expect_text(db, COL("speaker"), "customer");
+  expect_text(db, COL("text"), line);
+  ASSERT_EQ(raw_int(db, COL("match_start")), 10);
+  ASSERT_EQ(raw_int(db, COL("match_end")), 31);
+  expect_text(db, COL("matched"), "speak to your manager");
+  expect_text(db, COL("tip"), "Acknowledge, then offer what you can do.");
+  ASSERT(raw_real(db, COL("heat")) == 3.5);
+  expect_text(db, COL("rule_set"), "v1abc");
+  expect_text(db, COL("reason"), "NULL");
+#undef COL
+  q = "SELECT %s FROM alerts WHERE alert_key = 'call-1:backup'";
+#define COL(c) (snprintf(sql, sizeof sql, q, c), sql)
+  expect_text(db, COL("rule_id"), "call.needs_backup");
+  expect_text(db, COL("category"), "NULL");
+  expect_text(db, COL("severity"), "critical");
+  expect_text(db, COL("speaker"), "NULL");
+  expect_text(db, COL("text"), "NULL");
+  expect_text(db, COL("match_start"), "NULL");
+  expect_text(db, COL("match_end"), "NULL");
+  expect_text(db, COL("matched"), "manager + lawyer");
+  expect_text(db, COL("call_ts"), "NULL");
+  expect_text(db, COL("heat"), "NULL");
+  expect_text(db, COL("tip"), "NULL");
+  expect_text(db, COL("rule_set"), "NULL");
+  expect_text(db, COL("json_extract(reason, '$.rules[1]')"), "customer.legal_threat");
+#undef COL
+
+  /* calls: every column */
+  q = "SELECT %s FROM calls WHERE call_id = 'call-1'";
+#define COL(c) (snprintf(sql, sizeof sql, q, c), sql)
+  expect_text(db, COL("json_extract(attributes, '$.customer_tier')"), "gold");
+  expect_text(db, COL("agent"), "agent-007");
+  expect_text(db, COL("queue"), "billing");
+  ASSERT(raw_real(db, COL("started")) == 1699999990.5);
+  ASSERT(raw_real(db, COL("ended")) == 1700000100.0);
+  expect_text(db, COL("end_reason"), "ended");
+  ASSERT_EQ(raw_int(db, COL("alert_count")), 2);
+  ASSERT(raw_real(db, COL("peak_heat")) == 7.5);
+  ASSERT(raw_real(db, COL("final_heat")) == 1.25);
+  expect_text(db, COL("json_extract(hits_by_category, '$.escalation')"), "2");
+  ASSERT_EQ(raw_int(db, COL("backup_raised")), 1);
+  ASSERT_EQ(raw_int(db, COL("deescalated")), 0);
+#undef COL
+
+  /* rule_sets */
+  expect_text(db, "SELECT files FROM rule_sets WHERE version = 'v1abc'",
+              "[\"rules/escalation.json\",\"rules/agent \\\"phrases\\\".json\"]");
+  ASSERT_EQ(raw_int(db, "SELECT rule_count FROM rule_sets"), 42);
+  ASSERT(raw_real(db, "SELECT loaded_at FROM rule_sets") == 1700000000.0);
+  /* loading the same version again only moves last_loaded_at */
+  ASSERT_EQ(es_store_put_rule_set(s, "v1abc", 1700000500.0, files, 2, 42), 0);
+  ASSERT(raw_real(db, "SELECT loaded_at FROM rule_sets") == 1700000000.0);
+  ASSERT(raw_real(db, "SELECT last_loaded_at FROM rule_sets") == 1700000500.0);
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM rule_sets"), 1);
+  ASSERT_EQ(es_store_put_rule_set(s, "v2def", 1700000600.0, NULL, 0, 0), 0);
+  expect_text(db, "SELECT files FROM rule_sets WHERE version = 'v2def'", "[]");
+
+  /* the analysts' views */
+  expect_text(db, "SELECT time_utc || ' ' || agent || ' ' || severity_rank FROM alert_view "
+                  "WHERE id = 1",
+              "2023-11-14 22:13:20 agent-007 3");
+  ASSERT_EQ(raw_int(db, "SELECT stored_alerts FROM call_view WHERE call_id = 'call-1'"), 2);
+  ASSERT(raw_real(db, "SELECT duration_s FROM call_view") == 109.5);
+  sqlite3_close(db);
+  es_store_close(s);
+  remove_db(path);
+}
+
+static void test_duplicates(void) {
+  char path[256];
+  path_in_tmp(path, sizeof path, "dup.db");
+  struct es_store *s = open_rw(path);
+  struct es_alert_rec r = alert("call-1:5:rule", "this is ridiculous", 8, 18);
+  struct es_store_stats st;
+
+  ASSERT_EQ(es_store_begin(s), 0);
+  ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  ASSERT_EQ(es_store_put_alert(s, &r), 1); /* same transaction */
+  ASSERT_EQ(es_store_commit(s), 0);
+  r.text = "a different line, same key";
+  r.text_len = strlen(r.text);
+  r.match_start = 0;
+  r.match_end = 5;
+  ASSERT_EQ(es_store_put_alert(s, &r), 1); /* autocommit, after the commit */
+  es_store_get_stats(s, &st);
+  ASSERT_EQ(st.alerts_written, 1);
+  ASSERT_EQ(st.alerts_duplicate, 2);
+  es_store_close(s);
+
+  /* and after a restart of the daemon */
+  s = open_rw(path);
+  ASSERT_EQ(es_store_put_alert(s, &r), 1);
+  es_store_close(s);
+  sqlite3 *db = raw_open(path);
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM alerts"), 1);
+  expect_text(db, "SELECT text FROM alerts", "this is ridiculous");
+  sqlite3_close(db);
+  remove_db(path);
+}
+
+/* The lines below hold a card number, spoken and written, a security
+ * code, an SSN, a phone number and an e-mail address. */
+static const char *const secret_lines[] = {
+    "my card is 4111 1111 1111 1111 and I want a manager",
+    "card 4111-1111-1111-1111 security code is 737, get me your supervisor",
+    "the number 4111111111111111 you charged twice, this is ridiculous",
+    "four one one one one one one one one one one one one one one one, I'll sue",
+    "call me on 555-867-5309 or mail jenny.tutone@example.com, ssn 219-09-9999",
+};
+static const char *const secrets[] = {
+    "4111 1111", "1111 1111 1111", "4111-1111", "1111-1111", "4111111111111111",
+    "111111111111", "one one one one one one", "737", "555-867-5309", "867-5309",
+    "jenny.tutone", "example.com", "219-09-9999",
+};
+
+static void put_secrets(struct es_store *s) {
+  char key[32];
+  ASSERT_EQ(es_store_begin(s), 0);
+  struct es_call_start cs = {"call-pii", "{\"ani\":\"+1 555 867 5309\",\"note\":\"4111 1111 1111 1111\"}",
+                             "agent-1", "cards", 1700000000.0};
+  ASSERT_EQ(es_store_put_call_start(s, &cs), 0);
+  for (size_t i = 0; i < sizeof secret_lines / sizeof secret_lines[0]; i++) {
+    const char *line = secret_lines[i];
+    snprintf(key, sizeof key, "call-pii:%zu:r", i);
+    /* the match covers the whole line: matched words hold the secrets too */
+    struct es_alert_rec r = alert(key, line, 0, (uint32_t)strlen(line));
+    r.call_id = "call-pii";
+    r.reason = "{\"said\":\"card 4111 1111 1111 1111, cvv 737\",\"n\":3}";
+    ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  }
+  ASSERT_EQ(es_store_commit(s), 0);
+}
+
+/* Counts how many secrets appear in the database file and its WAL. */
+static int secrets_on_disk(const char *path, int *in_wal) {
+  char wal[512];
+  size_t dlen, wlen;
+  int found = 0;
+  snprintf(wal, sizeof wal, "%s-wal", path);
+  char *d = slurp(path, &dlen), *w = slurp(wal, &wlen);
+  *in_wal = 0;
+  for (size_t k = 0; k < sizeof secrets / sizeof secrets[0]; k++) {
+    found += contains(d, dlen, secrets[k]) || contains(w, wlen, secrets[k]);
+    *in_wal += contains(w, wlen, secrets[k]);
+  }
+  free(d);
+  free(w);
+  return found;
+}
+
+static void test_no_secrets_on_disk(void) {
+  char path[256], wal[512];
+  int in_wal;
+  struct stat sb;
+
+  /* Control: with masking off the secrets are found, in the WAL, so the
+   * search below is not vacuous. */
+  path_in_tmp(path, sizeof path, "clear.db");
+  struct es_store_opts o;
+  es_store_opts_init(&o);
+  o.redact_kinds = 0;
+  struct es_store *s = NULL;
+  ASSERT_EQ(es_store_open(path, &o, &s, NULL), 0);
+  put_secrets(s);
+  ASSERT_EQ(secrets_on_disk(path, &in_wal), (int)(sizeof secrets / sizeof secrets[0]));
+  ASSERT_GT(in_wal, 0);
+  es_store_close(s);
+  remove_db(path);
+
+  path_in_tmp(path, sizeof path, "masked.db");
+  snprintf(wal, sizeof wal, "%s-wal", path);
+  s = open_rw(path);
+  put_secrets(s);
+  /* while the writer is open the rows live in the -wal file */
+  ASSERT_EQ(stat(wal, &sb), 0);
+  ASSERT_GT(sb.st_size, 0);
+  ASSERT_EQ(secrets_on_disk(path, &in_wal), 0);
+  ASSERT_EQ(es_store_checkpoint(s, 0), 0);
+  ASSERT_EQ(secrets_on_disk(path, &in_wal), 0);
+  struct es_store_stats st;
+  es_store_get_stats(s, &st);
+  ASSERT_GE(st.masks, 12);
+  es_store_close(s);
+  ASSERT_EQ(secrets_on_disk(path, &in_wal), 0);
+
+  /* what was stored instead */
+  sqlite3 *db = raw_open(path);
+  expect_text(db, "SELECT text FROM alerts WHERE alert_key = 'call-pii:0:r'",
+              "my card is [CARD] and I want a manager");
+  expect_text(db, "SELECT text FROM alerts WHERE alert_key = 'call-pii:1:r'",
+              "card [CARD] security code is [CVV], get me your supervisor");
+  expect_text(db, "SELECT matched FROM alerts WHERE alert_key = 'call-pii:3:r'",
+              "[CARD], I'll sue");
+  expect_text(db, "SELECT text FROM alerts WHERE alert_key = 'call-pii:4:r'",
+              "call me on [PHONE] or mail [EMAIL], ssn [SSN]");
+  expect_text(db, "SELECT reason FROM alerts WHERE alert_key = 'call-pii:4:r'",
+              "{\"said\":\"card [CARD], cvv [CVV]\",\"n\":3}");
+  expect_text(db, "SELECT attributes FROM calls",
+              "{\"ani\":\"[PHONE]\",\"note\":\"[CARD]\"}");
+  expect_text(db, "PRAGMA integrity_check", "ok");
+  sqlite3_close(db);
+  remove_db(path);
+}
+
+static void test_matched_masking(void) {
+  char path[256];
+  path_in_tmp(path, sizeof path, "matched.db");
+  struct es_store *s = open_rw(path);
+  /* The match ends inside the card number: the part it covers must not be
+   * stored, so the whole mask stands in for it. */
+  const char *line = "charge 4111 1111 1111 1111 again and I sue";
+  struct es_alert_rec r = alert("k1", line, 0, 16); /* "charge 4111 1111" */
+  ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  /* A match that starts inside a phone number. */
+  const char *line2 = "call 555-867-5309 now you idiot";
+  struct es_alert_rec r2 = alert("k2", line2, 9, 31);
+  ASSERT_EQ(es_store_put_alert(s, &r2), 0);
+  /* Explicit matched words are masked on their own. */
+  struct es_alert_rec r3 = alert("k3", line, 0, 6);
+  r3.matched = "charge 4111111111111111";
+  ASSERT_EQ(es_store_put_alert(s, &r3), 0);
+  /* A reason whose string cuts a JSON escape stays valid JSON. */
+  struct es_alert_rec r4 = alert("k4", NULL, 0, 0);
+  r4.reason = "{\"x\":\"\\u0014 4111 1111 1111\",\"y\":[1,\"\\\"a@b.com\\\"\"]}";
+  ASSERT_EQ(es_store_put_alert(s, &r4), 0);
+  es_store_close(s);
+
+  sqlite3 *db = raw_open(path);
+  expect_text(db, "SELECT matched FROM alerts WHERE alert_key = 'k1'", "charge [CARD]");
+  expect_text(db, "SELECT matched FROM alerts WHERE alert_key = 'k2'", "[PHONE] now you idiot");
+  expect_text(db, "SELECT matched FROM alerts WHERE alert_key = 'k3'", "charge [CARD]");
+  expect_text(db, "SELECT text FROM alerts WHERE alert_key = 'k3'",
+              "charge [CARD] again and I sue");
+  expect_text(db, "SELECT reason FROM alerts WHERE alert_key = 'k4'",
+              "{\"x\":\"[CARD]\",\"y\":[1,\"\\\"[EMAIL]\\\"\"]}");
+  ASSERT_EQ(raw_int(db, "SELECT json_valid(reason) FROM alerts WHERE alert_key = 'k4'"), 1);
+  sqlite3_close(db);
+  remove_db(path);
+}
+
+static int count_rows(void *ud, int ncols, const char *const *names, const char *const *values) {
+  (*(int *)ud)++;
+  return 0;
+}
+
+static void test_read_only(void) {
+  char path[256], msg[512];
+  path_in_tmp(path, sizeof path, "ro.db");
+  struct es_store_opts o;
+  es_store_opts_init(&o);
+  o.read_only = 1;
+
+  /* no such file: read-only never creates one */
+  open_fails(path, &o, ES_ENOENT, msg, sizeof msg);
+  ASSERT_EQ(access(path, F_OK), -1);
+
+  struct es_store *w = open_rw(path);
+  struct es_alert_rec r = alert("k", "put me through to your boss", 0, 27);
+  ASSERT_EQ(es_store_put_alert(w, &r), 0);
+
+  /* a reader alongside the writer */
+  struct es_store *ro = open_ro(path);
+  ASSERT_EQ(es_store_schema_version(ro), es_store_schema_latest());
+  ASSERT_EQ(es_store_put_alert(ro, &r), ES_EINVAL);
+  ASSERT(strstr(es_store_errmsg(ro), "read-only") != NULL);
+  ASSERT_EQ(es_store_begin(ro), ES_EINVAL);
+  struct es_call_start cs = {"c", NULL, NULL, NULL, 1.0};
+  ASSERT_EQ(es_store_put_call_start(ro, &cs), ES_EINVAL);
+  ASSERT_EQ(es_store_put_rule_set(ro, "v", 1.0, NULL, 0, 0), ES_EINVAL);
+  ASSERT_EQ(es_store_prune(ro, 1e12, NULL, NULL), ES_EINVAL);
+  /* SQLite itself refuses writes too */
+  ASSERT_EQ(es_store_query(ro, "DELETE FROM alerts", NULL, 0, NULL, NULL), ES_ESTORE);
+  ASSERT_EQ(es_store_query(ro, "CREATE TABLE x (a)", NULL, 0, NULL, NULL), ES_ESTORE);
+  int rows = 0;
+  ASSERT_EQ(es_store_query(ro, "SELECT * FROM alerts", NULL, 0, count_rows, &rows), 0);
+  ASSERT_EQ(rows, 1);
+
+  /* the reader sees what the writer commits next */
+  struct es_alert_rec r2 = alert("k2", "I will call my lawyer", 12, 21);
+  ASSERT_EQ(es_store_put_alert(w, &r2), 0);
+  rows = 0;
+  ASSERT_EQ(es_store_query(ro, "SELECT * FROM alerts", NULL, 0, count_rows, &rows), 0);
+  ASSERT_EQ(rows, 2);
+  es_store_close(ro);
+  es_store_close(w);
+  remove_db(path);
+}
+
+static void test_schema_versions(void) {
+  char path[256], msg[512];
+  struct es_store_opts ro;
+  es_store_opts_init(&ro);
+  ro.read_only = 1;
+  path_in_tmp(path, sizeof path, "versions.db");
+  es_store_close(open_rw(path));
+
+  /* Too new: written by a later earshot. */
+  sqlite3 *db = raw_open(path);
+  char sql[64];
+  snprintf(sql, sizeof sql, "PRAGMA user_version = %d", es_store_schema_latest() + 1);
+  raw_exec(db, sql);
+  sqlite3_close(db);
+  open_fails(path, NULL, ES_ESTORE, msg, sizeof msg);
+  ASSERT(strstr(msg, "newer") != NULL);
+  open_fails(path, &ro, ES_ESTORE, msg, sizeof msg);
+  ASSERT(strstr(msg, "newer") != NULL);
+
+  /* Too old: a version-1 file, as the first release left it. */
+  db = raw_open(path);
+  raw_exec(db, "DROP VIEW alert_view; DROP VIEW call_view; DROP TABLE severity_levels;"
+               "PRAGMA user_version = 1");
+  sqlite3_close(db);
+  open_fails(path, &ro, ES_ESTORE, msg, sizeof msg);
+  ASSERT(strstr(msg, "older") != NULL);
+
+  /* A failing migration is rolled back whole and named. */
+  db = raw_open(path);
+  raw_exec(db, "CREATE TABLE severity_levels (x)");
+  sqlite3_close(db);
+  open_fails(path, NULL, ES_ESTORE, msg, sizeof msg);
+  ASSERT(strstr(msg, "002_analyst_views.sql") != NULL);
+  db = raw_open(path);
+  ASSERT_EQ(raw_int(db, "PRAGMA user_version"), 1);
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'alert_view'"), 0);
+  raw_exec(db, "DROP TABLE severity_levels");
+  sqlite3_close(db);
+
+  /* The read-write open migrates 1 -> latest, once. */
+  struct es_store *s = open_rw(path);
+  struct es_store_stats st;
+  es_store_get_stats(s, &st);
+  ASSERT_EQ(st.migrations_applied, es_store_schema_latest() - 1);
+  es_store_close(s);
+  db = raw_open(path);
+  ASSERT_EQ(raw_int(db, "PRAGMA user_version"), es_store_schema_latest());
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM severity_levels"), 5);
+  sqlite3_close(db);
+  es_store_close(open_ro(path));
+  remove_db(path);
+}
+
+static void test_not_a_store(void) {
+  char path[256], msg[512];
+  path_in_tmp(path, sizeof path, "other.db");
+  sqlite3 *db = NULL;
+  ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+  raw_exec(db, "CREATE TABLE customers (name TEXT)");
+  sqlite3_close(db);
+  open_fails(path, NULL, ES_ESTORE, msg, sizeof msg);
+  ASSERT(strstr(msg, "not an earshot alert store") != NULL);
+  db = raw_open(path);
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema"), 1); /* untouched */
+  sqlite3_close(db);
+  remove_db(path);
+
+  path_in_tmp(path, sizeof path, "text.db");
+  FILE *f = fopen(path, "w");
+  ASSERT(f != NULL);
+  for (int i = 0; i < 200; i++) fputs("this is not a database at all\n", f);
+  fclose(f);
+  open_fails(path, NULL, ES_ESTORE, msg, sizeof msg);
+  remove_db(path);
+
+  /* a store the daemon may not write (root may write anything: skip) */
+  if (geteuid() != 0) {
+    path_in_tmp(path, sizeof path, "locked.db");
+    es_store_close(open_rw(path));
+    ASSERT_EQ(chmod(path, 0440), 0);
+    open_fails(path, NULL, ES_EIO, msg, sizeof msg);
+    ASSERT(strstr(msg, "permission") != NULL);
+    es_store_close(open_ro(path));
+    remove_db(path);
+  }
+
+  path_in_tmp(path, sizeof path, "no/such/dir.db");
+  open_fails(path, NULL, ES_EIO, msg, sizeof msg);
+  open_fails("", NULL, ES_EINVAL, msg, sizeof msg);
+}
+
+static void test_transactions(void) {
+  char path[256];
+  path_in_tmp(path, sizeof path, "tx.db");
+  struct es_store *s = open_rw(path);
+  struct es_store_stats st;
+  struct es_alert_rec r = alert("a", "unacceptable", 0, 12);
+
+  ASSERT_EQ(es_store_commit(s), ES_EINVAL);
+  ASSERT_EQ(es_store_rollback(s), 0);
+  ASSERT_EQ(es_store_begin(s), 0);
+  ASSERT_EQ(es_store_begin(s), ES_EINVAL);
+  ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  r.alert_key = "b";
+  ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  ASSERT_EQ(es_store_checkpoint(s, 0), ES_EINVAL);
+  es_store_get_stats(s, &st);
+  ASSERT_EQ(st.alerts_pending, 2);
+  ASSERT_EQ(es_store_rollback(s), 0);
+  es_store_get_stats(s, &st);
+  ASSERT_EQ(st.alerts_pending, 0);
+  ASSERT_EQ(st.alerts_lost, 2);
+  ASSERT_EQ(st.rollbacks, 1);
+  ASSERT_EQ(st.alerts_written, 0);
+
+  /* closing with a transaction open rolls it back */
+  ASSERT_EQ(es_store_begin(s), 0);
+  ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  es_store_close(s);
+  sqlite3 *db = raw_open(path);
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM alerts"), 0);
+
+  /* a second writer waits busy_timeout_ms, then fails cleanly */
+  struct es_store_opts o;
+  es_store_opts_init(&o);
+  o.busy_timeout_ms = 50;
+  s = NULL;
+  ASSERT_EQ(es_store_open(path, &o, &s, NULL), 0);
+  raw_exec(db, "BEGIN IMMEDIATE");
+  ASSERT_EQ(es_store_begin(s), ES_ESTORE);
+  ASSERT(strstr(es_store_errmsg(s), "locked") != NULL);
+  ASSERT_EQ(es_store_put_alert(s, &r), ES_ESTORE);
+  raw_exec(db, "ROLLBACK");
+  ASSERT_EQ(es_store_begin(s), 0);
+  ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  ASSERT_EQ(es_store_commit(s), 0);
+  es_store_get_stats(s, &st);
+  ASSERT_EQ(st.errors, 2);
+  ASSERT_EQ(st.alerts_written, 1);
+  es_store_close(s);
+  sqlite3_close(db);
+  remove_db(path);
+}
+
+static void test_validation(void) {
+  char path[256];
+  path_in_tmp(path, sizeof path, "valid.db");
+  struct es_store_opts o;
+  es_store_opts_init(&o);
+  o.max_text_bytes = 64;
+  o.synchronous = ES_STORE_SYNC_FULL;
+  struct es_store *s = NULL;
+  ASSERT_EQ(es_store_open(path, &o, &s, NULL), 0);
+  struct es_alert_rec r = alert("k", "calm down", 0, 9);
+
+  r.alert_key = "";
+  ASSERT_EQ(es_store_put_alert(s, &r), ES_EINVAL);
+  r.alert_key = "k";
+  r.call_id = NULL;
+  ASSERT_EQ(es_store_put_alert(s, &r), ES_EINVAL);
+  r.call_id = "c";
+  r.rule_id = NULL;
+  ASSERT_EQ(es_store_put_alert(s, &r), ES_EINVAL);
+  r.rule_id = "agent.calm_down";
+  r.severity = (enum es_severity)9;
+  ASSERT_EQ(es_store_put_alert(s, &r), ES_EINVAL);
+  r.severity = ES_SEV_MEDIUM;
+  r.speaker = (enum es_speaker)7;
+  ASSERT_EQ(es_store_put_alert(s, &r), ES_EINVAL);
+  r.speaker = ES_SPEAKER_AGENT;
+  r.match_end = 10; /* past the line */
+  ASSERT_EQ(es_store_put_alert(s, &r), ES_EINVAL);
+  r.match_start = 5;
+  r.match_end = 4;
+  ASSERT_EQ(es_store_put_alert(s, &r), ES_EINVAL);
+  r.match_start = 0;
+  r.match_end = 9;
+  r.ts = NAN;
+  ASSERT_EQ(es_store_put_alert(s, &r), ES_EINVAL);
+  r.ts = 1.0;
+  r.reason = "{not json";
+  ASSERT_EQ(es_store_put_alert(s, &r), ES_EJSON);
+  r.reason = NULL;
+  char big[100];
+  memset(big, 'a', sizeof big);
+  r.text = big;
+  r.text_len = 65;
+  r.match_end = 1;
+  ASSERT_EQ(es_store_put_alert(s, &r), ES_ETOOBIG);
+  r.text_len = 64;
+  ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  big[99] = '\0';
+  r.alert_key = "k2";
+  r.matched = big;
+  ASSERT_EQ(es_store_put_alert(s, &r), ES_ETOOBIG);
+  ASSERT(strstr(es_store_errmsg(s), "64") != NULL);
+
+  struct es_call_start cs = {"c", "[1,2]", NULL, NULL, 1.0};
+  ASSERT_EQ(es_store_put_call_start(s, &cs), ES_EJSON);
+  cs.attributes = "{\"a\":1";
+  ASSERT_EQ(es_store_put_call_start(s, &cs), ES_EJSON);
+  cs.attributes = NULL;
+  cs.call_id = NULL;
+  ASSERT_EQ(es_store_put_call_start(s, &cs), ES_EINVAL);
+  struct es_call_end ce = {"c", 2.0, (enum es_end_reason)5, -1, NAN, NAN, NULL, -1, -1};
+  ASSERT_EQ(es_store_put_call_end(s, &ce), ES_EINVAL);
+  ce.reason = ES_END_ABANDONED;
+  ce.hits_by_category = "[]";
+  ASSERT_EQ(es_store_put_call_end(s, &ce), ES_EJSON);
+  ce.hits_by_category = NULL;
+  /* an end without a start creates the row; unknowns are NULL */
+  ASSERT_EQ(es_store_put_call_end(s, &ce), 0);
+  ASSERT_EQ(es_store_put_rule_set(s, NULL, 1.0, NULL, 0, 0), ES_EINVAL);
+  ASSERT_EQ(es_store_put_alert(NULL, &r), ES_EINVAL);
+  ASSERT_EQ(es_store_put_alert(s, NULL), ES_EINVAL);
+  es_store_close(s);
+
+  sqlite3 *db = raw_open(path);
+  expect_text(db, "PRAGMA synchronous", "2"); /* FULL */
+  expect_text(db, "SELECT end_reason || ' ' || attributes FROM calls WHERE call_id = 'c'",
+              "abandoned {}");
+  expect_text(db, "SELECT coalesce(started, alert_count, peak_heat, final_heat, backup_raised, "
+                  "deescalated, 'all null') FROM calls WHERE call_id = 'c'",
+              "all null");
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM alerts"), 1);
+  sqlite3_close(db);
+  remove_db(path);
+}
+
+static void test_call_resume(void) {
+  char path[256];
+  path_in_tmp(path, sizeof path, "resume.db");
+  struct es_store *s = open_rw(path);
+  struct es_call_start cs = {"c1", "{\"a\":1}", "agent-1", "q1", 100.0};
+  ASSERT_EQ(es_store_put_call_start(s, &cs), 0);
+  struct es_call_end ce = {"c1", 150.0, ES_END_SHUTDOWN, 0, 0.0, 0.0, NULL, 0, 0};
+  ASSERT_EQ(es_store_put_call_end(s, &ce), 0);
+  /* the daemon restarts; the platform sends the start again */
+  struct es_call_start again = {"c1", "{\"a\":2}", NULL, "q2", 160.0};
+  ASSERT_EQ(es_store_put_call_start(s, &again), 0);
+  es_store_close(s);
+  sqlite3 *db = raw_open(path);
+  expect_text(db, "SELECT started || ' ' || agent || ' ' || queue || ' ' || attributes || ' ' || "
+                  "coalesce(ended, end_reason, 'open') FROM calls",
+              "100.0 agent-1 q2 {\"a\":2} open");
+  sqlite3_close(db);
+  remove_db(path);
+}
+
+static void test_prune_checkpoint(void) {
+  char path[256], wal[512];
+  struct stat sb;
+  path_in_tmp(path, sizeof path, "prune.db");
+  snprintf(wal, sizeof wal, "%s-wal", path);
+  struct es_store *s = open_rw(path);
+  char key[16];
+  ASSERT_EQ(es_store_begin(s), 0);
+  for (int i = 0; i < 10; i++) {
+    struct es_alert_rec r = alert(key, "let me speak to a manager", 0, 5);
+    snprintf(key, sizeof key, "k%d", i);
+    r.ts = 1000.0 + i;
+    ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  }
+  struct es_call_start old = {"old", NULL, NULL, NULL, 900.0};
+  struct es_call_start open_call = {"open", NULL, NULL, NULL, 1006.0};
+  struct es_call_end old_end = {"old", 950.0, ES_END_ENDED, 0, NAN, NAN, NULL, -1, -1};
+  ASSERT_EQ(es_store_put_call_start(s, &old), 0);
+  ASSERT_EQ(es_store_put_call_end(s, &old_end), 0);
+  ASSERT_EQ(es_store_put_call_start(s, &open_call), 0);
+  ASSERT_EQ(es_store_commit(s), 0);
+
+  uint64_t alerts = 99, calls = 99;
+  ASSERT_EQ(es_store_prune(s, 1005.0, &alerts, &calls), 0);
+  ASSERT_EQ(alerts, 5);
+  ASSERT_EQ(calls, 1);
+  int rows = 0;
+  ASSERT_EQ(es_store_query(s, "SELECT * FROM alerts", NULL, 0, count_rows, &rows), 0);
+  ASSERT_EQ(rows, 5);
+
+  ASSERT_EQ(stat(wal, &sb), 0);
+  ASSERT_GT(sb.st_size, 0);
+  ASSERT_EQ(es_store_checkpoint(s, 1), 0);
+  ASSERT_EQ(stat(wal, &sb), 0);
+  ASSERT_EQ(sb.st_size, 0); /* TRUNCATE empties the -wal file */
+  es_store_close(s);
+  remove_db(path);
+}
+
+struct rows {
+  int n;
+  char first[3][64];
+};
+
+static int keep_rows(void *ud, int ncols, const char *const *names, const char *const *values) {
+  struct rows *r = ud;
+  ASSERT_EQ(ncols, 2);
+  ASSERT_STR_EQ(names[0], "rule_id");
+  ASSERT_STR_EQ(names[1], "n");
+  if (r->n < 3) snprintf(r->first[r->n], sizeof r->first[0], "%s=%s", values[0], values[1]);
+  r->n++;
+  return r->n == 2; /* stop after two rows */
+}
+
+static void test_query(void) {
+  char path[256];
+  path_in_tmp(path, sizeof path, "query.db");
+  struct es_store *s = open_rw(path);
+  const char *rules[] = {"a", "b", "b", "c", "c", "c"};
+  char key[16];
+  for (int i = 0; i < 6; i++) {
+    snprintf(key, sizeof key, "k%d", i);
+    struct es_alert_rec r = alert(key, "so annoying", 0, 2);
+    r.rule_id = rules[i];
+    r.ts = 100.0 + i;
+    ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  }
+  struct rows got;
+  memset(&got, 0, sizeof got);
+  const char *params[] = {"100.5", "1000"};
+  ASSERT_EQ(es_store_query(s,
+                           "SELECT rule_id, count(*) AS n FROM alerts WHERE ts >= ?1 AND ts < ?2 "
+                           "GROUP BY rule_id ORDER BY n DESC;  -- top rules",
+                           params, 2, keep_rows, &got),
+            0);
+  ASSERT_EQ(got.n, 2);
+  ASSERT_STR_EQ(got.first[0], "c=3");
+  ASSERT_STR_EQ(got.first[1], "b=2");
+
+  ASSERT_EQ(es_store_query(s, "SELECT 1; SELECT 2", NULL, 0, NULL, NULL), ES_EINVAL);
+  ASSERT_EQ(es_store_query(s, "SELEC nonsense", NULL, 0, NULL, NULL), ES_ESTORE);
+  ASSERT(strstr(es_store_errmsg(s), "syntax") != NULL);
+  ASSERT_EQ(es_store_query(s, "SELECT ?1", params, 2, NULL, NULL), ES_EINVAL);
+  ASSERT_EQ(es_store_query(s, "", NULL, 0, NULL, NULL), ES_EINVAL);
+  /* NULLs reach the callback as NULL */
+  ASSERT_EQ(es_store_query(s, "SELECT NULL AS rule_id, NULL AS n", NULL, 0, NULL, NULL), 0);
+  es_store_close(s);
+  remove_db(path);
+}
+
+/* Every ```sql block of docs/schema.md runs as written against a store
+ * with data in it. */
+static void test_docs_queries(void) {
+  char path[256];
+  size_t len;
+  char *doc = slurp(ES_SOURCE_DIR "/docs/schema.md", &len);
+  ASSERT_GT(len, 0);
+  path_in_tmp(path, sizeof path, "docs.db");
+  struct es_store *s = open_rw(path);
+  put_secrets(s);
+  es_store_close(s);
+
+  sqlite3 *db = raw_open(path);
+  int blocks = 0;
+  for (char *p = strstr(doc, "```sql\n"); p; p = strstr(p, "```sql\n")) {
+    p += 7;
+    char *end = strstr(p, "```");
+    ASSERT(end != NULL);
+    *end = '\0';
+    const char *sql = p;
+    while (*sql) {
+      sqlite3_stmt *st = NULL;
+      const char *tail = NULL;
+      if (sqlite3_prepare_v2(db, sql, -1, &st, &tail) != SQLITE_OK)
+        ES_FAIL_("docs/schema.md query fails: %s\n%s", sqlite3_errmsg(db), sql);
+      if (st == NULL) break; /* only comments or white space left */
+      int rc;
+      while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      }
+      if (rc != SQLITE_DONE) ES_FAIL_("docs/schema.md query fails: %s\n%s", sqlite3_errmsg(db), sql);
+      sqlite3_finalize(st);
+      sql = tail;
+    }
+    blocks++;
+    p = end + 3;
+  }
+  ASSERT_GE(blocks, 5);
+  sqlite3_close(db);
+  free(doc);
+  remove_db(path);
+}
+
+int main(void) {
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/es_store_XXXXXX");
+  ASSERT(mkdtemp(tmpdir) != NULL);
+  RUN(test_migrations);
+  RUN(test_roundtrip);
+  RUN(test_duplicates);
+  RUN(test_no_secrets_on_disk);
+  RUN(test_matched_masking);
+  RUN(test_read_only);
+  RUN(test_schema_versions);
+  RUN(test_not_a_store);
+  RUN(test_transactions);
+  RUN(test_validation);
+  RUN(test_call_resume);
+  RUN(test_prune_checkpoint);
+  RUN(test_query);
+  RUN(test_docs_queries);
+  ASSERT_EQ(rmdir(tmpdir), 0); /* every test removed its files */
+  return 0;
+}
