@@ -15,13 +15,15 @@
 #include "store.h"
 #include "writer.h"
 
-#define ESD_READ_CHUNK 65536   /* bytes read per read callback, per connection */
+#define ESD_READ_CHUNK 65536   /* bytes read per read callback (one shared buffer) */
+#define ESD_TURN_BYTES 262144  /* bytes read from one connection per loop turn */
 #define ESD_ACKQ 8             /* distinct pending-ack batches per connection */
 #define ESD_MAX_COUNTERS 64    /* distinct categories / error codes counted */
 
 enum esd_pause {
   ESD_PAUSE_OUTPUT = 1, /* the client is not reading its alerts */
   ESD_PAUSE_STORE = 2,  /* the store is behind */
+  ESD_PAUSE_TURN = 4,   /* read its share this loop turn; resumes next turn */
 };
 
 struct esd_ack {
@@ -42,9 +44,10 @@ struct esd_conn {
   unsigned is_tcp : 1, authed : 1, acks : 1, reading : 1, closing : 1, eof : 1;
   unsigned paused;           /* enum esd_pause bits */
   char client[64];
-  char *rbuf;                /* ESD_READ_CHUNK */
-  char *line;                /* partial line carried between reads, max_line_bytes */
-  size_t line_len;
+  char *line;                /* partial line carried between reads (grows to max_line_bytes) */
+  size_t line_len, line_cap;
+  size_t turn_bytes;         /* read during loop turn `turn` */
+  uint64_t turn;
   size_t discarding;         /* > 0: bytes of an over-long line being skipped */
   uint64_t lineno;
   char *out;                 /* output waiting for the end of this read */
@@ -74,6 +77,11 @@ struct esd {
   unsigned unix_on : 1, tcp_on : 1, stopping : 1, reloading : 1, store_paused : 1;
   uv_signal_t sigterm, sigint, sighup;
   uv_timer_t tick;           /* once a second: idle calls, rates */
+  uv_idle_t resume;          /* resumes connections that read their share */
+  uv_prepare_t turn_start;   /* counts loop turns */
+  uint64_t turn;
+  unsigned resume_on : 1, turn_handles : 1;
+  char rbuf[ESD_READ_CHUNK]; /* every read lands here: the loop is single-threaded */
   struct esd_conn *conns;
   unsigned nconns;
   uint64_t next_conn_id;

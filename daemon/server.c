@@ -244,10 +244,25 @@ void esd_on_commit(void *ud, uint64_t batch) {
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   struct esd_conn *c = h->data;
   (void)suggested;
-  *buf = uv_buf_init(c->rbuf, ESD_READ_CHUNK);
+  /* One buffer serves every connection: libuv calls on_read before the
+   * next on_alloc, and on_read consumes the bytes or copies a partial line. */
+  *buf = uv_buf_init(c->d->rbuf, ESD_READ_CHUNK);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* Runs once per loop turn while some connection waits for its next share. */
+static void on_resume(uv_idle_t *h) {
+  struct esd *d = h->data;
+  for (struct esd_conn *c = d->conns; c; c = c->next) {
+    if (c->paused & ESD_PAUSE_TURN) {
+      c->paused &= ~(unsigned)ESD_PAUSE_TURN;
+      conn_update_reading(c);
+    }
+  }
+  uv_idle_stop(h);
+  d->resume_on = 0;
+}
 
 static void conn_update_reading(struct esd_conn *c) {
   int want = !c->closing && !c->eof && c->paused == 0 && !c->d->stopping;
@@ -544,6 +559,21 @@ static void split_lines(struct esd_conn *c, const char *p, size_t n) {
     } else if (nl && c->line_len == 0) {
       handle_line(c, p, seg); /* whole line inside this read: no copy */
     } else {
+      if (c->line_len + seg > c->line_cap) {
+        size_t cap = c->line_cap ? c->line_cap : 1024;
+        while (cap < c->line_len + seg)
+          cap *= 2;
+        if (cap > max)
+          cap = max;
+        char *nbuf = realloc(c->line, cap);
+        if (nbuf == NULL) {
+          esd_error("server", "conn %" PRIu64 ": out of memory for a partial line; closing", c->id);
+          conn_close(c, NULL);
+          return;
+        }
+        c->line = nbuf;
+        c->line_cap = cap;
+      }
       memcpy(c->line + c->line_len, p, seg);
       c->line_len += seg;
       if (nl) {
@@ -597,6 +627,22 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (!c->closing) {
     ack_release(c, esd_writer_committed(c->d->writer));
     esd_conn_flush(c);
+    /* libuv would keep reading a busy connection for up to 32 chunks in one
+     * turn; past its share, let the others, the writer and the acks have
+     * the loop, and pick it up again next turn. */
+    if (c->turn != c->d->turn) {
+      c->turn = c->d->turn;
+      c->turn_bytes = 0;
+    }
+    c->turn_bytes += (size_t)nread;
+    if (c->turn_bytes >= ESD_TURN_BYTES && !c->closing) {
+      c->paused |= ESD_PAUSE_TURN;
+      conn_update_reading(c);
+      if (!c->d->resume_on) {
+        uv_idle_start(&c->d->resume, on_resume);
+        c->d->resume_on = 1;
+      }
+    }
   }
   update_store_pause(c->d);
 }
@@ -605,7 +651,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 static void on_conn_closed(uv_handle_t *h) {
   struct esd_conn *c = h->data;
-  free(c->rbuf);
   free(c->line);
   free(c->out);
   free(c);
@@ -688,14 +733,12 @@ static void on_connection(uv_stream_t *server, int status) {
     return;
   c->d = d;
   c->is_tcp = (unsigned)is_tcp;
-  c->rbuf = malloc(ESD_READ_CHUNK);
-  c->line = malloc(d->cfg->max_line_bytes + 1);
   if (is_tcp)
     uv_tcp_init(d->loop, &c->h.tcp);
   else
     uv_pipe_init(d->loop, &c->h.pipe, 0);
   c->h.handle.data = c;
-  if (c->rbuf == NULL || c->line == NULL || uv_accept(server, &c->h.stream) != 0) {
+  if (uv_accept(server, &c->h.stream) != 0) {
     uv_close(&c->h.handle, on_conn_closed);
     return;
   }
@@ -862,7 +905,19 @@ static int listen_tcp(struct esd *d) {
   return 0;
 }
 
+static void on_turn_start(uv_prepare_t *h) {
+  struct esd *d = h->data;
+  d->turn++;
+}
+
 int esd_listen(struct esd *d) {
+  uv_idle_init(d->loop, &d->resume);
+  d->resume.data = d;
+  uv_prepare_init(d->loop, &d->turn_start);
+  d->turn_start.data = d;
+  uv_prepare_start(&d->turn_start, on_turn_start);
+  uv_unref((uv_handle_t *)&d->turn_start);
+  d->turn_handles = 1;
   if (listen_unix(d) != 0)
     return -1;
   if (d->cfg->listen_tcp && listen_tcp(d) != 0)
@@ -919,10 +974,10 @@ static void drain_socket(struct esd_conn *c) {
   if (uv_fileno(&c->h.handle, &fd) != 0)
     return;
   for (int rounds = 0; rounds < 1024 && !c->closing; rounds++) {
-    ssize_t n = recv(fd, c->rbuf, ESD_READ_CHUNK, MSG_DONTWAIT);
+    ssize_t n = recv(fd, c->d->rbuf, ESD_READ_CHUNK, MSG_DONTWAIT);
     if (n <= 0)
       break;
-    split_lines(c, c->rbuf, (size_t)n);
+    split_lines(c, c->d->rbuf, (size_t)n);
   }
   if (!c->closing && c->line_len > 0)
     esd_warn("server", "conn %" PRIu64 ": %zu bytes of an unfinished line dropped at shutdown "
@@ -943,6 +998,11 @@ void esd_drain_and_close_all(struct esd *d) {
 
 /* After the last commit: deliver what is queued (acks included), then close. */
 void esd_finish_all(struct esd *d) {
+  if (d->turn_handles) {
+    uv_close((uv_handle_t *)&d->resume, NULL);
+    uv_close((uv_handle_t *)&d->turn_start, NULL);
+    d->turn_handles = 0;
+  }
   for (struct esd_conn *c = d->conns, *next; c; c = next) {
     next = c->next;
     ack_release(c, esd_writer_committed(d->writer));

@@ -6,6 +6,8 @@
 
 #include "log.h"
 
+#define ESD_WRITER_EARLY_ROWS 512 /* start a commit as soon as a batch holds this many */
+
 enum op_kind { OP_ALERT, OP_CALL_START, OP_CALL_END, OP_RULE_SET };
 
 /* One row, its strings copied into the same allocation. */
@@ -91,13 +93,20 @@ static const char *dup_into(struct op *o, size_t *pos, const char *s) {
 
 static size_t slen(const char *s) { return s ? strlen(s) + 1 : 0; }
 
+static void maybe_start(struct esd_writer *w);
+
 static uint64_t push(struct esd_writer *w, struct op *o) {
+  uint64_t id = w->open->id;
   o->next = NULL;
   *w->open->tail = o;
   w->open->tail = &o->next;
   w->open->nrows++;
   w->pending_rows++;
-  return w->open->id;
+  /* A busy loop turn can add many rows: commit a full batch at once rather
+   * than at the end of the turn, so acks do not wait for the whole turn. */
+  if (w->open->nrows >= ESD_WRITER_EARLY_ROWS)
+    maybe_start(w);
+  return id;
 }
 
 static struct op *op_new(enum op_kind kind, size_t strings) {
