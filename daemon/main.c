@@ -136,6 +136,32 @@ static void ready(int fd, char status) {
   }
 }
 
+static void close_any(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+/* Startup failed once the store or loop was set up: tell a waiting parent,
+ * close every handle and free everything (sanitizer builds check that a
+ * failed start leaks nothing), and return the exit code. */
+static int fail_startup(struct esd *d, struct esd_config *cfg, int notify) {
+  ready(notify, 1);
+  if (d->loop) {
+    uv_walk(d->loop, close_any, NULL);
+    uv_run(d->loop, UV_RUN_DEFAULT);
+    uv_loop_close(d->loop);
+  }
+  es_store_close(d->store);
+  esd_writer_free(d->writer);
+  es_calls_free(d->calls);
+  es_decoder_free(d->dec);
+  es_matcher_free(d->matcher);
+  es_rules_free(d->rules);
+  esd_config_deinit(cfg);
+  return 1;
+}
+
 int main(int argc, char **argv) {
   struct esd_config cfg;
   struct esd d;
@@ -214,8 +240,7 @@ int main(int argc, char **argv) {
   es_diags_deinit(&diags);
   if (rc != 0) {
     esd_error("store", "cannot open %s: %s", cfg.db_path, es_strerror(rc));
-    ready(notify, 1);
-    return 1;
+    return fail_startup(&d, &cfg, notify);
   }
 
   d.loop = uv_default_loop();
@@ -225,17 +250,14 @@ int main(int argc, char **argv) {
   d.writer = esd_writer_new(d.loop, d.store, cfg.commit_interval_ms, on_commit, &d);
   if (!d.matcher || !d.dec || !d.calls || !d.writer) {
     esd_error("main", "out of memory at startup");
-    ready(notify, 1);
-    return 1;
+    return fail_startup(&d, &cfg, notify);
   }
   d.started_wall = esd_wall_now();
   d.started_ms = uv_now(d.loop);
   esd_writer_add_rule_set(d.writer, d.rules, d.started_wall);
 
-  if (esd_listen(&d) != 0) {
-    ready(notify, 1);
-    return 1;
-  }
+  if (esd_listen(&d) != 0)
+    return fail_startup(&d, &cfg, notify);
   uv_signal_init(d.loop, &d.sigterm);
   uv_signal_init(d.loop, &d.sigint);
   uv_signal_init(d.loop, &d.sighup);

@@ -16,7 +16,12 @@
 
 static void reload_work(uv_work_t *req) {
   struct esd *d = req->data;
-  d->reload_rc = es_rules_load((const char *const *)d->cfg->rules, d->cfg->nrules, NULL,
+  struct es_rules_opts ropts;
+  /* The same options as at startup: the matcher must take lines up to the
+   * configured max_line_bytes, not the library's default. */
+  es_rules_opts_init(&ropts);
+  ropts.max_line_bytes = d->cfg->max_line_bytes;
+  d->reload_rc = es_rules_load((const char *const *)d->cfg->rules, d->cfg->nrules, &ropts,
                                &d->reload_rules, &d->reload_diags);
 }
 

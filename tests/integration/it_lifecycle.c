@@ -1,0 +1,420 @@
+/*
+ * it_lifecycle.c: earshotd's life and death. SIGTERM under load loses no
+ * alert; SIGKILL loses nothing acknowledged and leaves a sound database a
+ * restart goes on with; a stale socket is replaced and a live one is not
+ * stolen; --check-config and bad startup settings fail loudly.
+ */
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define NSTREAM 4000
+
+/* Line i of a stream: one it.trigger alert each, on one of four calls;
+ * ts = i so that call_ts names the line in the database. */
+static void stream_line(struct it_str *s, const char *prefix, int i) {
+  it_str_addf(s, "{\"call_id\":\"%s-%d\",\"speaker\":\"customer\",\"text\":\"line %d at the "
+                 "zebra crossing\",\"ts\":%d,\"seq\":%d}\n",
+              prefix, i % 4, i, i, i);
+}
+
+static void assert_integrity(const char *path) {
+  sqlite3 *db = it_db_open(path);
+  char *ok = it_db_text(db, "PRAGMA integrity_check", NULL);
+  ASSERT_STR_EQ(ok, "ok");
+  free(ok);
+  sqlite3_close(db);
+}
+
+struct received {
+  int alerts[NSTREAM + 1];
+  int64_t last_ack, max_alert;
+  int nacks;
+};
+
+static void take_messages(struct it_conn *c, struct received *r) {
+  char *line;
+  while ((line = it_take_line(c)) != NULL) {
+    cJSON *m = cJSON_Parse(line);
+    if (m == NULL)
+      IT_FAIL("not JSON: %s", line);
+    if (strcmp(it_jtype(m), "alert") == 0) {
+      int64_t seq = it_jint(m, "seq");
+      ASSERT(seq >= 1 && seq <= NSTREAM);
+      ASSERT_STR_EQ(it_jstr(m, "rule"), "it.trigger");
+      r->alerts[seq]++;
+      if (seq > r->max_alert)
+        r->max_alert = seq;
+    } else if (strcmp(it_jtype(m), "ack") == 0) {
+      ASSERT_GT(it_jint(m, "seq"), r->last_ack);
+      r->last_ack = it_jint(m, "seq");
+      r->nacks++;
+    } else {
+      IT_FAIL("unexpected message %s", line);
+    }
+    cJSON_Delete(m);
+    free(line);
+  }
+}
+
+/* ---- 6. SIGTERM under load ------------------------------------------------- */
+
+static void test_sigterm_under_load(void) {
+  struct it_daemon d;
+  struct it_str out = {0};
+  static size_t line_end[NSTREAM + 1];
+  static struct received r;
+  size_t sent = 0;
+  int signalled = 0, writing = 1;
+
+  memset(&r, 0, sizeof(r));
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  struct it_conn *c = it_connect(&d);
+  free(it_hello(c, 1));
+  for (int i = 1; i <= NSTREAM; i++) {
+    stream_line(&out, "term", i);
+    line_end[i] = out.len;
+  }
+
+  uint64_t deadline = it_now_ms() + (uint64_t)it_scaled(IT_WAIT_MS);
+  while (!c->eof) {
+    if (writing && sent < out.len) {
+      long n = it_send_some(c, out.p + sent, out.len - sent < 4096 ? out.len - sent : 4096);
+      if (n < 0)
+        writing = 0; /* the daemon closed: it stopped */
+      else
+        sent += (size_t)n;
+    }
+    if (!signalled && r.max_alert >= NSTREAM / 4) {
+      /* Mid-stream: lines are in flight both ways. */
+      ASSERT_EQ(kill(d.pid, SIGTERM), 0);
+      signalled = 1;
+    }
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN | (writing && sent < out.len ? POLLOUT : 0)};
+    ASSERT(it_now_ms() < deadline);
+    it_poll(&pfd, 1, (int)(deadline - it_now_ms()));
+    it_recv_some(c);
+    take_messages(c, &r);
+  }
+  ASSERT(signalled);
+  ASSERT_EQ(it_daemon_wait_exit(&d, -1), 0);
+  ASSERT(it_wait_log(&d, 0, "every alert committed", 0) >= 0);
+
+  /* What was processed is a prefix of the stream, every line of it alerted
+   * once and acknowledged by the last ack before the close. */
+  ASSERT_GT(r.last_ack, 0);
+  ASSERT_EQ(r.max_alert, r.last_ack);
+  for (int64_t i = 1; i <= NSTREAM; i++)
+    ASSERT_EQ(r.alerts[i], i <= r.last_ack);
+  ASSERT(line_end[r.last_ack] <= sent);
+  int written = 0;
+  while (written < NSTREAM && line_end[written + 1] <= sent)
+    written++;
+  fprintf(stderr, "   SIGTERM after %d alerts; %d lines written, %" PRId64
+                  " processed and acked (%d acks); exit 0\n",
+          NSTREAM / 4, written, r.last_ack, r.nacks);
+
+  /* Every alert the client received is in the database, and no other. */
+  sqlite3 *db = it_db_open(d.db);
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%" PRId64, r.last_ack);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts", NULL), r.last_ack);
+  ASSERT_EQ(it_db_int(db, "SELECT count(DISTINCT call_ts) FROM alerts WHERE rule_id = "
+                          "'it.trigger' AND call_ts BETWEEN 1 AND ?1", buf, NULL), r.last_ack);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM calls WHERE end_reason = 'shutdown'", NULL), 4);
+  sqlite3_close(db);
+  assert_integrity(d.db);
+  ASSERT(!it_file_exists(d.sock));
+
+  it_close(c);
+  it_str_free(&out);
+  it_daemon_cleanup(&d);
+}
+
+/* ---- 7. SIGKILL, then a restart on the same database ----------------------- */
+
+static void test_sigkill_and_restart(void) {
+  struct it_daemon d;
+  struct it_str out = {0};
+  static size_t line_end[NSTREAM + 1];
+  static struct received r;
+  size_t sent = 0;
+  int killed = 0;
+  char buf[32];
+
+  memset(&r, 0, sizeof(r));
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  struct it_conn *c = it_connect(&d);
+  free(it_hello(c, 1));
+  for (int i = 1; i <= NSTREAM; i++) {
+    stream_line(&out, "kill", i);
+    line_end[i] = out.len;
+  }
+
+  uint64_t deadline = it_now_ms() + (uint64_t)it_scaled(IT_WAIT_MS);
+  while (!c->eof) {
+    /* At most 300 lines past the last ack, so that acks keep coming. */
+    int64_t upto = r.last_ack + 300 < NSTREAM ? r.last_ack + 300 : NSTREAM;
+    if (!killed && sent < line_end[upto]) {
+      long n = it_send_some(c, out.p + sent, line_end[upto] - sent < 4096 ? line_end[upto] - sent : 4096);
+      ASSERT(n >= 0);
+      sent += (size_t)n;
+    }
+    if (!killed && r.last_ack >= NSTREAM / 4) {
+      ASSERT_EQ(kill(d.pid, SIGKILL), 0);
+      killed = 1;
+    }
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN | (!killed && sent < line_end[upto] ? POLLOUT : 0)};
+    ASSERT(it_now_ms() < deadline);
+    it_poll(&pfd, 1, (int)(deadline - it_now_ms()));
+    it_recv_some(c);
+    take_messages(c, &r); /* acks read after the kill were sent before it: they count */
+  }
+  ASSERT_EQ(it_daemon_wait_exit(&d, -1), 128 + SIGKILL);
+  it_close(c);
+  fprintf(stderr, "   SIGKILL with %" PRId64 " lines acked, %" PRId64 " alerted\n", r.last_ack,
+          r.max_alert);
+
+  /* Every acknowledged alert is there; the file is sound. */
+  assert_integrity(d.db);
+  sqlite3 *db = it_db_open(d.db);
+  snprintf(buf, sizeof(buf), "%" PRId64, r.last_ack);
+  ASSERT_EQ(it_db_int(db, "SELECT count(DISTINCT call_ts) FROM alerts WHERE rule_id = "
+                          "'it.trigger' AND call_ts BETWEEN 1 AND ?1", buf, NULL), r.last_ack);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts WHERE call_ts BETWEEN 1 AND ?1", buf,
+                      NULL), r.last_ack);
+  /* Beyond the acks there may be more (committed, ack not yet out): always
+   * whole lines in stream order, never a hole. */
+  int64_t before = it_db_int(db, "SELECT count(*) FROM alerts", NULL);
+  ASSERT_GE(before, r.last_ack);
+  ASSERT_EQ(it_db_int(db, "SELECT max(call_ts) FROM alerts", NULL), before);
+  sqlite3_close(db);
+
+  /* The restart replaces the socket the killed daemon left behind. */
+  ASSERT(it_file_exists(d.sock));
+  size_t from = d.log_len;
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  ASSERT(it_wait_log(&d, from, "removing stale socket", 0) >= 0);
+  c = it_connect(&d);
+  free(it_hello(c, 1));
+  for (int i = 1; i <= 10; i++)
+    ASSERT_EQ(it_sendf(c, "{\"call_id\":\"after-kill\",\"speaker\":\"agent\",\"text\":\"new "
+                          "zebra crossing %d\",\"ts\":%d,\"seq\":%d}", i, 10000 + i, i), 0);
+  int alerts = 0;
+  for (;;) {
+    cJSON *m = it_read_json(c, -1);
+    ASSERT(m != NULL);
+    if (strcmp(it_jtype(m), "alert") == 0)
+      alerts++;
+    int done = strcmp(it_jtype(m), "ack") == 0 && it_jint(m, "seq") == 10;
+    cJSON_Delete(m);
+    if (done)
+      break;
+  }
+  ASSERT_EQ(alerts, 10);
+  /* A platform resending an acknowledged line: answered again, stored once. */
+  struct it_conn *again = it_connect(&d);
+  free(it_hello(again, 1));
+  out.len = 0;
+  stream_line(&out, "kill", 1);
+  ASSERT_EQ(it_send(again, out.p, out.len), 0);
+  cJSON *m = it_expect(again, "alert", -1, NULL, NULL);
+  ASSERT_STR_EQ(it_jstr(m, "call_id"), "kill-1");
+  cJSON_Delete(m);
+  m = it_expect(again, "ack", -1, NULL, NULL);
+  ASSERT_EQ(it_jint(m, "seq"), 1);
+  cJSON_Delete(m);
+  it_close(again);
+  db = it_db_open(d.db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts WHERE call_id = 'after-kill'", NULL), 10);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts WHERE call_id = 'kill-1' AND call_ts = 1",
+                      NULL), 1);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts", NULL), before + 10);
+  sqlite3_close(db);
+
+  it_close(c);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  assert_integrity(d.db);
+  it_str_free(&out);
+  it_daemon_cleanup(&d);
+}
+
+/* ---- 9. a stale socket is replaced; a live one is not taken over ------------- */
+
+static void expect_trigger(struct it_conn *c, const char *call) {
+  ASSERT_EQ(it_sendf(c, "{\"call_id\":\"%s\",\"speaker\":\"agent\",\"text\":\"zebra crossing\"}",
+                     call), 0);
+  cJSON *m = it_expect(c, "alert", -1, NULL, NULL);
+  ASSERT_STR_EQ(it_jstr(m, "call_id"), call);
+  cJSON_Delete(m);
+}
+
+static void test_stale_and_live_socket(void) {
+  struct it_daemon d, d2;
+  struct sockaddr_un sa;
+  struct stat st;
+
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  /* A socket file nobody listens on, as a crashed daemon leaves it. */
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  memset(&sa, 0, sizeof(sa));
+  sa.sun_family = AF_UNIX;
+  ASSERT(strlen(d.sock) < sizeof(sa.sun_path));
+  memcpy(sa.sun_path, d.sock, strlen(d.sock) + 1);
+  ASSERT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  close(fd);
+  ASSERT(lstat(d.sock, &st) == 0 && S_ISSOCK(st.st_mode));
+
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  ASSERT(it_wait_log(&d, 0, "removing stale socket", 0) >= 0);
+  struct it_conn *c1 = it_connect(&d);
+  expect_trigger(c1, "stale-1");
+
+  /* A second daemon on the live socket (its own database) exits 1. */
+  it_daemon_init(&d2);
+  it_rules(&d2, "base.json");
+  snprintf(d2.sock, sizeof(d2.sock), "%s", d.sock);
+  ASSERT_EQ(it_daemon_start(&d2, NULL), -1);
+  ASSERT_EQ(it_exit_code(d2.status), 1);
+  ASSERT_CONTAINS(d2.log, "another earshotd is listening on");
+  ASSERT_CONTAINS(d2.log, d.sock);
+  it_daemon_cleanup(&d2);
+
+  /* The first keeps working, for the old client and new ones. */
+  expect_trigger(c1, "stale-2");
+  struct it_conn *c2 = it_connect(&d);
+  expect_trigger(c2, "stale-3");
+
+  /* Something else at the socket path is never removed. */
+  it_daemon_init(&d2);
+  it_rules(&d2, "base.json");
+  it_write_file(d2.sock, "not a socket", 12);
+  ASSERT_EQ(it_daemon_start(&d2, NULL), -1);
+  ASSERT_EQ(it_exit_code(d2.status), 1);
+  ASSERT_CONTAINS(d2.log, "is not a socket");
+  ASSERT(it_file_contains(d2.sock, "not a socket", 12));
+  it_daemon_cleanup(&d2);
+
+  it_close(c1);
+  it_close(c2);
+  ASSERT_EQ(it_daemon_stop(&d, SIGINT), 0); /* SIGINT stops gracefully too */
+  ASSERT(it_wait_log(&d, 0, "SIGINT: stopping", 0) >= 0);
+  ASSERT(!it_file_exists(d.sock));
+  it_daemon_cleanup(&d);
+}
+
+/* ---- 10. --check-config and bad startup settings ------------------------------ */
+
+static char rules_path[512];
+
+static const char *rules_file(const char *name) {
+  snprintf(rules_path, sizeof(rules_path), "%s/%s", IT_RULES_DIR, name);
+  return rules_path;
+}
+
+/* Runs earshotd --check-config with `args`; checks the exit code and that
+ * the output holds each of `needles` (NULL-terminated). */
+static void check(const char *what, const char *const *args, int code,
+                  const char *const *needles) {
+  char *out;
+  int rc = it_run_earshotd(args, &out, -1);
+  if (rc != code)
+    IT_FAIL("%s: exit %d, expected %d; output:\n%s", what, rc, code, out);
+  for (int i = 0; needles[i]; i++)
+    if (strstr(out, needles[i]) == NULL)
+      IT_FAIL("%s: output lacks \"%s\":\n%s", what, needles[i], out);
+  fprintf(stderr, "   %-34s exit %d\n", what, rc);
+  free(out);
+}
+
+static void test_check_config(void) {
+  struct it_daemon d;
+  char cfg[256], rules_cfg[1024];
+
+  it_daemon_init(&d);
+  snprintf(cfg, sizeof(cfg), "%s", d.config);
+#define ARGS(...) ((const char *const[]){"--check-config", "--socket", d.sock, "--db", d.db, __VA_ARGS__, NULL})
+#define NEEDLES(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+  check("good rules", ARGS("--rules", rules_file("base.json")), 0,
+        NEEDLES("configuration OK", "3 rules"));
+  check("malformed rules", ARGS("--rules", rules_file("broken_json.json")), 1,
+        NEEDLES("broken_json.json:5:", "malformed JSON", "cannot load rules"));
+  check("rule whose example fails", ARGS("--rules", rules_file("broken_example.json")), 1,
+        NEEDLES("broken_example.json:", "it.bad-example", "example should match"));
+  check("missing rules file", ARGS("--rules", rules_file("no-such-file.json")), 1,
+        NEEDLES("no-such-file.json", "cannot open"));
+  check("two files, one broken",
+        ARGS("--rules", rules_file("base.json"), "--rules", rules_file("broken_example.json")), 1,
+        NEEDLES("it.bad-example"));
+
+  it_config(&d, "{\"bogus_key\": 1}");
+  check("unknown config key", ARGS("--config", cfg, "--rules", rules_file("base.json")), 1,
+        NEEDLES("unknown setting \"bogus_key\"", "config.json"));
+  it_config(&d, "{\"limits\": {\"max_lines\": 5}}");
+  check("unknown limit", ARGS("--config", cfg, "--rules", rules_file("base.json")), 1,
+        NEEDLES("unknown limit \"max_lines\""));
+  it_config(&d, "{\"store\": {\"fsync\": true}}");
+  check("unknown store setting", ARGS("--config", cfg, "--rules", rules_file("base.json")), 1,
+        NEEDLES("unknown store setting \"fsync\""));
+  it_config(&d, "{\"limits\": {\"max_output_bytes\": 1000}}");
+  check("limit out of range", ARGS("--config", cfg, "--rules", rules_file("base.json")), 1,
+        NEEDLES("limits.max_output_bytes must be"));
+  it_config(&d, "{\"log_level\": \"loud\"}");
+  check("bad log level", ARGS("--config", cfg, "--rules", rules_file("base.json")), 1,
+        NEEDLES("\"log_level\" must be"));
+  it_config(&d, "{\"limits\": {\n  \"max_line_bytes\": 4096,\n}");
+  check("malformed config", ARGS("--config", cfg, "--rules", rules_file("base.json")), 1,
+        NEEDLES("malformed JSON near line"));
+  check("missing config file",
+        ARGS("--config", "/nonexistent/earshotd.json", "--rules", rules_file("base.json")), 1,
+        NEEDLES("cannot open config file /nonexistent/earshotd.json"));
+  it_config(&d, "{\"limits\": {\"max_line_bytes\": 4096, \"max_output_bytes\": 65536},"
+                " \"store\": {\"synchronous\": \"normal\"}, \"log_level\": \"warn\"}");
+  check("good config", ARGS("--config", cfg, "--rules", rules_file("base.json")), 0,
+        NEEDLES("configuration OK"));
+  snprintf(rules_cfg, sizeof(rules_cfg), "{\"rules\": [\"%s\"]}", rules_file("reloaded.json"));
+  it_config(&d, rules_cfg);
+  check("rules named by the config", ARGS("--config", cfg), 0,
+        NEEDLES("configuration OK", "4 rules"));
+  check("unknown flag", ARGS("--frobnicate"), 1, NEEDLES("usage: earshotd"));
+
+  /* Not checking, starting: a bad rules file is exit 1 before anything is
+   * created. */
+  it_rules(&d, "broken_example.json");
+  d.has_config = 0;
+  ASSERT_EQ(it_daemon_start(&d, NULL), -1);
+  ASSERT_EQ(it_exit_code(d.status), 1);
+  ASSERT_CONTAINS(d.log, "it.bad-example");
+  ASSERT_CONTAINS(d.log, "cannot load rules");
+  ASSERT(!it_file_exists(d.sock));
+  ASSERT(!it_file_exists(d.db));
+  /* So is a bad config file. */
+  it_rules(&d, "base.json");
+  it_config(&d, "{\"limits\": {\"max_connections\": 0}}");
+  ASSERT_EQ(it_daemon_start(&d, NULL), -1);
+  ASSERT_EQ(it_exit_code(d.status), 1);
+  ASSERT_CONTAINS(d.log, "limits.max_connections must be");
+  ASSERT(!it_file_exists(d.sock));
+  it_daemon_cleanup(&d);
+#undef ARGS
+#undef NEEDLES
+}
+
+int main(int argc, char **argv) {
+  it_init(argc, argv);
+  RUN(test_sigterm_under_load);
+  RUN(test_sigkill_and_restart);
+  RUN(test_stale_and_live_socket);
+  RUN(test_check_config);
+  return 0;
+}
