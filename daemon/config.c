@@ -26,6 +26,7 @@ void esd_config_init(struct esd_config *c) {
   c->max_calls_per_connection = 10000;
   c->max_open_calls = 100000;
   c->max_output_bytes = 8u << 20;
+  c->output_stall_timeout = 30;
   c->max_pending_alerts = 100000;
   c->call_idle_timeout = 300;
   c->synchronous = 2;
@@ -101,7 +102,7 @@ static int load_file(struct esd_config *c, const char *file) {
     "log_level", "foreground", "limits", "store", "redact", "call_idle_timeout", NULL};
   static const char *const lim[] = {
     "max_line_bytes", "max_connections", "max_calls_per_connection", "max_open_calls",
-    "max_output_bytes", "max_pending_alerts", NULL};
+    "max_output_bytes", "max_pending_alerts", "output_stall_timeout", NULL};
   static const char *const sto[] = {"synchronous", "commit_interval_ms", NULL};
   FILE *f = fopen(file, "rb");
   char *text = NULL;
@@ -215,6 +216,7 @@ static int load_file(struct esd_config *c, const char *file) {
     LIM("max_open_calls", 1, 10000000, c->max_open_calls, unsigned);
     LIM("max_output_bytes", 65536, 1u << 30, c->max_output_bytes, size_t);
     LIM("max_pending_alerts", 100, 10000000, c->max_pending_alerts, size_t);
+    LIM("output_stall_timeout", 1, 3600, c->output_stall_timeout, double);
 #undef LIM
   }
   if ((sub = cJSON_GetObjectItemCaseSensitive(root, "store"))) {

@@ -28,6 +28,7 @@ struct esd_config {
   unsigned max_calls_per_connection; /* 10000 */
   unsigned max_open_calls;      /* 100000 */
   size_t max_output_bytes;      /* 8 MiB queued to one client */
+  double output_stall_timeout;  /* seconds a client may leave output unread; 30 */
   size_t max_pending_alerts;    /* 100000 waiting for the store */
   double call_idle_timeout;     /* seconds; 300 */
   /* store */

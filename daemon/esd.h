@@ -50,6 +50,9 @@ struct esd_conn {
   uint64_t turn;
   size_t discarding;         /* > 0: bytes of an over-long line being skipped */
   uint64_t lineno;
+  char *pending;             /* lines read but not yet handled: output was backed up */
+  size_t pending_len;
+  uint64_t out_paused_ms;    /* loop time when output pausing began */
   char *out;                 /* output waiting for the end of this read */
   size_t out_len, out_cap;
   struct esd_ack ackq[ESD_ACKQ];

@@ -60,6 +60,8 @@ struct wreq {
 
 static void conn_close(struct esd_conn *c, const char *why);
 static void conn_finish(struct esd_conn *c);
+static void process_pending(struct esd_conn *c);
+static void ack_release(struct esd_conn *c, uint64_t committed);
 static void conn_update_reading(struct esd_conn *c);
 
 static size_t queued(const struct esd_conn *c) {
@@ -109,7 +111,13 @@ static void on_write(uv_write_t *req, int status) {
   if (!c->closing && (c->paused & ESD_PAUSE_OUTPUT) &&
       queued(c) <= c->d->cfg->max_output_bytes / 4) {
     c->paused &= ~(unsigned)ESD_PAUSE_OUTPUT;
-    conn_update_reading(c);
+    /* First the lines held back when output backed up, then new reads. */
+    process_pending(c);
+    if (!c->closing) {
+      ack_release(c, esd_writer_committed(c->d->writer));
+      esd_conn_flush(c);
+      conn_update_reading(c);
+    }
   }
 }
 
@@ -149,6 +157,7 @@ void esd_conn_flush(struct esd_conn *c) {
   c->out_len = 0;
   if (queued(c) > c->d->cfg->max_output_bytes / 2 && !(c->paused & ESD_PAUSE_OUTPUT)) {
     c->paused |= ESD_PAUSE_OUTPUT;
+    c->out_paused_ms = uv_now(c->d->loop);
     conn_update_reading(c);
     esd_debug("server", "conn %" PRIu64 ": paused: %zu bytes unread by the client", c->id,
               queued(c));
@@ -583,6 +592,25 @@ static void split_lines(struct esd_conn *c, const char *p, size_t n) {
     }
     if (!nl)
       break;
+    /* Output backed up: write what we can; if the client still lags, keep
+     * the rest of this read for when it catches up, so that reading alerts
+     * slowly never costs a client its connection. */
+    if (queued(c) > c->d->cfg->max_output_bytes / 2 && !c->d->stopping && !c->discarding) {
+      esd_conn_flush(c);
+      if ((c->paused & ESD_PAUSE_OUTPUT) && !c->closing && nl + 1 < end) {
+        size_t rest = (size_t)(end - (nl + 1));
+        char *keep = malloc(rest);
+        if (keep == NULL) {
+          conn_close(c, "out of memory holding back input");
+          return;
+        }
+        memcpy(keep, nl + 1, rest);
+        free(c->pending);
+        c->pending = keep;
+        c->pending_len = rest;
+        return;
+      }
+    }
     if (c->discarding) {
       char msg[128];
       c->lineno++;
@@ -595,6 +623,17 @@ static void split_lines(struct esd_conn *c, const char *p, size_t n) {
     }
     p = nl + 1;
   }
+}
+
+static void process_pending(struct esd_conn *c) {
+  char *buf = c->pending;
+  size_t len = c->pending_len;
+  if (buf == NULL)
+    return;
+  c->pending = NULL;
+  c->pending_len = 0;
+  split_lines(c, buf, len);
+  free(buf);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -651,6 +690,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 static void on_conn_closed(uv_handle_t *h) {
   struct esd_conn *c = h->data;
+  free(c->pending);
   free(c->line);
   free(c->out);
   free(c);
@@ -953,6 +993,18 @@ void esd_tick(uv_timer_t *t) {
   double now = (double)uv_now(d->loop) / 1000.0;
 
   es_calls_expire(d->calls, now, d->cfg->call_idle_timeout, on_expired, d);
+  for (struct esd_conn *c = d->conns, *next; c; c = next) {
+    next = c->next;
+    if ((c->paused & ESD_PAUSE_OUTPUT) && !c->closing &&
+        (double)(uv_now(d->loop) - c->out_paused_ms) >= d->cfg->output_stall_timeout * 1000.0) {
+      d->disconnects_slow++;
+      esd_warn("server", "conn %" PRIu64 " (%s): disconnected: %zu bytes of output left unread for "
+               "%.0f s (output_stall_timeout), over half of max_output_bytes (%zu)",
+               c->id, c->client, queued(c), d->cfg->output_stall_timeout,
+               d->cfg->max_output_bytes);
+      conn_close(c, NULL);
+    }
+  }
   d->rate_pos = (d->rate_pos + 1) % 11;
   d->rate_lines[d->rate_pos] = d->lines;
 }
@@ -990,6 +1042,7 @@ void esd_drain_and_close_all(struct esd *d) {
     if (c->reading)
       uv_read_stop(&c->h.stream);
     c->reading = 0;
+    process_pending(c);
     drain_socket(c);
     if (!c->closing)
       esd_conn_flush(c);
