@@ -433,7 +433,7 @@ static void handle_utterance(struct esd_conn *c, struct es_event *ev, uint64_t *
     };
     int64_t n = es_alert_json(&a, json, sizeof(json));
     if (n == ES_ETOOBIG) {
-      size_t cap = 8 * ev->text_len + 4096;
+      size_t cap = ES_ALERT_JSON_CAP(ev->text_len);
       big = malloc(cap);
       n = big ? es_alert_json(&a, big, cap) : ES_ENOMEM;
     }

@@ -32,8 +32,14 @@ struct es_alert {
 int es_json_str(char *buf, size_t cap, size_t *pos, const char *s, size_t len);
 
 /* Writes the alert as one JSON object followed by '\n' into buf. Returns
- * the length, or ES_ETOOBIG when cap is too small (a line of
- * max_line_bytes always fits in 8 * max_line_bytes + 4096 bytes). */
+ * the length, or ES_ETOOBIG when cap is too small. */
 int64_t es_alert_json(const struct es_alert *a, char *buf, size_t cap);
+
+/* A capacity that always fits the alert for a text of up to max_line
+ * bytes: a control character escapes to 6 bytes, in both "text" and
+ * "matched" (12 per text byte); the rest (tip and description of up to
+ * 4096 bytes each, call id of up to 128 bytes, also 6 per byte, and the
+ * numbers and keys) stays under 64 KiB. */
+#define ES_ALERT_JSON_CAP(max_line) (12 * (size_t)(max_line) + 65536)
 
 #endif

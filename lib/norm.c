@@ -55,6 +55,8 @@ enum {
   K_BREAK,     /* word break */
   K_DROP,      /* apostrophe: delete */
   K_MB,        /* start of a multi-byte sequence: decide by code point */
+  K_FOLD_S,    /* U+017F: written as "s" */
+  K_FOLD_K,    /* U+212A: written as "k" */
 };
 
 static const unsigned char byte_kind[256] = {
@@ -103,6 +105,8 @@ static int mb_kind(const unsigned char *s, size_t i, size_t len, size_t *n) {
          (unsigned)(s[i + 2] & 0x3F);
     if (cp == 0x2018 || cp == 0x2019)
       return K_DROP;
+    if (cp == 0x212A)
+      return K_FOLD_K;
     if ((cp >= 0x2000 && cp <= 0x206F) || cp == 0x3000)
       return K_BREAK;
     return K_KEEP;
@@ -112,6 +116,8 @@ static int mb_kind(const unsigned char *s, size_t i, size_t len, size_t *n) {
     cp = ((unsigned)(c & 0x1F) << 6) | (unsigned)(s[i + 1] & 0x3F);
     if (cp == 0x02BC || cp == 0x00B4)
       return K_DROP;
+    if (cp == 0x017F)
+      return K_FOLD_S;
     if (cp == 0x00A0 || cp == 0x00A1 || cp == 0x00AB || cp == 0x00BB || cp == 0x00BF)
       return K_BREAK;
     return K_KEEP;
@@ -132,7 +138,7 @@ struct walk_stop {
 
 static size_t walk(const char *text, size_t len, char *out, struct walk_stop *stop) {
   const unsigned char *s = (const unsigned char *)text;
-  size_t i = 0, o = 1;
+  size_t i = 0, o = 1, w;
   int pending_break = 0;
   size_t break_start = 0, break_end = 0;
 
@@ -172,21 +178,28 @@ static size_t walk(const char *text, size_t len, char *out, struct walk_stop *st
       }
       pending_break = 0;
     }
-    if (stop && stop->want >= o && stop->want < o + n) {
+    /* Folded characters take one output byte for their n input bytes. */
+    w = kind == K_FOLD_S || kind == K_FOLD_K ? 1 : n;
+    if (stop && stop->want >= o && stop->want < o + w) {
       stop->in_start = i;
       stop->in_end = i + n;
       stop->found = 1;
       return o;
     }
     if (out) {
-      if (n == 1)
+      if (kind == K_FOLD_S || kind == K_FOLD_K)
+        out[o] = kind == K_FOLD_S ? 's' : 'k';
+      else if (n == 1)
         out[o] = (char)lower_ascii[c];
       else
         memcpy(out + o, s + i, n);
     }
-    o += n;
+    o += w;
     i += n;
   }
+  /* A line without a word is the empty line: one pad space, not two. */
+  if (o == 1)
+    return 1;
   if (out)
     out[o] = ' ';
   return o + 1;

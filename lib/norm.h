@@ -13,6 +13,9 @@
  *     U+00BF, U+2000..U+206F (except the apostrophes above), U+3000 are
  *     word breaks;
  *   - any run of word breaks becomes one space;
+ *   - U+017F (long s) and U+212A (Kelvin sign) become "s" and "k": PCRE2's
+ *     caseless matching equates them with those letters, and the literal
+ *     prefilter must see the same text the regexes match;
  *   - every other code point is copied unchanged (no Unicode case folding);
  *   - the result starts and ends with exactly one space, so every word in
  *     it is " word " delimited. The empty line normalises to " ".

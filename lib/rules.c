@@ -878,11 +878,11 @@ static void load_rule(struct loader *ld, const cJSON *obj, uint32_t idx) {
 
   r->info.id = get_string(ld, obj, "id", 1);
   if (r->info.id) {
+    snprintf(ld->rule_id, sizeof(ld->rule_id), "%s", r->info.id);
     if (!valid_id(r->info.id))
       report(ld, cJSON_GetObjectItemCaseSensitive(obj, "id"), 0,
              "invalid id \"%s\": use 1-%d characters from a-z 0-9 . _ -, starting with a letter or digit",
              r->info.id, ES_RULE_ID_MAX);
-    snprintf(ld->rule_id, sizeof(ld->rule_id), "%s", r->info.id);
     for (uint32_t i = 0; i < idx; i++)
       if (ld->rules->rules[i].info.id && strcmp(ld->rules->rules[i].info.id, r->info.id) == 0) {
         report(ld, cJSON_GetObjectItemCaseSensitive(obj, "id"), 0,
@@ -1071,6 +1071,15 @@ static void load_source(struct loader *ld, const struct es_rules_source *src) {
     report_at(ld, line, col, NULL, "malformed JSON here (check for a missing comma, quote or bracket)");
     goto done;
   }
+  /* cJSON stops after the first value: text after it is an error too. */
+  i = (size_t)(end - text);
+  skip_ws(text, src->len, &i);
+  if (i < src->len) {
+    off_to_linecol(text, src->len, i, &line, &col);
+    report_at(ld, line, col, NULL, "malformed JSON here (text after the end of the rule array)");
+    goto done;
+  }
+  i = 0;
   skip_ws(text, src->len, &i);
   if (locate(&ld->map, root, &i, (size_t)-1) < 0) {
     ld->oom = 1;

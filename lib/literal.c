@@ -1,0 +1,468 @@
+/*
+ * literal.c: required-literal extraction from PCRE2 patterns (see
+ * literal.h).
+ *
+ * A small recursive-descent reader of the PCRE2 syntax that rule authors
+ * actually use. Every sub-expression is summarised by an anchor set (a
+ * set of literals, one of which every match of it contains) or by "none".
+ *
+ *   - A sequence keeps one factor: the longest run of mandatory literal
+ *     characters, or the anchor set of a mandatory group, whichever has the
+ *     longest shortest literal. Runs end at anything that is not a plain
+ *     character: a class, `.`, an escape such as \d or \b, an anchor, a
+ *     group, a quantifier that may repeat.
+ *   - An alternation is the union of its branches' sets, and none as soon
+ *     as one branch has none or the union grows past ES_LITSET_MAX.
+ *   - An atom quantified by ?, * or {0,...} is dropped; one quantified by
+ *     + or {n,...} with n >= 1 counts once and ends the run.
+ *   - Lookarounds are read (to find their end) and then ignored.
+ *
+ * Anything else, or anything whose reading might depend on the PCRE2
+ * version (`{` that is not a plain quantifier, for one), abandons the
+ * whole pattern: a wrong set makes the product miss alerts silently,
+ * while no set only costs speed.
+ *
+ * The reader assumes the pattern is compiled with PCRE2_CASELESS |
+ * PCRE2_UTF and no other option that changes syntax (PCRE2_EXTENDED,
+ * PCRE2_ALLOW_EMPTY_CLASS, PCRE2_ALT_BSUX, PCRE2_LITERAL).
+ */
+#include "literal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+/* PCRE2's own default limit on nested parentheses. */
+#define LIT_MAX_DEPTH 250
+
+struct reader {
+  const unsigned char *p; /* borrowed: the next byte of the pattern */
+  /* The current run of literal characters. Only the innermost sequence
+   * has one: a sequence ends its run before it reads a group. */
+  char *run; /* owned: as long as the pattern */
+  size_t run_len;
+  int depth;
+  int give_up; /* a construct we do not understand was seen */
+  int nomem;
+};
+
+/* What a quantifier does to the atom before it. */
+enum quant {
+  QUANT_NONE,      /* no quantifier: exactly once */
+  QUANT_OPTIONAL,  /* may occur zero times */
+  QUANT_MANDATORY, /* occurs at least once, maybe more */
+};
+
+void es__litset_free(struct es__litset *s) {
+  if (s == NULL) return;
+  for (size_t i = 0; i < s->n; i++) free(s->lits[i]);
+  free(s->lits);
+  free(s->lens);
+  s->lits = NULL;
+  s->lens = NULL;
+  s->n = 0;
+}
+
+static void set_init(struct es__litset *s) {
+  s->lits = NULL;
+  s->lens = NULL;
+  s->n = 0;
+}
+
+/* Appends a copy of lit[0..len). The arrays are sized for ES_LITSET_MAX
+ * twice over (a union of two full sets before it is pruned). */
+static int set_push(struct es__litset *s, const char *lit, size_t len) {
+  if (s->lits == NULL) {
+    s->lits = malloc(2 * ES_LITSET_MAX * sizeof(char *));
+    s->lens = malloc(2 * ES_LITSET_MAX * sizeof(size_t));
+    if (s->lits == NULL || s->lens == NULL) return ES_ENOMEM;
+  }
+  if (s->n >= 2 * ES_LITSET_MAX) return ES_EINVAL; /* never: callers prune */
+  char *copy = malloc(len + 1);
+  if (copy == NULL) return ES_ENOMEM;
+  memcpy(copy, lit, len);
+  copy[len] = '\0';
+  s->lits[s->n] = copy;
+  s->lens[s->n] = len;
+  s->n++;
+  return 0;
+}
+
+static int contains(const char *hay, size_t hlen, const char *needle, size_t nlen) {
+  if (nlen > hlen) return 0;
+  for (size_t i = 0; i + nlen <= hlen; i++)
+    if (memcmp(hay + i, needle, nlen) == 0) return 1;
+  return 0;
+}
+
+/* Drops duplicates and every literal that contains another one: a string
+ * that contains "abc" contains "b", so {"abc", "b"} says no more than
+ * {"b"}. */
+static void set_prune(struct es__litset *s) {
+  size_t kept = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    int redundant = 0;
+    for (size_t j = 0; j < s->n && !redundant; j++) {
+      if (j == i || s->lits[j] == NULL) continue;
+      if (s->lens[j] == s->lens[i] ? (j < i && memcmp(s->lits[j], s->lits[i], s->lens[i]) == 0)
+                                   : contains(s->lits[i], s->lens[i], s->lits[j], s->lens[j]))
+        redundant = 1;
+    }
+    if (redundant) {
+      free(s->lits[i]);
+      s->lits[i] = NULL;
+    }
+  }
+  for (size_t i = 0; i < s->n; i++) {
+    if (s->lits[i] == NULL) continue;
+    s->lits[kept] = s->lits[i];
+    s->lens[kept] = s->lens[i];
+    kept++;
+  }
+  s->n = kept;
+}
+
+static size_t set_min_len(const struct es__litset *s) {
+  size_t min = (size_t)-1;
+  for (size_t i = 0; i < s->n; i++)
+    if (s->lens[i] < min) min = s->lens[i];
+  return min;
+}
+
+/* Moves src's literals into dst (src ends empty). If the result has more
+ * than ES_LITSET_MAX literals, dst becomes none and *overflow is set. */
+static int set_union(struct es__litset *dst, struct es__litset *src, int *overflow) {
+  for (size_t i = 0; i < src->n; i++) {
+    int rc = set_push(dst, src->lits[i], src->lens[i]);
+    if (rc != 0) return rc;
+  }
+  es__litset_free(src);
+  set_prune(dst);
+  if (dst->n > ES_LITSET_MAX) {
+    es__litset_free(dst);
+    *overflow = 1;
+  }
+  return 0;
+}
+
+/* Keeps the better of *best and *cand in *best and frees the other. A set
+ * is better when its shortest literal is longer (fewer false candidates
+ * for the prefilter), then when it has fewer literals. */
+static void keep_better(struct es__litset *best, struct es__litset *cand) {
+  if (cand->n == 0) {
+    es__litset_free(cand);
+    return;
+  }
+  int better = best->n == 0;
+  if (!better) {
+    size_t cm = set_min_len(cand), bm = set_min_len(best);
+    better = cm > bm || (cm == bm && cand->n < best->n);
+  }
+  if (better) {
+    es__litset_free(best);
+    *best = *cand;
+    set_init(cand);
+  } else {
+    es__litset_free(cand);
+  }
+}
+
+static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+static int is_alnum(unsigned char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Printable ASCII that is neither a letter nor a digit: escaped, it always
+ * stands for itself. */
+static int is_punct_or_space(unsigned char c) {
+  return c >= 0x20 && c < 0x7f && !is_alnum(c);
+}
+
+static int is_quant_start(unsigned char c) {
+  return c == '?' || c == '*' || c == '+' || c == '{';
+}
+
+/* Reads an optional quantifier at r->p. Only the forms whose meaning has
+ * not changed between PCRE2 versions are accepted: ?, *, +, {n}, {n,},
+ * {n,m}, then an optional lazy `?` or possessive `+`. Any other `{`, or a
+ * second quantifier, abandons the pattern. */
+static enum quant read_quant(struct reader *r) {
+  enum quant q;
+  unsigned char c = *r->p;
+  if (c == '?' || c == '*') {
+    q = QUANT_OPTIONAL;
+    r->p++;
+  } else if (c == '+') {
+    q = QUANT_MANDATORY;
+    r->p++;
+  } else if (c == '{') {
+    const unsigned char *s = r->p + 1;
+    unsigned long min = 0;
+    int ndigits = 0;
+    while (is_digit(*s)) {
+      if (ndigits++ < 9) min = min * 10 + (unsigned long)(*s - '0');
+      s++;
+    }
+    if (ndigits == 0) goto give_up;
+    if (*s == ',') {
+      s++;
+      while (is_digit(*s)) s++;
+    }
+    if (*s != '}') goto give_up;
+    r->p = s + 1;
+    q = min == 0 ? QUANT_OPTIONAL : QUANT_MANDATORY;
+  } else {
+    return QUANT_NONE;
+  }
+  if (*r->p == '?' || *r->p == '+') r->p++;
+  if (is_quant_start(*r->p)) goto give_up;
+  return q;
+give_up:
+  r->give_up = 1;
+  return QUANT_NONE;
+}
+
+/* Skips a character class; r->p is just past the `[`. */
+static void skip_class(struct reader *r) {
+  const unsigned char *p = r->p;
+  if (*p == '^') p++;
+  if (*p == ']') p++; /* a leading ] is a literal member */
+  for (;;) {
+    unsigned char c = *p;
+    if (c == '\0' || c >= 0x80) goto give_up;
+    if (c == ']') break;
+    if (c == '\\') {
+      unsigned char e = p[1];
+      /* \c would swallow the next byte, \Q..\E quotes: both can hide a ]. */
+      if (!(is_punct_or_space(e) || (e != '\0' && strchr("dDwWsSnrtfa", e) != NULL)))
+        goto give_up;
+      p += 2;
+      continue;
+    }
+    if (c == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+      /* A POSIX class such as [:alpha:] or [:^digit:]; nothing irregular. */
+      unsigned char kind = p[1];
+      const unsigned char *s = p + 2;
+      if (kind == ':' && *s == '^') s++;
+      const unsigned char *name = s;
+      while (*s >= 'a' && *s <= 'z') s++;
+      if (s == name || s[0] != kind || s[1] != ']') goto give_up;
+      p = s + 2;
+      continue;
+    }
+    p++;
+  }
+  r->p = p + 1;
+  return;
+give_up:
+  r->give_up = 1;
+}
+
+static int read_alternation(struct reader *r, struct es__litset *out);
+
+/* Ends the current run of literal characters: it becomes a candidate. */
+static int flush_run(struct reader *r, struct es__litset *best) {
+  if (r->run_len == 0) return 0;
+  struct es__litset cand;
+  set_init(&cand);
+  int rc = set_push(&cand, r->run, r->run_len);
+  r->run_len = 0;
+  if (rc != 0) {
+    es__litset_free(&cand);
+    return rc;
+  }
+  keep_better(best, &cand);
+  return 0;
+}
+
+/* Reads a group; r->p is just past the `(`. */
+static void read_group(struct reader *r, struct es__litset *best) {
+  int lookaround = 0;
+  const unsigned char *p = r->p;
+  struct es__litset inner;
+  set_init(&inner);
+
+  if (*p == '*') goto give_up; /* (*VERB) and friends */
+  if (*p == '?') {
+    p++;
+    if (*p == ':') {
+      p++;
+    } else if (*p == '=' || *p == '!') {
+      lookaround = 1;
+      p++;
+    } else if (*p == '<' && (p[1] == '=' || p[1] == '!')) {
+      lookaround = 1;
+      p += 2;
+    } else if (*p == '<' || *p == '\'' || (*p == 'P' && p[1] == '<')) {
+      /* a named capture: (?<name>, (?'name' or (?P<name> */
+      if (*p == 'P') p++;
+      unsigned char close = *p == '<' ? '>' : '\'';
+      p++;
+      const unsigned char *name = p;
+      while (is_alnum(*p) || *p == '_') p++;
+      if (p == name || is_digit(*name) || *p != close) goto give_up;
+      p++;
+    } else {
+      goto give_up; /* options, comments, conditionals, recursion, ... */
+    }
+  }
+  r->p = p;
+  if (++r->depth > LIT_MAX_DEPTH) goto give_up;
+  if (read_alternation(r, &inner) != 0) goto done;
+  r->depth--;
+  if (r->give_up) goto done;
+  if (*r->p != ')') goto give_up;
+  r->p++;
+  enum quant q = read_quant(r);
+  if (r->give_up || lookaround || q == QUANT_OPTIONAL) goto done;
+  keep_better(best, &inner);
+done:
+  es__litset_free(&inner);
+  return;
+give_up:
+  r->give_up = 1;
+  es__litset_free(&inner);
+}
+
+/* Reads a sequence up to `|`, `)` or the end into *out (its best factor,
+ * or none). */
+static int read_sequence(struct reader *r, struct es__litset *out) {
+  struct es__litset best;
+  int rc = 0;
+  set_init(&best);
+
+  for (;;) {
+    unsigned char c = *r->p;
+    if (c == '\0' || c == '|' || c == ')') break;
+    if (c >= 0x80) {
+      r->give_up = 1;
+      break;
+    }
+    if (c == '(') {
+      if ((rc = flush_run(r, &best)) != 0) goto fail;
+      r->p++;
+      read_group(r, &best);
+      if (r->nomem) {
+        rc = ES_ENOMEM;
+        goto fail;
+      }
+      if (r->give_up) break;
+      continue;
+    }
+    if (c == '[' || c == '.') {
+      /* exactly one character we do not pin down */
+      if ((rc = flush_run(r, &best)) != 0) goto fail;
+      r->p++;
+      if (c == '[') skip_class(r);
+      if (r->give_up) break;
+      read_quant(r);
+      if (r->give_up) break;
+      continue;
+    }
+    if (c == '^' || c == '$') {
+      if ((rc = flush_run(r, &best)) != 0) goto fail;
+      r->p++;
+      if (is_quant_start(*r->p)) r->give_up = 1;
+      if (r->give_up) break;
+      continue;
+    }
+    if (is_quant_start(c)) {
+      /* a quantifier with nothing to repeat, or a `{` that may be literal */
+      r->give_up = 1;
+      break;
+    }
+    if (c == '\\') {
+      unsigned char e = r->p[1];
+      if (e != '\0' && strchr("dDwWsS", e) != NULL) {
+        if ((rc = flush_run(r, &best)) != 0) goto fail;
+        r->p += 2;
+        read_quant(r);
+        if (r->give_up) break;
+        continue;
+      }
+      if (e != '\0' && strchr("bBAzZG", e) != NULL) {
+        if ((rc = flush_run(r, &best)) != 0) goto fail;
+        r->p += 2;
+        if (is_quant_start(*r->p)) r->give_up = 1;
+        if (r->give_up) break;
+        continue;
+      }
+      if (!is_punct_or_space(e)) {
+        r->give_up = 1; /* \Q, \x, \p, \g, \k, \K, digits, ... */
+        break;
+      }
+      c = e;
+      r->p += 2;
+    } else {
+      r->p++;
+    }
+    /* c is a literal character; a quantifier applies to it alone. */
+    if (c >= 'A' && c <= 'Z') c = (unsigned char)(c - 'A' + 'a');
+    enum quant q = read_quant(r);
+    if (r->give_up) break;
+    if (q != QUANT_OPTIONAL) r->run[r->run_len++] = (char)c;
+    if (q != QUANT_NONE && (rc = flush_run(r, &best)) != 0) goto fail;
+  }
+  if (!r->give_up && (rc = flush_run(r, &best)) != 0) goto fail;
+  *out = best;
+  return 0;
+fail:
+  es__litset_free(&best);
+  r->nomem = 1;
+  return rc;
+}
+
+/* Reads branches separated by `|` up to `)` or the end into *out: the
+ * union of the branches' sets, or none. */
+static int read_alternation(struct reader *r, struct es__litset *out) {
+  struct es__litset all, branch;
+  int every_branch_has_one = 1;
+  int rc = 0;
+  set_init(&all);
+  set_init(&branch);
+  for (;;) {
+    if ((rc = read_sequence(r, &branch)) != 0) goto fail;
+    if (r->give_up) {
+      es__litset_free(&branch);
+      break;
+    }
+    if (branch.n == 0) every_branch_has_one = 0;
+    if (every_branch_has_one) {
+      int overflow = 0;
+      if ((rc = set_union(&all, &branch, &overflow)) != 0) goto fail;
+      if (overflow) every_branch_has_one = 0;
+    }
+    es__litset_free(&branch);
+    if (*r->p != '|') break;
+    r->p++;
+  }
+  if (r->give_up || !every_branch_has_one) es__litset_free(&all);
+  *out = all;
+  return 0;
+fail:
+  es__litset_free(&branch);
+  es__litset_free(&all);
+  r->nomem = 1;
+  return rc;
+}
+
+int es__lit_from_pattern(const char *pattern, struct es__litset *out) {
+  struct reader r;
+  set_init(out);
+  if (pattern == NULL) return 0;
+  r.p = (const unsigned char *)pattern;
+  r.run = malloc(strlen(pattern) + 1);
+  r.run_len = 0;
+  r.depth = 0;
+  r.give_up = 0;
+  r.nomem = 0;
+  if (r.run == NULL) return ES_ENOMEM;
+  int rc = read_alternation(&r, out);
+  free(r.run);
+  if (rc != 0) return rc;
+  /* A stray `)` at top level is a compile error: say nothing. */
+  if (r.give_up || *r.p != '\0') es__litset_free(out);
+  return 0;
+}

@@ -1,0 +1,107 @@
+/*
+ * fuzz_proto.c: the protocol line decoder (proto.h) on arbitrary bytes.
+ *
+ * The whole input is decoded as one line, then each of its '\n'-separated
+ * pieces is decoded in turn with the same decoder (as earshotd and
+ * `earshot replay` do). Every call must either succeed with a well-formed
+ * event or fail with a negative es_err, a stable error code and a message;
+ * anything else aborts.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "norm.h"
+#include "proto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_MAX_LINE 4096
+
+static const char *const codes[] = {
+  "invalid_json", "not_object", "missing_field", "wrong_type", "unknown_speaker",
+  "invalid_utf8", "nul_byte", "line_too_long", "empty_line", "unknown_type",
+  "empty_field", "field_too_long", "too_many_fields", NULL,
+};
+
+static int known_code(const char *code) {
+  for (int i = 0; codes[i]; i++)
+    if (strcmp(code, codes[i]) == 0)
+      return 1;
+  return 0;
+}
+
+static void check_string(const char *s) {
+  if (s == NULL || !es_utf8_valid(s, strlen(s)))
+    abort();
+}
+
+static void decode_one(struct es_decoder *dec, const char *line, size_t len) {
+  struct es_event ev;
+  struct es_proto_error err;
+  int rc = es_proto_decode(dec, line, len, &ev, &err);
+
+  if (rc != 0) {
+    if (rc > 0 || err.code == NULL || !known_code(err.code) || err.message[0] == '\0' ||
+        memchr(err.message, '\0', sizeof(err.message)) == NULL)
+      abort();
+    return;
+  }
+  if (err.code != NULL)
+    abort();
+  switch (ev.type) {
+  case ES_EV_UTTERANCE:
+    check_string(ev.call_id);
+    if (ev.call_id[0] == '\0' || strlen(ev.call_id) > ES_CALL_ID_MAX)
+      abort();
+    if (ev.speaker != ES_SPEAKER_AGENT && ev.speaker != ES_SPEAKER_CUSTOMER)
+      abort();
+    /* The text is what the matcher gets: valid UTF-8, no NUL inside. */
+    check_string(ev.text);
+    if (strlen(ev.text) != ev.text_len || ev.text_len > len)
+      abort();
+    if (ev.has_seq && ev.seq < 0)
+      abort();
+    break;
+  case ES_EV_START:
+    check_string(ev.call_id);
+    if (ev.nattrs > ES_ATTR_MAX)
+      abort();
+    for (size_t i = 0; i < ev.nattrs; i++) {
+      check_string(ev.attr_keys[i]);
+      check_string(ev.attr_values[i]);
+    }
+    break;
+  case ES_EV_END:
+    check_string(ev.call_id);
+    break;
+  case ES_EV_HELLO:
+    if (ev.client)
+      check_string(ev.client);
+    if (ev.token)
+      check_string(ev.token);
+    break;
+  case ES_EV_STATS:
+  case ES_EV_RELOAD:
+    break;
+  default:
+    abort();
+  }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static struct es_decoder *dec; /* reachable until exit: not a leak */
+  const char *text = (const char *)data;
+  size_t start = 0;
+
+  if (dec == NULL && (dec = es_decoder_new(FUZZ_MAX_LINE)) == NULL)
+    abort();
+  decode_one(dec, text, size);
+  for (size_t i = 0; i <= size; i++) {
+    if (i == size || text[i] == '\n') {
+      decode_one(dec, text + start, i - start);
+      start = i + 1;
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,402 @@
+/*
+ * test_proto.c: the protocol line decoder: every error code, defaults,
+ * and each event type's fields.
+ */
+#include "proto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "task.h"
+
+#define MAX_LINE 1024
+
+static struct es_decoder *dec;
+
+static int decode_len(const char *line, size_t len, struct es_event *ev,
+                      struct es_proto_error *err) {
+  return es_proto_decode(dec, line, len, ev, err);
+}
+
+/* Expects `line` (len bytes) to be rejected with `code`. */
+static void expect_error_(const char *file, int srcline, const char *line, size_t len,
+                          const char *code) {
+  struct es_event ev;
+  struct es_proto_error err;
+  int rc = decode_len(line, len, &ev, &err);
+
+  if (rc >= 0 || err.code == NULL || strcmp(err.code, code) != 0 || err.message[0] == '\0') {
+    fprintf(stderr, "%s:%d: decoding \"%.*s\": rc %d, code %s (%s), want %s\n", file, srcline,
+            (int)len, line, rc, err.code ? err.code : "(null)", err.message, code);
+    abort();
+  }
+}
+#define EXPECT_ERROR(line, code) expect_error_(__FILE__, __LINE__, line, strlen(line), code)
+#define EXPECT_ERROR_LEN(line, len, code) expect_error_(__FILE__, __LINE__, line, len, code)
+
+static void decode_ok_(const char *file, int srcline, const char *line, size_t len,
+                       struct es_event *ev) {
+  struct es_proto_error err;
+  int rc = decode_len(line, len, ev, &err);
+  if (rc != 0) {
+    fprintf(stderr, "%s:%d: decoding \"%.*s\" failed: %d %s: %s\n", file, srcline, (int)len,
+            line, rc, err.code ? err.code : "(null)", err.message);
+    abort();
+  }
+}
+#define DECODE_OK(line, ev) decode_ok_(__FILE__, __LINE__, line, strlen(line), ev)
+
+/* ---- error codes --------------------------------------------------------- */
+
+static void test_invalid_json(void) {
+  EXPECT_ERROR("{\"call_id\": ", "invalid_json");
+  EXPECT_ERROR("{'call_id': 'x'}", "invalid_json");
+  EXPECT_ERROR("not json", "invalid_json");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\",}", "invalid_json");
+  /* An escaped lone surrogate is not a character. */
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"\\udc00\"}", "invalid_json");
+  /* Trailing garbage after the object. */
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\"} x", "invalid_json");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\"}{}", "invalid_json");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\"},", "invalid_json");
+}
+
+static void test_not_object(void) {
+  EXPECT_ERROR("[1, 2]", "not_object");
+  EXPECT_ERROR("\"a string\"", "not_object");
+  EXPECT_ERROR("42", "not_object");
+  EXPECT_ERROR("null", "not_object");
+  EXPECT_ERROR("true", "not_object");
+}
+
+static void test_missing_field(void) {
+  EXPECT_ERROR("{\"speaker\": \"agent\", \"text\": \"hi\"}", "missing_field");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"text\": \"hi\"}", "missing_field");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\"}", "missing_field");
+  EXPECT_ERROR("{}", "missing_field");
+  EXPECT_ERROR("{\"type\": \"start\"}", "missing_field");
+  EXPECT_ERROR("{\"type\": \"end\"}", "missing_field");
+  EXPECT_ERROR("{\"type\": \"utterance\", \"speaker\": \"agent\", \"text\": \"hi\"}", "missing_field");
+}
+
+static void test_wrong_type(void) {
+  EXPECT_ERROR("{\"call_id\": 5, \"speaker\": \"agent\", \"text\": \"hi\"}", "wrong_type");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": 1, \"text\": \"hi\"}", "wrong_type");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": [\"hi\"]}", "wrong_type");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": null}", "wrong_type");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\", \"ts\": \"12\"}",
+               "wrong_type");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\", \"ts\": 1e999}",
+               "wrong_type");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\", \"end_ts\": true}",
+               "wrong_type");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\", \"seq\": -1}",
+               "wrong_type");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\", \"seq\": 1.5}",
+               "wrong_type");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\", \"seq\": \"3\"}",
+               "wrong_type");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\", \"final\": \"yes\"}",
+               "wrong_type");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\", \"final\": 1}",
+               "wrong_type");
+  EXPECT_ERROR("{\"type\": 3, \"call_id\": \"c1\"}", "wrong_type");
+  EXPECT_ERROR("{\"type\": \"start\", \"call_id\": \"c1\", \"agent_id\": 17}", "wrong_type");
+  EXPECT_ERROR("{\"type\": \"start\", \"call_id\": \"c1\", \"ts\": \"now\"}", "wrong_type");
+  EXPECT_ERROR("{\"type\": \"end\", \"call_id\": \"c1\", \"ts\": [1]}", "wrong_type");
+  EXPECT_ERROR("{\"type\": \"end\", \"call_id\": [\"c1\"]}", "wrong_type");
+  EXPECT_ERROR("{\"type\": \"hello\", \"client\": 1}", "wrong_type");
+  EXPECT_ERROR("{\"type\": \"hello\", \"token\": 2}", "wrong_type");
+  EXPECT_ERROR("{\"type\": \"hello\", \"acks\": \"yes\"}", "wrong_type");
+}
+
+static void test_unknown_speaker(void) {
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"robot\", \"text\": \"hi\"}", "unknown_speaker");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"any\", \"text\": \"hi\"}", "unknown_speaker");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"Agent\", \"text\": \"hi\"}", "unknown_speaker");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"\", \"text\": \"hi\"}", "unknown_speaker");
+}
+
+static void test_invalid_utf8(void) {
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"caf\xE9\"}", "invalid_utf8");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"\xC0\xAF\"}", "invalid_utf8");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"\xED\xA0\x80\"}",
+               "invalid_utf8");
+  EXPECT_ERROR("{\"call_\xFF\": \"c1\"}", "invalid_utf8");
+  EXPECT_ERROR("\xEF\xBB", "invalid_utf8");
+}
+
+static void test_nul_byte(void) {
+  static const char raw[] = "{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"a\0b\"}";
+  EXPECT_ERROR_LEN(raw, sizeof(raw) - 1, "nul_byte");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"cut\\u0000here\"}", "nul_byte");
+  EXPECT_ERROR("{\"call_id\": \"c\\u0000\", \"speaker\": \"agent\", \"text\": \"x\"}", "nul_byte");
+  /* Three backslashes: an escaped backslash, then an escaped NUL. */
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"a\\\\\\u0000\"}", "nul_byte");
+
+  /* Two backslashes: an escaped backslash and the text "u0000". */
+  struct es_event ev;
+  DECODE_OK("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"a\\\\u0000\"}", &ev);
+  ASSERT_STR_EQ(ev.text, "a\\u0000");
+  ASSERT_EQ(ev.text_len, 7);
+}
+
+static void test_line_too_long(void) {
+  char line[MAX_LINE + 8];
+  const char *head = "{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"";
+  size_t hl = strlen(head);
+  struct es_event ev;
+  struct es_proto_error err;
+
+  /* Exactly MAX_LINE bytes is accepted... */
+  memcpy(line, head, hl);
+  memset(line + hl, 'x', MAX_LINE - hl - 2);
+  memcpy(line + MAX_LINE - 2, "\"}", 2);
+  ASSERT_EQ(decode_len(line, MAX_LINE, &ev, &err), 0);
+  ASSERT_EQ(ev.text_len, MAX_LINE - hl - 2);
+  /* ...also with a trailing \r, which is not counted... */
+  line[MAX_LINE] = '\r';
+  ASSERT_EQ(decode_len(line, MAX_LINE + 1, &ev, &err), 0);
+  /* ...one more byte is not. */
+  memmove(line + hl + 1, line + hl, MAX_LINE - hl);
+  EXPECT_ERROR_LEN(line, MAX_LINE + 1, "line_too_long");
+}
+
+static void test_empty_line(void) {
+  EXPECT_ERROR_LEN("", 0, "empty_line");
+  EXPECT_ERROR("   ", "empty_line");
+  EXPECT_ERROR("\t \t", "empty_line");
+  EXPECT_ERROR("\r", "empty_line");
+  EXPECT_ERROR(" \r", "empty_line");
+}
+
+static void test_unknown_type(void) {
+  EXPECT_ERROR("{\"type\": \"bogus\", \"call_id\": \"c1\"}", "unknown_type");
+  EXPECT_ERROR("{\"type\": \"Utterance\", \"call_id\": \"c1\"}", "unknown_type");
+  EXPECT_ERROR("{\"type\": \"\", \"call_id\": \"c1\"}", "unknown_type");
+}
+
+static void test_empty_and_long_fields(void) {
+  char line[512];
+  char id[ES_CALL_ID_MAX + 2];
+  struct es_event ev;
+
+  EXPECT_ERROR("{\"call_id\": \"\", \"speaker\": \"agent\", \"text\": \"hi\"}", "empty_field");
+  EXPECT_ERROR("{\"type\": \"end\", \"call_id\": \"\"}", "empty_field");
+  memset(id, 'k', sizeof(id) - 1);
+  id[ES_CALL_ID_MAX] = '\0';
+  snprintf(line, sizeof(line), "{\"call_id\": \"%s\", \"speaker\": \"agent\", \"text\": \"hi\"}", id);
+  DECODE_OK(line, &ev);
+  ASSERT_EQ(strlen(ev.call_id), ES_CALL_ID_MAX);
+  id[ES_CALL_ID_MAX] = 'k';
+  id[ES_CALL_ID_MAX + 1] = '\0';
+  snprintf(line, sizeof(line), "{\"call_id\": \"%s\", \"speaker\": \"agent\", \"text\": \"hi\"}", id);
+  EXPECT_ERROR(line, "field_too_long");
+  snprintf(line, sizeof(line), "{\"type\": \"start\", \"call_id\": \"%s\"}", id);
+  EXPECT_ERROR(line, "field_too_long");
+}
+
+static void test_too_many_fields(void) {
+  char line[2048];
+  size_t n;
+  struct es_event ev;
+
+  n = (size_t)snprintf(line, sizeof(line), "{\"type\": \"start\", \"call_id\": \"c1\"");
+  for (int i = 0; i < ES_ATTR_MAX; i++)
+    n += (size_t)snprintf(line + n, sizeof(line) - n, ", \"k%d\": \"v%d\"", i, i);
+  snprintf(line + n, sizeof(line) - n, "}");
+  DECODE_OK(line, &ev);
+  ASSERT_EQ(ev.nattrs, ES_ATTR_MAX);
+  ASSERT_STR_EQ(ev.attr_keys[ES_ATTR_MAX - 1], "k31");
+  ASSERT_STR_EQ(ev.attr_values[ES_ATTR_MAX - 1], "v31");
+  snprintf(line + n, sizeof(line) - n, ", \"one\": \"more\"}");
+  EXPECT_ERROR(line, "too_many_fields");
+}
+
+/* ---- good lines ------------------------------------------------------------ */
+
+static void test_utterance_defaults(void) {
+  struct es_event ev;
+
+  DECODE_OK("{\"call_id\": \"c1\", \"speaker\": \"customer\", \"text\": \"I want a refund\"}", &ev);
+  ASSERT_EQ(ev.type, ES_EV_UTTERANCE);
+  ASSERT_STR_EQ(ev.call_id, "c1");
+  ASSERT_EQ(ev.speaker, ES_SPEAKER_CUSTOMER);
+  ASSERT_STR_EQ(ev.text, "I want a refund");
+  ASSERT_EQ(ev.text_len, 15);
+  ASSERT_EQ(ev.final, 1);
+  ASSERT_EQ(ev.has_ts, 0);
+  ASSERT_EQ(ev.has_end_ts, 0);
+  ASSERT_EQ(ev.has_seq, 0);
+
+  DECODE_OK("{\"type\": \"utterance\", \"call_id\": \"c2\", \"speaker\": \"agent\", \"text\": \"\","
+            " \"ts\": 12.5, \"end_ts\": 14, \"seq\": 7, \"final\": false}",
+            &ev);
+  ASSERT_EQ(ev.type, ES_EV_UTTERANCE);
+  ASSERT_EQ(ev.speaker, ES_SPEAKER_AGENT);
+  ASSERT_STR_EQ(ev.text, "");
+  ASSERT_EQ(ev.text_len, 0);
+  ASSERT_EQ(ev.has_ts, 1);
+  ASSERT(ev.ts == 12.5);
+  ASSERT_EQ(ev.has_end_ts, 1);
+  ASSERT(ev.end_ts == 14.0);
+  ASSERT_EQ(ev.has_seq, 1);
+  ASSERT_EQ(ev.seq, 7);
+  ASSERT_EQ(ev.final, 0);
+
+  /* null means absent. */
+  DECODE_OK("{\"call_id\": \"c3\", \"speaker\": \"agent\", \"text\": \"x\", \"ts\": null,"
+            " \"seq\": null, \"final\": null}",
+            &ev);
+  ASSERT_EQ(ev.has_ts, 0);
+  ASSERT_EQ(ev.has_seq, 0);
+  ASSERT_EQ(ev.final, 1);
+  DECODE_OK("{\"call_id\": \"c3\", \"speaker\": \"agent\", \"text\": \"x\", \"final\": true,"
+            " \"seq\": 9007199254740992}",
+            &ev);
+  ASSERT_EQ(ev.final, 1);
+  ASSERT_EQ(ev.seq, 9007199254740992LL);
+}
+
+static void test_utterance_text_escapes(void) {
+  struct es_event ev;
+
+  DECODE_OK("{\"call_id\": \"c1\", \"speaker\": \"agent\","
+            " \"text\": \"say \\\"caf\\u00e9\\\" \\ud83d\\ude00 \\\\ \\n that\xE2\x80\x99s\"}",
+            &ev);
+  ASSERT_STR_EQ(ev.text, "say \"caf\xC3\xA9\" \xF0\x9F\x98\x80 \\ \n that\xE2\x80\x99s");
+  ASSERT_EQ(ev.text_len, strlen(ev.text));
+}
+
+static void test_trailing_cr(void) {
+  struct es_event ev;
+  DECODE_OK("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\"}\r", &ev);
+  ASSERT_STR_EQ(ev.text, "hi");
+  DECODE_OK("  {\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\"} \t\r", &ev);
+  ASSERT_STR_EQ(ev.call_id, "c1");
+  /* Only one, and only at the end. */
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\"}\r\r", "invalid_json");
+}
+
+static void test_start(void) {
+  struct es_event ev;
+
+  DECODE_OK("{\"type\": \"start\", \"call_id\": \"c9\", \"ts\": 100, \"agent_id\": \"a-17\","
+            " \"queue\": \"billing\", \"customer\": \"cust-4\", \"lang\": \"en\"}",
+            &ev);
+  ASSERT_EQ(ev.type, ES_EV_START);
+  ASSERT_STR_EQ(ev.call_id, "c9");
+  ASSERT_EQ(ev.has_ts, 1);
+  ASSERT(ev.ts == 100.0);
+  ASSERT_STR_EQ(ev.agent, "a-17");
+  ASSERT_STR_EQ(ev.queue, "billing");
+  ASSERT_STR_EQ(ev.customer, "cust-4");
+  /* Every string field other than type and call_id, in order. */
+  ASSERT_EQ(ev.nattrs, 4);
+  ASSERT_STR_EQ(ev.attr_keys[0], "agent_id");
+  ASSERT_STR_EQ(ev.attr_values[0], "a-17");
+  ASSERT_STR_EQ(ev.attr_keys[1], "queue");
+  ASSERT_STR_EQ(ev.attr_keys[2], "customer");
+  ASSERT_STR_EQ(ev.attr_keys[3], "lang");
+  ASSERT_STR_EQ(ev.attr_values[3], "en");
+
+  DECODE_OK("{\"type\": \"start\", \"call_id\": \"c10\"}", &ev);
+  ASSERT_EQ(ev.type, ES_EV_START);
+  ASSERT(ev.agent == NULL && ev.queue == NULL && ev.customer == NULL);
+  ASSERT_EQ(ev.nattrs, 0);
+  ASSERT_EQ(ev.has_ts, 0);
+}
+
+static void test_end(void) {
+  struct es_event ev;
+  DECODE_OK("{\"type\": \"end\", \"call_id\": \"c9\", \"ts\": 250.25}", &ev);
+  ASSERT_EQ(ev.type, ES_EV_END);
+  ASSERT_STR_EQ(ev.call_id, "c9");
+  ASSERT_EQ(ev.has_ts, 1);
+  ASSERT(ev.ts == 250.25);
+  DECODE_OK("{\"type\": \"end\", \"call_id\": \"c9\"}", &ev);
+  ASSERT_EQ(ev.has_ts, 0);
+}
+
+static void test_hello(void) {
+  struct es_event ev;
+  DECODE_OK("{\"type\": \"hello\", \"client\": \"dialer/2.1\", \"acks\": true, \"token\": \"s3cret\"}",
+            &ev);
+  ASSERT_EQ(ev.type, ES_EV_HELLO);
+  ASSERT_STR_EQ(ev.client, "dialer/2.1");
+  ASSERT_STR_EQ(ev.token, "s3cret");
+  ASSERT_EQ(ev.acks, 1);
+  DECODE_OK("{\"type\": \"hello\"}", &ev);
+  ASSERT_EQ(ev.type, ES_EV_HELLO);
+  ASSERT(ev.client == NULL);
+  ASSERT(ev.token == NULL);
+  ASSERT_EQ(ev.acks, 0);
+  DECODE_OK("{\"type\": \"hello\", \"acks\": false}", &ev);
+  ASSERT_EQ(ev.acks, 0);
+}
+
+static void test_stats_reload_and_seq(void) {
+  struct es_event ev;
+  DECODE_OK("{\"type\": \"stats\"}", &ev);
+  ASSERT_EQ(ev.type, ES_EV_STATS);
+  ASSERT_EQ(ev.has_seq, 0);
+  DECODE_OK("{\"type\": \"reload\", \"seq\": 12}", &ev);
+  ASSERT_EQ(ev.type, ES_EV_RELOAD);
+  ASSERT_EQ(ev.has_seq, 1);
+  ASSERT_EQ(ev.seq, 12);
+  /* Every line may carry seq; on start it is not call metadata. */
+  DECODE_OK("{\"type\": \"start\", \"call_id\": \"c1\", \"seq\": 3, \"queue\": \"q\"}", &ev);
+  ASSERT_EQ(ev.has_seq, 1);
+  ASSERT_EQ(ev.seq, 3);
+  ASSERT_EQ(ev.nattrs, 1);
+  ASSERT_STR_EQ(ev.attr_keys[0], "queue");
+  DECODE_OK("{\"type\": \"end\", \"call_id\": \"c1\", \"seq\": 4}", &ev);
+  ASSERT_EQ(ev.seq, 4);
+  DECODE_OK("{\"type\": \"hello\", \"seq\": 0}", &ev);
+  ASSERT_EQ(ev.has_seq, 1);
+  ASSERT_EQ(ev.seq, 0);
+  EXPECT_ERROR("{\"type\": \"stats\", \"seq\": -2}", "wrong_type");
+  EXPECT_ERROR("{\"type\": \"end\", \"call_id\": \"c1\", \"seq\": \"4\"}", "wrong_type");
+}
+
+static void test_recovers_after_error(void) {
+  struct es_event ev;
+  EXPECT_ERROR("{\"call_id\": ", "invalid_json");
+  DECODE_OK("{\"call_id\": \"ok\", \"speaker\": \"customer\", \"text\": \"fine\"}", &ev);
+  ASSERT_STR_EQ(ev.call_id, "ok");
+  EXPECT_ERROR("{\"call_id\": \"ok\", \"speaker\": \"robot\", \"text\": \"x\"}", "unknown_speaker");
+  DECODE_OK("{\"type\": \"end\", \"call_id\": \"ok\"}", &ev);
+  ASSERT_EQ(ev.type, ES_EV_END);
+}
+
+int main(void) {
+  dec = es_decoder_new(MAX_LINE);
+  ASSERT(dec != NULL);
+  RUN(test_invalid_json);
+  RUN(test_not_object);
+  RUN(test_missing_field);
+  RUN(test_wrong_type);
+  RUN(test_unknown_speaker);
+  RUN(test_invalid_utf8);
+  RUN(test_nul_byte);
+  RUN(test_line_too_long);
+  RUN(test_empty_line);
+  RUN(test_unknown_type);
+  RUN(test_empty_and_long_fields);
+  RUN(test_too_many_fields);
+  RUN(test_utterance_defaults);
+  RUN(test_utterance_text_escapes);
+  RUN(test_trailing_cr);
+  RUN(test_start);
+  RUN(test_end);
+  RUN(test_hello);
+  RUN(test_stats_reload_and_seq);
+  RUN(test_recovers_after_error);
+  es_decoder_free(dec);
+  es_decoder_free(NULL);
+  (void)es_test_failures_;
+  fprintf(stderr, "test_proto: all passed\n");
+  return 0;
+}
