@@ -136,7 +136,7 @@ int es_cmd_replay(int argc, char **argv) {
     /* Partial hypotheses are revised later: never alert on them here. */
     if (!ev.final)
       continue;
-    if (es_match_line(m, ev.speaker, ev.text, ev.text_len, 0, &res) != 0) {
+    if (es_match_line(m, ev.speaker, ev.text, ev.text_len, ES_MATCH_VALID_UTF8, &res) != 0) {
       print_error(rd.lineno, "invalid_text", "text could not be matched", NULL);
       nerrors++;
       continue;

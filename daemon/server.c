@@ -412,7 +412,7 @@ static void handle_utterance(struct esd_conn *c, struct es_event *ev, uint64_t *
     call->has_ts = 1;
     call->last_ts = ev->ts;
   }
-  rc = es_match_line(d->matcher, ev->speaker, ev->text, ev->text_len, 0, &res);
+  rc = es_match_line(d->matcher, ev->speaker, ev->text, ev->text_len, ES_MATCH_VALID_UTF8, &res);
   if (rc != 0) {
     send_error(c, ev->has_seq, ev->seq, rc == ES_ETOOBIG ? "line_too_long" : "invalid_utf8",
                NULL, es_strerror(rc));

@@ -195,7 +195,7 @@ int es_match_line(struct es_matcher *m, enum es_speaker speaker, const char *tex
   memset(out, 0, sizeof(*out));
   if (len > rules->opts.max_line_bytes)
     return ES_ETOOBIG;
-  if (!es_utf8_valid(text, len))
+  if (!(flags & ES_MATCH_VALID_UTF8) && !es_utf8_valid(text, len))
     return ES_EUTF8;
   m->stats.lines++;
   nlen = es_norm(text, len, m->nbuf);

@@ -41,7 +41,9 @@ struct es_match_stats {
   uint64_t limit_hits;   /* sum over rules; per rule: es_matcher_limit_hits() */
 };
 
-#define ES_MATCH_NAIVE 0x1u  /* bypass the prefilter: run every rule */
+#define ES_MATCH_NAIVE 0x1u       /* bypass the prefilter: run every rule */
+#define ES_MATCH_VALID_UTF8 0x2u  /* the caller already checked: valid UTF-8, no NUL
+                                     (es_proto_decode guarantees it for text) */
 
 struct es_matcher;
 

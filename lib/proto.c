@@ -16,14 +16,20 @@
 #include "norm.h"
 
 struct es_decoder {
-  cJSON *root;  /* the last decoded line; owns the event's strings */
+  cJSON *root;  /* the last decoded line (slow path); owns the event's strings */
   size_t max_line;
+  char *scratch;  /* fast path: the event's decoded strings */
+  size_t scratch_cap;
+  int fast;       /* 1: try the fast path first (default) */
+  uint64_t fast_lines; /* decoded by the fast path */
 };
 
 struct es_decoder *es_decoder_new(size_t max_line) {
   struct es_decoder *d = calloc(1, sizeof(*d));
-  if (d)
+  if (d) {
     d->max_line = max_line;
+    d->fast = 1;
+  }
   return d;
 }
 
@@ -31,7 +37,291 @@ void es_decoder_free(struct es_decoder *d) {
   if (d == NULL)
     return;
   cJSON_Delete(d->root);
+  free(d->scratch);
   free(d);
+}
+
+void es_decoder_set_fast(struct es_decoder *d, int on) { d->fast = on != 0; }
+uint64_t es_decoder_fast_lines(const struct es_decoder *d) { return d->fast_lines; }
+
+/*
+ * The fast path. Platforms send millions of utterance lines, all flat
+ * objects of strings and numbers; building a cJSON tree for each (a node
+ * and a string allocation per field) was half of earshotd's time per line.
+ * This scanner reads such a line in one pass without allocating. It only
+ * ever says "this is a valid utterance, here it is" or "not for me": every
+ * other shape, every error and every doubtful case (nested values, unknown
+ * escapes, surrogates, numbers it would have to think about, a field of the
+ * wrong type, another "type") falls through to the cJSON path, so error
+ * codes and messages have one implementation. A differential test (and the
+ * protocol fuzzer) checks that both paths agree.
+ */
+struct fast_str {
+  const char *p;  /* decoded, NUL-terminated, in scratch */
+  size_t len;
+  int escaped_u;  /* had a \u escape: decoded bytes need their own UTF-8 check */
+};
+
+static void fast_ws(const char *s, size_t len, size_t *i) {
+  while (*i < len && (s[*i] == ' ' || s[*i] == '\t' || s[*i] == '\n' || s[*i] == '\r'))
+    (*i)++;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Reads a JSON string at s[*i] == '"' into scratch at *o. 0 or -1. */
+static int fast_string(const char *s, size_t len, size_t *i, char *out, size_t *o,
+                       struct fast_str *fs) {
+  size_t start = *o;
+  fs->escaped_u = 0;
+  (*i)++;
+  for (;;) {
+    /* copy the plain run in one go */
+    size_t j = *i;
+    while (j < len && s[j] != '"' && s[j] != '\\' && (unsigned char)s[j] >= 0x20)
+      j++;
+    memcpy(out + *o, s + *i, j - *i);
+    *o += j - *i;
+    *i = j;
+    if (j >= len || (unsigned char)s[j] < 0x20)
+      return -1;
+    if (s[j] == '"') {
+      (*i)++;
+      break;
+    }
+    /* an escape */
+    if (j + 1 >= len)
+      return -1;
+    char e = s[j + 1], c;
+    switch (e) {
+    case '"': c = '"'; break;
+    case '\\': c = '\\'; break;
+    case '/': c = '/'; break;
+    case 'b': c = '\b'; break;
+    case 'f': c = '\f'; break;
+    case 'n': c = '\n'; break;
+    case 'r': c = '\r'; break;
+    case 't': c = '\t'; break;
+    case 'u': {
+      int h0, h1, h2, h3;
+      if (j + 5 >= len || (h0 = hexval(s[j + 2])) < 0 || (h1 = hexval(s[j + 3])) < 0 ||
+          (h2 = hexval(s[j + 4])) < 0 || (h3 = hexval(s[j + 5])) < 0)
+        return -1;
+      unsigned cp = (unsigned)(h0 << 12 | h1 << 8 | h2 << 4 | h3);
+      /* NUL and surrogates are the slow path's to judge. */
+      if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF))
+        return -1;
+      if (cp < 0x80) {
+        out[(*o)++] = (char)cp;
+      } else if (cp < 0x800) {
+        out[(*o)++] = (char)(0xC0 | (cp >> 6));
+        out[(*o)++] = (char)(0x80 | (cp & 0x3F));
+      } else {
+        out[(*o)++] = (char)(0xE0 | (cp >> 12));
+        out[(*o)++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[(*o)++] = (char)(0x80 | (cp & 0x3F));
+      }
+      fs->escaped_u = 1;
+      *i = j + 6;
+      continue;
+    }
+    default:
+      return -1;
+    }
+    out[(*o)++] = c;
+    *i = j + 2;
+  }
+  fs->p = out + start;
+  fs->len = *o - start;
+  out[(*o)++] = '\0';
+  return 0;
+}
+
+/* A JSON number, strictly: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int fast_number(const char *s, size_t len, size_t *i, double *out) {
+  size_t j = *i;
+  char tmp[64];
+  if (j < len && s[j] == '-')
+    j++;
+  if (j >= len || s[j] < '0' || s[j] > '9')
+    return -1;
+  if (s[j] == '0')
+    j++;
+  else
+    while (j < len && s[j] >= '0' && s[j] <= '9')
+      j++;
+  if (j < len && s[j] == '.') {
+    j++;
+    if (j >= len || s[j] < '0' || s[j] > '9')
+      return -1;
+    while (j < len && s[j] >= '0' && s[j] <= '9')
+      j++;
+  }
+  if (j < len && (s[j] == 'e' || s[j] == 'E')) {
+    j++;
+    if (j < len && (s[j] == '+' || s[j] == '-'))
+      j++;
+    if (j >= len || s[j] < '0' || s[j] > '9')
+      return -1;
+    while (j < len && s[j] >= '0' && s[j] <= '9')
+      j++;
+  }
+  if (j - *i >= sizeof(tmp))
+    return -1;
+  memcpy(tmp, s + *i, j - *i);
+  tmp[j - *i] = '\0';
+  *out = strtod(tmp, NULL);
+  *i = j;
+  return 0;
+}
+
+enum { FV_NONE = 0, FV_STR, FV_NUM, FV_TRUE, FV_FALSE, FV_NULL };
+
+struct fast_val {
+  int kind;
+  struct fast_str str;
+  double num;
+};
+
+/* Returns 1 with *ev filled when the line is a valid utterance the fast
+ * path understands; 0 to let the cJSON path decide. */
+static int fast_decode(struct es_decoder *d, const char *s, size_t len, struct es_event *ev) {
+  enum { K_TYPE, K_CALL, K_SPEAKER, K_TEXT, K_TS, K_END_TS, K_SEQ, K_FINAL, NKEYS };
+  static const char *const keys[NKEYS] = {"type", "call_id", "speaker", "text", "ts",
+                                          "end_ts", "seq", "final"};
+  struct fast_val vals[NKEYS];
+  size_t i = 0, o = 0;
+
+  if (d->scratch_cap < len + 1) {
+    char *p = realloc(d->scratch, len + 1);
+    if (p == NULL)
+      return 0;
+    d->scratch = p;
+    d->scratch_cap = len + 1;
+  }
+  memset(vals, 0, sizeof(vals));
+  fast_ws(s, len, &i);
+  if (i >= len || s[i] != '{')
+    return 0;
+  i++;
+  fast_ws(s, len, &i);
+  if (i < len && s[i] == '}')
+    return 0;
+  for (;;) {
+    struct fast_str key;
+    struct fast_val v;
+    int k;
+    size_t mark;
+
+    fast_ws(s, len, &i);
+    if (i >= len || s[i] != '"')
+      return 0;
+    mark = o;
+    if (fast_string(s, len, &i, d->scratch, &o, &key) != 0)
+      return 0;
+    for (k = 0; k < NKEYS; k++)
+      if (strcmp(key.p, keys[k]) == 0)
+        break;
+    o = mark; /* the key's bytes are not kept */
+    fast_ws(s, len, &i);
+    if (i >= len || s[i] != ':')
+      return 0;
+    i++;
+    fast_ws(s, len, &i);
+    if (i >= len)
+      return 0;
+    memset(&v, 0, sizeof(v));
+    if (s[i] == '"') {
+      v.kind = FV_STR;
+      if (fast_string(s, len, &i, d->scratch, &o, &v.str) != 0)
+        return 0;
+    } else if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
+      v.kind = FV_NUM;
+      if (fast_number(s, len, &i, &v.num) != 0)
+        return 0;
+    } else if (len - i >= 4 && memcmp(s + i, "true", 4) == 0) {
+      v.kind = FV_TRUE;
+      i += 4;
+    } else if (len - i >= 5 && memcmp(s + i, "false", 5) == 0) {
+      v.kind = FV_FALSE;
+      i += 5;
+    } else if (len - i >= 4 && memcmp(s + i, "null", 4) == 0) {
+      v.kind = FV_NULL;
+      i += 4;
+    } else {
+      return 0; /* nested values and anything else: the slow path */
+    }
+    /* Like cJSON_GetObjectItemCaseSensitive, the first occurrence wins. */
+    if (k < NKEYS && vals[k].kind == FV_NONE)
+      vals[k] = v;
+    fast_ws(s, len, &i);
+    if (i < len && s[i] == ',') {
+      i++;
+      continue;
+    }
+    if (i < len && s[i] == '}') {
+      i++;
+      break;
+    }
+    return 0;
+  }
+  while (i < len && (s[i] == ' ' || s[i] == '\t'))
+    i++;
+  if (i != len)
+    return 0;
+
+  /* Only a complete, well-typed utterance is taken here. */
+  if (vals[K_TYPE].kind != FV_NONE &&
+      !(vals[K_TYPE].kind == FV_STR && strcmp(vals[K_TYPE].str.p, "utterance") == 0))
+    return 0;
+  if (vals[K_CALL].kind != FV_STR || vals[K_CALL].str.len == 0 ||
+      vals[K_CALL].str.len > ES_CALL_ID_MAX || vals[K_SPEAKER].kind != FV_STR ||
+      vals[K_TEXT].kind != FV_STR)
+    return 0;
+  if (es_speaker_parse(vals[K_SPEAKER].str.p, &ev->speaker) != 0 || ev->speaker == ES_SPEAKER_ANY)
+    return 0;
+  for (int k = 0; k < NKEYS; k++)
+    if (vals[k].kind == FV_STR && vals[k].str.escaped_u &&
+        (memchr(vals[k].str.p, '\0', vals[k].str.len) ||
+         !es_utf8_valid(vals[k].str.p, vals[k].str.len)))
+      return 0;
+  if (vals[K_TS].kind != FV_NONE && vals[K_TS].kind != FV_NULL &&
+      (vals[K_TS].kind != FV_NUM || !isfinite(vals[K_TS].num)))
+    return 0;
+  if (vals[K_END_TS].kind != FV_NONE && vals[K_END_TS].kind != FV_NULL &&
+      (vals[K_END_TS].kind != FV_NUM || !isfinite(vals[K_END_TS].num)))
+    return 0;
+  if (vals[K_SEQ].kind != FV_NONE && vals[K_SEQ].kind != FV_NULL &&
+      (vals[K_SEQ].kind != FV_NUM || vals[K_SEQ].num != floor(vals[K_SEQ].num) ||
+       vals[K_SEQ].num < 0 || vals[K_SEQ].num > 9007199254740992.0))
+    return 0;
+  if (vals[K_FINAL].kind != FV_NONE && vals[K_FINAL].kind != FV_NULL &&
+      vals[K_FINAL].kind != FV_TRUE && vals[K_FINAL].kind != FV_FALSE)
+    return 0;
+
+  ev->type = ES_EV_UTTERANCE;
+  ev->call_id = vals[K_CALL].str.p;
+  ev->text = vals[K_TEXT].str.p;
+  ev->text_len = vals[K_TEXT].str.len;
+  if (vals[K_TS].kind == FV_NUM) {
+    ev->ts = vals[K_TS].num;
+    ev->has_ts = 1;
+  }
+  if (vals[K_END_TS].kind == FV_NUM) {
+    ev->end_ts = vals[K_END_TS].num;
+    ev->has_end_ts = 1;
+  }
+  if (vals[K_SEQ].kind == FV_NUM) {
+    ev->seq = (int64_t)vals[K_SEQ].num;
+    ev->has_seq = 1;
+  }
+  ev->final = vals[K_FINAL].kind == FV_FALSE ? 0u : 1u;
+  return 1;
 }
 
 static int __attribute__((format(printf, 3, 4)))
@@ -111,6 +401,11 @@ int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct e
     return fail(err, "nul_byte", "line contains a NUL byte");
   if (!es_utf8_valid(line, len))
     return fail(err, "invalid_utf8", "line is not valid UTF-8");
+  if (d->fast && fast_decode(d, line, len, ev)) {
+    d->fast_lines++;
+    return 0;
+  }
+  memset(ev, 0, sizeof(*ev));
   {
     size_t i = 0;
     while (i < len && (line[i] == ' ' || line[i] == '\t'))

@@ -66,6 +66,13 @@ struct es_decoder;
 struct es_decoder *es_decoder_new(size_t max_line);
 void es_decoder_free(struct es_decoder *d); /* NULL is a no-op */
 
+/* The decoder reads ordinary utterance lines with its own allocation-free
+ * scanner and everything else with cJSON; both give the same events and
+ * errors. Tests turn the fast path off (on = 0) to compare. */
+void es_decoder_set_fast(struct es_decoder *d, int on);
+/* Lines the fast path decoded so far. */
+uint64_t es_decoder_fast_lines(const struct es_decoder *d);
+
 /* Decodes line[0..len) (no trailing newline; a trailing \r is ignored).
  * Returns 0 and fills *ev, or a negative es_err and fills *err. */
 int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct es_event *ev,
