@@ -205,7 +205,89 @@ static size_t walk(const char *text, size_t len, char *out, struct walk_stop *st
   return o + 1;
 }
 
+/* Output byte for each input byte: the lower-cased letter or digit, or
+ * one of the markers: 0 a word break, 1 an apostrophe (dropped), 2 the
+ * lead or continuation byte of a multi-byte character. Agrees with
+ * byte_kind and lower_ascii above (test_norm checks es_norm against the
+ * general walk). */
+enum { M_BREAK = 0, M_DROP = 1, M_MB = 2 };
+static const unsigned char norm_map[256] = {
+  /* 0x00 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  /* 0x10 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  /* 0x20 */ 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+  /* 0x30 */ '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 0, 0, 0, 0, 0, 0,
+  /* 0x40 */ 0, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o',
+  /* 0x50 */ 'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 0, 0, 0, 0, 0,
+  /* 0x60 */ 1, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o',
+  /* 0x70 */ 'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 0, 0, 0, 0, 0,
+  /* 0x80 */ 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  /* 0x90 */ 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  /* 0xA0 */ 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  /* 0xB0 */ 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  /* 0xC0 */ 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  /* 0xD0 */ 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  /* 0xE0 */ 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+  /* 0xF0 */ 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+
+
+/* es_norm() is on every line's path: the same walk as above, specialised
+ * for writing, with one table lookup per ASCII byte. es__norm_walk() keeps
+ * the general walk reachable so tests can check the two agree. */
 size_t es_norm(const char *text, size_t len, char *out) {
+  const unsigned char *s = (const unsigned char *)text;
+  size_t i = 0, o = 1;
+  int brk = 0;
+
+  out[0] = ' ';
+  while (i < len) {
+    unsigned char m = norm_map[s[i]];
+    if (m > M_MB) {
+      if (brk) {
+        if (o > 1)
+          out[o++] = ' ';
+        brk = 0;
+      }
+      out[o++] = (char)m;
+      i++;
+      continue;
+    }
+    if (m == M_BREAK) {
+      brk = 1;
+      i++;
+      continue;
+    }
+    if (m == M_DROP) {
+      i++;
+      continue;
+    }
+    size_t n;
+    int kind = mb_kind(s, i, len, &n);
+    if (kind == K_BREAK) {
+      brk = 1;
+    } else if (kind != K_DROP) {
+      if (brk) {
+        if (o > 1)
+          out[o++] = ' ';
+        brk = 0;
+      }
+      if (kind == K_FOLD_S || kind == K_FOLD_K) {
+        out[o++] = kind == K_FOLD_S ? 's' : 'k';
+      } else {
+        memcpy(out + o, s + i, n);
+        o += n;
+      }
+    }
+    i += n;
+  }
+  if (o == 1)
+    return 1;
+  out[o++] = ' ';
+  return o;
+}
+
+size_t es__norm_walk(const char *text, size_t len, char *out);
+size_t es__norm_walk(const char *text, size_t len, char *out) {
   return walk(text, len, out, NULL);
 }
 

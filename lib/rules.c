@@ -539,18 +539,72 @@ static void sb_word(struct strbuf *b, const char *w) {
   }
 }
 
+/* One unit of a compiled phrase: a plain word, a contraction group (one
+ * or more words in the phrase, several spellings), or the wildcard. */
+struct ptoken {
+  int kind;      /* 0 word, 1 group, 2 wildcard */
+  int word;      /* kind 0: index into words */
+  int group;     /* kind 1: index into contraction_groups */
+};
+
+#define ES_ANCHOR_MAX 16    /* spellings one phrase anchor may expand to */
+#define ES_ANCHOR_ENOUGH 32 /* bytes of anchor beyond which longer is no better */
+
+/* The spellings of token t, for anchors: its count, and each in turn. */
+static int token_forms(const struct ptoken *t) {
+  int n = 0;
+  if (t->kind != 1)
+    return 1;
+  while (contraction_groups[t->group][n])
+    n++;
+  return n;
+}
+
+static const char *token_form(const struct ptoken *t, char words[][128], int f) {
+  return t->kind == 1 ? contraction_groups[t->group][f] : words[t->word];
+}
+
+/* Adds to the prefilter every spelling of tokens [a, b) as " w1 w2 ... ",
+ * the surrounding spaces making them whole words. */
+static void add_anchor_range(struct loader *ld, const struct ptoken *tok, char words[][128], int a,
+                             int b, uint32_t idx) {
+  int forms[ES_RULE_PHRASE_WORDS] = {0};
+  for (;;) {
+    struct strbuf lit = {0};
+    sb_str(&lit, " ");
+    for (int k = a; k < b; k++) {
+      sb_str(&lit, token_form(&tok[k], words, forms[k]));
+      sb_str(&lit, " ");
+    }
+    if (lit.oom || es__pf_add(ld->pfb, lit.p, lit.len, idx) != 0)
+      ld->oom = 1;
+    free(lit.p);
+    /* next combination, odometer style */
+    int k = b - 1;
+    while (k >= a && ++forms[k] == token_forms(&tok[k])) {
+      forms[k] = 0;
+      k--;
+    }
+    if (k < a)
+      return;
+  }
+}
+
 /* Compiles one phrase into `rx` (a regex alternative without the padding)
- * and adds its prefilter anchors for rule `idx`. Sets *anchored to 0 when no
- * anchor could be found. */
+ * and adds its prefilter anchors for rule `idx`: the range of consecutive
+ * words and contraction groups whose shortest spelling is longest, with
+ * every spelling of it (at most ES_ANCHOR_MAX). A range made of one common
+ * word counts as short. Wildcards and non-ASCII words (whose case the
+ * normaliser does not fold) never take part. Sets *anchored to 0 when no
+ * range qualifies: the rule then runs on every line. */
 static int compile_phrase(struct loader *ld, const cJSON *where, const char *phrase,
                           uint32_t idx, struct strbuf *rx, int *anchored) {
   char words[ES_RULE_PHRASE_WORDS][128];
   int wild[ES_RULE_PHRASE_WORDS];
-  int n, i, nfixed = 0;
-  /* best anchor: the longest run of consecutive plain words */
-  int run_start = -1, run_len = 0, best_start = -1, best_end = -1;
-  size_t best_bytes = 0, run_bytes = 0;
-  int best_group = -1;
+  struct ptoken tok[ES_RULE_PHRASE_WORDS];
+  int n, i, ntok = 0, nfixed = 0;
+  int best_a = -1, best_b = -1;
+  size_t best_score = 0;
 
   n = phrase_words(ld, where, phrase, words, wild, ES_RULE_PHRASE_WORDS);
   if (n < 0)
@@ -562,78 +616,93 @@ static int compile_phrase(struct loader *ld, const cJSON *where, const char *phr
     return ES_ERULES;
   }
 
-  sb_str(rx, "(?:");
   for (i = 0; i < n;) {
     int used = 0, g = wild[i] ? -1 : match_group(words, wild, i, n, &used);
+    struct ptoken *t = &tok[ntok++];
+    t->word = i;
+    t->group = g;
+    if (wild[i]) {
+      t->kind = 2;
+      i++;
+    } else if (g >= 0) {
+      t->kind = 1;
+      i += used;
+    } else {
+      t->kind = 0;
+      i++;
+    }
+  }
+
+  sb_str(rx, "(?:");
+  for (i = 0; i < ntok; i++) {
     if (i > 0)
       sb_str(rx, " ");
-    if (wild[i]) {
+    if (tok[i].kind == 2) {
       sb_str(rx, "[^ ]+");
-      i++;
-      run_start = -1;
-      continue;
-    }
-    if (g >= 0) {
+    } else if (tok[i].kind == 1) {
       sb_str(rx, "(?:");
-      for (int f = 0; contraction_groups[g][f]; f++) {
+      for (int f = 0; contraction_groups[tok[i].group][f]; f++) {
         if (f)
           sb_str(rx, "|");
-        sb_word(rx, contraction_groups[g][f]);
+        sb_word(rx, contraction_groups[tok[i].group][f]);
       }
       sb_str(rx, ")");
-      if (best_group < 0)
-        best_group = g;
-      i += used;
-      run_start = -1;
-      continue;
-    }
-    sb_word(rx, words[i]);
-    if (ascii_only(words[i])) {
-      size_t wl = strlen(words[i]);
-      if (run_start < 0) {
-        run_start = i;
-        run_len = 0;
-        run_bytes = 0;
-      }
-      run_len++;
-      run_bytes += wl + 1;
-      /* A run made only of weak words is a poor anchor but still sound. */
-      size_t score = run_bytes;
-      if (run_len == 1 && is_weak(words[i]))
-        score = 1;
-      if (score > best_bytes) {
-        best_bytes = score;
-        best_start = run_start;
-        best_end = i + 1;
-      }
     } else {
-      run_start = -1;
+      sb_word(rx, words[tok[i].word]);
     }
-    i++;
   }
   sb_str(rx, ")");
 
-  *anchored = 1;
-  if (best_start >= 0 && !(best_bytes == 1 && best_group >= 0)) {
-    struct strbuf lit = {0};
-    sb_str(&lit, " ");
-    for (i = best_start; i < best_end; i++) {
-      sb_str(&lit, words[i]);
-      sb_str(&lit, " ");
+  /* Choose the anchor range: score each range by the bytes of its
+   * shortest spelling, counting common words ("the", "my") as nothing,
+   * since they pass most lines; beyond ES_ANCHOR_ENOUGH bytes, fewer tokens
+   * win (smaller automaton). */
+  int best_len = 0;
+  for (int a = 0; a < ntok; a++) {
+    int combos = 1;
+    size_t score = 0;
+    for (int b = a + 1; b <= ntok; b++) {
+      const struct ptoken *t = &tok[b - 1];
+      size_t shortest = (size_t)-1;
+      if (t->kind == 2 || (t->kind == 0 && !ascii_only(words[t->word])))
+        break;
+      combos *= token_forms(t);
+      if (combos > ES_ANCHOR_MAX)
+        break;
+      for (int f = 0; f < token_forms(t); f++) {
+        size_t l = strlen(token_form(t, words, f));
+        if (l < shortest)
+          shortest = l;
+      }
+      if (!(t->kind == 0 && is_weak(words[t->word])))
+        score += shortest + 1;
+      size_t capped = score < ES_ANCHOR_ENOUGH ? score : ES_ANCHOR_ENOUGH;
+      if (capped > best_score || (capped == best_score && capped > 0 && b - a < best_len)) {
+        best_score = capped;
+        best_a = a;
+        best_b = b;
+        best_len = b - a;
+      }
     }
-    if (lit.oom || es__pf_add(ld->pfb, lit.p, lit.len, idx) != 0)
-      ld->oom = 1;
-    free(lit.p);
-  } else if (best_group >= 0) {
-    for (int f = 0; contraction_groups[best_group][f]; f++) {
-      char lit[64];
-      int len = snprintf(lit, sizeof(lit), " %s ", contraction_groups[best_group][f]);
-      if (es__pf_add(ld->pfb, lit, (size_t)len, idx) != 0)
-        ld->oom = 1;
-    }
-  } else {
-    *anchored = 0;
   }
+  /* A phrase of common words only still gets its whole self as anchor. */
+  if (best_a < 0) {
+    int combos = 1;
+    for (int k = 0; k < ntok && combos <= ES_ANCHOR_MAX; k++) {
+      if (tok[k].kind == 2 || (tok[k].kind == 0 && !ascii_only(words[tok[k].word]))) {
+        combos = ES_ANCHOR_MAX + 1;
+        break;
+      }
+      combos *= token_forms(&tok[k]);
+    }
+    if (combos <= ES_ANCHOR_MAX) {
+      best_a = 0;
+      best_b = ntok;
+    }
+  }
+  *anchored = best_a >= 0;
+  if (best_a >= 0)
+    add_anchor_range(ld, tok, words, best_a, best_b, idx);
   return rx->oom ? ES_ENOMEM : 0;
 }
 

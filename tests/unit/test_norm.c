@@ -5,6 +5,7 @@
 #include "norm.h"
 
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "task.h"
@@ -284,7 +285,39 @@ static void test_utf8_valid(void) {
   ASSERT_EQ(es_utf8_valid("\xE2\x80\x99", 2), 0);
 }
 
+size_t es__norm_walk(const char *text, size_t len, char *out);
+
+/* es_norm has its own fast loop; it must agree with the general walk that
+ * es_norm_span uses, byte for byte, on any valid input. */
+static void test_fast_loop_matches_walk(void) {
+  static const char *const pieces[] = {
+    "a", "Z", "9", " ", "  ", ".", ",", "'", "`", "!!", "\t", "\n", "-", "\xc3\xa9", "\xc3\x89",
+    "\xe2\x80\x99", "\xe2\x80\x98", "\xca\xbc", "\xc2\xb4", "\xc2\xa0", "\xe2\x80\x94",
+    "\xe3\x80\x80", "\xc5\xbf", "\xe2\x84\xaa", "\xf0\x9f\x98\x80", "\xe4\xb8\xad", "\xc2\xbf",
+    "that", "S", "ok", "\x01",
+  };
+  uint64_t x = 0x2545F4914F6CDD1DULL;
+  char in[256], a[300], b[300];
+  for (int round = 0; round < 200000; round++) {
+    size_t n = 0;
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    int parts = (int)(x % 12);
+    for (int k = 0; k < parts; k++) {
+      x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+      const char *p = pieces[x % (sizeof(pieces) / sizeof(pieces[0]))];
+      size_t l = strlen(p);
+      if (n + l >= sizeof(in))
+        break;
+      memcpy(in + n, p, l);
+      n += l;
+    }
+    size_t la = es_norm(in, n, a), lb = es__norm_walk(in, n, b);
+    ASSERT_MEM_EQ(a, la, b, lb);
+  }
+}
+
 int main(void) {
+  RUN(test_fast_loop_matches_walk);
   RUN(test_case_and_ascii);
   RUN(test_apostrophes_deleted);
   RUN(test_ascii_punctuation_breaks);
