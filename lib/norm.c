@@ -15,6 +15,18 @@ int es_utf8_valid(const char *text, size_t len) {
 
   while (i < len) {
     unsigned char c = s[i];
+    /* Most lines are ASCII: check eight bytes at a time for a high bit or
+     * a NUL byte (the classic "has zero byte" test). */
+    while (i + 8 <= len) {
+      uint64_t w;
+      memcpy(&w, s + i, 8);
+      if ((w & 0x8080808080808080ULL) || ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL))
+        break;
+      i += 8;
+    }
+    if (i >= len)
+      break;
+    c = s[i];
     if (c < 0x80) {
       if (c == 0)
         return 0;

@@ -173,6 +173,36 @@ static int fast_number(const char *s, size_t len, size_t *i, double *out) {
   }
   if (j - *i >= sizeof(tmp))
     return -1;
+  /* Clinger's fast path: up to 15 significant digits and 22 decimals, no
+   * exponent: the mantissa and the power of ten are exact doubles and one
+   * IEEE division rounds correctly, so this equals strtod. */
+  {
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    uint64_t mant = 0;
+    int digits = 0, decimals = 0, neg = 0, frac = 0, simple = 1;
+    for (size_t k = *i; k < j && simple; k++) {
+      char ch = s[k];
+      if (ch == '-')
+        neg = 1;
+      else if (ch == '.')
+        frac = 1;
+      else if (ch >= '0' && ch <= '9') {
+        if (mant || ch != '0')
+          digits++;
+        mant = mant * 10 + (uint64_t)(ch - '0');
+        decimals += frac;
+      } else
+        simple = 0; /* an exponent */
+    }
+    if (simple && digits <= 15 && decimals <= 22) {
+      double v = (double)mant / pow10[decimals];
+      *out = neg ? -v : v;
+      *i = j;
+      return 0;
+    }
+  }
   memcpy(tmp, s + *i, j - *i);
   tmp[j - *i] = '\0';
   *out = strtod(tmp, NULL);
@@ -194,6 +224,7 @@ static int fast_decode(struct es_decoder *d, const char *s, size_t len, struct e
   enum { K_TYPE, K_CALL, K_SPEAKER, K_TEXT, K_TS, K_END_TS, K_SEQ, K_FINAL, NKEYS };
   static const char *const keys[NKEYS] = {"type", "call_id", "speaker", "text", "ts",
                                           "end_ts", "seq", "final"};
+  static const size_t key_lens[NKEYS] = {4, 7, 7, 4, 2, 6, 3, 5};
   struct fast_val vals[NKEYS];
   size_t i = 0, o = 0;
 
@@ -224,9 +255,12 @@ static int fast_decode(struct es_decoder *d, const char *s, size_t len, struct e
     mark = o;
     if (fast_string(s, len, &i, d->scratch, &o, &key) != 0)
       return 0;
-    for (k = 0; k < NKEYS; k++)
-      if (strcmp(key.p, keys[k]) == 0)
+    k = NKEYS;
+    for (int q = 0; q < NKEYS; q++)
+      if (key_lens[q] == key.len && memcmp(key.p, keys[q], key.len) == 0) {
+        k = q;
         break;
+      }
     o = mark; /* the key's bytes are not kept */
     fast_ws(s, len, &i);
     if (i >= len || s[i] != ':')

@@ -33,7 +33,9 @@ static const char *const texts[] = {
 static const char *const speakers[] = {"agent", "customer", "bob", "", "Agent"};
 static const char *const numbers[] = {"12.5", "0", "-1", "1e3", "1.5E-2", "007", "1.", ".5",
                                       "1e400", "-0", "9007199254740993", "3.0", "\"7\"",
-                                      "true", "null", "[1]", "{\"a\":1}"};
+                                      "true", "null", "[1]", "{\"a\":1}", "0.1", "123456.789",
+                                      "3.14159265358979", "0.30000000000000004",
+                                      "1234567890123456", "-0.000001", "42", "1795494818.996"};
 static const char *const types[] = {NULL, "\"utterance\"", "\"end\"", "\"start\"", "\"hello\"",
                                     "5", "\"nope\""};
 
@@ -104,9 +106,9 @@ static void gen(struct buf *b) {
       add(b, texts[pick(sizeof(texts) / sizeof(texts[0]))]);
       add(b, "\"");
       break;
-    case 4: add(b, "\"ts\":"); add(b, numbers[pick(17)]); break;
-    case 5: add(b, "\"end_ts\":"); add(b, numbers[pick(17)]); break;
-    case 6: add(b, "\"seq\":"); add(b, numbers[pick(17)]); break;
+    case 4: add(b, "\"ts\":"); add(b, numbers[pick(sizeof(numbers) / sizeof(numbers[0]))]); break;
+    case 5: add(b, "\"end_ts\":"); add(b, numbers[pick(sizeof(numbers) / sizeof(numbers[0]))]); break;
+    case 6: add(b, "\"seq\":"); add(b, numbers[pick(sizeof(numbers) / sizeof(numbers[0]))]); break;
     case 7: add(b, "\"final\":"); add(b, pick(3) ? (pick(2) ? "true" : "false") : "\"no\""); break;
     case 8: add(b, "\"extra\":"); add(b, pick(2) ? "{\"nested\":[1,2]}" : "\"x\""); break;
     case 9: add(b, "\"agent_id\":\"a-1\""); break;
