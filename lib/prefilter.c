@@ -9,9 +9,10 @@
  *     contains such a byte, so no partial match can survive it).
  *   - trans[] holds one row per state: for every class, the next state
  *     already multiplied by the row width, so the loop is one add and one
- *     load per byte: state = trans[state + class[byte]]. A row has one
- *     more entry than there are classes: for output states it holds the
- *     index of the state's output list, on the cache line just read.
+ *     load per byte: state = trans[state + class[byte]]. A row has two
+ *     more entries than there are classes: the index of the state's output
+ *     list (output states only) and the state's depth, on the cache line
+ *     just read.
  *   - States are numbered so that every state with output (its own
  *     literals or those reached through failure links) comes after all the
  *     states without output. A single comparison against first_output
@@ -19,12 +20,15 @@
  *   - Output lists are flattened at build time: each output state stores
  *     the deduplicated union of the ids along its failure chain, so the
  *     scan never follows failure links.
- *   - The scan is bound by the latency of one load per byte, so a long
- *     enough text is cut in two halves walked at the same time: two
- *     independent chains of loads keep the core busy. The second half
- *     starts (longest literal - 1) bytes early, from the root, so that a
- *     literal ending in it is seen whole; one ending in the overlap may be
- *     seen twice, and the `seen` bitmap reports it once.
+ *   - The scan is bound by the latency of one load per byte, so a text
+ *     is cut in two halves walked at the same time: two independent chains
+ *     of loads keep the core busy. The second walk starts from the root at
+ *     the middle, so it misses literals that began in the first half; the
+ *     first walk therefore goes on past the middle for as long as its
+ *     state is deeper than the bytes it has read there (its partial match
+ *     began in the first half). Once it is not, both walks are in the same
+ *     state and the second one has the rest. That is rarely more than a
+ *     word. A literal may be seen by both walks; `seen` reports it once.
  */
 #include "prefilter.h"
 
@@ -57,7 +61,7 @@ struct es__pf_builder {
 struct es__pf {
   uint32_t byte_class[256];
   uint32_t nclasses;
-  uint32_t stride;        /* row width: nclasses + 1 */
+  uint32_t stride;        /* row width: nclasses + 2 */
   uint32_t nstates;
   uint32_t nids;
   uint32_t noutput;       /* states with output, numbered last */
@@ -65,7 +69,6 @@ struct es__pf {
   uint32_t *trans;        /* owned: nstates * stride, premultiplied */
   uint32_t *output_start; /* owned: noutput + 1 */
   uint32_t *output_ids;   /* owned: output_start[last] entries */
-  size_t max_len;         /* of the literals */
 };
 
 struct es__pf_builder *es__pf_builder_new(void) {
@@ -123,6 +126,7 @@ int es__pf_build(struct es__pf_builder *b, uint32_t nids, struct es__pf **out) {
   struct es__pf *pf = NULL;
   uint32_t *trie = NULL;     /* trie, then DFA, in original numbering */
   uint32_t *fail = NULL;
+  uint32_t *depth = NULL;    /* length of the trie path to each state */
   uint32_t *queue = NULL;    /* states in breadth-first order */
   uint32_t *own_start = NULL;
   struct pf_terminal *terms = NULL;
@@ -150,9 +154,7 @@ int es__pf_build(struct es__pf_builder *b, uint32_t nids, struct es__pf **out) {
   for (int c = 0; c < 256; c++) pf->byte_class[c] = used[c] ? next_class++ : 0;
   uint32_t nc = next_class; /* 1 without literals: one class, one state */
   pf->nclasses = nc;
-  for (size_t i = 0; i < b->nlits; i++)
-    if (b->lits[i].len > pf->max_len) pf->max_len = b->lits[i].len;
-  pf->stride = nc + 1;
+  pf->stride = nc + 2;
 
   /* The trie. Child 0 means "none": the root is nobody's child. */
   size_t max_states = b->nbytes + 1;
@@ -190,8 +192,9 @@ int es__pf_build(struct es__pf_builder *b, uint32_t nids, struct es__pf **out) {
    * state s is dequeued its row still holds only trie edges, and the rows
    * of all shallower states are complete. */
   fail = calloc(nstates, sizeof(uint32_t));
+  depth = calloc(nstates, sizeof(uint32_t));
   queue = malloc((size_t)nstates * sizeof(uint32_t));
-  if (fail == NULL || queue == NULL) goto fail;
+  if (fail == NULL || depth == NULL || queue == NULL) goto fail;
   size_t head = 0, tail = 0;
   queue[tail++] = 0;
   while (head < tail) {
@@ -201,6 +204,7 @@ int es__pf_build(struct es__pf_builder *b, uint32_t nids, struct es__pf **out) {
     for (uint32_t c = 0; c < nc; c++) {
       if (row[c] != 0) {
         fail[row[c]] = s == 0 ? 0 : fail_row[c];
+        depth[row[c]] = depth[s] + 1;
         queue[tail++] = row[c];
       } else {
         row[c] = s == 0 ? 0 : fail_row[c];
@@ -270,6 +274,7 @@ int es__pf_build(struct es__pf_builder *b, uint32_t nids, struct es__pf **out) {
     uint32_t *to = &pf->trans[(size_t)renum[s] * pf->stride];
     for (uint32_t c = 0; c < nc; c++) to[c] = renum[from[c]] * pf->stride;
     to[nc] = renum[s] >= nplain ? renum[s] - nplain : 0;
+    to[nc + 1] = depth[s];
   }
   /* Output lists in the new numbering, contiguous. The queue is no longer
    * needed: it becomes the inverse of renum over the output states. */
@@ -297,6 +302,7 @@ fail:
   free(flat_start);
   free(own_start);
   free(queue);
+  free(depth);
   free(fail);
   free(terms);
   free(trie);
@@ -343,7 +349,8 @@ size_t es__pf_scan(const struct es__pf *pf, const char *text, size_t len,
   const uint32_t *restrict byte_class = pf->byte_class;
   const unsigned char *p = (const unsigned char *)text;
   const uint32_t first_output = pf->first_output;
-  uint32_t state = 0;
+  const uint32_t depth_column = pf->nclasses + 1;
+  uint32_t state = 0, state2 = 0;
   size_t n = 0;
   size_t i = 0;
 
@@ -354,20 +361,19 @@ size_t es__pf_scan(const struct es__pf *pf, const char *text, size_t len,
       n = pf_report(pf, st, seen, ids_out, n);             \
   } while (0)
 
-  if (len >= 32 && len >= 2 * pf->max_len) {
-    /* first half: [0, half); second half: [half - overlap, len) */
-    size_t half = len / 2;
-    const unsigned char *q = p + half - (pf->max_len - 1);
-    size_t second_len = len - half + (pf->max_len - 1);
-    uint32_t state2 = 0;
-    for (; i < half; i++) {
-      PF_STEP(state, p[i]);
-      PF_STEP(state2, q[i]);
-    }
-    for (; i < second_len; i++) PF_STEP(state2, q[i]);
+  if (len < 16) {
+    for (; i < len; i++) PF_STEP(state, p[i]);
     return n;
   }
-  for (; i < len; i++) PF_STEP(state, p[i]);
+  /* first walk: [0, half) then on; second walk: [half, len) */
+  size_t half = len / 2;
+  const unsigned char *q = p + half;
+  for (; i < half; i++) {
+    PF_STEP(state, p[i]);
+    PF_STEP(state2, q[i]);
+  }
+  if (len & 1) PF_STEP(state2, q[half]);
+  for (; i < len && trans[state + depth_column] > i - half; i++) PF_STEP(state, p[i]);
   return n;
 #undef PF_STEP
 }
