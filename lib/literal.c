@@ -38,10 +38,6 @@
 
 struct reader {
   const unsigned char *p; /* borrowed: the next byte of the pattern */
-  /* The current run of literal characters. Only the innermost sequence
-   * has one: a sequence ends its run before it reads a group. */
-  char *run; /* owned: as long as the pattern */
-  size_t run_len;
   int depth;
   int give_up; /* a construct we do not understand was seen */
   int nomem;
@@ -260,29 +256,96 @@ give_up:
   r->give_up = 1;
 }
 
-static int read_alternation(struct reader *r, struct es__litset *out);
+static int read_alternation(struct reader *r, struct es__litset *out, struct es__litset *exact,
+                            int *is_exact);
 
-/* Ends the current run of literal characters: it becomes a candidate. */
-static int flush_run(struct reader *r, struct es__litset *best) {
-  if (r->run_len == 0) return 0;
+/*
+ * Chains. Besides its best factor, a sequence keeps the "chain": the exact
+ * set of strings that the text matched since the last point where it
+ * stopped knowing (a class, a quantifier, an assertion, an inexact group).
+ * Literal characters extend every string of the chain; a group whose
+ * language is a finite set of strings (an "exact" group, such as
+ * (?:speak|talk)) multiplies it, up to ES_LITSET_MAX strings. So
+ * "(?:speak|talk) to (?:a|the) manager" yields the four whole phrases
+ * rather than " manager" alone. When the chain is cut, its strings become
+ * a candidate factor: whatever the sequence matched contains one of them
+ * (unless one is empty, and then it is no candidate).
+ */
+static int chain_reset(struct es__litset *chain) {
+  es__litset_free(chain);
+  return set_push(chain, "", 0);
+}
+
+static int chain_flush(struct reader *r, struct es__litset *chain, struct es__litset *best) {
   struct es__litset cand;
+  int rc = 0, has_empty = 0;
+  (void)r;
   set_init(&cand);
-  int rc = set_push(&cand, r->run, r->run_len);
-  r->run_len = 0;
-  if (rc != 0) {
-    es__litset_free(&cand);
-    return rc;
+  for (size_t i = 0; i < chain->n; i++)
+    has_empty |= chain->lens[i] == 0;
+  if (!has_empty) {
+    for (size_t i = 0; i < chain->n && rc == 0; i++)
+      rc = set_push(&cand, chain->lits[i], chain->lens[i]);
+    if (rc == 0) {
+      set_prune(&cand);
+      keep_better(best, &cand);
+    }
   }
-  keep_better(best, &cand);
+  es__litset_free(&cand);
+  if (rc == 0)
+    rc = chain_reset(chain);
+  return rc;
+}
+
+/* chain := chain x tail. Returns 1 (and leaves chain alone) when the
+ * product would exceed ES_LITSET_MAX strings. */
+static int chain_product(struct es__litset *chain, const struct es__litset *tail, int *rc) {
+  struct es__litset out;
+  *rc = 0;
+  if (chain->n * tail->n > ES_LITSET_MAX)
+    return 1;
+  set_init(&out);
+  for (size_t i = 0; i < chain->n && *rc == 0; i++)
+    for (size_t j = 0; j < tail->n && *rc == 0; j++) {
+      size_t len = chain->lens[i] + tail->lens[j];
+      char *tmp = malloc(len + 1);
+      if (tmp == NULL) {
+        *rc = ES_ENOMEM;
+        break;
+      }
+      memcpy(tmp, chain->lits[i], chain->lens[i]);
+      memcpy(tmp + chain->lens[i], tail->lits[j], tail->lens[j]);
+      *rc = set_push(&out, tmp, len);
+      free(tmp);
+    }
+  if (*rc != 0) {
+    es__litset_free(&out);
+    return 0;
+  }
+  es__litset_free(chain);
+  *chain = out;
   return 0;
 }
 
-/* Reads a group; r->p is just past the `(`. */
-static void read_group(struct reader *r, struct es__litset *best) {
-  int lookaround = 0;
+static int chain_char(struct es__litset *chain, char c) {
+  struct es__litset one;
+  int rc;
+  set_init(&one);
+  if ((rc = set_push(&one, &c, 1)) == 0)
+    chain_product(chain, &one, &rc); /* x1 never overflows */
+  es__litset_free(&one);
+  return rc;
+}
+
+/* Reads a group; r->p is just past the `(`. Updates the sequence's best
+ * factor, its chain and whether it is still exact. */
+static void read_group(struct reader *r, struct es__litset *best, struct es__litset *chain,
+                       int *seq_exact) {
+  int lookaround = 0, inner_exact = 0, rc = 0;
   const unsigned char *p = r->p;
-  struct es__litset inner;
+  struct es__litset inner, exact;
   set_init(&inner);
+  set_init(&exact);
 
   if (*p == '*') goto give_up; /* (*VERB) and friends */
   if (*p == '?') {
@@ -310,28 +373,66 @@ static void read_group(struct reader *r, struct es__litset *best) {
   }
   r->p = p;
   if (++r->depth > LIT_MAX_DEPTH) goto give_up;
-  if (read_alternation(r, &inner) != 0) goto done;
+  if (read_alternation(r, &inner, &exact, &inner_exact) != 0) goto done;
   r->depth--;
   if (r->give_up) goto done;
   if (*r->p != ')') goto give_up;
   r->p++;
   enum quant q = read_quant(r);
-  if (r->give_up || lookaround || q == QUANT_OPTIONAL) goto done;
-  keep_better(best, &inner);
+  if (r->give_up) goto done;
+  if (lookaround || q == QUANT_OPTIONAL || !inner_exact) {
+    /* The chain stops here; an inexact group still offers its factor. */
+    *seq_exact = 0;
+    if ((rc = chain_flush(r, chain, best)) != 0) goto nomem;
+    if (!lookaround && q != QUANT_OPTIONAL) keep_better(best, &inner);
+    goto done;
+  }
+  if (chain_product(chain, &exact, &rc)) {
+    /* Too many strings: cut the chain and start again from the group. */
+    *seq_exact = 0;
+    if ((rc = chain_flush(r, chain, best)) != 0) goto nomem;
+    es__litset_free(chain);
+    *chain = exact;
+    set_init(&exact);
+  } else if (rc != 0) {
+    goto nomem;
+  }
+  if (q == QUANT_MANDATORY) {
+    /* One occurrence is certain; what follows it is not. */
+    *seq_exact = 0;
+    if ((rc = chain_flush(r, chain, best)) != 0) goto nomem;
+  }
 done:
   es__litset_free(&inner);
+  es__litset_free(&exact);
   return;
+nomem:
+  r->nomem = 1;
+  goto done;
 give_up:
   r->give_up = 1;
   es__litset_free(&inner);
+  es__litset_free(&exact);
 }
 
 /* Reads a sequence up to `|`, `)` or the end into *out (its best factor,
- * or none). */
-static int read_sequence(struct reader *r, struct es__litset *out) {
-  struct es__litset best;
-  int rc = 0;
+ * or none) and, when everything in it was exact, its exact set into
+ * *exact with *is_exact = 1. */
+static int read_sequence(struct reader *r, struct es__litset *out, struct es__litset *exact,
+                         int *is_exact) {
+  struct es__litset best, chain;
+  int rc = 0, seq_exact = 1;
   set_init(&best);
+  set_init(&chain);
+  *is_exact = 0;
+  set_init(exact);
+  if ((rc = chain_reset(&chain)) != 0) goto fail;
+
+#define CUT()                                                                \
+  do {                                                                       \
+    seq_exact = 0;                                                           \
+    if ((rc = chain_flush(r, &chain, &best)) != 0) goto fail;                \
+  } while (0)
 
   for (;;) {
     unsigned char c = *r->p;
@@ -341,9 +442,8 @@ static int read_sequence(struct reader *r, struct es__litset *out) {
       break;
     }
     if (c == '(') {
-      if ((rc = flush_run(r, &best)) != 0) goto fail;
       r->p++;
-      read_group(r, &best);
+      read_group(r, &best, &chain, &seq_exact);
       if (r->nomem) {
         rc = ES_ENOMEM;
         goto fail;
@@ -353,7 +453,7 @@ static int read_sequence(struct reader *r, struct es__litset *out) {
     }
     if (c == '[' || c == '.') {
       /* exactly one character we do not pin down */
-      if ((rc = flush_run(r, &best)) != 0) goto fail;
+      CUT();
       r->p++;
       if (c == '[') skip_class(r);
       if (r->give_up) break;
@@ -362,7 +462,7 @@ static int read_sequence(struct reader *r, struct es__litset *out) {
       continue;
     }
     if (c == '^' || c == '$') {
-      if ((rc = flush_run(r, &best)) != 0) goto fail;
+      CUT();
       r->p++;
       if (is_quant_start(*r->p)) r->give_up = 1;
       if (r->give_up) break;
@@ -376,14 +476,14 @@ static int read_sequence(struct reader *r, struct es__litset *out) {
     if (c == '\\') {
       unsigned char e = r->p[1];
       if (e != '\0' && strchr("dDwWsS", e) != NULL) {
-        if ((rc = flush_run(r, &best)) != 0) goto fail;
+        CUT();
         r->p += 2;
         read_quant(r);
         if (r->give_up) break;
         continue;
       }
       if (e != '\0' && strchr("bBAzZG", e) != NULL) {
-        if ((rc = flush_run(r, &best)) != 0) goto fail;
+        CUT();
         r->p += 2;
         if (is_quant_start(*r->p)) r->give_up = 1;
         if (r->give_up) break;
@@ -402,30 +502,53 @@ static int read_sequence(struct reader *r, struct es__litset *out) {
     if (c >= 'A' && c <= 'Z') c = (unsigned char)(c - 'A' + 'a');
     enum quant q = read_quant(r);
     if (r->give_up) break;
-    if (q != QUANT_OPTIONAL) r->run[r->run_len++] = (char)c;
-    if (q != QUANT_NONE && (rc = flush_run(r, &best)) != 0) goto fail;
+    if (q == QUANT_OPTIONAL) {
+      CUT();
+      continue;
+    }
+    if ((rc = chain_char(&chain, (char)c)) != 0) goto fail;
+    if (q == QUANT_MANDATORY) CUT();
   }
-  if (!r->give_up && (rc = flush_run(r, &best)) != 0) goto fail;
+#undef CUT
+  if (!r->give_up) {
+    if (seq_exact) {
+      /* The whole sequence is one of the chain's strings. */
+      for (size_t i = 0; i < chain.n && rc == 0; i++)
+        rc = set_push(exact, chain.lits[i], chain.lens[i]);
+      if (rc != 0) goto fail;
+      *is_exact = 1;
+    }
+    if ((rc = chain_flush(r, &chain, &best)) != 0) goto fail;
+  }
+  es__litset_free(&chain);
   *out = best;
   return 0;
 fail:
   es__litset_free(&best);
+  es__litset_free(&chain);
+  es__litset_free(exact);
+  *is_exact = 0;
   r->nomem = 1;
   return rc;
 }
 
 /* Reads branches separated by `|` up to `)` or the end into *out: the
- * union of the branches' sets, or none. */
-static int read_alternation(struct reader *r, struct es__litset *out) {
-  struct es__litset all, branch;
-  int every_branch_has_one = 1;
+ * union of the branches' sets, or none; and, when every branch is exact,
+ * the union of their exact sets (at most ES_LITSET_MAX) into *exact. */
+static int read_alternation(struct reader *r, struct es__litset *out, struct es__litset *exact,
+                            int *is_exact) {
+  struct es__litset all, branch, bexact;
+  int every_branch_has_one = 1, all_exact = 1, bex = 0;
   int rc = 0;
   set_init(&all);
   set_init(&branch);
+  set_init(&bexact);
+  set_init(exact);
   for (;;) {
-    if ((rc = read_sequence(r, &branch)) != 0) goto fail;
+    if ((rc = read_sequence(r, &branch, &bexact, &bex)) != 0) goto fail;
     if (r->give_up) {
       es__litset_free(&branch);
+      es__litset_free(&bexact);
       break;
     }
     if (branch.n == 0) every_branch_has_one = 0;
@@ -435,32 +558,50 @@ static int read_alternation(struct reader *r, struct es__litset *out) {
       if (overflow) every_branch_has_one = 0;
     }
     es__litset_free(&branch);
+    if (!bex || exact->n + bexact.n > ES_LITSET_MAX) {
+      all_exact = 0;
+    } else if (all_exact) {
+      for (size_t i = 0; i < bexact.n && rc == 0; i++) {
+        int dup = 0;
+        for (size_t j = 0; j < exact->n && !dup; j++)
+          dup = exact->lens[j] == bexact.lens[i] &&
+                memcmp(exact->lits[j], bexact.lits[i], bexact.lens[i]) == 0;
+        if (!dup) rc = set_push(exact, bexact.lits[i], bexact.lens[i]);
+      }
+      if (rc != 0) goto fail;
+    }
+    es__litset_free(&bexact);
     if (*r->p != '|') break;
     r->p++;
   }
   if (r->give_up || !every_branch_has_one) es__litset_free(&all);
+  if (r->give_up || !all_exact) es__litset_free(exact);
+  *is_exact = !r->give_up && all_exact;
   *out = all;
   return 0;
 fail:
   es__litset_free(&branch);
+  es__litset_free(&bexact);
   es__litset_free(&all);
+  es__litset_free(exact);
+  *is_exact = 0;
   r->nomem = 1;
   return rc;
 }
 
 int es__lit_from_pattern(const char *pattern, struct es__litset *out) {
   struct reader r;
+  struct es__litset exact;
+  int is_exact = 0;
   set_init(out);
+  set_init(&exact);
   if (pattern == NULL) return 0;
   r.p = (const unsigned char *)pattern;
-  r.run = malloc(strlen(pattern) + 1);
-  r.run_len = 0;
   r.depth = 0;
   r.give_up = 0;
   r.nomem = 0;
-  if (r.run == NULL) return ES_ENOMEM;
-  int rc = read_alternation(&r, out);
-  free(r.run);
+  int rc = read_alternation(&r, out, &exact, &is_exact);
+  es__litset_free(&exact);
   if (rc != 0) return rc;
   /* A stray `)` at top level is a compile error: say nothing. */
   if (r.give_up || *r.p != '\0') es__litset_free(out);
