@@ -30,7 +30,7 @@ void esd_config_init(struct esd_config *c) {
   c->max_pending_alerts = 100000;
   c->call_idle_timeout = 300;
   c->synchronous = 2;
-  c->commit_interval_ms = 0;
+  c->commit_interval_ms = 10;
   c->redact = 1;
 }
 

@@ -33,7 +33,7 @@ struct esd_config {
   double call_idle_timeout;     /* seconds; 300 */
   /* store */
   int synchronous;              /* 0 off, 1 normal, 2 full (default) */
-  unsigned commit_interval_ms;  /* 0: group commit each loop turn */
+  unsigned commit_interval_ms;  /* 10: at most one transaction per 10 ms; 0: every loop turn */
   int redact;                   /* 1 (default) */
   char *config_file;            /* owned, or NULL */
 };
