@@ -21,23 +21,9 @@ static void replay_usage(void) {
 }
 
 static void print_error(long long line, const char *code, const char *message, const char *rule) {
-  char buf[1024];
-  size_t pos = 0;
-
-  pos += (size_t)snprintf(buf, sizeof(buf), "{\"type\":\"error\",\"line\":%lld,\"code\":", line);
-  es_json_str(buf, sizeof(buf) - 64, &pos, code, strlen(code));
-  if (rule) {
-    memcpy(buf + pos, ",\"rule\":", 8);
-    pos += 8;
-    es_json_str(buf, sizeof(buf) - 64, &pos, rule, strlen(rule));
-  }
-  memcpy(buf + pos, ",\"message\":", 11);
-  pos += 11;
-  if (es_json_str(buf, sizeof(buf) - 4, &pos, message, strlen(message)) != 0)
-    es_json_str(buf, sizeof(buf) - 4, &pos, "(message too long)", 18);
-  buf[pos++] = '}';
-  buf[pos++] = '\n';
-  fwrite(buf, 1, pos, stderr);
+  char buf[ES_ERROR_JSON_CAP];
+  size_t n = es_error_json(buf, line, 0, 0, code, rule, message);
+  fwrite(buf, 1, n, stderr);
 }
 
 int es_cmd_replay(int argc, char **argv) {

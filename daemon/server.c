@@ -166,29 +166,13 @@ void esd_conn_flush(struct esd_conn *c) {
 
 static void send_error(struct esd_conn *c, int has_seq, int64_t seq, const char *code,
                        const char *rule, const char *message) {
-  char buf[1024];
+  char buf[ES_ERROR_JSON_CAP];
   size_t pos;
 
   c->errors++;
   c->d->errors++;
   esd_count(c->d->by_error, code);
-  pos = (size_t)snprintf(buf, sizeof(buf), "{\"type\":\"error\",\"line\":%" PRIu64, c->lineno);
-  if (has_seq)
-    pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, ",\"seq\":%" PRId64, seq);
-  memcpy(buf + pos, ",\"code\":", 8);
-  pos += 8;
-  es_json_str(buf, sizeof(buf) - 600, &pos, code, strlen(code));
-  if (rule) {
-    memcpy(buf + pos, ",\"rule\":", 8);
-    pos += 8;
-    es_json_str(buf, sizeof(buf) - 400, &pos, rule, strlen(rule));
-  }
-  memcpy(buf + pos, ",\"message\":", 11);
-  pos += 11;
-  if (es_json_str(buf, sizeof(buf) - 4, &pos, message, strlen(message)) != 0)
-    es_json_str(buf, sizeof(buf) - 4, &pos, "(message too long)", 18);
-  buf[pos++] = '}';
-  buf[pos++] = '\n';
+  pos = es_error_json(buf, (int64_t)c->lineno, has_seq, seq, code, rule, message);
   esd_conn_write(c, buf, pos);
 }
 

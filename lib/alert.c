@@ -123,3 +123,26 @@ int64_t es_alert_json(const struct es_alert *a, char *buf, size_t cap) {
     return ES_ETOOBIG;
   return (int64_t)pos;
 }
+
+size_t es_error_json(char *buf, int64_t line, int has_seq, int64_t seq, const char *code,
+                     const char *rule, const char *message) {
+  const size_t cap = ES_ERROR_JSON_CAP;
+  size_t pos = 0;
+
+  /* Code and rule are short, known strings; the room kept back after each
+   * leaves space for the message's fallback and the closing bytes. */
+  field_int(buf, cap, &pos, "{\"type\":\"error\",\"line\":", line);
+  if (has_seq)
+    field_int(buf, cap, &pos, ",\"seq\":", seq);
+  field_str(buf, cap - 600, &pos, ",\"code\":", code, strlen(code));
+  if (rule)
+    field_str(buf, cap - 400, &pos, ",\"rule\":", rule, strlen(rule));
+  size_t before = pos;
+  if (field_str(buf, cap - 2, &pos, ",\"message\":", message, strlen(message)) != 0) {
+    pos = before;
+    field_str(buf, cap - 2, &pos, ",\"message\":", "(message too long)", 18);
+  }
+  buf[pos++] = '}';
+  buf[pos++] = '\n';
+  return pos;
+}

@@ -42,4 +42,13 @@ int64_t es_alert_json(const struct es_alert *a, char *buf, size_t cap);
  * numbers and keys) stays under 64 KiB. */
 #define ES_ALERT_JSON_CAP(max_line) (12 * (size_t)(max_line) + 65536)
 
+/* An error record, the same for `earshot replay` and earshotd:
+ *   {"type":"error","line":N[,"seq":S],"code":"...",["rule":"...",]"message":"..."}\n
+ * `line` is the input line number, `seq` is written when has_seq, `rule`
+ * when not NULL. A message that does not fit is replaced by a short one.
+ * Writes at most ES_ERROR_JSON_CAP bytes to buf; returns the length. */
+#define ES_ERROR_JSON_CAP 1024
+size_t es_error_json(char *buf, int64_t line, int has_seq, int64_t seq, const char *code,
+                     const char *rule, const char *message);
+
 #endif

@@ -365,7 +365,37 @@ static void test_documented_bound(void) {
   free(buf);
 }
 
+/* Error records: valid JSON with every field, also when the message is
+ * too long to fit (it is replaced, never cut mid-escape). */
+static void test_error_json(void) {
+  char buf[ES_ERROR_JSON_CAP], big[4000];
+  size_t n = es_error_json(buf, 12, 1, 41, "match_limit", "agent.x", "a \"quoted\"\nmessage");
+  ASSERT(n > 0 && n <= sizeof(buf));
+  ASSERT_EQ(buf[n - 1], '\n');
+  cJSON *o = cJSON_ParseWithLength(buf, n - 1);
+  ASSERT(o != NULL);
+  ASSERT_STR_EQ(cJSON_GetObjectItem(o, "type")->valuestring, "error");
+  ASSERT_EQ(cJSON_GetObjectItem(o, "line")->valuedouble, 12);
+  ASSERT_EQ(cJSON_GetObjectItem(o, "seq")->valuedouble, 41);
+  ASSERT_STR_EQ(cJSON_GetObjectItem(o, "code")->valuestring, "match_limit");
+  ASSERT_STR_EQ(cJSON_GetObjectItem(o, "rule")->valuestring, "agent.x");
+  ASSERT_STR_EQ(cJSON_GetObjectItem(o, "message")->valuestring, "a \"quoted\"\nmessage");
+  cJSON_Delete(o);
+
+  memset(big, '\x01', sizeof(big) - 1); /* escapes to six bytes each */
+  big[sizeof(big) - 1] = '\0';
+  n = es_error_json(buf, 3, 0, 0, "invalid_json", NULL, big);
+  ASSERT(n <= sizeof(buf));
+  o = cJSON_ParseWithLength(buf, n - 1);
+  ASSERT(o != NULL);
+  ASSERT(cJSON_GetObjectItem(o, "seq") == NULL);
+  ASSERT(cJSON_GetObjectItem(o, "rule") == NULL);
+  ASSERT_STR_EQ(cJSON_GetObjectItem(o, "message")->valuestring, "(message too long)");
+  cJSON_Delete(o);
+}
+
 int main(void) {
+  RUN(test_error_json);
   RUN(test_fields);
   RUN(test_optional_fields);
   RUN(test_escaping);
