@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -905,9 +906,9 @@ static int listen_tcp(struct esd *d) {
     host[n] = '\0';
   }
   port = strtol(colon + 1, &end, 10);
-  if (*end || port < 1 || port > 65535) {
-    esd_error("server", "--listen-tcp %s: expected HOST:PORT with a port from 1 to 65535",
-              d->cfg->listen_tcp);
+  if (*end || end == colon + 1 || port < 0 || port > 65535) {
+    esd_error("server", "--listen-tcp %s: expected HOST:PORT with a port from 0 (any free "
+              "port, logged) to 65535", d->cfg->listen_tcp);
     return -1;
   }
   if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)&sa) != 0 &&
@@ -925,7 +926,15 @@ static int listen_tcp(struct esd *d) {
     esd_error("server", "cannot listen on TCP %s:%ld: %s", host, port, uv_strerror(rc));
     return -1;
   }
-  esd_info("server", "listening on TCP %s:%ld (token required)", host, port);
+  {
+    /* With port 0 the kernel chose: log the real one. */
+    struct sockaddr_storage bound;
+    int blen = sizeof(bound);
+    if (uv_tcp_getsockname(&d->tcp_listener, (struct sockaddr *)&bound, &blen) == 0)
+      port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                               : ((struct sockaddr_in *)&bound)->sin_port);
+  }
+  esd_info("server", "listening on TCP %s port %ld (token required)", host, port);
   return 0;
 }
 
