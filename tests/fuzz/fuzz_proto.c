@@ -5,7 +5,8 @@
  * pieces is decoded in turn with the same decoder (as earshotd and
  * `earshot replay` do). Every call must either succeed with a well-formed
  * event or fail with a negative es_err, a stable error code and a message;
- * anything else aborts.
+ * anything else aborts. Each line is also decoded with the fast path off:
+ * both paths must agree exactly (return code, error, every field).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -89,17 +90,50 @@ static void decode_one(struct es_decoder *dec, const char *line, size_t len) {
   }
 }
 
+static int same_str(const char *a, const char *b) {
+  return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The allocation-free fast path and the cJSON path must agree. */
+static void compare_paths(struct es_decoder *fast, struct es_decoder *slow, const char *line,
+                          size_t len) {
+  struct es_event a, b;
+  struct es_proto_error ea, eb;
+  int ra = es_proto_decode(fast, line, len, &a, &ea);
+  int rb = es_proto_decode(slow, line, len, &b, &eb);
+
+  if (ra != rb || !same_str(ea.code, eb.code) || strcmp(ea.message, eb.message) != 0)
+    abort();
+  if (ra != 0)
+    return;
+  if (a.type != b.type || !same_str(a.call_id, b.call_id) || a.speaker != b.speaker ||
+      a.text_len != b.text_len || (a.text_len && memcmp(a.text, b.text, a.text_len) != 0) ||
+      a.has_ts != b.has_ts || (a.has_ts && a.ts != b.ts) || a.has_end_ts != b.has_end_ts ||
+      (a.has_end_ts && a.end_ts != b.end_ts) || a.has_seq != b.has_seq || a.seq != b.seq ||
+      a.final != b.final || a.acks != b.acks || a.nattrs != b.nattrs)
+    abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static struct es_decoder *dec; /* reachable until exit: not a leak */
+  static struct es_decoder *dec, *fast, *slow; /* reachable until exit: not a leak */
   const char *text = (const char *)data;
   size_t start = 0;
 
   if (dec == NULL && (dec = es_decoder_new(FUZZ_MAX_LINE)) == NULL)
     abort();
+  if (fast == NULL && (fast = es_decoder_new(FUZZ_MAX_LINE)) == NULL)
+    abort();
+  if (slow == NULL) {
+    if ((slow = es_decoder_new(FUZZ_MAX_LINE)) == NULL)
+      abort();
+    es_decoder_set_fast(slow, 0);
+  }
   decode_one(dec, text, size);
+  compare_paths(fast, slow, text, size);
   for (size_t i = 0; i <= size; i++) {
     if (i == size || text[i] == '\n') {
       decode_one(dec, text + start, i - start);
+      compare_paths(fast, slow, text + start, i - start);
       start = i + 1;
     }
   }
