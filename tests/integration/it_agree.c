@@ -1,0 +1,116 @@
+/*
+ * it_agree.c: earshotd and `earshot replay` give the same alerts for the
+ * same transcript. Each bundled sample call (tests/golden/calls) is
+ * streamed through the socket and replayed offline with the bundled
+ * rules; the alerts must be identical field by field, except the line
+ * number (the socket's count includes the hello) and seq (added here).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+static const char *const calls[] = {"escalating", "deescalated", "calm", "negated"};
+
+/* The fields both sides must agree on, as one comparable line. */
+static char *key_of(const cJSON *a) {
+  static const char *const fields[] = {"call_id", "rule", "category", "severity", "speaker",
+                                       "text", "match_start", "match_end", "matched", "ts",
+                                       "score", "tip", "description", NULL};
+  struct it_str s = {0};
+  for (int i = 0; fields[i]; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(a, fields[i]);
+    char *p = v ? cJSON_PrintUnformatted(v) : NULL;
+    it_str_addf(&s, "%s=%s|", fields[i], p ? p : "(absent)");
+    free(p);
+  }
+  return s.p;
+}
+
+static void test_socket_and_replay_agree(void) {
+  struct it_daemon d;
+  char path[512], cmd[1200];
+
+  it_daemon_init(&d);
+  snprintf(d.rules, sizeof(d.rules), "%s", ES_BUNDLED_RULES);
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  for (size_t k = 0; k < sizeof(calls) / sizeof(calls[0]); k++) {
+    snprintf(path, sizeof(path), "%s/%s.jsonl", ES_GOLDEN_CALLS, calls[k]);
+
+    /* Offline. */
+    snprintf(cmd, sizeof(cmd), "'%s' replay --rules '%s' '%s' 2>/dev/null", ES_EARSHOT_CLI,
+             ES_BUNDLED_RULES, path);
+    FILE *p = popen(cmd, "r");
+    ASSERT(p != NULL);
+    char *line = NULL;
+    size_t cap = 0;
+    struct it_str offline = {0};
+    int noffline = 0;
+    while (getline(&line, &cap, p) > 0) {
+      cJSON *a = cJSON_Parse(line);
+      ASSERT(a != NULL);
+      char *kk = key_of(a);
+      it_str_addf(&offline, "%s\n", kk);
+      free(kk);
+      cJSON_Delete(a);
+      noffline++;
+    }
+    ASSERT_EQ(pclose(p), 0);
+
+    /* Through the socket, line by line with a seq, waiting for the last ack. */
+    FILE *f = fopen(path, "r");
+    ASSERT(f != NULL);
+    struct it_conn *c = it_connect(&d);
+    free(it_hello(c, 1));
+    int seq = 0;
+    while (getline(&line, &cap, f) > 0) {
+      size_t n = strlen(line);
+      while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+      cJSON *o = cJSON_Parse(line);
+      ASSERT(o != NULL);
+      cJSON_AddNumberToObject(o, "seq", ++seq);
+      char *out = cJSON_PrintUnformatted(o);
+      ASSERT_EQ(it_sendf(c, "%s", out), 0);
+      free(out);
+      cJSON_Delete(o);
+    }
+    fclose(f);
+    struct it_str online = {0};
+    int nonline = 0;
+    for (;;) {
+      cJSON *m = it_read_json(c, -1);
+      ASSERT(m != NULL);
+      if (strcmp(it_jtype(m), "alert") == 0) {
+        char *kk = key_of(m);
+        it_str_addf(&online, "%s\n", kk);
+        free(kk);
+        nonline++;
+      } else if (strcmp(it_jtype(m), "ack") == 0 && it_jint(m, "seq") == seq) {
+        cJSON_Delete(m);
+        break;
+      } else if (strcmp(it_jtype(m), "error") == 0) {
+        IT_FAIL("error record for %s: %s", calls[k], cJSON_PrintUnformatted(m));
+      }
+      cJSON_Delete(m);
+    }
+    fprintf(stderr, "   %s: %d alerts offline, %d through the socket\n", calls[k], noffline,
+            nonline);
+    ASSERT_EQ(nonline, noffline);
+    if (strcmp(online.p ? online.p : "", offline.p ? offline.p : "") != 0)
+      IT_FAIL("%s: alerts differ\n-- socket:\n%s-- replay:\n%s", calls[k],
+              online.p ? online.p : "", offline.p ? offline.p : "");
+    it_str_free(&online);
+    it_str_free(&offline);
+    it_close(c);
+  }
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
+int main(int argc, char **argv) {
+  it_init(argc, argv);
+  RUN(test_socket_and_replay_agree);
+  return 0;
+}
