@@ -103,6 +103,7 @@ static void test_socket_and_replay_agree(void) {
               online.p ? online.p : "", offline.p ? offline.p : "");
     it_str_free(&online);
     it_str_free(&offline);
+    free(line);
     it_close(c);
   }
   ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
