@@ -217,17 +217,9 @@ int main(int argc, char **argv) {
   if (!cfg.foreground)
     notify = detach();
 
-  /* The store: create its directory, apply migrations. */
-  {
-    char dir[4096];
-    snprintf(dir, sizeof(dir), "%s", cfg.db_path);
-    char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-      *slash = '\0';
-      if (mkdir(dir, 0750) != 0 && errno != EEXIST)
-        esd_warn("store", "cannot create %s: %s", dir, strerror(errno));
-    }
-  }
+  /* The store: create its directory (like the socket's), apply migrations. */
+  if (esd_mkdir_parent(cfg.db_path) != 0)
+    esd_warn("store", "cannot create the directory of %s: %s", cfg.db_path, strerror(errno));
   es_store_opts_init(&sopts);
   sopts.synchronous = cfg.synchronous >= 2 ? ES_STORE_SYNC_FULL : ES_STORE_SYNC_NORMAL;
   sopts.redact_kinds = cfg.redact ? ES_REDACT_ALL : 0;

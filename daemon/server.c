@@ -364,9 +364,8 @@ static uint64_t write_call_end(struct esd *d, struct es_call *call, enum es_end_
   return esd_writer_add_call_end(d->writer, &end);
 }
 
-static void release_call(struct esd *d, struct es_call *call) {
+static void release_call(struct es_call *call) {
   struct esd_conn *owner = call->owner;
-  (void)d;
   if (owner && owner->ncalls)
     owner->ncalls--;
 }
@@ -523,7 +522,7 @@ static void handle_line(struct esd_conn *c, const char *line, size_t len) {
       break;
     }
     batch = write_call_end(d, call, ES_END_ENDED);
-    release_call(d, call);
+    release_call(call);
     es_calls_remove(d->calls, call);
     break;
   }
@@ -812,7 +811,7 @@ static int socket_is_live(const char *path) {
   return live;
 }
 
-static int mkdir_parent(const char *path) {
+int esd_mkdir_parent(const char *path) {
   char dir[4096];
   snprintf(dir, sizeof(dir), "%s", path);
   char *slash = strrchr(dir, '/');
@@ -842,7 +841,7 @@ static int listen_unix(struct esd *d) {
               path, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
     return -1;
   }
-  if (mkdir_parent(path) != 0) {
+  if (esd_mkdir_parent(path) != 0) {
     esd_error("server", "cannot create the directory of %s: %s", path, strerror(errno));
     return -1;
   }
@@ -978,7 +977,7 @@ static void on_expired(void *ud, struct es_call *call) {
   esd_debug("calls", "call %s idle for %.0f s: closed as abandoned", call->id,
             d->cfg->call_idle_timeout);
   write_call_end(d, call, ES_END_ABANDONED);
-  release_call(d, call);
+  release_call(call);
 }
 
 void esd_tick(uv_timer_t *t) {
@@ -1002,14 +1001,19 @@ void esd_tick(uv_timer_t *t) {
   d->rate_lines[d->rate_pos] = d->lines;
 }
 
-static void on_shutdown_ended(void *ud, struct es_call *call) {
-  struct esd *d = ud;
-  write_call_end(d, call, ES_END_SHUTDOWN);
+struct end_all {
+  struct esd *d;
+  enum es_end_reason why;
+};
+
+static void on_end_all(void *ud, struct es_call *call) {
+  struct end_all *e = ud;
+  write_call_end(e->d, call, e->why);
 }
 
 void esd_end_all_calls(struct esd *d, enum es_end_reason why) {
-  (void)why;
-  es_calls_expire(d->calls, INFINITY, 0, on_shutdown_ended, d);
+  struct end_all e = {d, why};
+  es_calls_expire(d->calls, INFINITY, 0, on_end_all, &e);
 }
 
 /* Pulls what the kernel already holds for a connection, without waiting,
