@@ -336,7 +336,7 @@ static const struct intent intents[] = {
   {"confirm", "deescalation", "agent", "info", -2, "Agent repeats and confirms the %s issue",
    "Good: check you have fully addressed the concern.",
    {"^so the core issue is the {T}", "^what i'm hearing is the {T}"}, {0}, {0}},
-  {"backup", "backup", "agent", "low", 1, "Agent brings in help on the %s",
+  {"backup", "deescalation", "agent", "low", 1, "Agent brings in help on the %s",
    "Stay on the call through the handoff.",
    {"^let me bring in a {T} specialist", "^i'll get my {T} supervisor on the line"}, {0}, {0}},
   {"placation", "banned_phrase", "agent", "low", 1, "Agent uses an overused placation about the %s",

@@ -1,22 +1,31 @@
 /*
- * cmd_replay.c: `earshot replay` runs the rules over a transcript file in
- * the protocol format and prints one NDJSON alert per hit to stdout, and
- * one NDJSON error record per bad line to stderr.
+ * cmd_replay.c: `earshot replay` runs the rules and the call logic over a
+ * transcript file in the protocol format, exactly as earshotd does, and
+ * prints one NDJSON alert per alert earshotd would send, one summary per
+ * call (--no-summary leaves them out) to stdout, and one NDJSON error
+ * record per bad line to stderr.
  */
 #include <getopt.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alert.h"
+#include "calls.h"
 #include "cli.h"
+#include "engine.h"
 #include "lines.h"
 #include "proto.h"
 
 static void replay_usage(void) {
-  fputs("usage: earshot replay [--rules PATH]... [FILE|-]\n"
+  fputs("usage: earshot replay [--rules PATH]... [--no-summary] [FILE|-]\n"
         "Reads protocol lines ({\"call_id\",\"speaker\",\"text\",\"ts\"}, one JSON object\n"
-        "per line) from FILE or standard input and prints one alert per hit.\n",
+        "per line) from FILE or standard input, runs the rules and the call logic\n"
+        "(heat, backup, counts, sequences) as earshotd does, and prints each alert,\n"
+        "then one {\"type\":\"call_summary\"} per call when it ends (at its \"end\"\n"
+        "line, or at the end of the input).\n",
         stderr);
 }
 
@@ -26,9 +35,74 @@ static void print_error(long long line, const char *code, const char *message, c
   fwrite(buf, 1, n, stderr);
 }
 
+struct replay {
+  const struct es_rules *rules;
+  struct es_engine *engine;
+  char *out;
+  size_t out_cap;
+  int summaries;
+  long long nalerts, nerrors, nsuppressed;
+};
+
+/* Prints the fires an engine call returned (suppressed ones are counted). */
+static void print_fires(struct replay *r, const char *call_id, const struct es_call_out *o,
+                        const struct es_event *ev, long long lineno) {
+  for (size_t i = 0; i < o->n; i++) {
+    struct es_alert a;
+    int64_t n;
+    if (o->fires[i].suppressed != ES_SENT) {
+      r->nsuppressed++;
+      continue;
+    }
+    es_alert_from_fire(&a, call_id, &o->fires[i], ev, lineno);
+    n = es_alert_json(&a, r->out, r->out_cap);
+    if (n < 0) {
+      print_error(lineno, "alert_too_big", "the alert record does not fit its buffer",
+                  a.rule->id);
+      r->nerrors++;
+      continue;
+    }
+    fwrite(r->out, 1, (size_t)n, stdout);
+    r->nalerts++;
+  }
+}
+
+/* Ends a call: deadlines fire, the summary is printed. */
+static void end_call(struct replay *r, struct es_call *call, double t, const char *why,
+                     long long lineno) {
+  struct es_call_out o;
+  struct es_call_summary sum;
+  if (es_engine_end(r->engine, &call->state, t, &o, &sum) != 0) {
+    print_error(lineno, "out_of_memory", "the call logic ran out of memory", NULL);
+    r->nerrors++;
+  }
+  print_fires(r, call->id, &o, NULL, lineno);
+  if (r->summaries) {
+    size_t pos = 0;
+    char head[64];
+    printf("{\"type\":\"call_summary\",\"call_id\":");
+    if (es_json_str(head, sizeof(head), &pos, call->id, strlen(call->id)) == 0)
+      fwrite(head, 1, pos, stdout);
+    else
+      printf("\"\"");
+    printf(",\"end_reason\":\"%s\",\"lines\":%llu,\"peak_heat\":%.3f,\"final_heat\":%.3f,"
+           "\"backup_raised\":%s,\"deescalated\":%s,\"alerts\":%llu,\"suppressed\":%llu,"
+           "\"hits_by_category\":%s}\n",
+           why, (unsigned long long)call->lines, sum.peak_heat, sum.final_heat,
+           sum.backup_raised ? "true" : "false", sum.deescalated ? "true" : "false",
+           (unsigned long long)sum.fires_sent, (unsigned long long)sum.fires_suppressed,
+           sum.hits_by_category);
+  }
+}
+
+static void end_each(void *ud, struct es_call *call) {
+  end_call(ud, call, NAN, "input_ended", 0);
+}
+
 int es_cmd_replay(int argc, char **argv) {
   static const struct option longopts[] = {
     {"rules", required_argument, NULL, 'r'},
+    {"no-summary", no_argument, NULL, 'S'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
   };
@@ -37,11 +111,11 @@ int es_cmd_replay(int argc, char **argv) {
   struct es_rules *rules = NULL;
   struct es_matcher *m = NULL;
   struct es_decoder *dec = NULL;
+  struct es_calls *calls = NULL;
   struct es_lines rd;
   FILE *in = stdin;
-  char *out = NULL;
-  size_t out_cap;
-  long long nlines = 0, nalerts = 0, nerrors = 0;
+  struct replay r = {.summaries = 1};
+  long long nlines = 0;
   int c, rc = 1, rd_ok = 0;
 
   if (rule_paths == NULL)
@@ -51,6 +125,9 @@ int es_cmd_replay(int argc, char **argv) {
     switch (c) {
     case 'r':
       rule_paths[nrule_paths++] = optarg;
+      break;
+    case 'S':
+      r.summaries = 0;
       break;
     case 'h':
       replay_usage();
@@ -78,11 +155,15 @@ int es_cmd_replay(int argc, char **argv) {
   if (es_cli_load_rules(rule_paths, nrule_paths, NULL, &rules) != 0)
     goto done;
   size_t max_line = es_rules_options(rules)->max_line_bytes;
-  out_cap = ES_ALERT_JSON_CAP(max_line);
+  r.rules = rules;
+  r.out_cap = ES_ALERT_JSON_CAP(max_line);
+  r.out = malloc(r.out_cap);
+  r.engine = es_engine_new(rules);
   m = es_matcher_new(rules);
   dec = es_decoder_new(max_line);
-  out = malloc(out_cap);
-  if (m == NULL || dec == NULL || out == NULL || es_lines_init(&rd, in, max_line) != 0) {
+  calls = es_calls_new(SIZE_MAX);
+  if (m == NULL || dec == NULL || r.out == NULL || r.engine == NULL || calls == NULL ||
+      es_lines_init(&rd, in, max_line) != 0) {
     fprintf(stderr, "earshot replay: out of memory\n");
     goto done;
   }
@@ -91,17 +172,17 @@ int es_cmd_replay(int argc, char **argv) {
   for (;;) {
     char *line;
     size_t len;
-    int too_long, r;
+    int too_long, got;
     struct es_event ev;
     struct es_proto_error perr;
     struct es_match_result res;
 
-    r = es_lines_next(&rd, &line, &len, &too_long);
-    if (r < 0) {
+    got = es_lines_next(&rd, &line, &len, &too_long);
+    if (got < 0) {
       fprintf(stderr, "earshot replay: read error: %m\n");
       goto done;
     }
-    if (r == 0)
+    if (got == 0)
       break;
     nlines++;
     if (too_long) {
@@ -109,12 +190,20 @@ int es_cmd_replay(int argc, char **argv) {
       snprintf(msg, sizeof(msg), "line is longer than the limit (max_line_bytes) of %zu bytes",
                max_line);
       print_error(rd.lineno, "line_too_long", msg, NULL);
-      nerrors++;
+      r.nerrors++;
       continue;
     }
     if (es_proto_decode(dec, line, len, &ev, &perr) != 0) {
       print_error(rd.lineno, perr.code, perr.message, NULL);
-      nerrors++;
+      r.nerrors++;
+      continue;
+    }
+    if (ev.type == ES_EV_END) {
+      struct es_call *call = es_calls_find(calls, ev.call_id);
+      if (call) {
+        end_call(&r, call, ev.has_ts ? ev.ts : NAN, "ended", rd.lineno);
+        es_calls_remove(calls, call);
+      }
       continue;
     }
     if (ev.type != ES_EV_UTTERANCE)
@@ -122,51 +211,48 @@ int es_cmd_replay(int argc, char **argv) {
     /* Partial hypotheses are revised later: never alert on them here. */
     if (!ev.final)
       continue;
+    struct es_call *call;
+    int created;
+    if (es_calls_open(calls, ev.call_id, 0, &call, &created) != 0) {
+      fprintf(stderr, "earshot replay: out of memory\n");
+      goto done;
+    }
     if (es_match_line(m, ev.speaker, ev.text, ev.text_len, ES_MATCH_VALID_UTF8, &res) != 0) {
       print_error(rd.lineno, "invalid_text", "text could not be matched", NULL);
-      nerrors++;
+      r.nerrors++;
       continue;
     }
+    call->lines++;
+    /* Call time: the line's ts; a line without one keeps the last (earshotd
+     * uses its arrival time instead). */
+    if (ev.has_ts)
+      call->call_t = ev.ts;
     for (size_t i = 0; i < res.nlimited; i++) {
       const struct es_rule_info *info = es_rules_info(rules, res.limited[i]);
       print_error(rd.lineno, "match_limit",
                   "a PCRE2 limit stopped this rule on this line; its result is unknown",
                   info->id);
-      nerrors++;
+      r.nerrors++;
     }
-    for (size_t i = 0; i < res.nhits; i++) {
-      struct es_alert a = {
-        .call_id = ev.call_id,
-        .rule = es_rules_info(rules, res.hits[i].rule),
-        .speaker = ev.speaker,
-        .text = ev.text,
-        .text_len = ev.text_len,
-        .match_start = res.hits[i].start,
-        .match_end = res.hits[i].end,
-        .ts = ev.ts,
-        .seq = ev.seq,
-        .line = rd.lineno,
-        .has_ts = ev.has_ts,
-        .has_seq = ev.has_seq,
-      };
-      int64_t n = es_alert_json(&a, out, out_cap);
-      if (n < 0) {
-        print_error(rd.lineno, "alert_too_big", "the alert record does not fit its buffer",
-                    a.rule->id);
-        nerrors++;
-        continue;
-      }
-      fwrite(out, 1, (size_t)n, stdout);
-      nalerts++;
+    struct es_call_out o;
+    if (es_engine_line(r.engine, &call->state, call->call_t, ev.speaker, ev.text, ev.text_len,
+                       &res, &o) != 0) {
+      print_error(rd.lineno, "out_of_memory", "the call logic ran out of memory", NULL);
+      r.nerrors++;
     }
+    print_fires(&r, ev.call_id, &o, &ev, rd.lineno);
   }
+  es_calls_foreach(calls, end_each, &r);
   fflush(stdout);
-  fprintf(stderr, "replay: %lld lines, %lld alerts, %lld errors\n", nlines, nalerts, nerrors);
+  fprintf(stderr, "replay: %lld lines, %lld alerts, %lld errors\n", nlines, r.nalerts,
+          r.nerrors);
   rc = 0;
 done:
   if (rd_ok)
     es_lines_deinit(&rd);
-  free(out);
+  free(r.out);
+  es_calls_free(calls);
+  es_engine_free(r.engine);
   es_decoder_free(dec);
   es_matcher_free(m);
   es_rules_free(rules);

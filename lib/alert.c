@@ -1,11 +1,14 @@
 /* alert.c: JSON for alerts, written by hand: it is on the per-hit path. */
 #include "alert.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "error.h"
+#include "proto.h"
 
 static int put(char *buf, size_t cap, size_t *pos, const char *s, size_t n) {
   if (*pos + n > cap)
@@ -111,11 +114,19 @@ int64_t es_alert_json(const struct es_alert *a, char *buf, size_t cap) {
     rc |= field_int(buf, cap, &pos, ",\"seq\":", a->seq);
   if (a->line > 0)
     rc |= field_int(buf, cap, &pos, ",\"line\":", a->line);
-  rc |= field_str(buf, cap, &pos, ",\"text\":", a->text, a->text_len);
-  rc |= field_int(buf, cap, &pos, ",\"match_start\":", (int64_t)ms);
-  rc |= field_int(buf, cap, &pos, ",\"match_end\":", (int64_t)me);
-  rc |= field_str(buf, cap, &pos, ",\"matched\":", a->text + ms, me - ms);
+  if (a->text) {
+    rc |= field_str(buf, cap, &pos, ",\"text\":", a->text, a->text_len);
+    rc |= field_int(buf, cap, &pos, ",\"match_start\":", (int64_t)ms);
+    rc |= field_int(buf, cap, &pos, ",\"match_end\":", (int64_t)me);
+    rc |= field_str(buf, cap, &pos, ",\"matched\":", a->text + ms, me - ms);
+  }
   rc |= field_num(buf, cap, &pos, ",\"score\":", r->score);
+  if (a->has_heat)
+    rc |= field_num(buf, cap, &pos, ",\"heat\":", round(a->heat * 1000) / 1000);
+  if (a->reason) {
+    rc |= puts_(buf, cap, &pos, ",\"reason\":");
+    rc |= puts_(buf, cap, &pos, a->reason);
+  }
   rc |= field_str(buf, cap, &pos, ",\"tip\":", r->tip, strlen(r->tip));
   rc |= field_str(buf, cap, &pos, ",\"description\":", r->description, strlen(r->description));
   rc |= puts_(buf, cap, &pos, "}\n");
@@ -145,4 +156,31 @@ size_t es_error_json(char *buf, int64_t line, int has_seq, int64_t seq, const ch
   buf[pos++] = '}';
   buf[pos++] = '\n';
   return pos;
+}
+
+void es_alert_from_fire(struct es_alert *a, const char *call_id, const struct es_fire *f,
+                        const struct es_event *ev, int64_t line) {
+  memset(a, 0, sizeof(*a));
+  a->call_id = call_id;
+  a->rule = f->rule;
+  a->speaker = f->speaker;
+  if (ev && f->on_line) {
+    a->text = ev->text;
+    a->text_len = ev->text_len;
+    a->match_start = f->match_start;
+    a->match_end = f->match_end;
+  }
+  if (ev) {
+    a->ts = ev->ts;
+    a->has_ts = ev->has_ts;
+    a->seq = ev->seq;
+    a->has_seq = ev->has_seq;
+  } else {
+    a->ts = f->t;
+    a->has_ts = 1;
+  }
+  a->line = line;
+  a->heat = f->heat;
+  a->has_heat = 1;
+  a->reason = f->reason;
 }

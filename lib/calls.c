@@ -1,5 +1,6 @@
 /* calls.c: a chained hash table of open calls that grows by doubling. */
 #include "calls.h"
+#include "engine.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ struct es_calls *es_calls_new(size_t max_calls) {
 }
 
 static void free_call(struct es_call *c) {
+  es_callstate_free(c->state);
   free(c->agent);
   free(c->queue);
   free(c->attrs_json);

@@ -14,6 +14,8 @@
 
 #include "proto.h"
 
+struct es_callstate;
+
 struct es_call {
   char id[ES_CALL_ID_MAX + 1];
   char *agent;          /* owned, or NULL */
@@ -26,6 +28,8 @@ struct es_call {
   uint64_t lines;       /* final utterances */
   uint64_t partials;    /* partial hypotheses seen */
   uint64_t alerts;      /* alerts raised */
+  double call_t;        /* call time of the latest line (engine.h) */
+  struct es_callstate *state; /* owned: heat, counts, sequences (engine.h); NULL until a hit */
   unsigned has_ts : 1;
   unsigned started : 1; /* a "start" line was received */
   void *owner;          /* the caller's: e.g. the connection streaming it */

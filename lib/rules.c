@@ -50,8 +50,20 @@ static const char *const neg_stop_words[] = {
 static const char *const categories[] = {
   "banned_phrase", "manager_request", "legal_threat", "abuse", "churn_threat",
   "exasperation", "public_shaming", "repeat_contact", "deescalation", "backup",
+  "missed_deescalation", "sentiment", "interruption", "dead_air",
   NULL,
 };
+
+#define ES_WITHIN_MAX 86400.0  /* longest "within", "cooldown" or window, seconds */
+#define ES_TURNS_MAX 1000      /* largest "turns" */
+
+const char *es__category_name(int idx) {
+  return idx >= 0 && idx < es__category_count() ? categories[idx] : NULL;
+}
+
+int es__category_count(void) {
+  return (int)(sizeof(categories) / sizeof(categories[0])) - 1;
+}
 
 /*
  * Contractions and their long forms, in normalised words (apostrophes
@@ -318,6 +330,7 @@ struct loader {
   const char *file;
   struct locmap map;
   char rule_id[ES_RULE_ID_MAX + 1];
+  char settings_file[256];   /* the file that gave "settings", or "" */
 };
 
 static const struct loc *find_loc(const struct loader *ld, const cJSON *item) {
@@ -350,6 +363,16 @@ static void report_at(struct loader *ld, int line, int col, const char *rule_id,
                       const char *msg) {
   es_diags_add(ld->diags, ld->file, line, col, rule_id, "%s", msg);
   ld->errors++;
+}
+
+static void __attribute__((format(printf, 5, 6)))
+report_atf(struct loader *ld, int line, int col, const char *rule_id, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  report_at(ld, line, col, rule_id, msg);
 }
 
 /* ---- regex compilation ------------------------------------------------ */
@@ -710,7 +733,9 @@ static int compile_phrase(struct loader *ld, const cJSON *where, const char *phr
 
 static const char *const rule_fields[] = {
   "id", "description", "category", "severity", "speaker", "score", "tip",
-  "phrases", "patterns", "unless", "negation", "examples", NULL,
+  "phrases", "patterns", "unless", "negation", "examples",
+  "count", "within", "cooldown", "max_per_call", "backup",
+  "when", "after", "not_followed_by", NULL,
 };
 
 static const char *type_name(const cJSON *item) {
@@ -823,38 +848,7 @@ static int valid_id(const char *id) {
   return 1;
 }
 
-/* Copies an array of strings into a NULL-terminated owned vector and
- * records each entry's position. */
-static char **copy_strings(struct loader *ld, const cJSON *arr, size_t *n,
-                           struct es__pos **pos) {
-  size_t count = (size_t)cJSON_GetArraySize(arr), i = 0;
-  char **v = calloc(count + 1, sizeof(*v));
-  const cJSON *e;
-
-  *n = 0;
-  *pos = calloc(count ? count : 1, sizeof(**pos));
-  if (v == NULL || *pos == NULL) {
-    free(v);
-    free(*pos);
-    *pos = NULL;
-    ld->oom = 1;
-    return NULL;
-  }
-  cJSON_ArrayForEach(e, arr) {
-    const struct loc *loc = find_loc(ld, e);
-    v[i] = strdup(e->valuestring);
-    if (v[i] == NULL) {
-      ld->oom = 1;
-      break;
-    }
-    if (loc)
-      off_to_linecol(ld->map.text, ld->map.len, loc->value_off, &(*pos)[i].line,
-                     &(*pos)[i].column);
-    i++;
-  }
-  *n = i;
-  return v;
-}
+static void free_ref(struct es__ref *ref);
 
 static void free_rule(struct es__rule *r) {
   free((char *)r->info.id);
@@ -873,6 +867,13 @@ static void free_rule(struct es__rule *r) {
   free_strv(r->neg_cues);
   free(r->match_pos);
   free(r->no_match_pos);
+  free_strv((char **)r->info.match_calls);
+  free_strv((char **)r->info.no_match_calls);
+  free(r->match_call_pos);
+  free(r->no_match_call_pos);
+  free_ref(&r->when);
+  free_ref(&r->after);
+  free_ref(&r->nfb);
 }
 
 static int parse_negation(struct loader *ld, const cJSON *obj, struct es__rule *r) {
@@ -923,6 +924,399 @@ static int parse_negation(struct loader *ld, const cJSON *obj, struct es__rule *
   return 0;
 }
 
+/* ---- call logic ------------------------------------------------------- */
+
+/* An optional number field in [lo, hi] (whole when `whole`); returns 1
+ * and sets *out when present and valid, 0 when absent, -1 when invalid
+ * (reported). */
+static int get_number(struct loader *ld, const cJSON *obj, const char *key, double lo, double hi,
+                      int whole, double *out) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (v == NULL)
+    return 0;
+  if (!cJSON_IsNumber(v) || v->valuedouble != v->valuedouble || v->valuedouble < lo ||
+      v->valuedouble > hi || (whole && v->valuedouble != (double)(int64_t)v->valuedouble)) {
+    report(ld, v, 0, "\"%s\" must be a %s from %g to %g, not %s", key,
+           whole ? "whole number" : "number", lo, hi,
+           cJSON_IsNumber(v) ? "that" : type_name(v));
+    return -1;
+  }
+  *out = v->valuedouble;
+  return 1;
+}
+
+static void free_ref(struct es__ref *ref) {
+  free_strv(ref->names);
+  free(ref->rules);
+  memset(ref, 0, sizeof(*ref));
+}
+
+/* Appends `prefix` + each string of a string-or-array field to names. */
+static int ref_names(struct loader *ld, const cJSON *v, const char *key, const char *prefix,
+                     char ***names, size_t *n) {
+  const cJSON *e;
+  size_t count;
+  char **grown;
+
+  if (v == NULL)
+    return 0;
+  if (!cJSON_IsString(v) && !cJSON_IsArray(v)) {
+    report(ld, v, 0, "\"%s\" must be a string or an array of strings, not %s", key,
+           type_name(v));
+    return -1;
+  }
+  count = cJSON_IsString(v) ? 1 : (size_t)cJSON_GetArraySize(v);
+  if (count == 0) {
+    report(ld, v, 0, "\"%s\" is empty", key);
+    return -1;
+  }
+  grown = realloc(*names, (*n + count + 1) * sizeof(**names));
+  if (grown == NULL) {
+    ld->oom = 1;
+    return -1;
+  }
+  *names = grown;
+  for (e = cJSON_IsString(v) ? v : v->child; e; e = cJSON_IsString(v) ? NULL : e->next) {
+    size_t plen = strlen(prefix), len;
+    if (!cJSON_IsString(e) || e->valuestring[0] == '\0') {
+      report(ld, e, 0, "every entry of \"%s\" must be a non-empty string", key);
+      (*names)[*n] = NULL;
+      return -1;
+    }
+    len = strlen(e->valuestring);
+    if (len > ES_RULE_ID_MAX) {
+      report(ld, e, 0, "\"%s\" entry is longer than %d bytes", key, ES_RULE_ID_MAX);
+      (*names)[*n] = NULL;
+      return -1;
+    }
+    (*names)[*n] = malloc(plen + len + 1);
+    if ((*names)[*n] == NULL) {
+      ld->oom = 1;
+      return -1;
+    }
+    memcpy((*names)[*n], prefix, plen);
+    memcpy((*names)[*n] + plen, e->valuestring, len + 1);
+    (*n)++;
+  }
+  (*names)[*n] = NULL;
+  return 0;
+}
+
+/* Parses a clause {"rule"|"category", "speaker", "within", "turns"}.
+ * `timed`: 0 for "when" (no within/turns), 1 for "after", 2 for
+ * "not_followed_by" (within or turns required). */
+static void parse_ref(struct loader *ld, const cJSON *obj, const char *key, int timed,
+                      struct es__ref *ref) {
+  static const char *const when_fields[] = {"rule", "category", "speaker", NULL};
+  static const char *const timed_fields[] = {"rule", "category", "speaker", "within", "turns",
+                                             NULL};
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive(obj, key);
+  const struct loc *loc;
+  size_t n = 0;
+  double d;
+  char what[64];
+
+  if (c == NULL)
+    return;
+  ref->set = 1;
+  loc = find_loc(ld, c);
+  if (loc)
+    off_to_linecol(ld->map.text, ld->map.len, loc->value_off, &ref->pos.line, &ref->pos.column);
+  if (!cJSON_IsObject(c)) {
+    report(ld, c, 0, "\"%s\" must be an object like {\"category\": \"manager_request\", "
+                     "\"speaker\": \"customer\"}, not %s", key, type_name(c));
+    return;
+  }
+  snprintf(what, sizeof(what), "\"%s\"", key);
+  check_keys(ld, c, timed ? timed_fields : when_fields, what);
+  if (ref_names(ld, cJSON_GetObjectItemCaseSensitive(c, "rule"), "rule", "", &ref->names, &n) ||
+      ref_names(ld, cJSON_GetObjectItemCaseSensitive(c, "category"), "category", "category:",
+                &ref->names, &n))
+    return;
+  if (n == 0)
+    report(ld, c, 0, "\"%s\" names no rule: give \"rule\" (ids) or \"category\" (names)", key);
+  char *spk = get_string(ld, c, "speaker", 0);
+  ref->speaker = ES_SPEAKER_ANY;
+  if (spk && es_speaker_parse(spk, &ref->speaker) != 0)
+    report(ld, cJSON_GetObjectItemCaseSensitive(c, "speaker"), 0,
+           "unknown speaker \"%s\" (expected agent, customer or any)", spk);
+  free(spk);
+  if (timed) {
+    if (get_number(ld, c, "within", 0.001, ES_WITHIN_MAX, 0, &d) == 1)
+      ref->within = d;
+    if (get_number(ld, c, "turns", 1, ES_TURNS_MAX, 1, &d) == 1)
+      ref->turns = (uint32_t)d;
+    if (timed == 2 && ref->within == 0 && ref->turns == 0 &&
+        !cJSON_GetObjectItemCaseSensitive(c, "within") &&
+        !cJSON_GetObjectItemCaseSensitive(c, "turns"))
+      report(ld, c, 0, "\"not_followed_by\" needs \"within\" (seconds) or \"turns\" (lines), "
+                       "or both: the time the other side has to answer");
+  }
+}
+
+/* Fields of the call logic: count, within, cooldown, max_per_call,
+ * backup, when, after, not_followed_by. */
+static void parse_call_logic(struct loader *ld, const cJSON *obj, struct es__rule *r) {
+  double d;
+  const cJSON *v;
+
+  r->info.count = 1;
+  if (get_number(ld, obj, "count", 1, ES_COUNT_MAX, 1, &d) == 1)
+    r->info.count = (uint32_t)d;
+  if (get_number(ld, obj, "within", 0.001, ES_WITHIN_MAX, 0, &d) == 1) {
+    r->info.within = d;
+    if (r->info.count < 2)
+      report(ld, cJSON_GetObjectItemCaseSensitive(obj, "within"), 0,
+             "\"within\" is the window for \"count\": give \"count\" of 2 or more");
+  }
+  if (get_number(ld, obj, "cooldown", 0, ES_WITHIN_MAX, 0, &d) == 1)
+    r->info.cooldown = d;
+  if (get_number(ld, obj, "max_per_call", 1, 1000000, 1, &d) == 1)
+    r->info.max_per_call = (uint32_t)d;
+  v = cJSON_GetObjectItemCaseSensitive(obj, "backup");
+  if (v && !cJSON_IsBool(v))
+    report(ld, v, 0, "\"backup\" must be true or false, not %s", type_name(v));
+  r->info.backup = cJSON_IsTrue(v);
+  parse_ref(ld, obj, "when", 0, &r->when);
+  parse_ref(ld, obj, "after", 1, &r->after);
+  parse_ref(ld, obj, "not_followed_by", 2, &r->nfb);
+  r->info.kind = r->when.set ? ES_RULE_CALL : ES_RULE_LINE;
+  r->info.has_after = r->after.set;
+  r->info.has_not_followed_by = r->nfb.set;
+}
+
+/* Resolves one clause's names to line rule indexes. */
+static void resolve_ref(struct loader *ld, struct es__rule *r, struct es__ref *ref,
+                        const char *key) {
+  struct es_rules *rules = ld->rules;
+  size_t cap = rules->n;
+
+  if (!ref->set || ref->names == NULL)
+    return;
+  ref->rules = calloc(cap ? cap : 1, sizeof(*ref->rules));
+  if (ref->rules == NULL) {
+    ld->oom = 1;
+    return;
+  }
+  for (char **nm = ref->names; *nm; nm++) {
+    int found = 0;
+    if (strncmp(*nm, "category:", 9) == 0) {
+      const char *cat = *nm + 9;
+      int known = 0;
+      for (int i = 0; categories[i]; i++)
+        known |= strcmp(categories[i], cat) == 0;
+      for (uint32_t i = 0; i < rules->n; i++)
+        if (rules->rules[i].info.kind == ES_RULE_LINE && rules->rules[i].info.category &&
+            strcmp(rules->rules[i].info.category, cat) == 0) {
+          ref->rules[i] = 1;
+          found = 1;
+        }
+      if (!found)
+        report_atf(ld, ref->pos.line, ref->pos.column, r->info.id,
+                  known ? "\"%s\" names category \"%s\", which no line rule has"
+                        : "\"%s\" names unknown category \"%s\"",
+                  key, cat);
+    } else {
+      for (uint32_t i = 0; i < rules->n; i++)
+        if (rules->rules[i].info.id && strcmp(rules->rules[i].info.id, *nm) == 0) {
+          found = 1;
+          if (rules->rules[i].info.kind != ES_RULE_LINE)
+            report_atf(ld, ref->pos.line, ref->pos.column, r->info.id,
+                      "\"%s\" names \"%s\", a call rule: only line rules (phrases, "
+                      "patterns) can be referred to",
+                      key, *nm);
+          else
+            ref->rules[i] = 1;
+        }
+      if (!found)
+        report_atf(ld, ref->pos.line, ref->pos.column, r->info.id,
+                  "\"%s\" names rule \"%s\", which is not loaded", key, *nm);
+    }
+  }
+  /* The flags become the ascending index list. */
+  for (uint32_t i = 0; i < rules->n; i++)
+    if (ref->rules[i])
+      ref->rules[ref->nrules++] = i;
+}
+
+/* After every file: resolves references, builds the index of call rules
+ * by the line rules they wait for, and lists rules with deadlines. */
+static void link_call_logic(struct loader *ld) {
+  struct es_rules *rules = ld->rules;
+  uint32_t total = 0;
+
+  for (uint32_t i = 0; i < rules->n; i++) {
+    struct es__rule *r = &rules->rules[i];
+    const char *saved = ld->file;
+    ld->file = r->info.file;
+    resolve_ref(ld, r, &r->when, "when");
+    resolve_ref(ld, r, &r->after, "after");
+    resolve_ref(ld, r, &r->nfb, "not_followed_by");
+    ld->file = saved;
+    if (ld->oom)
+      return;
+    total += (uint32_t)r->when.nrules;
+  }
+  rules->caller_start = calloc((size_t)rules->n + 1, sizeof(uint32_t));
+  rules->callers = calloc(total ? total : 1, sizeof(uint32_t));
+  rules->nfb_rules = calloc(rules->n ? rules->n : 1, sizeof(uint32_t));
+  if (rules->caller_start == NULL || rules->callers == NULL || rules->nfb_rules == NULL) {
+    ld->oom = 1;
+    return;
+  }
+  /* Counting sort: callers of each line rule, in call rule order. */
+  for (uint32_t i = 0; i < rules->n; i++)
+    for (size_t k = 0; k < rules->rules[i].when.nrules; k++)
+      rules->caller_start[rules->rules[i].when.rules[k] + 1]++;
+  for (uint32_t i = 0; i < rules->n; i++)
+    rules->caller_start[i + 1] += rules->caller_start[i];
+  {
+    uint32_t *fill = calloc((size_t)rules->n + 1, sizeof(uint32_t));
+    if (fill == NULL) {
+      ld->oom = 1;
+      return;
+    }
+    for (uint32_t i = 0; i < rules->n; i++)
+      for (size_t k = 0; k < rules->rules[i].when.nrules; k++) {
+        uint32_t target = rules->rules[i].when.rules[k];
+        rules->callers[rules->caller_start[target] + fill[target]++] = i;
+      }
+    free(fill);
+  }
+  for (uint32_t i = 0; i < rules->n; i++)
+    if (rules->rules[i].nfb.set)
+      rules->nfb_rules[rules->nnfb++] = i;
+}
+
+/* "settings": the call-level settings of the whole rule set. */
+static void parse_settings(struct loader *ld, const cJSON *set) {
+  static const char *const fields[] = {"half_life", "backup_threshold", "rearm_threshold",
+                                       "escalation_window", "escalation_multiplier",
+                                       "example_gap", "backup_tip", NULL};
+  struct es_call_settings *cs = &ld->rules->call;
+  double d;
+
+  if (!cJSON_IsObject(set)) {
+    report(ld, set, 0, "\"settings\" must be an object, not %s", type_name(set));
+    return;
+  }
+  if (ld->settings_file[0]) {
+    report(ld, set, 1, "\"settings\" given twice: %s gave them first; keep one", ld->settings_file);
+    return;
+  }
+  snprintf(ld->settings_file, sizeof(ld->settings_file), "%s", ld->file);
+  check_keys(ld, set, fields, "\"settings\"");
+  if (get_number(ld, set, "half_life", 1, ES_WITHIN_MAX, 0, &d) == 1)
+    cs->half_life = d;
+  if (get_number(ld, set, "backup_threshold", 0.001, 1e6, 0, &d) == 1)
+    cs->backup_threshold = d;
+  if (get_number(ld, set, "rearm_threshold", 0, 1e6, 0, &d) == 1)
+    cs->rearm_threshold = d;
+  if (get_number(ld, set, "escalation_window", 0, ES_WITHIN_MAX, 0, &d) == 1)
+    cs->escalation_window = d;
+  if (get_number(ld, set, "escalation_multiplier", 0, 100, 0, &d) == 1)
+    cs->escalation_multiplier = d;
+  if (get_number(ld, set, "example_gap", 0, ES_WITHIN_MAX, 0, &d) == 1)
+    cs->example_gap = d;
+  if (cs->rearm_threshold >= cs->backup_threshold)
+    report(ld, set, 0, "\"rearm_threshold\" (%g) must be below \"backup_threshold\" (%g)",
+           cs->rearm_threshold, cs->backup_threshold);
+  char *tip = get_string(ld, set, "backup_tip", 0);
+  if (tip) {
+    free((char *)ld->rules->backup.tip);
+    ld->rules->backup.tip = tip;
+  }
+}
+
+/* Examples of one kind: strings are line examples, arrays of strings are
+ * call examples (joined by "\n"). */
+static void parse_examples(struct loader *ld, const cJSON *arr, const char *key,
+                           struct es__rule *r, int want) {
+  const cJSON *e;
+  size_t nlines = 0, ncalls = 0, count;
+  char **lines, **calls;
+  struct es__pos *lpos, *cpos;
+
+  if (arr == NULL)
+    return;
+  if (!cJSON_IsArray(arr)) {
+    report(ld, arr, 0, "\"%s\" must be an array, not %s", key, type_name(arr));
+    return;
+  }
+  count = (size_t)cJSON_GetArraySize(arr);
+  lines = calloc(count + 1, sizeof(*lines));
+  calls = calloc(count + 1, sizeof(*calls));
+  lpos = calloc(count + 1, sizeof(*lpos));
+  cpos = calloc(count + 1, sizeof(*cpos));
+  if (!lines || !calls || !lpos || !cpos) {
+    free(lines);
+    free(calls);
+    free(lpos);
+    free(cpos);
+    ld->oom = 1;
+    return;
+  }
+  cJSON_ArrayForEach(e, arr) {
+    const struct loc *loc = find_loc(ld, e);
+    struct es__pos pos = {0, 0};
+    if (loc)
+      off_to_linecol(ld->map.text, ld->map.len, loc->value_off, &pos.line, &pos.column);
+    if (cJSON_IsString(e)) {
+      if (e->valuestring[0] == '\0' || strlen(e->valuestring) > ES_RULE_TEXT_MAX ||
+          !es_utf8_valid(e->valuestring, strlen(e->valuestring))) {
+        report(ld, e, 0, "an example in \"%s\" must be non-empty UTF-8 of at most %d bytes", key,
+               ES_RULE_TEXT_MAX);
+        continue;
+      }
+      lpos[nlines] = pos;
+      if ((lines[nlines++] = strdup(e->valuestring)) == NULL)
+        ld->oom = 1;
+    } else if (cJSON_IsArray(e) && cJSON_GetArraySize(e) > 0) {
+      struct strbuf b = {0};
+      const cJSON *l;
+      int bad = 0;
+      cJSON_ArrayForEach(l, e) {
+        if (!cJSON_IsString(l) || strlen(l->valuestring) > ES_RULE_TEXT_MAX ||
+            strchr(l->valuestring, '\n') || !es_utf8_valid(l->valuestring, strlen(l->valuestring))) {
+          report(ld, l, 0, "a call example line must be a string like \"customer: text\" "
+                           "(one line, at most %d bytes)", ES_RULE_TEXT_MAX);
+          bad = 1;
+          break;
+        }
+        if (b.len)
+          sb_str(&b, "\n");
+        sb_str(&b, l->valuestring);
+      }
+      if (b.oom)
+        ld->oom = 1;
+      if (bad || b.oom) {
+        free(b.p);
+        continue;
+      }
+      cpos[ncalls] = pos;
+      calls[ncalls++] = b.p;
+    } else {
+      report(ld, e, 0, "an example in \"%s\" must be a line (string) or a call (array of "
+                       "\"speaker: text\" lines), not %s", key, type_name(e));
+    }
+  }
+  if (want) {
+    r->info.match_examples = (const char *const *)lines;
+    r->info.nmatch_examples = nlines;
+    r->match_pos = lpos;
+    r->info.match_calls = (const char *const *)calls;
+    r->info.nmatch_calls = ncalls;
+    r->match_call_pos = cpos;
+  } else {
+    r->info.no_match_examples = (const char *const *)lines;
+    r->info.nno_match_examples = nlines;
+    r->no_match_pos = lpos;
+    r->info.no_match_calls = (const char *const *)calls;
+    r->info.nno_match_calls = ncalls;
+    r->no_match_call_pos = cpos;
+  }
+}
+
 /* Parses and compiles one rule object into ld->rules->rules[idx]. */
 static void load_rule(struct loader *ld, const cJSON *obj, uint32_t idx) {
   struct es__rule *r = &ld->rules->rules[idx];
@@ -965,14 +1359,21 @@ static void load_rule(struct loader *ld, const cJSON *obj, uint32_t idx) {
   r->info.tip = get_string(ld, obj, "tip", 1);
   r->info.category = get_string(ld, obj, "category", 1);
   if (r->info.category) {
-    int ok = 0;
-    for (int i = 0; categories[i]; i++)
-      ok |= strcmp(r->info.category, categories[i]) == 0;
-    if (!ok)
+    char list[512] = "";
+    r->category_idx = -1;
+    for (int i = 0; categories[i]; i++) {
+      if (strcmp(r->info.category, categories[i]) == 0)
+        r->category_idx = i;
+      strncat(list, i ? ", " : "", sizeof(list) - strlen(list) - 1);
+      strncat(list, categories[i], sizeof(list) - strlen(list) - 1);
+    }
+    if (r->category_idx < 0)
       report(ld, cJSON_GetObjectItemCaseSensitive(obj, "category"), 0,
-             "unknown category \"%s\" (expected one of: banned_phrase, manager_request, "
-             "legal_threat, abuse, churn_threat, exasperation, public_shaming, "
-             "repeat_contact, deescalation, backup)", r->info.category);
+             "unknown category \"%s\" (expected one of: %s)", r->info.category, list);
+    else if (strcmp(categories[r->category_idx], "backup") == 0)
+      report(ld, cJSON_GetObjectItemCaseSensitive(obj, "category"), 0,
+             "category \"backup\" is raised by the call logic itself; give the rule "
+             "\"backup\": true instead");
   }
   char *sev = get_string(ld, obj, "severity", 1);
   if (sev && es_severity_parse(sev, &r->info.severity) != 0)
@@ -993,12 +1394,22 @@ static void load_rule(struct loader *ld, const cJSON *obj, uint32_t idx) {
   else
     r->info.score = v->valuedouble;
   parse_negation(ld, obj, r);
+  parse_call_logic(ld, obj, r);
 
   /* What to match. */
   phrases = get_strings(ld, obj, "phrases");
   patterns = get_strings(ld, obj, "patterns");
   unless = get_strings(ld, obj, "unless");
-  if (cJSON_GetArraySize(phrases) == 0 && cJSON_GetArraySize(patterns) == 0 &&
+  if (r->info.kind == ES_RULE_CALL) {
+    static const char *const line_only[] = {"phrases", "patterns", "unless", "negation", NULL};
+    for (int i = 0; line_only[i]; i++)
+      if (cJSON_GetObjectItemCaseSensitive(obj, line_only[i]))
+        report(ld, cJSON_GetObjectItemCaseSensitive(obj, line_only[i]), 1,
+               "a call rule (one with \"when\") fires on other rules' hits and has no "
+               "\"%s\"; make it a line rule or drop \"when\"", line_only[i]);
+    phrases = patterns = unless = NULL;
+    r->info.negation = 0;
+  } else if (cJSON_GetArraySize(phrases) == 0 && cJSON_GetArraySize(patterns) == 0 &&
       !cJSON_GetObjectItemCaseSensitive(obj, "phrases") &&
       !cJSON_GetObjectItemCaseSensitive(obj, "patterns"))
     report(ld, obj, 0, "the rule matches nothing: give \"phrases\" or \"patterns\"");
@@ -1085,18 +1496,20 @@ static void load_rule(struct loader *ld, const cJSON *obj, uint32_t idx) {
   } else if (!cJSON_IsObject(examples)) {
     report(ld, examples, 0, "\"examples\" must be an object, not %s", type_name(examples));
   } else {
-    const cJSON *m, *nm;
+    int before = ld->errors;
     check_keys(ld, examples, ex_fields, "\"examples\"");
-    m = get_strings(ld, examples, "match");
-    nm = get_strings(ld, examples, "no_match");
-    if (cJSON_GetArraySize(m) == 0 && !(cJSON_GetObjectItemCaseSensitive(examples, "match") && !m))
-      report(ld, examples, 0, "\"examples\" needs at least one \"match\" line");
-    if (m)
-      r->info.match_examples = (const char *const *)copy_strings(
-          ld, m, &r->info.nmatch_examples, &r->match_pos);
-    if (nm)
-      r->info.no_match_examples = (const char *const *)copy_strings(
-          ld, nm, &r->info.nno_match_examples, &r->no_match_pos);
+    parse_examples(ld, cJSON_GetObjectItemCaseSensitive(examples, "match"), "match", r, 1);
+    parse_examples(ld, cJSON_GetObjectItemCaseSensitive(examples, "no_match"), "no_match", r, 0);
+    if (ld->errors == before) {
+      if (r->info.kind == ES_RULE_CALL && (r->info.nmatch_examples || r->info.nno_match_examples))
+        report(ld, examples, 0, "a call rule's examples are calls (arrays of \"speaker: text\" "
+                                "lines), not single lines");
+      else if (r->info.kind == ES_RULE_CALL && r->info.nmatch_calls == 0)
+        report(ld, examples, 0, "\"examples\" needs at least one \"match\" call (an array of "
+                                "\"speaker: text\" lines)");
+      else if (r->info.kind == ES_RULE_LINE && r->info.nmatch_examples == 0)
+        report(ld, examples, 0, "\"examples\" needs at least one \"match\" line");
+    }
   }
 }
 
@@ -1106,7 +1519,7 @@ static void load_source(struct loader *ld, const struct es_rules_source *src) {
   char *text = NULL;
   cJSON *root = NULL;
   const char *end = NULL;
-  const cJSON *obj;
+  const cJSON *obj, *list;
   size_t i = 0;
   int line, col;
 
@@ -1154,15 +1567,29 @@ static void load_source(struct loader *ld, const struct es_rules_source *src) {
     ld->oom = 1;
     goto done;
   }
-  if (!cJSON_IsArray(root)) {
-    report(ld, root, 0, "a rule file holds a JSON array of rules, not %s", type_name(root));
+  list = root;
+  if (cJSON_IsObject(root) && (cJSON_GetObjectItemCaseSensitive(root, "settings") ||
+                               cJSON_GetObjectItemCaseSensitive(root, "rules"))) {
+    /* {"settings": {...}, "rules": [...]} */
+    static const char *const top_fields[] = {"settings", "rules", NULL};
+    const cJSON *set = cJSON_GetObjectItemCaseSensitive(root, "settings");
+    check_keys(ld, root, top_fields, "a rule file");
+    if (set)
+      parse_settings(ld, set);
+    list = cJSON_GetObjectItemCaseSensitive(root, "rules");
+    if (list == NULL)
+      goto done; /* a settings-only file */
+  }
+  if (!cJSON_IsArray(list)) {
+    report(ld, list, 0, "a rule file holds a JSON array of rules (or {\"settings\": {...}, "
+                        "\"rules\": [...]}), not %s", type_name(list));
     goto done;
   }
-  if (cJSON_GetArraySize(root) == 0) {
-    report(ld, root, 0, "the file holds no rules");
+  if (cJSON_GetArraySize(list) == 0) {
+    report(ld, list, 0, "the file holds no rules");
     goto done;
   }
-  need = ld->rules->n + (size_t)cJSON_GetArraySize(root);
+  need = ld->rules->n + (size_t)cJSON_GetArraySize(list);
   if (need > ld->cap) {
     size_t cap = ld->cap ? ld->cap : 64;
     while (cap < need)
@@ -1175,7 +1602,7 @@ static void load_source(struct loader *ld, const struct es_rules_source *src) {
     ld->rules->rules = v;
     ld->cap = cap;
   }
-  cJSON_ArrayForEach(obj, root) {
+  cJSON_ArrayForEach(obj, list) {
     load_rule(ld, obj, ld->rules->n);
     ld->rules->n++;
     if (ld->oom)
@@ -1227,6 +1654,44 @@ static void on_example(void *ud, uint32_t idx, int expect_match, const char *lin
             msg);
 }
 
+/* Runs every call example through the call logic (engine.c). Returns the
+ * number that failed (each reported) or a negative es_err. */
+static int64_t check_call_examples(struct loader *ld) {
+  const struct es_rules *rules = ld->rules;
+  int64_t failed = 0;
+  char msg[ES_RULE_TEXT_MAX + 256], why[256];
+
+  for (uint32_t i = 0; i < rules->n; i++) {
+    const struct es__rule *r = &rules->rules[i];
+    for (int want = 1; want >= 0; want--) {
+      const char *const *calls = want ? r->info.match_calls : r->info.no_match_calls;
+      size_t n = want ? r->info.nmatch_calls : r->info.nno_match_calls;
+      const struct es__pos *pos = want ? r->match_call_pos : r->no_match_call_pos;
+      for (size_t k = 0; k < n; k++) {
+        int fired = 0;
+        int rc = es__engine_run_example(rules, i, calls[k], &fired, why, sizeof(why));
+        if (rc == ES_ENOMEM)
+          return rc;
+        if (rc == 0 && fired == want)
+          continue;
+        failed++;
+        if (rc != 0)
+          snprintf(msg, sizeof(msg), "call example: %s", why);
+        else
+          snprintf(msg, sizeof(msg), "call example %s (lines joined by |): \"%.*s\"",
+                   want ? "should fire but does not" : "should not fire but does",
+                   (int)strcspn(calls[k], ""), calls[k]);
+        for (char *p = msg; *p; p++)
+          if (*p == '\n')
+            *p = '|';
+        ld->file = r->info.file;
+        report_at(ld, pos[k].line, pos[k].column, r->info.id, msg);
+      }
+    }
+  }
+  return failed;
+}
+
 int es_rules_load_sources(const struct es_rules_source *src, size_t nsrc,
                           const struct es_rules_opts *opts, struct es_rules **out,
                           struct es_diags *diags) {
@@ -1250,6 +1715,25 @@ int es_rules_load_sources(const struct es_rules_source *src, size_t nsrc,
     goto oom;
   ld.rules = rules;
   rules->opts = *opts;
+  rules->call = (struct es_call_settings){
+    .half_life = 60, .backup_threshold = 10, .rearm_threshold = 5,
+    .escalation_window = 60, .escalation_multiplier = 2, .example_gap = 5,
+  };
+  rules->backup.id = strdup("call.backup");
+  rules->backup.description = strdup("The call crossed the backup line: heat reached the "
+                                     "backup threshold, or a rule that calls for backup at "
+                                     "once fired.");
+  rules->backup.category = strdup("backup");
+  rules->backup.tip = strdup("Join the call now: listen in, then coach the agent or take over. "
+                             "The reason lists what drove it.");
+  rules->backup.file = strdup("(built in)");
+  rules->backup.severity = ES_SEV_CRITICAL;
+  rules->backup.speaker = ES_SPEAKER_ANY;
+  rules->backup.kind = ES_RULE_CALL;
+  rules->backup.count = 1;
+  if (!rules->backup.id || !rules->backup.description || !rules->backup.category ||
+      !rules->backup.tip || !rules->backup.file)
+    goto oom;
   if (opts->negation_window < 1 || opts->negation_window > ES_NEG_WINDOW_MAX) {
     es_diags_add(diags, NULL, 0, 0, NULL, "negation window must be from 1 to %d",
                  ES_NEG_WINDOW_MAX);
@@ -1282,6 +1766,10 @@ int es_rules_load_sources(const struct es_rules_source *src, size_t nsrc,
     rc = ES_ERULES;
     goto fail;
   }
+  if (ld.errors == 0)
+    link_call_logic(&ld);
+  if (ld.oom)
+    goto oom;
   if (ld.errors) {
     rc = ES_ERULES;
     goto fail;
@@ -1300,6 +1788,15 @@ int es_rules_load_sources(const struct es_rules_source *src, size_t nsrc,
   if (opts->check_examples) {
     struct example_ctx ctx = {&ld};
     int64_t failed = es_rules_run_examples(rules, on_example, &ctx);
+    if (failed < 0) {
+      rc = (int)failed;
+      goto fail;
+    }
+    if (failed > 0) {
+      rc = ES_ERULES;
+      goto fail;
+    }
+    failed = check_call_examples(&ld);
     if (failed < 0) {
       rc = (int)failed;
       goto fail;
@@ -1507,6 +2004,14 @@ void es_rules_free(struct es_rules *rules) {
   es__pf_free(rules->pf);
   free(rules->unfiltered);
   free_strv(rules->default_cues);
+  free((char *)rules->backup.id);
+  free((char *)rules->backup.description);
+  free((char *)rules->backup.category);
+  free((char *)rules->backup.tip);
+  free((char *)rules->backup.file);
+  free(rules->caller_start);
+  free(rules->callers);
+  free(rules->nfb_rules);
   for (size_t i = 0; i < rules->nfiles; i++)
     free(rules->files[i]);
   free(rules->files);
@@ -1527,6 +2032,14 @@ int64_t es_rules_find(const struct es_rules *rules, const char *id) {
 }
 
 const char *es_rules_version(const struct es_rules *rules) { return rules->version; }
+
+const struct es_call_settings *es_rules_call_settings(const struct es_rules *rules) {
+  return &rules->call;
+}
+
+const struct es_rule_info *es_rules_backup_info(const struct es_rules *rules) {
+  return &rules->backup;
+}
 size_t es_rules_nfiles(const struct es_rules *rules) { return rules->nfiles; }
 
 const char *es_rules_file(const struct es_rules *rules, size_t idx) {

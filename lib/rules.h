@@ -35,6 +35,15 @@ const char *es_speaker_name(enum es_speaker s);
 int es_severity_parse(const char *name, enum es_severity *out);
 int es_speaker_parse(const char *name, enum es_speaker *out);
 
+/* A line rule matches words of one line (phrases, patterns); a call rule
+ * fires on hits of line rules ("when") and never looks at text itself. */
+enum es_rule_kind {
+  ES_RULE_LINE = 0,
+  ES_RULE_CALL,
+};
+
+#define ES_COUNT_MAX 16  /* largest "count" a rule may ask for */
+
 /* What a rule set tells about one of its rules. Borrowed: valid as long
  * as the rule set lives. */
 struct es_rule_info {
@@ -53,6 +62,33 @@ struct es_rule_info {
   size_t nmatch_examples;
   const char *const *no_match_examples;  /* nno_match_examples lines */
   size_t nno_match_examples;
+  /* Call logic (docs/rules.md, "Call logic"); engine.h runs it. */
+  enum es_rule_kind kind;
+  uint32_t count;         /* hits needed to fire; 1: every hit */
+  double within;          /* seconds of call time the count must fall in; 0: whole call */
+  double cooldown;        /* seconds of call time between sent alerts; 0: none */
+  uint32_t max_per_call;  /* alerts sent per call; 0: no limit */
+  int backup;             /* 1: firing raises a backup alert at once */
+  int has_after;          /* fires only after a hit of other rules */
+  int has_not_followed_by;/* fires when other rules do not follow in time */
+  /* Call examples: whole short calls, one "[+SECONDS ]speaker: text" line
+   * each, joined by "\n"; the rule must (must not) fire on them. */
+  const char *const *match_calls;
+  size_t nmatch_calls;
+  const char *const *no_match_calls;
+  size_t nno_match_calls;
+};
+
+/* Call-level settings of a rule set (a rule file's "settings" object;
+ * docs/rules.md). */
+struct es_call_settings {
+  double half_life;             /* seconds of call time heat takes to halve; 60 */
+  double backup_threshold;      /* heat at which backup is raised; 10 */
+  double rearm_threshold;       /* heat below which backup re-arms; 5 */
+  double escalation_window;     /* seconds after a customer escalation hit in
+                                   which agent hits weigh more; 60 */
+  double escalation_multiplier; /* that weight; 2 */
+  double example_gap;           /* seconds between call example lines; 5 */
 };
 
 /* Limits and defaults applied to every rule of a set. */
@@ -103,6 +139,12 @@ const struct es_rule_info *es_rules_info(const struct es_rules *rules, uint32_t 
 int64_t es_rules_find(const struct es_rules *rules, const char *id);
 /* A hex digest of every loaded file's name and bytes: the rule set version. */
 const char *es_rules_version(const struct es_rules *rules);
+/* The call settings (defaults when no file gives any). */
+const struct es_call_settings *es_rules_call_settings(const struct es_rules *rules);
+/* The built-in backup "rule": id "call.backup", category "backup",
+ * severity critical, the tip from the settings (backup_tip). */
+const struct es_rule_info *es_rules_backup_info(const struct es_rules *rules);
+
 /* The files loaded, in load order. */
 size_t es_rules_nfiles(const struct es_rules *rules);
 const char *es_rules_file(const struct es_rules *rules, size_t idx);

@@ -6,9 +6,6 @@
 
 #ifndef PCRE2_CODE_UNIT_WIDTH
 #define PCRE2_CODE_UNIT_WIDTH 8
-/* 1 when the normalised word ends a negation's scope ("but", "and"...). */
-int es__neg_is_stop(const char *word, size_t len);
-
 #endif
 #include <pcre2.h>
 
@@ -33,6 +30,20 @@ struct es__pos {
   int column;
 };
 
+/* A reference to hits of line rules, by rule id or category ("when",
+ * "after", "not_followed_by"). Names are kept for reasons and resolved to
+ * indexes once every file is loaded. */
+struct es__ref {
+  char **names;          /* owned, NULL-terminated: "id" or "category:name" */
+  uint32_t *rules;       /* owned, resolved line rule indexes, ascending */
+  size_t nrules;
+  enum es_speaker speaker;
+  double within;         /* seconds; 0: no limit */
+  uint32_t turns;        /* lines of `speaker` (any: all lines); 0: no limit */
+  struct es__pos pos;    /* where the clause is, for diagnostics */
+  int set;               /* 1 when the rule has this clause */
+};
+
 struct es__rule {
   struct es_rule_info info;   /* strings inside are owned by the rule */
   struct es__regex *regexes;  /* owned, nregexes */
@@ -44,6 +55,10 @@ struct es__rule {
   struct es__pos *no_match_pos;
   int column;                 /* column of the rule's opening brace */
   int unfiltered;             /* 1: the prefilter cannot screen this rule */
+  int category_idx;           /* index in the category list */
+  struct es__ref when, after, nfb;  /* nfb: "not_followed_by" */
+  struct es__pos *match_call_pos;   /* one per call example */
+  struct es__pos *no_match_call_pos;
 };
 
 struct es_rules {
@@ -56,10 +71,28 @@ struct es_rules {
   char **files;               /* owned, nfiles */
   size_t nfiles;
   struct es_rules_opts opts;  /* negation_cues points into default_cues */
+  struct es_call_settings call;
+  struct es_rule_info backup; /* strings owned */
+  /* For each line rule, the call rules whose "when" names it: callers_of
+   * rule r are callers[caller_start[r] .. caller_start[r + 1]). */
+  uint32_t *caller_start;     /* owned, n + 1 */
+  uint32_t *callers;          /* owned */
+  uint32_t *nfb_rules;        /* owned: rules with not_followed_by, ascending */
+  uint32_t nnfb;
   char version[17];
 };
 
 /* 1 when the normalised word ends a negation's scope ("but", "and"...). */
 int es__neg_is_stop(const char *word, size_t len);
+
+/* The category list; es__category_count() entries. */
+const char *es__category_name(int idx);
+int es__category_count(void);
+
+/* engine.c: runs one call example script against the rule set and tells
+ * whether rule `idx` fired. Returns 0 or a negative es_err; a malformed
+ * script line is ES_EINVAL with a message in msg. */
+int es__engine_run_example(const struct es_rules *rules, uint32_t idx, const char *script,
+                           int *fired, char *msg, size_t msgcap);
 
 #endif

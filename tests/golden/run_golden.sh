@@ -3,12 +3,13 @@
 #
 # Runs one golden case: `earshot replay --rules rules.json input.jsonl` in
 # CASE_DIR, then
-#   - stdout must equal expected.jsonl (the alerts, one NDJSON record each);
+#   - stdout must equal expected.jsonl (the alerts and call summaries, one
+#     NDJSON record each);
 #   - stderr without its final "replay: N lines, M alerts, K errors" summary
 #     must equal expected_errors.jsonl (the error records), or be empty when
 #     the case has no such file;
 #   - the summary must agree with what was printed: N input lines, M alert
-#     records on stdout, K error records on stderr;
+#     records ({"type":"alert"}) on stdout, K error records on stderr;
 #   - the exit status must be 0.
 # Prints a unified diff on a mismatch and exits 1.
 set -u
@@ -64,7 +65,7 @@ fi
 # Lines are counted as the reader does: a last line without its newline
 # still counts.
 nlines=$(awk 'END { print NR }' input.jsonl)
-nalerts=$(awk 'END { print NR }' "$tmp/stdout")
+nalerts=$(grep -c '^{"type":"alert"' "$tmp/stdout")
 nerrors=$(awk 'END { print NR }' "$tmp/errors")
 want="replay: $nlines lines, $nalerts alerts, $nerrors errors"
 if [ "$failed" -eq 0 ] && [ "$summary" != "$want" ]; then

@@ -421,7 +421,7 @@ static void gen_rules(struct buf *out, struct vocab *v, int nrules) {
     struct buf tmp = {0};
 
     buf_fmt(out,
-            "%s{\"id\": \"gen.r%03d\", \"description\": \"d\", \"category\": \"backup\", "
+            "%s{\"id\": \"gen.r%03d\", \"description\": \"d\", \"category\": \"exasperation\", "
             "\"severity\": \"low\", \"speaker\": \"%s\", \"score\": 1, \"tip\": \"t\"",
             i ? ",\n" : "", i, PICK(speakers));
     if (nphr) {

@@ -16,7 +16,7 @@
 
 /* One rule object; `fields` are extra JSON members with a trailing comma. */
 #define R(id, speaker, fields)                                                       \
-  "{\"id\": \"" id "\", \"description\": \"d\", \"category\": \"backup\", "         \
+  "{\"id\": \"" id "\", \"description\": \"d\", \"category\": \"exasperation\", "         \
   "\"severity\": \"low\", \"speaker\": \"" speaker "\", \"score\": 1, \"tip\": \"t\", " \
   fields " \"examples\": {\"match\": [\"x\"]}}"
 

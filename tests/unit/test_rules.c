@@ -181,7 +181,7 @@ static void test_negation_defaults(void) {
       "  {\"id\": \"a.agent\", \"description\": \"d\", \"category\": \"banned_phrase\",\n"
       "   \"severity\": \"low\", \"speaker\": \"agent\", \"score\": 1, \"tip\": \"t\",\n"
       "   \"phrases\": [\"calm down\"], \"examples\": {\"match\": [\"calm down\"]}},\n"
-      "  {\"id\": \"a.any\", \"description\": \"d\", \"category\": \"backup\",\n"
+      "  {\"id\": \"a.any\", \"description\": \"d\", \"category\": \"exasperation\",\n"
       "   \"severity\": \"low\", \"speaker\": \"any\", \"score\": 1, \"tip\": \"t\",\n"
       "   \"phrases\": [\"help\"], \"examples\": {\"match\": [\"help\"]}},\n"
       "  {\"id\": \"a.cust-off\", \"description\": \"d\", \"category\": \"churn_threat\",\n"

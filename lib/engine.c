@@ -1,0 +1,882 @@
+/*
+ * engine.c: the call logic: heat, backup, counts, sequences and noise
+ * control (engine.h, docs/rules.md "Call logic").
+ */
+#include "engine.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alert.h"
+#include "error.h"
+#include "rules_int.h"
+
+#define ES_NCAT_MAX 24      /* categories counted per call */
+#define ES_REASON_CAP 4096  /* bytes of one reason (enough for ES_REASON_HITS hits) */
+
+/* A hit the call remembers. */
+struct rhit {
+  uint32_t rule;      /* line rule index; UINT32_MAX: its rule was unloaded */
+  uint32_t line;      /* the call's line number (1-based) */
+  uint32_t turns;     /* lines of `speaker` up to and including it */
+  uint8_t speaker;
+  uint8_t wlen;
+  double t;
+  double delta;       /* heat it added (0 when its rule did not fire) */
+  char words[ES_WORDS_MAX];
+};
+
+/* What a call keeps about one rule that hit or fired. */
+struct rstate {
+  uint32_t rule;
+  uint32_t fires;       /* times it fired */
+  uint32_t sent;        /* alerts sent */
+  uint32_t nwin;        /* hits waiting in the count window */
+  double last_sent;     /* call time of the last sent alert */
+  double *win;          /* owned, info.count entries (count > 1 only) */
+  /* a "not_followed_by" deadline */
+  int pending;
+  double pend_t;
+  uint32_t pend_line;
+  uint32_t pend_turns;  /* turns of the clause's speaker at the trigger */
+  struct rhit pend_hit; /* the trigger, for the reason */
+};
+
+struct es_callstate {
+  const struct es_rules *rules; /* the set rule indexes refer to */
+  double t;                     /* latest call time */
+  double heat, peak, t_peak;
+  double last_esc_t;            /* last customer escalation hit */
+  uint32_t lines;
+  uint32_t turns[3];            /* lines by speaker (ANY: all) */
+  uint64_t hits, sent, suppressed;
+  uint32_t by_cat[ES_NCAT_MAX];
+  unsigned armed : 1, backup_raised : 1, deesc_after_peak : 1, has_esc : 1;
+  struct rhit recent[ES_RECENT];
+  uint32_t nrecent;             /* hits remembered in all; ring at nrecent % ES_RECENT */
+  struct rstate *rs;            /* owned, sorted by rule */
+  uint32_t nrs, caprs;
+};
+
+struct es_engine {
+  const struct es_rules *rules;
+  struct es_fire *fires;        /* owned, cap_fires */
+  size_t nfires, cap_fires;
+  char *reasons;                /* owned: the fires' reasons, back to back */
+  size_t reasons_len, reasons_cap;
+  uint32_t *seen;               /* owned, rules->n: call rules considered this line */
+  uint32_t seen_gen;
+  char cats[ES_NCAT_MAX * 48 + 8];
+  int oom;
+};
+
+/* ---- engine and state lifetime --------------------------------------- */
+
+struct es_engine *es_engine_new(const struct es_rules *rules) {
+  struct es_engine *e = calloc(1, sizeof(*e));
+  if (e == NULL)
+    return NULL;
+  e->rules = rules;
+  e->seen = calloc(rules->n ? rules->n : 1, sizeof(*e->seen));
+  if (e->seen == NULL) {
+    free(e);
+    return NULL;
+  }
+  return e;
+}
+
+void es_engine_free(struct es_engine *e) {
+  if (e == NULL)
+    return;
+  free(e->fires);
+  free(e->reasons);
+  free(e->seen);
+  free(e);
+}
+
+void es_callstate_free(struct es_callstate *cs) {
+  if (cs == NULL)
+    return;
+  for (uint32_t i = 0; i < cs->nrs; i++)
+    free(cs->rs[i].win);
+  free(cs->rs);
+  free(cs);
+}
+
+size_t es_callstate_bytes(const struct es_callstate *cs) {
+  size_t n;
+  if (cs == NULL)
+    return 0;
+  n = sizeof(*cs) + cs->caprs * sizeof(*cs->rs);
+  for (uint32_t i = 0; i < cs->nrs; i++)
+    if (cs->rs[i].win)
+      n += cs->rules->rules[cs->rs[i].rule].info.count * sizeof(double);
+  return n;
+}
+
+double es_callstate_heat(const struct es_callstate *cs) { return cs ? cs->heat : 0; }
+
+static struct es_callstate *state_new(const struct es_rules *rules, double t) {
+  struct es_callstate *cs = calloc(1, sizeof(*cs));
+  if (cs == NULL)
+    return NULL;
+  cs->rules = rules;
+  cs->t = t;
+  cs->armed = 1;
+  return cs;
+}
+
+/* The rule's record, created when `create` (NULL when out of memory or
+ * absent). */
+static struct rstate *rstate(struct es_engine *e, struct es_callstate *cs, uint32_t rule,
+                             int create) {
+  uint32_t lo = 0, hi = cs->nrs;
+  while (lo < hi) {
+    uint32_t mid = (lo + hi) / 2;
+    if (cs->rs[mid].rule < rule)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo < cs->nrs && cs->rs[lo].rule == rule)
+    return &cs->rs[lo];
+  if (!create)
+    return NULL;
+  if (cs->nrs == cs->caprs) {
+    uint32_t cap = cs->caprs ? cs->caprs * 2 : 4;
+    struct rstate *v = realloc(cs->rs, cap * sizeof(*v));
+    if (v == NULL) {
+      e->oom = 1;
+      return NULL;
+    }
+    cs->rs = v;
+    cs->caprs = cap;
+  }
+  const struct es_rule_info *info = &e->rules->rules[rule].info;
+  double *win = NULL;
+  if (info->count > 1) {
+    win = calloc(info->count, sizeof(*win));
+    if (win == NULL) {
+      e->oom = 1;
+      return NULL;
+    }
+  }
+  memmove(&cs->rs[lo + 1], &cs->rs[lo], (cs->nrs - lo) * sizeof(*cs->rs));
+  memset(&cs->rs[lo], 0, sizeof(*cs->rs));
+  cs->rs[lo].rule = rule;
+  cs->rs[lo].win = win;
+  cs->nrs++;
+  return &cs->rs[lo];
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+struct rbuf {
+  char buf[ES_REASON_CAP];
+  size_t pos;
+  int full;
+};
+
+static void rb_put(struct rbuf *b, const char *s) {
+  size_t n = strlen(s);
+  if (b->full || b->pos + n >= sizeof(b->buf)) {
+    b->full = 1;
+    return;
+  }
+  memcpy(b->buf + b->pos, s, n);
+  b->pos += n;
+}
+
+static void rb_fmt(struct rbuf *b, const char *fmt, double v) {
+  char tmp[64];
+  snprintf(tmp, sizeof(tmp), fmt, v);
+  rb_put(b, tmp);
+}
+
+static void rb_str(struct rbuf *b, const char *s, size_t n) {
+  if (b->full || es_json_str(b->buf, sizeof(b->buf) - 1, &b->pos, s, n) != 0)
+    b->full = 1;
+}
+
+/* Rounds for display: reasons are read by people. */
+static double r2(double v) { return round(v * 100) / 100; }
+
+/* {"rule":...,"category":...,"speaker":...,"words":...,"t":...,"score":...} */
+static void rb_hit(struct rbuf *b, const struct es_rules *rules, const struct rhit *h,
+                   double weight, int with_weight) {
+  const struct es_rule_info *info =
+      h->rule < rules->n ? &rules->rules[h->rule].info : NULL;
+  rb_put(b, "{\"rule\":");
+  rb_str(b, info ? info->id : "(unloaded)", strlen(info ? info->id : "(unloaded)"));
+  if (info) {
+    rb_put(b, ",\"category\":");
+    rb_str(b, info->category, strlen(info->category));
+  }
+  rb_put(b, ",\"speaker\":\"");
+  rb_put(b, es_speaker_name((enum es_speaker)h->speaker));
+  rb_put(b, "\",\"words\":");
+  rb_str(b, h->words, h->wlen);
+  rb_fmt(b, ",\"t\":%.15g", r2(h->t));
+  rb_fmt(b, ",\"score\":%.15g", r2(h->delta));
+  if (with_weight)
+    rb_fmt(b, ",\"weight\":%.15g", r2(weight));
+  rb_put(b, "}");
+}
+
+/* Keeps the reason in the engine's arena; returns its offset + 1, or 0. */
+static size_t keep_reason(struct es_engine *e, struct rbuf *b) {
+  if (b->full)
+    return 0;
+  if (e->reasons_len + b->pos + 1 > e->reasons_cap) {
+    size_t cap = e->reasons_cap ? e->reasons_cap : 8192;
+    while (cap < e->reasons_len + b->pos + 1)
+      cap *= 2;
+    char *v = realloc(e->reasons, cap);
+    if (v == NULL) {
+      e->oom = 1;
+      return 0;
+    }
+    e->reasons = v;
+    e->reasons_cap = cap;
+  }
+  memcpy(e->reasons + e->reasons_len, b->buf, b->pos);
+  e->reasons[e->reasons_len + b->pos] = '\0';
+  e->reasons_len += b->pos + 1;
+  return e->reasons_len - b->pos;
+}
+
+static struct es_fire *push_fire(struct es_engine *e) {
+  if (e->nfires == e->cap_fires) {
+    size_t cap = e->cap_fires ? e->cap_fires * 2 : 16;
+    struct es_fire *v = realloc(e->fires, cap * sizeof(*v));
+    if (v == NULL) {
+      e->oom = 1;
+      return NULL;
+    }
+    e->fires = v;
+    e->cap_fires = cap;
+  }
+  struct es_fire *f = &e->fires[e->nfires++];
+  memset(f, 0, sizeof(*f));
+  return f;
+}
+
+/* ---- heat ---------------------------------------------------------------- */
+
+/* Moves the call to time t: heat decays, backup may re-arm. */
+static void advance(struct es_callstate *cs, const struct es_call_settings *set, double t) {
+  if (!(t > cs->t)) /* also NAN */
+    return;
+  cs->heat *= exp2(-(t - cs->t) / set->half_life);
+  if (cs->heat < 1e-9)
+    cs->heat = 0;
+  cs->t = t;
+  if (!cs->armed && cs->heat < set->rearm_threshold)
+    cs->armed = 1;
+}
+
+static struct rhit *remember(struct es_callstate *cs, uint32_t rule, enum es_speaker sp,
+                             const char *text, size_t len, uint32_t start, uint32_t end) {
+  struct rhit *h = &cs->recent[cs->nrecent++ % ES_RECENT];
+  size_t n = end > start && end <= len ? end - start : 0;
+  if (n > ES_WORDS_MAX) {
+    n = ES_WORDS_MAX;
+    while (n > 0 && ((unsigned char)text[start + n] & 0xC0) == 0x80)
+      n--; /* never cut a UTF-8 sequence */
+  }
+  h->rule = rule;
+  h->line = cs->lines;
+  h->turns = cs->turns[sp];
+  h->speaker = (uint8_t)sp;
+  h->t = cs->t;
+  h->delta = 0;
+  h->wlen = (uint8_t)n;
+  if (n)
+    memcpy(h->words, text + start, n);
+  return h;
+}
+
+static int speaker_ok(enum es_speaker want, enum es_speaker got) {
+  return want == ES_SPEAKER_ANY || want == got;
+}
+
+static int in_ref(const struct es__ref *ref, uint32_t rule) {
+  size_t lo = 0, hi = ref->nrules;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (ref->rules[mid] < rule)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < ref->nrules && ref->rules[lo] == rule;
+}
+
+static const char *speaker_word(enum es_speaker sp) {
+  return sp == ES_SPEAKER_ANY ? "any" : es_speaker_name(sp);
+}
+
+/* The backup alert: heat crossed the line, or `why_rule` (a rule with
+ * "backup": true) fired. */
+static void raise_backup(struct es_engine *e, struct es_callstate *cs, const struct rhit *trig,
+                         uint32_t why_rule) {
+  const struct es_call_settings *set = &e->rules->call;
+  struct rbuf *b = malloc(sizeof(*b));
+  const struct rhit *list[ES_RECENT];
+  double weight[ES_RECENT];
+  size_t n = 0, have = cs->nrecent < ES_RECENT ? cs->nrecent : ES_RECENT;
+  struct es_fire *f;
+  size_t at;
+
+  if (b == NULL) {
+    e->oom = 1;
+    return;
+  }
+  b->pos = 0;
+  b->full = 0;
+  /* The hits still carrying heat, heaviest first. */
+  for (size_t i = 0; i < have; i++) {
+    const struct rhit *h = &cs->recent[i];
+    double w = h->delta * exp2(-(cs->t - h->t) / set->half_life);
+    if (h->delta <= 0 || w < 0.05 * set->backup_threshold)
+      continue;
+    size_t k = n++;
+    while (k > 0 && weight[k - 1] < w) {
+      weight[k] = weight[k - 1];
+      list[k] = list[k - 1];
+      k--;
+    }
+    weight[k] = w;
+    list[k] = h;
+  }
+  if (n > ES_REASON_HITS)
+    n = ES_REASON_HITS;
+
+  rb_put(b, "{\"trigger\":");
+  if (why_rule != UINT32_MAX) {
+    const char *id = e->rules->rules[why_rule].info.id;
+    rb_put(b, "\"rule\",\"rule\":");
+    rb_str(b, id, strlen(id));
+  } else {
+    rb_put(b, "\"heat\"");
+  }
+  rb_fmt(b, ",\"heat\":%.15g", r2(cs->heat));
+  rb_fmt(b, ",\"threshold\":%.15g", set->backup_threshold);
+  rb_fmt(b, ",\"t\":%.15g", r2(cs->t));
+  /* One sentence a supervisor reads at a glance. */
+  {
+    char line[1024];
+    size_t p = 0;
+    if (why_rule != UINT32_MAX)
+      p += (size_t)snprintf(line + p, sizeof(line) - p, "%s fired (calls for backup at once)",
+                            e->rules->rules[why_rule].info.id);
+    else
+      p += (size_t)snprintf(line + p, sizeof(line) - p, "heat %.1f reached %.1f", cs->heat,
+                            set->backup_threshold);
+    for (size_t i = 0; i < n && p < sizeof(line) - 1; i++) {
+      const struct rhit *h = list[i];
+      const struct es_rule_info *info =
+          h->rule < e->rules->n ? &e->rules->rules[h->rule].info : NULL;
+      p += (size_t)snprintf(line + p, sizeof(line) - p, "%s %s \"%.*s\" (%s +%.1f at %.1fs)",
+                            i ? ";" : ":", speaker_word((enum es_speaker)h->speaker),
+                            (int)h->wlen, h->words, info ? info->category : "?", h->delta, h->t);
+    }
+    if (p >= sizeof(line))
+      p = sizeof(line) - 1;
+    rb_put(b, ",\"summary\":");
+    rb_str(b, line, p);
+  }
+  rb_put(b, ",\"hits\":[");
+  for (size_t i = 0; i < n; i++) {
+    if (i)
+      rb_put(b, ",");
+    rb_hit(b, e->rules, list[i], weight[i], 1);
+  }
+  rb_put(b, "]}");
+
+  f = push_fire(e);
+  at = keep_reason(e, b);
+  free(b);
+  if (f == NULL)
+    return;
+  f->kind = ES_FIRE_BACKUP;
+  f->rule = &e->rules->backup;
+  f->rule_idx = UINT32_MAX;
+  f->speaker = trig ? (enum es_speaker)trig->speaker : ES_SPEAKER_ANY;
+  f->t = cs->t;
+  f->heat = cs->heat;
+  f->suppressed = ES_SENT;
+  f->reason = at ? (const char *)(uintptr_t)at : NULL; /* offset + 1; fixed up at the end */
+  cs->armed = 0;
+  cs->backup_raised = 1;
+  cs->sent++;
+}
+
+/* Rule q fires. trig: the hit behind it (remembered); span: words on the
+ * current line, or NULL. extra: reason text to add (a JSON object's
+ * members without braces), or NULL. */
+static void fire(struct es_engine *e, struct es_callstate *cs, uint32_t q, struct rhit *trig,
+                 const struct es_hit *span, enum es_fire_kind kind, const char *extra) {
+  const struct es_call_settings *set = &e->rules->call;
+  const struct es__rule *r = &e->rules->rules[q];
+  struct rstate *st = rstate(e, cs, q, 1);
+  double delta = r->info.score;
+  int weighted = 0;
+  struct es_fire *f;
+
+  if (st == NULL)
+    return;
+  if (kind == ES_FIRE_LINE && delta > 0 && trig && trig->speaker == ES_SPEAKER_AGENT &&
+      cs->has_esc && cs->t - cs->last_esc_t <= set->escalation_window) {
+    delta *= set->escalation_multiplier;
+    weighted = 1;
+  }
+  cs->heat += delta;
+  if (cs->heat < 0)
+    cs->heat = 0;
+  if (cs->heat > cs->peak) {
+    cs->peak = cs->heat;
+    cs->t_peak = cs->t;
+    cs->deesc_after_peak = 0;
+  } else if (delta < 0 && cs->peak > 0) {
+    cs->deesc_after_peak = 1;
+  }
+  if (trig)
+    trig->delta += delta;
+  if (r->category_idx >= 0 && r->category_idx < ES_NCAT_MAX && r->info.kind == ES_RULE_CALL)
+    cs->by_cat[r->category_idx]++;
+
+  f = push_fire(e);
+  if (f == NULL)
+    return;
+  f->kind = kind;
+  f->rule = &r->info;
+  f->rule_idx = q;
+  f->speaker = trig ? (enum es_speaker)trig->speaker : r->info.speaker;
+  if (span) {
+    f->on_line = 1;
+    f->match_start = span->start;
+    f->match_end = span->end;
+  }
+  f->t = cs->t;
+  f->delta = delta;
+  f->heat = cs->heat;
+  st->fires++;
+  if (st->sent && r->info.cooldown > 0 && cs->t - st->last_sent < r->info.cooldown)
+    f->suppressed = ES_SUPPRESSED_COOLDOWN;
+  else if (r->info.max_per_call && st->sent >= r->info.max_per_call)
+    f->suppressed = ES_SUPPRESSED_MAX;
+  if (f->suppressed) {
+    cs->suppressed++;
+  } else {
+    st->sent++;
+    st->last_sent = cs->t;
+    cs->sent++;
+  }
+  if (kind != ES_FIRE_LINE || weighted || extra) {
+    struct rbuf *b = malloc(sizeof(*b));
+    size_t at;
+    if (b == NULL) {
+      e->oom = 1;
+      return;
+    }
+    b->pos = 0;
+    b->full = 0;
+    rb_put(b, "{");
+    if (extra)
+      rb_put(b, extra);
+    if (trig) {
+      rb_put(b, extra ? ",\"trigger\":" : "\"trigger\":");
+      rb_hit(b, e->rules, trig, 0, 0);
+    }
+    if (weighted) {
+      rb_put(b, extra || trig ? "," : "");
+      rb_fmt(b, "\"escalation_multiplier\":%.15g", set->escalation_multiplier);
+      rb_fmt(b, ",\"since_escalation\":%.15g", r2(cs->t - cs->last_esc_t));
+    }
+    rb_put(b, "}");
+    at = keep_reason(e, b);
+    free(b);
+    f->reason = at ? (const char *)(uintptr_t)at : NULL;
+  }
+  if (r->info.backup && cs->armed)
+    raise_backup(e, cs, trig, q);
+}
+
+/* The earlier hit an "after" clause asks for, or NULL. */
+static const struct rhit *find_after(const struct es_callstate *cs, const struct es__ref *ref) {
+  size_t have = cs->nrecent < ES_RECENT ? cs->nrecent : ES_RECENT;
+  const struct rhit *best = NULL;
+  for (size_t i = 0; i < have; i++) {
+    const struct rhit *h = &cs->recent[i];
+    if (h->rule == UINT32_MAX || h->line >= cs->lines || !in_ref(ref, h->rule) ||
+        !speaker_ok(ref->speaker, (enum es_speaker)h->speaker))
+      continue;
+    if (ref->within > 0 && cs->t - h->t > ref->within)
+      continue;
+    if (ref->turns > 0) {
+      uint32_t since = ref->speaker == ES_SPEAKER_ANY ? cs->lines - h->line
+                                                      : cs->turns[ref->speaker] - h->turns;
+      if (since > ref->turns)
+        continue;
+    }
+    if (best == NULL || h->line > best->line)
+      best = h;
+  }
+  return best;
+}
+
+/* A hit (trig) may make rule q fire: checks "after", "count" and
+ * "not_followed_by", then fires. */
+static void consider(struct es_engine *e, struct es_callstate *cs, uint32_t q, struct rhit *trig,
+                     const struct es_hit *span) {
+  const struct es__rule *r = &e->rules->rules[q];
+  enum es_fire_kind kind = r->info.kind == ES_RULE_CALL ? ES_FIRE_CALL : ES_FIRE_LINE;
+  char extra[512];
+  size_t xp = 0;
+  struct rstate *st;
+
+  extra[0] = '\0';
+  if (r->after.set) {
+    const struct rhit *a = find_after(cs, &r->after);
+    struct rbuf *b;
+    if (a == NULL)
+      return;
+    b = malloc(sizeof(*b));
+    if (b == NULL) {
+      e->oom = 1;
+      return;
+    }
+    b->pos = 0;
+    b->full = 0;
+    rb_put(b, "\"after\":");
+    rb_hit(b, e->rules, a, 0, 0);
+    if (!b->full && b->pos < sizeof(extra)) {
+      memcpy(extra, b->buf, b->pos);
+      xp = b->pos;
+      extra[xp] = '\0';
+    }
+    free(b);
+    kind = ES_FIRE_CALL;
+  }
+  if (r->info.count > 1) {
+    st = rstate(e, cs, q, 1);
+    if (st == NULL)
+      return;
+    if (r->info.within > 0) { /* forget hits older than the window */
+      uint32_t k = 0;
+      for (uint32_t i = 0; i < st->nwin; i++)
+        if (cs->t - st->win[i] <= r->info.within)
+          st->win[k++] = st->win[i];
+      st->nwin = k;
+    }
+    st->win[st->nwin++] = cs->t;
+    if (st->nwin < r->info.count)
+      return;
+    xp += (size_t)snprintf(extra + xp, sizeof(extra) - xp, "%s\"count\":%u,\"first\":%.15g",
+                           xp ? "," : "", r->info.count, r2(st->win[0]));
+    if (r->info.within > 0 && xp < sizeof(extra))
+      xp += (size_t)snprintf(extra + xp, sizeof(extra) - xp, ",\"within\":%.15g",
+                             r->info.within);
+    st->nwin = 0;
+    kind = ES_FIRE_CALL;
+  }
+  if (r->nfb.set) {
+    st = rstate(e, cs, q, 1);
+    if (st == NULL || st->pending)
+      return; /* the first unanswered trigger keeps its deadline */
+    st->pending = 1;
+    st->pend_t = cs->t;
+    st->pend_line = cs->lines;
+    st->pend_turns = cs->turns[r->nfb.speaker];
+    st->pend_hit = *trig;
+    return;
+  }
+  fire(e, cs, q, trig, span, kind, xp ? extra : NULL);
+}
+
+/* Fires rule q's pending deadline. */
+static void fire_missed(struct es_engine *e, struct es_callstate *cs, uint32_t q,
+                        struct rstate *st, const char *why) {
+  char extra[256];
+  struct rhit trig = st->pend_hit;
+  st->pending = 0;
+  snprintf(extra, sizeof(extra), "\"missed\":\"%s\",\"waited\":%.15g", why,
+           r2(cs->t - st->pend_t));
+  fire(e, cs, q, &trig, NULL, ES_FIRE_CALL, extra);
+}
+
+/* Deadlines: by time before the line's hits count ("within"), by turns
+ * after ("turns": the clause speaker's lines since the trigger). */
+static void check_deadlines(struct es_engine *e, struct es_callstate *cs, int by_turns,
+                            int at_end) {
+  for (uint32_t i = 0; i < e->rules->nnfb; i++) {
+    uint32_t q = e->rules->nfb_rules[i];
+    const struct es__ref *ref = &e->rules->rules[q].nfb;
+    struct rstate *st = rstate(e, cs, q, 0);
+    if (st == NULL || !st->pending)
+      continue;
+    if (at_end)
+      fire_missed(e, cs, q, st, "call ended");
+    else if (!by_turns && ref->within > 0 && cs->t - st->pend_t > ref->within)
+      fire_missed(e, cs, q, st, "time");
+    else if (by_turns && ref->turns > 0 && cs->turns[ref->speaker] - st->pend_turns >= ref->turns)
+      fire_missed(e, cs, q, st, "turns");
+  }
+}
+
+/* A hit resolves the deadlines that wait for it. */
+static void resolve_deadlines(struct es_engine *e, struct es_callstate *cs, uint32_t rule,
+                              enum es_speaker sp) {
+  for (uint32_t i = 0; i < e->rules->nnfb; i++) {
+    uint32_t q = e->rules->nfb_rules[i];
+    const struct es__ref *ref = &e->rules->rules[q].nfb;
+    struct rstate *st;
+    if (!in_ref(ref, rule) || !speaker_ok(ref->speaker, sp))
+      continue;
+    st = rstate(e, cs, q, 0);
+    if (st && st->pending && cs->lines > st->pend_line)
+      st->pending = 0;
+  }
+}
+
+/* Turns reason offsets into pointers once the arena stops moving. */
+static void finish_out(struct es_engine *e, struct es_call_out *out) {
+  for (size_t i = 0; i < e->nfires; i++)
+    if (e->fires[i].reason)
+      e->fires[i].reason = e->reasons + ((uintptr_t)e->fires[i].reason - 1);
+  out->fires = e->fires;
+  out->n = e->nfires;
+}
+
+int es_engine_line(struct es_engine *e, struct es_callstate **csp, double t, enum es_speaker sp,
+                   const char *text, size_t len, const struct es_match_result *res,
+                   struct es_call_out *out) {
+  const struct es_rules *rules = e->rules;
+  const struct es_call_settings *set = &rules->call;
+  struct es_callstate *cs = *csp;
+
+  e->nfires = 0;
+  e->reasons_len = 0;
+  e->oom = 0;
+  out->fires = NULL;
+  out->n = 0;
+  if (cs == NULL) {
+    if (res->nhits == 0)
+      return 0;
+    cs = state_new(rules, t);
+    if (cs == NULL)
+      return ES_ENOMEM;
+    *csp = cs;
+  }
+  if ((unsigned)sp > ES_SPEAKER_CUSTOMER)
+    sp = ES_SPEAKER_ANY;
+  advance(cs, set, t);
+  cs->lines++;
+  cs->turns[ES_SPEAKER_ANY]++;
+  if (sp != ES_SPEAKER_ANY)
+    cs->turns[sp]++;
+  if (rules->nnfb)
+    check_deadlines(e, cs, 0, 0);
+
+  if (++e->seen_gen == 0) {
+    memset(e->seen, 0, rules->n * sizeof(*e->seen));
+    e->seen_gen = 1;
+  }
+  for (size_t i = 0; i < res->nhits; i++) {
+    uint32_t rule = res->hits[i].rule;
+    const struct es__rule *r = &rules->rules[rule];
+    struct rhit *h = remember(cs, rule, sp, text, len, res->hits[i].start, res->hits[i].end);
+
+    cs->hits++;
+    if (r->category_idx >= 0 && r->category_idx < ES_NCAT_MAX)
+      cs->by_cat[r->category_idx]++;
+    if (sp == ES_SPEAKER_CUSTOMER && r->info.score > 0) {
+      cs->has_esc = 1;
+      cs->last_esc_t = cs->t;
+    }
+    if (rules->nnfb)
+      resolve_deadlines(e, cs, rule, sp);
+    consider(e, cs, rule, h, &res->hits[i]);
+    for (uint32_t k = rules->caller_start[rule]; k < rules->caller_start[rule + 1]; k++) {
+      uint32_t q = rules->callers[k];
+      if (e->seen[q] == e->seen_gen || !speaker_ok(rules->rules[q].when.speaker, sp))
+        continue;
+      e->seen[q] = e->seen_gen;
+      consider(e, cs, q, h, &res->hits[i]);
+    }
+  }
+  if (rules->nnfb)
+    check_deadlines(e, cs, 1, 0);
+  if (cs->armed && cs->heat >= set->backup_threshold)
+    raise_backup(e, cs, NULL, UINT32_MAX);
+  finish_out(e, out);
+  return e->oom ? ES_ENOMEM : 0;
+}
+
+static const char *cats_json(struct es_engine *e, const struct es_callstate *cs) {
+  size_t p = 0;
+  int first = 1;
+  e->cats[p++] = '{';
+  for (int i = 0; cs && i < es__category_count() && i < ES_NCAT_MAX; i++) {
+    if (cs->by_cat[i] == 0)
+      continue;
+    p += (size_t)snprintf(e->cats + p, sizeof(e->cats) - p, "%s\"%s\":%u", first ? "" : ",",
+                          es__category_name(i), cs->by_cat[i]);
+    first = 0;
+  }
+  e->cats[p++] = '}';
+  e->cats[p] = '\0';
+  return e->cats;
+}
+
+int es_engine_end(struct es_engine *e, struct es_callstate **csp, double t,
+                  struct es_call_out *out, struct es_call_summary *sum) {
+  const struct es_call_settings *set = &e->rules->call;
+  struct es_callstate *cs = *csp;
+
+  e->nfires = 0;
+  e->reasons_len = 0;
+  e->oom = 0;
+  out->fires = NULL;
+  out->n = 0;
+  memset(sum, 0, sizeof(*sum));
+  if (cs) {
+    advance(cs, set, t);
+    if (e->rules->nnfb)
+      check_deadlines(e, cs, 0, 1);
+    sum->peak_heat = cs->peak;
+    sum->final_heat = cs->heat;
+    sum->backup_raised = cs->backup_raised;
+    sum->deescalated = cs->peak > 0 && cs->deesc_after_peak && cs->heat <= cs->peak / 2;
+    sum->hits = cs->hits;
+    sum->fires_sent = cs->sent;
+    sum->fires_suppressed = cs->suppressed;
+  }
+  sum->hits_by_category = cats_json(e, cs);
+  finish_out(e, out);
+  return e->oom ? ES_ENOMEM : 0;
+}
+
+void es_callstate_rebind(struct es_callstate *cs, const struct es_rules *from,
+                         const struct es_rules *to) {
+  uint32_t k = 0;
+  if (cs == NULL || from == to)
+    return;
+  for (size_t i = 0; i < ES_RECENT; i++) {
+    struct rhit *h = &cs->recent[i];
+    int64_t n = h->rule < from->n ? es_rules_find(to, from->rules[h->rule].info.id) : -1;
+    h->rule = n >= 0 ? (uint32_t)n : UINT32_MAX;
+  }
+  for (uint32_t i = 0; i < cs->nrs; i++) {
+    struct rstate st = cs->rs[i];
+    int64_t n = es_rules_find(to, from->rules[st.rule].info.id);
+    if (n < 0 || to->rules[n].info.count != from->rules[st.rule].info.count) {
+      /* gone, or its window changed size: start it afresh */
+      free(st.win);
+      if (n < 0)
+        continue;
+      st.win = NULL;
+      st.nwin = 0;
+      if (to->rules[n].info.count > 1 &&
+          (st.win = calloc(to->rules[n].info.count, sizeof(double))) == NULL)
+        continue;
+    }
+    if (st.pending && !to->rules[n].nfb.set)
+      st.pending = 0;
+    st.rule = (uint32_t)n;
+    cs->rs[k++] = st;
+  }
+  cs->nrs = k;
+  /* sort by the new indexes (insertion sort: few entries) */
+  for (uint32_t i = 1; i < cs->nrs; i++) {
+    struct rstate v = cs->rs[i];
+    uint32_t j = i;
+    while (j > 0 && cs->rs[j - 1].rule > v.rule) {
+      cs->rs[j] = cs->rs[j - 1];
+      j--;
+    }
+    cs->rs[j] = v;
+  }
+  cs->rules = to;
+}
+
+/* ---- call examples -------------------------------------------------------- */
+
+int es__engine_run_example(const struct es_rules *rules, uint32_t idx, const char *script,
+                           int *fired, char *msg, size_t msgcap) {
+  struct es_matcher *m = es_matcher_new(rules);
+  struct es_engine *e = es_engine_new(rules);
+  struct es_callstate *cs = NULL;
+  struct es_call_out out;
+  struct es_call_summary sum;
+  double t = 0;
+  int rc = 0, lineno = 0;
+  const char *p = script;
+
+  *fired = 0;
+  if (m == NULL || e == NULL) {
+    rc = ES_ENOMEM;
+    goto done;
+  }
+  while (*p) {
+    const char *eol = strchr(p, '\n'), *q = p, *colon;
+    size_t n = eol ? (size_t)(eol - p) : strlen(p);
+    enum es_speaker sp;
+    double gap = rules->call.example_gap;
+    struct es_match_result res;
+    char who[16];
+
+    lineno++;
+    if (*q == '+') {
+      char *end;
+      gap = strtod(q + 1, &end);
+      if (end == q + 1 || *end != ' ' || !(gap >= 0)) {
+        snprintf(msg, msgcap, "line %d: \"+SECONDS \" must be a number of seconds and a space",
+                 lineno);
+        rc = ES_EINVAL;
+        goto done;
+      }
+      q = end + 1;
+    }
+    colon = memchr(q, ':', n - (size_t)(q - p));
+    if (colon == NULL || (size_t)(colon - q) >= sizeof(who)) {
+      snprintf(msg, msgcap, "line %d: write \"customer: text\" or \"agent: text\"", lineno);
+      rc = ES_EINVAL;
+      goto done;
+    }
+    memcpy(who, q, (size_t)(colon - q));
+    who[colon - q] = '\0';
+    if (es_speaker_parse(who, &sp) != 0 || sp == ES_SPEAKER_ANY) {
+      snprintf(msg, msgcap, "line %d: unknown speaker \"%s\" (agent or customer)", lineno, who);
+      rc = ES_EINVAL;
+      goto done;
+    }
+    q = colon + 1;
+    while (*q == ' ')
+      q++;
+    t += lineno == 1 ? 0 : gap;
+    size_t tlen = n - (size_t)(q - p);
+    rc = es_match_line(m, sp, q, tlen, 0, &res);
+    if (rc != 0) {
+      snprintf(msg, msgcap, "line %d: %s", lineno, es_strerror(rc));
+      goto done;
+    }
+    rc = es_engine_line(e, &cs, t, sp, q, tlen, &res, &out);
+    if (rc != 0)
+      goto done;
+    for (size_t i = 0; i < out.n; i++)
+      *fired |= out.fires[i].rule_idx == idx;
+    p += n + (eol ? 1 : 0);
+  }
+  rc = es_engine_end(e, &cs, t, &out, &sum);
+  for (size_t i = 0; rc == 0 && i < out.n; i++)
+    *fired |= out.fires[i].rule_idx == idx;
+done:
+  es_callstate_free(cs);
+  es_engine_free(e);
+  es_matcher_free(m);
+  return rc;
+}
