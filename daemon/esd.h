@@ -11,6 +11,7 @@
 #include "calls.h"
 #include "config.h"
 #include "earshot.h"
+#include "engine.h"
 #include "proto.h"
 #include "store.h"
 #include "writer.h"
@@ -71,6 +72,7 @@ struct esd {
   struct esd_config *cfg;
   struct es_rules *rules;
   struct es_matcher *matcher;
+  struct es_engine *engine;  /* call logic scratch (engine.h), bound to rules */
   struct es_decoder *dec;
   struct es_calls *calls;
   struct es_store *store;
@@ -99,6 +101,7 @@ struct esd {
   uint64_t started_ms;
   uint64_t lines, partials, alerts, errors, acks_sent, connections_total;
   uint64_t disconnects_slow, reloads, reload_failures, calls_abandoned;
+  uint64_t alerts_suppressed, backups;
   uint64_t rate_lines[11];   /* lines at each of the last 11 ticks */
   unsigned rate_pos;
   struct esd_counter by_category[ESD_MAX_COUNTERS];

@@ -156,6 +156,7 @@ static int fail_startup(struct esd *d, struct esd_config *cfg, int notify) {
   esd_writer_free(d->writer);
   es_calls_free(d->calls);
   es_decoder_free(d->dec);
+  es_engine_free(d->engine);
   es_matcher_free(d->matcher);
   es_rules_free(d->rules);
   esd_config_deinit(cfg);
@@ -237,10 +238,11 @@ int main(int argc, char **argv) {
 
   d.loop = uv_default_loop();
   d.matcher = es_matcher_new(d.rules);
+  d.engine = es_engine_new(d.rules);
   d.dec = es_decoder_new(cfg.max_line_bytes);
   d.calls = es_calls_new(cfg.max_open_calls);
   d.writer = esd_writer_new(d.loop, d.store, cfg.commit_interval_ms, on_commit, &d);
-  if (!d.matcher || !d.dec || !d.calls || !d.writer) {
+  if (!d.matcher || !d.engine || !d.dec || !d.calls || !d.writer) {
     esd_error("main", "out of memory at startup");
     return fail_startup(&d, &cfg, notify);
   }
@@ -275,6 +277,7 @@ int main(int argc, char **argv) {
   esd_writer_free(d.writer);
   es_calls_free(d.calls);
   es_decoder_free(d.dec);
+  es_engine_free(d.engine);
   es_matcher_free(d.matcher);
   es_rules_free(d.rules);
   esd_info("main", "stopped");

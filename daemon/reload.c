@@ -14,6 +14,15 @@
 #include "esd.h"
 #include "log.h"
 
+struct rebind {
+  const struct es_rules *from, *to;
+};
+
+static void rebind_call(void *ud, struct es_call *call) {
+  struct rebind *rb = ud;
+  es_callstate_rebind(call->state, rb->from, rb->to);
+}
+
 static void reload_work(uv_work_t *req) {
   struct esd *d = req->data;
   struct es_rules_opts ropts;
@@ -64,7 +73,10 @@ static void reload_done(uv_work_t *req, int status) {
   }
   es_diags_deinit(&d->reload_diags);
   struct es_matcher *m = es_matcher_new(d->reload_rules);
-  if (m == NULL) {
+  struct es_engine *eng = es_engine_new(d->reload_rules);
+  if (m == NULL || eng == NULL) {
+    es_matcher_free(m);
+    es_engine_free(eng);
     d->reload_failures++;
     esd_error("rules", "reload failed: out of memory; keeping rule set %s", es_rules_version(d->rules));
     es_rules_free(d->reload_rules);
@@ -72,12 +84,17 @@ static void reload_done(uv_work_t *req, int status) {
     reply(d, "{\"type\":\"reload\",\"ok\":false,\"message\":\"out of memory\"}\n");
     return;
   }
-  /* Nothing outside the matcher refers to the old rules: alerts copied
-   * what they needed when they were made. */
+  /* Open calls keep their heat and counts: their state moves to the new
+   * rule set by rule id. Nothing else refers to the old rules: alerts
+   * copied what they needed when they were made. */
+  struct rebind rb = {d->rules, d->reload_rules};
+  es_calls_foreach(d->calls, rebind_call, &rb);
   es_matcher_free(d->matcher);
+  es_engine_free(d->engine);
   es_rules_free(d->rules);
   d->rules = d->reload_rules;
   d->matcher = m;
+  d->engine = eng;
   d->reload_rules = NULL;
   d->reloads++;
   esd_writer_add_rule_set(d->writer, d->rules, esd_wall_now());

@@ -349,19 +349,88 @@ static struct es_call *open_call(struct esd_conn *c, const struct es_event *ev, 
   return call;
 }
 
+/* Sends (when c is not NULL) and stores one engine fire of `call`. ev:
+ * the line being handled, or NULL at call end. Returns the writer batch,
+ * or 0 when it was suppressed or could not be queued. */
+static uint64_t emit_fire(struct esd *d, struct esd_conn *c, struct es_call *call,
+                          const struct es_event *ev, const struct es_fire *f) {
+  char json[8192], *big = NULL, key[ES_CALL_ID_MAX + 160];
+  struct es_alert a;
+  int64_t n;
+  uint64_t b;
+
+  if (f->suppressed != ES_SENT) {
+    d->alerts_suppressed++;
+    return 0;
+  }
+  es_alert_from_fire(&a, call->id, f, ev, c ? (int64_t)c->lineno : 0);
+  if (c && !c->closing) {
+    n = es_alert_json(&a, json, sizeof(json));
+    if (n == ES_ETOOBIG) {
+      size_t cap = ES_ALERT_JSON_CAP(ev ? ev->text_len : 0);
+      big = malloc(cap);
+      n = big ? es_alert_json(&a, big, cap) : ES_ENOMEM;
+    }
+    if (n > 0)
+      esd_conn_write(c, big ? big : json, (size_t)n);
+    free(big);
+  }
+  if (ev)
+    alert_key(key, sizeof(key), ev, f->rule->id, call->lines);
+  else /* at call end: once per rule and call */
+    snprintf(key, sizeof(key), "%s/end/%s", call->id, f->rule->id);
+  struct es_alert_rec rec = {
+    .alert_key = key, .call_id = call->id, .ts = esd_wall_now(),
+    .call_ts = a.has_ts ? a.ts : NAN, .rule_id = f->rule->id, .category = f->rule->category,
+    .severity = f->rule->severity, .speaker = f->speaker, .text = a.text,
+    .text_len = a.text_len, .match_start = a.match_start, .match_end = a.match_end,
+    .tip = f->rule->tip, .heat = f->heat, .rule_set = es_rules_version(d->rules),
+    .reason = f->reason,
+  };
+  b = esd_writer_add_alert(d->writer, &rec);
+  if (b == 0) {
+    if (c && ev)
+      send_error(c, ev->has_seq, ev->seq, "store_failed", f->rule->id,
+                 "the alert could not be queued for the store (out of memory)");
+    return 0;
+  }
+  call->alerts++;
+  d->alerts++;
+  if (c)
+    c->alerts++;
+  if (f->kind == ES_FIRE_BACKUP)
+    d->backups++;
+  esd_count(d->by_category, f->rule->category);
+  return b;
+}
+
+/* Ends a call's logic (pending deadlines fire, sent to the call's
+ * connection if it is still there) and writes its end and summary. */
 static uint64_t write_call_end(struct esd *d, struct es_call *call, enum es_end_reason why) {
+  struct es_call_out out;
+  struct es_call_summary sum;
+  uint64_t batch = 0;
+
+  if (es_engine_end(d->engine, &call->state, NAN, &out, &sum) != 0)
+    esd_warn("calls", "call %s: out of memory ending its call logic", call->id);
+  for (size_t i = 0; i < out.n; i++) {
+    uint64_t b = emit_fire(d, call->owner, call, NULL, &out.fires[i]);
+    if (b)
+      batch = b;
+  }
   struct es_call_end end = {
     .call_id = call->id,
     .ended = esd_wall_now(),
     .reason = why,
     .alert_count = (int64_t)call->alerts,
-    .peak_heat = NAN,
-    .final_heat = NAN,
-    .hits_by_category = NULL,
-    .backup_raised = -1,
-    .deescalated = -1,
+    .peak_heat = sum.peak_heat,
+    .final_heat = sum.final_heat,
+    .hits_by_category = sum.hits_by_category,
+    .backup_raised = sum.backup_raised,
+    .deescalated = sum.deescalated,
   };
-  return esd_writer_add_call_end(d->writer, &end);
+  uint64_t b = esd_writer_add_call_end(d->writer, &end);
+  return b ? b : batch;
 }
 
 static void release_call(struct es_call *call) {
@@ -405,46 +474,21 @@ static void handle_utterance(struct esd_conn *c, struct es_event *ev, uint64_t *
   for (size_t i = 0; i < res.nlimited; i++)
     send_error(c, ev->has_seq, ev->seq, "match_limit", es_rules_info(d->rules, res.limited[i])->id,
                "a PCRE2 limit stopped this rule on this line; its result is unknown");
-  for (size_t i = 0; i < res.nhits; i++) {
-    const struct es_rule_info *info = es_rules_info(d->rules, res.hits[i].rule);
-    char json[8192], *big = NULL, key[ES_CALL_ID_MAX + 160];
-    struct es_alert a = {
-      .call_id = ev->call_id, .rule = info, .speaker = ev->speaker,
-      .text = ev->text, .text_len = ev->text_len,
-      .match_start = res.hits[i].start, .match_end = res.hits[i].end,
-      .ts = ev->ts, .seq = ev->seq, .line = (int64_t)c->lineno,
-      .has_ts = ev->has_ts, .has_seq = ev->has_seq,
-    };
-    int64_t n = es_alert_json(&a, json, sizeof(json));
-    if (n == ES_ETOOBIG) {
-      size_t cap = ES_ALERT_JSON_CAP(ev->text_len);
-      big = malloc(cap);
-      n = big ? es_alert_json(&a, big, cap) : ES_ENOMEM;
-    }
-    if (n > 0)
-      esd_conn_write(c, big ? big : json, (size_t)n);
-    free(big);
-
-    alert_key(key, sizeof(key), ev, info->id, call->lines);
-    struct es_alert_rec rec = {
-      .alert_key = key, .call_id = ev->call_id, .ts = esd_wall_now(),
-      .call_ts = ev->has_ts ? ev->ts : NAN, .rule_id = info->id, .category = info->category,
-      .severity = info->severity, .speaker = ev->speaker, .text = ev->text,
-      .text_len = ev->text_len, .match_start = res.hits[i].start,
-      .match_end = res.hits[i].end, .tip = info->tip, .heat = NAN,
-      .rule_set = es_rules_version(d->rules),
-    };
-    uint64_t b = esd_writer_add_alert(d->writer, &rec);
-    if (b == 0) {
-      send_error(c, ev->has_seq, ev->seq, "store_failed", info->id,
-                 "the alert could not be queued for the store (out of memory)");
-      continue;
-    }
-    *batch = b;
-    call->alerts++;
-    c->alerts++;
-    d->alerts++;
-    esd_count(d->by_category, info->category);
+  /* Call time: the line's ts; without one, the last ts the call had, or
+   * (a call that never sends ts) seconds since it opened here. */
+  if (ev->has_ts)
+    call->call_t = ev->ts;
+  else if (!call->has_ts)
+    call->call_t = call->last_seen - call->opened_at;
+  struct es_call_out out;
+  if (es_engine_line(d->engine, &call->state, call->call_t, ev->speaker, ev->text, ev->text_len,
+                     &res, &out) != 0)
+    send_error(c, ev->has_seq, ev->seq, "internal", NULL,
+               "out of memory in the call logic: this line's call-level alerts may be missing");
+  for (size_t i = 0; i < out.n; i++) {
+    uint64_t b = emit_fire(d, c, call, ev, &out.fires[i]);
+    if (b)
+      *batch = b;
   }
 }
 
