@@ -18,6 +18,10 @@ struct rebind {
   const struct es_rules *from, *to;
 };
 
+static void add_state_bytes(void *ud, struct es_call *call) {
+  *(size_t *)ud += es_callstate_bytes(call->state);
+}
+
 static void rebind_call(void *ud, struct es_call *call) {
   struct rebind *rb = ud;
   es_callstate_rebind(call->state, rb->from, rb->to);
@@ -186,6 +190,11 @@ void esd_send_stats(struct esd *d, struct esd_conn *c) {
             ES_VERSION, uptime, es_rules_version(d->rules), es_rules_count(d->rules), d->nconns,
             d->connections_total, es_calls_count(d->calls), d->lines, rate < 0 ? 0 : rate,
             d->partials, d->alerts, d->errors, d->acks_sent);
+  size_t state_bytes = 0;
+  es_calls_foreach(d->calls, add_state_bytes, &state_bytes);
+  sb_printf(&b, ",\"alerts_suppressed\":%" PRIu64 ",\"backups\":%" PRIu64
+                ",\"call_state_bytes\":%zu",
+            d->alerts_suppressed, d->backups, state_bytes);
   counters(&b, "alerts_by_category", d->by_category);
   counters(&b, "errors_by_code", d->by_error);
   sb_printf(&b, ",\"queues\":{\"store_pending_rows\":%zu,\"store_paused\":%s,"

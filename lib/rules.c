@@ -1228,6 +1228,31 @@ static void parse_settings(struct loader *ld, const cJSON *set) {
   }
 }
 
+/* Checks one call example line: "[+SECONDS ]agent|customer: text".
+ * Returns NULL or what is wrong. */
+static const char *call_line_error(const char *l, char *buf, size_t cap) {
+  const char *q = l, *colon;
+  char who[16];
+  enum es_speaker sp;
+  if (*q == '+') {
+    char *end;
+    double gap = strtod(q + 1, &end);
+    if (end == q + 1 || *end != ' ' || !(gap >= 0) || gap > ES_WITHIN_MAX)
+      return "a call example line may start with \"+SECONDS \" (a number of seconds, then a space)";
+    q = end + 1;
+  }
+  colon = strchr(q, ':');
+  if (colon == NULL || (size_t)(colon - q) >= sizeof(who))
+    return "a call example line reads \"customer: text\" or \"agent: text\"";
+  memcpy(who, q, (size_t)(colon - q));
+  who[colon - q] = '\0';
+  if (es_speaker_parse(who, &sp) != 0 || sp == ES_SPEAKER_ANY) {
+    snprintf(buf, cap, "unknown speaker \"%s\" in a call example (agent or customer)", who);
+    return buf;
+  }
+  return NULL;
+}
+
 /* Examples of one kind: strings are line examples, arrays of strings are
  * call examples (joined by "\n"). */
 static void parse_examples(struct loader *ld, const cJSON *arr, const char *key,
@@ -1276,10 +1301,17 @@ static void parse_examples(struct loader *ld, const cJSON *arr, const char *key,
       const cJSON *l;
       int bad = 0;
       cJSON_ArrayForEach(l, e) {
+        char why[128];
+        const char *err;
         if (!cJSON_IsString(l) || strlen(l->valuestring) > ES_RULE_TEXT_MAX ||
             strchr(l->valuestring, '\n') || !es_utf8_valid(l->valuestring, strlen(l->valuestring))) {
           report(ld, l, 0, "a call example line must be a string like \"customer: text\" "
                            "(one line, at most %d bytes)", ES_RULE_TEXT_MAX);
+          bad = 1;
+          break;
+        }
+        if ((err = call_line_error(l->valuestring, why, sizeof(why))) != NULL) {
+          report(ld, l, 0, "%s", err);
           bad = 1;
           break;
         }
@@ -1634,6 +1666,8 @@ static void on_example(void *ud, uint32_t idx, int expect_match, const char *lin
   const struct es__pos *pos = NULL;
   char msg[ES_RULE_TEXT_MAX + 128];
 
+  int is_call = 0;
+
   if (passed)
     return;
   r = &ctx->ld->rules->rules[idx];
@@ -1642,54 +1676,33 @@ static void on_example(void *ud, uint32_t idx, int expect_match, const char *lin
     for (size_t i = 0; i < r->info.nmatch_examples; i++)
       if (r->info.match_examples[i] == line)
         pos = &r->match_pos[i];
+    for (size_t i = 0; i < r->info.nmatch_calls; i++)
+      if (r->info.match_calls[i] == line) {
+        pos = &r->match_call_pos[i];
+        is_call = 1;
+      }
   } else {
     for (size_t i = 0; i < r->info.nno_match_examples; i++)
       if (r->info.no_match_examples[i] == line)
         pos = &r->no_match_pos[i];
+    for (size_t i = 0; i < r->info.nno_match_calls; i++)
+      if (r->info.no_match_calls[i] == line) {
+        pos = &r->no_match_call_pos[i];
+        is_call = 1;
+      }
   }
-  snprintf(msg, sizeof(msg), "example %s: \"%s\"",
-           expect_match ? "should match but does not" : "should not match but does", line);
+  if (is_call)
+    snprintf(msg, sizeof(msg), "call example %s (lines joined by |): \"%s\"",
+             expect_match ? "should fire but does not" : "should not fire but does", line);
+  else
+    snprintf(msg, sizeof(msg), "example %s: \"%s\"",
+             expect_match ? "should match but does not" : "should not match but does", line);
+  for (char *p = msg; *p; p++)
+    if (*p == '\n')
+      *p = '|';
   ctx->ld->file = r->info.file;
   report_at(ctx->ld, pos ? pos->line : r->info.line, pos ? pos->column : r->column, r->info.id,
             msg);
-}
-
-/* Runs every call example through the call logic (engine.c). Returns the
- * number that failed (each reported) or a negative es_err. */
-static int64_t check_call_examples(struct loader *ld) {
-  const struct es_rules *rules = ld->rules;
-  int64_t failed = 0;
-  char msg[ES_RULE_TEXT_MAX + 256], why[256];
-
-  for (uint32_t i = 0; i < rules->n; i++) {
-    const struct es__rule *r = &rules->rules[i];
-    for (int want = 1; want >= 0; want--) {
-      const char *const *calls = want ? r->info.match_calls : r->info.no_match_calls;
-      size_t n = want ? r->info.nmatch_calls : r->info.nno_match_calls;
-      const struct es__pos *pos = want ? r->match_call_pos : r->no_match_call_pos;
-      for (size_t k = 0; k < n; k++) {
-        int fired = 0;
-        int rc = es__engine_run_example(rules, i, calls[k], &fired, why, sizeof(why));
-        if (rc == ES_ENOMEM)
-          return rc;
-        if (rc == 0 && fired == want)
-          continue;
-        failed++;
-        if (rc != 0)
-          snprintf(msg, sizeof(msg), "call example: %s", why);
-        else
-          snprintf(msg, sizeof(msg), "call example %s (lines joined by |): \"%.*s\"",
-                   want ? "should fire but does not" : "should not fire but does",
-                   (int)strcspn(calls[k], ""), calls[k]);
-        for (char *p = msg; *p; p++)
-          if (*p == '\n')
-            *p = '|';
-        ld->file = r->info.file;
-        report_at(ld, pos[k].line, pos[k].column, r->info.id, msg);
-      }
-    }
-  }
-  return failed;
 }
 
 int es_rules_load_sources(const struct es_rules_source *src, size_t nsrc,
@@ -1788,15 +1801,6 @@ int es_rules_load_sources(const struct es_rules_source *src, size_t nsrc,
   if (opts->check_examples) {
     struct example_ctx ctx = {&ld};
     int64_t failed = es_rules_run_examples(rules, on_example, &ctx);
-    if (failed < 0) {
-      rc = (int)failed;
-      goto fail;
-    }
-    if (failed > 0) {
-      rc = ES_ERULES;
-      goto fail;
-    }
-    failed = check_call_examples(&ld);
     if (failed < 0) {
       rc = (int)failed;
       goto fail;
@@ -2089,6 +2093,23 @@ int64_t es_rules_run_examples(const struct es_rules *rules, es_example_cb cb, vo
           failed++;
         if (cb)
           cb(ud, i, want, lines[k], passed);
+      }
+      /* Call examples run the whole call logic (engine.c). */
+      const char *const *calls = want ? info->match_calls : info->no_match_calls;
+      n = want ? info->nmatch_calls : info->nno_match_calls;
+      for (size_t k = 0; k < n; k++) {
+        char why[256];
+        int fired = 0;
+        int rc = es__engine_run_example(rules, i, calls[k], &fired, why, sizeof(why));
+        if (rc == ES_ENOMEM) {
+          es_matcher_free(m);
+          return rc;
+        }
+        int passed = rc == 0 && fired == want;
+        if (!passed)
+          failed++;
+        if (cb)
+          cb(ud, i, want, calls[k], passed);
       }
     }
   }
