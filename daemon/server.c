@@ -378,7 +378,7 @@ static uint64_t emit_fire(struct esd *d, struct esd_conn *c, struct es_call *cal
   if (ev)
     alert_key(key, sizeof(key), ev, f->rule->id, call->lines);
   else /* at call end: once per rule and call */
-    snprintf(key, sizeof(key), "%s/end/%s", call->id, f->rule->id);
+    snprintf(key, sizeof(key), "%s/end%" PRIu64 "/%s", call->id, call->lines, f->rule->id);
   struct es_alert_rec rec = {
     .alert_key = key, .call_id = call->id, .ts = esd_wall_now(),
     .call_ts = a.has_ts ? a.ts : NAN, .rule_id = f->rule->id, .category = f->rule->category,
