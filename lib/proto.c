@@ -582,6 +582,37 @@ int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct e
     ev->type = ES_EV_RELOAD;
     return 0;
   }
+  if (strcmp(t, "subscribe") == 0) {
+    ev->type = ES_EV_SUBSCRIBE;
+    return 0;
+  }
+  if (strcmp(t, "mark") == 0) {
+    ev->type = ES_EV_MARK;
+    v = cJSON_GetObjectItemCaseSensitive(d->root, "alert_id");
+    if (v == NULL)
+      return fail(err, "missing_field", "a mark needs \"alert_id\" (the id of a feed alert)");
+    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 9e15 ||
+        v->valuedouble != (double)(int64_t)v->valuedouble)
+      return fail(err, "wrong_type", "\"alert_id\" must be a whole number >= 1");
+    ev->alert_id = (int64_t)v->valuedouble;
+    v = cJSON_GetObjectItemCaseSensitive(d->root, "mark");
+    if (v == NULL || !cJSON_IsString(v) ||
+        (strcmp(v->valuestring, "taken") != 0 && strcmp(v->valuestring, "resolved") != 0 &&
+         strcmp(v->valuestring, "false_positive") != 0))
+      return fail(err, v == NULL ? "missing_field" : "wrong_type",
+                  "\"mark\" must be \"taken\", \"resolved\" or \"false_positive\"");
+    ev->mark = v->valuestring;
+    v = cJSON_GetObjectItemCaseSensitive(d->root, "by");
+    if (v && (!cJSON_IsString(v) || strlen(v->valuestring) > 128))
+      return fail(err, "wrong_type", "\"by\" must be a name of at most 128 bytes");
+    ev->by = v ? v->valuestring : NULL;
+    v = cJSON_GetObjectItemCaseSensitive(d->root, "note");
+    if (v && (!cJSON_IsString(v) || strlen(v->valuestring) > 1024))
+      return fail(err, "wrong_type", "\"note\" must be a string of at most 1024 bytes");
+    ev->note = v ? v->valuestring : NULL;
+    return 0;
+  }
   return fail(err, "unknown_type",
-              "unknown \"type\" \"%.64s\" (expected utterance, start, end, hello, stats or reload)", t);
+              "unknown \"type\" \"%.64s\" (expected utterance, start, end, hello, stats, reload, "
+              "subscribe or mark)", t);
 }

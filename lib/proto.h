@@ -21,6 +21,9 @@ enum es_event_type {
   ES_EV_HELLO,         /* {"type":"hello","client"?,"acks"?,"token"?} */
   ES_EV_STATS,         /* {"type":"stats"}: the daemon answers with its counters */
   ES_EV_RELOAD,        /* {"type":"reload"}: the daemon reloads its rules */
+  ES_EV_SUBSCRIBE,     /* {"type":"subscribe",filters...,"since"?}: the supervisor feed
+                          (filters: feed.h es_feed_filter_parse() on the same line) */
+  ES_EV_MARK,          /* {"type":"mark","alert_id","mark","by"?,"note"?}: feedback */
 };
 
 /* Named limits (docs/protocol.md). */
@@ -51,6 +54,11 @@ struct es_event {
   const char *attr_keys[ES_ATTR_MAX];
   const char *attr_values[ES_ATTR_MAX];
   size_t nattrs;
+  /* mark */
+  int64_t alert_id;
+  const char *mark;    /* "taken", "resolved" or "false_positive" */
+  const char *by;      /* may be NULL */
+  const char *note;    /* may be NULL */
 };
 
 /* Why a line was rejected. `code` is one of the stable strings listed in
