@@ -931,3 +931,137 @@ int es_redact_parse_kinds(const char *list, unsigned *out) {
   *out = kinds;
   return 0;
 }
+
+/* ---- a line with its matched words, and JSON ---------------------------- */
+
+struct out {
+  char *p;
+  size_t len;
+};
+
+static void out_put(struct out *o, const char *p, size_t n) {
+  memcpy(o->p + o->len, p, n);
+  o->len += n;
+}
+
+struct line_mask {
+  const char *t;
+  size_t pos;          /* input copied up to here */
+  size_t ms, me;       /* the words, in the input */
+  struct out text, matched;
+  int want_matched;
+  size_t masks;
+};
+
+static void line_copy(struct line_mask *lm, size_t to) {
+  out_put(&lm->text, lm->t + lm->pos, to - lm->pos);
+  if (lm->want_matched) {
+    size_t a = lm->pos > lm->ms ? lm->pos : lm->ms;
+    size_t b = to < lm->me ? to : lm->me;
+    if (a < b)
+      out_put(&lm->matched, lm->t + a, b - a);
+  }
+  lm->pos = to;
+}
+
+static void line_span(void *ud, size_t start, size_t end, unsigned kind) {
+  struct line_mask *lm = ud;
+  const char *mask = es_redact_mask(kind);
+  line_copy(lm, start);
+  out_put(&lm->text, mask, strlen(mask));
+  if (lm->want_matched && start < lm->me && end > lm->ms)
+    out_put(&lm->matched, mask, strlen(mask));
+  lm->pos = end;
+  lm->masks++;
+}
+
+size_t es_redact_line(const char *text, size_t len, size_t ms, size_t me, unsigned kinds,
+                      char *out_text, size_t *text_len, char *out_matched,
+                      size_t *matched_len) {
+  struct line_mask lm = {text, 0, ms, me, {out_text, 0}, {out_matched, 0},
+                         out_matched != NULL, 0};
+  if (me > len)
+    me = lm.me = len;
+  if (ms > me)
+    lm.ms = me;
+  es_redact_scan(text, len, kinds, line_span, &lm);
+  line_copy(&lm, len);
+  out_text[lm.text.len] = '\0';
+  *text_len = lm.text.len;
+  if (out_matched) {
+    out_matched[lm.matched.len] = '\0';
+    *matched_len = lm.matched.len;
+  }
+  return lm.masks;
+}
+
+struct json_mask {
+  const char *t; /* one string's content, between the quotes */
+  size_t len;
+  size_t pos;    /* copied up to here; always on an escape boundary */
+  struct out *out;
+  size_t masks;
+};
+
+static size_t escape_len(const char *t, size_t len, size_t k) {
+  size_t n = k + 1 < len && t[k + 1] == 'u' ? 6 : 2;
+  return k + n <= len ? n : len - k;
+}
+
+static void json_span(void *ud, size_t start, size_t end, unsigned kind) {
+  struct json_mask *jm = ud;
+  const char *mask = es_redact_mask(kind);
+  size_t k = jm->pos;
+  if (start < jm->pos)
+    start = jm->pos;
+  while (k < start) {
+    if (jm->t[k] == '\\') {
+      size_t n = escape_len(jm->t, jm->len, k);
+      if (k + n > start) {
+        start = k;
+        break;
+      }
+      k += n;
+    } else {
+      k++;
+    }
+  }
+  if (end <= jm->pos)
+    return; /* swallowed by the previous, widened span */
+  k = start;
+  while (k < end)
+    k += jm->t[k] == '\\' ? escape_len(jm->t, jm->len, k) : 1;
+  end = k;
+  out_put(jm->out, jm->t + jm->pos, start - jm->pos);
+  out_put(jm->out, mask, strlen(mask));
+  jm->pos = end;
+  jm->masks++;
+}
+
+size_t es_redact_json(const char *json, size_t len, unsigned kinds, char *out, size_t *out_len) {
+  struct out o = {out, 0};
+  size_t i = 0, masks = 0;
+  while (i < len) {
+    if (json[i] != '"') {
+      out_put(&o, json + i, 1);
+      i++;
+      continue;
+    }
+    size_t k = i + 1;
+    while (k < len && json[k] != '"')
+      k += json[k] == '\\' ? 2 : 1;
+    if (k > len)
+      k = len;
+    struct json_mask jm = {json + i + 1, k - i - 1, 0, &o, 0};
+    out_put(&o, "\"", 1);
+    es_redact_scan(jm.t, jm.len, kinds, json_span, &jm);
+    out_put(&o, jm.t + jm.pos, jm.len - jm.pos);
+    masks += jm.masks;
+    if (k < len)
+      out_put(&o, "\"", 1);
+    i = k + 1;
+  }
+  out[o.len] = '\0';
+  *out_len = o.len;
+  return masks;
+}

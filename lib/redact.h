@@ -86,6 +86,23 @@ size_t es_redact_scan(const char *text, size_t len, unsigned kinds,
 const char *es_redact_mask(unsigned kind);
 const char *es_redact_kind_name(unsigned kind);
 
+/* Masks a line and, from the same spans, the words text[ms..me) within
+ * it: a mask that overlaps the words stands in for all of them, so words
+ * that cover part of a card number do not reveal that part. out_text and
+ * out_matched (may be NULL: not wanted) need ES_REDACT_BOUND(len) bytes
+ * each; both are NUL-terminated, their lengths go to *text_len and
+ * *matched_len. Returns the number of masks. */
+size_t es_redact_line(const char *text, size_t len, size_t ms, size_t me, unsigned kinds,
+                      char *out_text, size_t *text_len, char *out_matched,
+                      size_t *matched_len);
+
+/* Masks every string value (and key) of a JSON text in place of its
+ * content, widening a mask that would cut an escape sequence, so the
+ * result is still valid JSON. out needs ES_REDACT_BOUND(len) bytes; it is
+ * NUL-terminated and its length goes to *out_len. Returns the number of
+ * masks. */
+size_t es_redact_json(const char *json, size_t len, unsigned kinds, char *out, size_t *out_len);
+
 /* Parses a comma-separated list of kind names, "all" or "none" (spaces
  * around names allowed, case-insensitive) into *out. Returns 0, or
  * ES_EINVAL for an unknown name or an empty list. */

@@ -334,7 +334,31 @@ static void test_stress(void) {
   free(out);
 }
 
+/* A line and its matched words masked from one scan; JSON strings masked
+ * without breaking the JSON. */
+static void test_line_and_json(void) {
+  const char *line = "my card is 4111 1111 1111 1111 ok";
+  char text[128], matched[128], json[256];
+  size_t tl, ml, jl;
+  /* The words cover part of the card number: the whole mask stands in. */
+  size_t ms = (size_t)(strstr(line, "card") - line), me = (size_t)(strstr(line, " 1111 ok") - line);
+  ASSERT_EQ(es_redact_line(line, strlen(line), ms, me, ES_REDACT_ALL, text, &tl, matched, &ml), 1);
+  ASSERT_STR_EQ(text, "my card is [CARD] ok");
+  ASSERT_EQ(tl, strlen(text));
+  ASSERT_STR_EQ(matched, "card is [CARD]");
+  ASSERT_EQ(ml, strlen(matched));
+  /* Without matched words, and with masking off. */
+  ASSERT_EQ(es_redact_line(line, strlen(line), 0, 2, 0, text, &tl, NULL, NULL), 0);
+  ASSERT_STR_EQ(text, line);
+
+  const char *j = "{\"words\":\"call me at 555-123-4567\",\"n\":5555551234,\"e\":\"a\\u0040b.com\"}";
+  ASSERT_EQ(es_redact_json(j, strlen(j), ES_REDACT_ALL, json, &jl), 1);
+  ASSERT_STR_EQ(json, "{\"words\":\"call me at [PHONE]\",\"n\":5555551234,\"e\":\"a\\u0040b.com\"}");
+  ASSERT_EQ(jl, strlen(json));
+}
+
 int main(void) {
+  RUN(test_line_and_json);
   RUN(test_cards);
   RUN(test_cards_negative);
   RUN(test_spoken);
