@@ -25,4 +25,14 @@ int es_cmd_send(int argc, char **argv);
 int es_cmd_stats(int argc, char **argv);
 int es_cmd_reload(int argc, char **argv);
 
+/* The analysts' verbs over the alert store (cmd_query.c, docs/analysts.md):
+ * alerts, calls, call, agents, search, purge, and ack --db; argv[0] is the
+ * verb. es_cli_is_query_verb() claims all but ack, which es_cmd_ack()
+ * dispatches (it calls es_cmd_query() for the database form). */
+int es_cli_is_query_verb(const char *name);
+int es_cmd_query(int argc, char **argv);
+int es_cmd_rules_stats(int argc, char **argv); /* `earshot rules stats` */
+int es_cmd_tail(int argc, char **argv);
+int es_cmd_ack(int argc, char **argv);       /* through earshotd, else the database */
+
 #endif

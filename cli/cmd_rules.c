@@ -1,4 +1,5 @@
-/* cmd_rules.c: `earshot rules check|test [PATH...]`. */
+/* cmd_rules.c: `earshot rules check|test [PATH...]`; `rules stats` is in
+ * cmd_query.c. */
 #include <stdio.h>
 #include <string.h>
 
@@ -7,6 +8,8 @@
 static void rules_usage(void) {
   fputs("usage: earshot rules check [PATH...]\n"
         "       earshot rules test [PATH...]\n"
+        "       earshot rules stats [FILTERS]   hits and false positives per rule, from\n"
+        "                                       the alert store (docs/analysts.md)\n"
         "PATH is a rule file or a directory (every *.json below it, in name order).\n"
         "Default: the bundled rules (" "see `earshot help`).\n",
         stderr);
@@ -35,6 +38,8 @@ int es_cmd_rules(int argc, char **argv) {
   struct es_rules *rules = NULL;
   int test, rc;
 
+  if (argc >= 2 && strcmp(argv[1], "stats") == 0)
+    return es_cmd_rules_stats(argc - 1, argv + 1);
   if (argc < 2 || (strcmp(argv[1], "check") != 0 && strcmp(argv[1], "test") != 0)) {
     rules_usage();
     return 2;

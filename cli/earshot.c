@@ -14,8 +14,9 @@ static void usage(FILE *f) {
         "  rules check [PATH...]     validate rule files (default: the bundled rules)\n"
         "  rules test [PATH...]      run every rule's examples and show what failed\n"
         "  replay [--rules PATH]... [FILE|-]\n"
-        "                            run rules over a transcript (protocol NDJSON),\n"
-        "                            print one alert per hit as NDJSON\n"
+        "                            run rules and call logic over a transcript\n"
+        "                            (protocol NDJSON) as earshotd does, print alerts\n"
+        "                            and call summaries as NDJSON\n"
         "\n"
         "Talking to earshotd (--socket PATH, default <home>/earshotd.sock):\n"
         "  send [FILE|-]             stream a transcript to earshotd, print its alerts,\n"
@@ -23,11 +24,30 @@ static void usage(FILE *f) {
         "  stats                     the daemon's counters\n"
         "  reload                    reload the daemon's rules (like SIGHUP)\n"
         "\n"
+        "Supervisors (--socket PATH):\n"
+        "  tail [--severity MIN] [--category C] [--queue Q] [--agent A] [--json]\n"
+        "                            every alert as it is raised, backups with their\n"
+        "                            reason; reconnects and resumes by itself\n"
+        "  ack ID... --taken|--resolved|--false-positive [--by NAME] [--note TEXT]\n"
+        "                            mark alerts; other consoles see it at once\n"
+        "                            (--db PATH: write to the database directly)\n"
+        "\n"
+        "QA analysts, reading the alert store (--db PATH, default <home>/earshot.db;\n"
+        "--format table|csv|json|ndjson; filters: `earshot alerts --help`):\n"
+        "  alerts                    alerts, newest first, with their feedback marks\n"
+        "  calls                     calls with their summaries\n"
+        "  call ID                   one call's timeline: lines that hit, heat, summary\n"
+        "  agents                    per agent: calls, alerts by category, backups,\n"
+        "                            de-escalation rate\n"
+        "  rules stats               per rule: hits, false-positive marks and rate\n"
+        "  search WORDS...           full-text search over stored alert text\n"
+        "  purge --older-than AGE    delete old alerts, calls and marks (retention)\n"
+        "\n"
         "  help                      this text\n"
         "  version                   print the version\n"
         "\n"
         "Rules are looked up in $EARSHOT_RULES, else the bundled rules directory.\n"
-        "See docs/rules.md and docs/protocol.md.\n",
+        "See docs/rules.md, docs/protocol.md and docs/analysts.md.\n",
         f);
 }
 
@@ -46,6 +66,12 @@ int main(int argc, char **argv) {
     return es_cmd_stats(argc - 1, argv + 1);
   if (strcmp(argv[1], "reload") == 0)
     return es_cmd_reload(argc - 1, argv + 1);
+  if (strcmp(argv[1], "tail") == 0)
+    return es_cmd_tail(argc - 1, argv + 1);
+  if (strcmp(argv[1], "ack") == 0)
+    return es_cmd_ack(argc - 1, argv + 1);
+  if (es_cli_is_query_verb(argv[1]))
+    return es_cmd_query(argc - 1, argv + 1);
   if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
       strcmp(argv[1], "-h") == 0) {
     usage(stdout);

@@ -70,6 +70,8 @@ static void clear_rules(struct esd_config *c) {
   c->nrules = 0;
 }
 
+#define ESD_MAX_RETENTION_DAYS 36500
+
 #define CFG_ERR(...)                                                         \
   do {                                                                       \
     fprintf(stderr, "earshotd: %s: ", file);                                 \
@@ -99,7 +101,8 @@ static int parse_mode(const char *s, unsigned *out) {
 static int load_file(struct esd_config *c, const char *file) {
   static const char *const top[] = {
     "socket", "socket_group", "socket_mode", "db", "rules", "listen_tcp", "tcp_token",
-    "log_level", "foreground", "limits", "store", "redact", "call_idle_timeout", NULL};
+    "log_level", "foreground", "limits", "store", "redact", "call_idle_timeout",
+    "retention_days", NULL};
   static const char *const lim[] = {
     "max_line_bytes", "max_connections", "max_calls_per_connection", "max_open_calls",
     "max_output_bytes", "max_pending_alerts", "output_stall_timeout", NULL};
@@ -194,6 +197,12 @@ static int load_file(struct esd_config *c, const char *file) {
       CFG_ERR("\"call_idle_timeout\" must be seconds from 1 to 604800");
     c->call_idle_timeout = d;
   }
+  if ((v = cJSON_GetObjectItemCaseSensitive(root, "retention_days"))) {
+    if (get_uint(v, 0, ESD_MAX_RETENTION_DAYS, &d) != 0 || d != (double)(unsigned)d)
+      CFG_ERR("\"retention_days\" must be a whole number of days from 0 (keep everything) "
+              "to %d", ESD_MAX_RETENTION_DAYS);
+    c->retention_days = (unsigned)d;
+  }
   if ((sub = cJSON_GetObjectItemCaseSensitive(root, "limits"))) {
     if (!cJSON_IsObject(sub))
       CFG_ERR("\"limits\" must be an object");
@@ -257,7 +266,7 @@ fail:
 static void usage(FILE *f) {
   fputs("usage: earshotd [--socket PATH] [--db PATH] [--rules PATH]... [--config FILE]\n"
         "                [--listen-tcp HOST:PORT] [--log-level LEVEL] [--foreground]\n"
-        "                [--check-config]\n"
+        "                [--retention-days N] [--check-config]\n"
         "\n"
         "  --socket PATH         Unix socket to listen on (default <home>/earshotd.sock)\n"
         "  --db PATH             SQLite alert store (default <home>/earshot.db)\n"
@@ -266,6 +275,8 @@ static void usage(FILE *f) {
         "  --listen-tcp H:P      also listen on TCP (loopback when H is empty); needs tcp_token\n"
         "  --log-level LEVEL     error, warn, info (default) or debug\n"
         "  --foreground          stay in the foreground (default: detach once ready)\n"
+        "  --retention-days N    delete alerts and calls older than N days, daily\n"
+        "                        (default 0: keep everything)\n"
         "  --check-config        validate config and rules, then exit\n"
         "\n"
         "<home> is $EARSHOT_HOME, else /var/lib/earshot for root, else ~/.local/state/earshot.\n",
@@ -282,11 +293,13 @@ int esd_config_load(struct esd_config *c, int argc, char **argv) {
     {"log-level", required_argument, NULL, 'l'},
     {"foreground", no_argument, NULL, 'f'},
     {"check-config", no_argument, NULL, 'C'},
+    {"retention-days", required_argument, NULL, 'R'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
   };
   const char *o_socket = NULL, *o_db = NULL, *o_tcp = NULL, *o_level = NULL, *o_config = NULL;
+  const char *o_retention = NULL;
   const char **o_rules = calloc((size_t)argc + 1, sizeof(char *));
   size_t no_rules = 0;
   int opt, o_fg = 0, rc = -1;
@@ -304,6 +317,7 @@ int esd_config_load(struct esd_config *c, int argc, char **argv) {
     case 'l': o_level = optarg; break;
     case 'f': o_fg = 1; break;
     case 'C': c->check_only = 1; break;
+    case 'R': o_retention = optarg; break;
     case 'h': usage(stdout); rc = 1; goto done;
     case 'V': printf("earshotd %s\n", ES_VERSION); rc = 1; goto done;
     default: usage(stderr); goto done;
@@ -327,6 +341,18 @@ int esd_config_load(struct esd_config *c, int argc, char **argv) {
     set_str(&c->listen_tcp, o_tcp);
   if (o_fg)
     c->foreground = 1;
+  if (o_retention) {
+    char *end;
+    errno = 0;
+    unsigned long days = strtoul(o_retention, &end, 10);
+    if (errno || *end || end == o_retention || o_retention[0] == '-' ||
+        days > ESD_MAX_RETENTION_DAYS) {
+      fprintf(stderr, "earshotd: --retention-days must be a whole number from 0 to %d\n",
+              ESD_MAX_RETENTION_DAYS);
+      goto done;
+    }
+    c->retention_days = (unsigned)days;
+  }
   if (o_level && esd_log_parse_level(o_level, &c->log_level) != 0) {
     fprintf(stderr, "earshotd: --log-level must be error, warn, info or debug\n");
     goto done;

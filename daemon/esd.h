@@ -12,6 +12,7 @@
 #include "config.h"
 #include "earshot.h"
 #include "engine.h"
+#include "feed.h"
 #include "proto.h"
 #include "store.h"
 #include "writer.h"
@@ -20,6 +21,9 @@
 #define ESD_TURN_BYTES 262144  /* bytes read from one connection per loop turn */
 #define ESD_ACKQ 8             /* distinct pending-ack batches per connection */
 #define ESD_MAX_COUNTERS 64    /* distinct categories / error codes counted */
+#define ESD_FEED_RING 4096     /* recent feed records kept for reconnecting subscribers
+                                  (grows while the store is behind) */
+#define ESD_FEED_BACKFILL_MAX 100000 /* stored alerts read per backfill round */
 
 enum esd_pause {
   ESD_PAUSE_OUTPUT = 1, /* the client is not reading its alerts */
@@ -59,6 +63,10 @@ struct esd_conn {
   struct esd_ack ackq[ESD_ACKQ];
   size_t nacks;
   unsigned ncalls;           /* open calls this connection created */
+  /* the supervisor feed (feed.c) */
+  struct es_feed_filter *feed_filter; /* owned; non-NULL once subscribed */
+  int64_t feed_last;         /* the last alert id it has been brought up to */
+  unsigned feed_subscribed : 1, feed_backfilling : 1;
   uint64_t lines, alerts, errors;
 };
 
@@ -102,6 +110,13 @@ struct esd {
   uint64_t lines, partials, alerts, errors, acks_sent, connections_total;
   uint64_t disconnects_slow, reloads, reload_failures, calls_abandoned;
   uint64_t alerts_suppressed, backups;
+  /* the supervisor feed (feed.c) */
+  int64_t last_alert_id;     /* ids are given here: alerts.id */
+  struct esd_feed_item *feed;/* ring of recent records, feed_cap */
+  size_t feed_cap, feed_head, feed_n;
+  uint64_t feed_committed;   /* last writer batch committed */
+  unsigned subscribers, feed_backfills;
+  uint64_t feed_sent, feed_backfilled, marks;
   uint64_t rate_lines[11];   /* lines at each of the last 11 ticks */
   unsigned rate_pos;
   struct esd_counter by_category[ESD_MAX_COUNTERS];
@@ -121,6 +136,19 @@ double esd_wall_now(void);
 /* Creates the directories above path (mode 0750 for the last): 0 or -1 (errno). */
 int esd_mkdir_parent(const char *path);
 
+/* feed.c */
+struct esd_feed_item;
+int esd_feed_init(struct esd *d);                /* reads the last id; 0 or -1 (logged) */
+void esd_feed_free(struct esd *d);
+int64_t esd_feed_next_id(struct esd *d);
+void esd_feed_publish(struct esd *d, const struct es_call *call, const struct es_alert_rec *rec,
+                      uint64_t batch);
+void esd_feed_on_commit(struct esd *d, uint64_t batch);
+void esd_feed_subscribe(struct esd_conn *c, const struct es_event *ev, const char *line,
+                        size_t len);
+void esd_feed_conn_closed(struct esd_conn *c);
+void esd_feed_mark(struct esd_conn *c, const struct es_event *ev, uint64_t *batch);
+
 /* reload.c */
 void esd_reload(struct esd *d, uint64_t requester);
 void esd_send_stats(struct esd *d, struct esd_conn *c);
@@ -130,5 +158,8 @@ void esd_conn_write(struct esd_conn *c, const char *data, size_t len);
 void esd_conn_flush(struct esd_conn *c);
 struct esd_conn *esd_conn_by_id(struct esd *d, uint64_t id);
 void esd_count(struct esd_counter *table, const char *name);
+/* An error record about the line `ev` (its seq echoed). */
+void esd_send_error(struct esd_conn *c, const struct es_event *ev, const char *code,
+                    const char *message);
 
 #endif

@@ -154,6 +154,7 @@ static int fail_startup(struct esd *d, struct esd_config *cfg, int notify) {
   }
   es_store_close(d->store);
   esd_writer_free(d->writer);
+  esd_feed_free(d);
   es_calls_free(d->calls);
   es_decoder_free(d->dec);
   es_engine_free(d->engine);
@@ -235,6 +236,9 @@ int main(int argc, char **argv) {
     esd_error("store", "cannot open %s: %s", cfg.db_path, es_strerror(rc));
     return fail_startup(&d, &cfg, notify);
   }
+  /* Before the writer thread may use the store. */
+  if (esd_feed_init(&d) != 0)
+    return fail_startup(&d, &cfg, notify);
 
   d.loop = uv_default_loop();
   d.matcher = es_matcher_new(d.rules);
@@ -246,6 +250,7 @@ int main(int argc, char **argv) {
     esd_error("main", "out of memory at startup");
     return fail_startup(&d, &cfg, notify);
   }
+  esd_writer_start_retention(d.writer, cfg.retention_days);
   d.started_wall = esd_wall_now();
   d.started_ms = uv_now(d.loop);
   esd_writer_add_rule_set(d.writer, d.rules, d.started_wall);
@@ -275,6 +280,7 @@ int main(int argc, char **argv) {
     esd_warn("main", "event loop closed with handles still open: %s", uv_strerror(rc));
   es_store_close(d.store);
   esd_writer_free(d.writer);
+  esd_feed_free(&d);
   es_calls_free(d.calls);
   es_decoder_free(d.dec);
   es_engine_free(d.engine);

@@ -177,6 +177,11 @@ static void send_error(struct esd_conn *c, int has_seq, int64_t seq, const char 
   esd_conn_write(c, buf, pos);
 }
 
+void esd_send_error(struct esd_conn *c, const struct es_event *ev, const char *code,
+                    const char *message) {
+  send_error(c, ev && ev->has_seq, ev ? ev->seq : 0, code, NULL, message);
+}
+
 /* ---- acks ------------------------------------------------------------- */
 
 /* Records that once `batch` commits, every line up to `seq` is safe.
@@ -221,6 +226,7 @@ static void update_store_pause(struct esd *d);
 
 void esd_on_commit(void *ud, uint64_t batch) {
   struct esd *d = ud;
+  esd_feed_on_commit(d, batch);
   for (struct esd_conn *c = d->conns, *next; c; c = next) {
     next = c->next;
     if (c->nacks && !c->closing) {
@@ -385,7 +391,7 @@ static uint64_t emit_fire(struct esd *d, struct esd_conn *c, struct es_call *cal
     .severity = f->rule->severity, .speaker = f->speaker, .text = a.text,
     .text_len = a.text_len, .match_start = a.match_start, .match_end = a.match_end,
     .tip = f->rule->tip, .heat = f->heat, .rule_set = es_rules_version(d->rules),
-    .reason = f->reason,
+    .reason = f->reason, .id = esd_feed_next_id(d),
   };
   b = esd_writer_add_alert(d->writer, &rec);
   if (b == 0) {
@@ -394,6 +400,7 @@ static uint64_t emit_fire(struct esd *d, struct esd_conn *c, struct es_call *cal
                  "the alert could not be queued for the store (out of memory)");
     return 0;
   }
+  esd_feed_publish(d, call, &rec, b);
   call->alerts++;
   d->alerts++;
   if (c)
@@ -573,6 +580,12 @@ static void handle_line(struct esd_conn *c, const char *line, size_t len) {
   case ES_EV_UTTERANCE:
     handle_utterance(c, &ev, &batch);
     break;
+  case ES_EV_SUBSCRIBE:
+    esd_feed_subscribe(c, &ev, line, len);
+    break;
+  case ES_EV_MARK:
+    esd_feed_mark(c, &ev, &batch);
+    break;
   }
   /* Every decoded line with a seq is acknowledged, also one that got an
    * error record: resending it would not change the answer. */
@@ -736,6 +749,7 @@ static void conn_close(struct esd_conn *c, const char *why) {
   if (why)
     esd_info("server", "conn %" PRIu64 ": %s", c->id, why);
   c->closing = 1;
+  esd_feed_conn_closed(c);
   if (c->reading)
     uv_read_stop(&c->h.stream);
   c->reading = 0;

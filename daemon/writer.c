@@ -1,14 +1,17 @@
 /* writer.c: see writer.h. */
 #include "writer.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
 #define ESD_WRITER_EARLY_ROWS 512 /* start a commit as soon as a batch holds this many */
 
-enum op_kind { OP_ALERT, OP_CALL_START, OP_CALL_END, OP_RULE_SET };
+enum op_kind { OP_ALERT, OP_CALL_START, OP_CALL_END, OP_RULE_SET, OP_MARK };
 
 /* One row, its strings copied into the same allocation. */
 struct op {
@@ -18,6 +21,7 @@ struct op {
     struct es_alert_rec alert;
     struct es_call_start start;
     struct es_call_end end;
+    struct es_mark_rec mark;
     struct {
       const char *version;
       double loaded_at;
@@ -59,6 +63,19 @@ struct esd_writer {
   int closing, nclosed;
   void (*done)(void *ud);
   void *done_ud;
+  /* retention: the loop thread owns these... */
+  uv_timer_t retention;    /* daily purge */
+  double retention_s;      /* 0: off */
+  int prune_wanted;        /* a purge is requested and not finished */
+  double prune_before;     /* its cut-off */
+  struct es_prune_counts pruned; /* this purge so far */
+  uint64_t pruned_alerts, pruned_calls; /* since start */
+  /* ...and the worker these, while `busy` with prune_run set */
+  int prune_run;
+  double prune_step_before;
+  int prune_rc;
+  struct es_prune_counts prune_got;
+  char prune_err[256];
 };
 
 static struct batch *batch_new(uint64_t id) {
@@ -171,6 +188,23 @@ uint64_t esd_writer_add_call_end(struct esd_writer *w, const struct es_call_end 
   return push(w, o);
 }
 
+uint64_t esd_writer_add_mark(struct esd_writer *w, int64_t alert_id, const char *mark,
+                             const char *by, const char *note, double at) {
+  struct op *o;
+  size_t pos = 0;
+  enum es_mark m;
+
+  if (es_store_mark_parse(mark, &m) != 0)
+    return 0;
+  o = op_new(OP_MARK, slen(by) + slen(note));
+  if (o == NULL)
+    return 0;
+  o->u.mark = (struct es_mark_rec){.alert_id = alert_id, .mark = m, .at = at};
+  o->u.mark.by = dup_into(o, &pos, by);
+  o->u.mark.note = dup_into(o, &pos, note);
+  return push(w, o);
+}
+
 uint64_t esd_writer_add_rule_set(struct esd_writer *w, const struct es_rules *rules,
                                  double loaded_at) {
   size_t nfiles = es_rules_nfiles(rules), need = slen(es_rules_version(rules));
@@ -206,6 +240,8 @@ static int apply(struct es_store *st, const struct op *o) {
     return es_store_put_call_start(st, &o->u.start);
   case OP_CALL_END:
     return es_store_put_call_end(st, &o->u.end);
+  case OP_MARK:
+    return es_store_mark(st, &o->u.mark, NULL);
   case OP_RULE_SET:
     return es_store_put_rule_set(st, o->u.rule_set.version, o->u.rule_set.loaded_at,
                                  o->u.rule_set.files, o->u.rule_set.nfiles,
@@ -214,16 +250,14 @@ static int apply(struct es_store *st, const struct op *o) {
   return rc;
 }
 
-static void work_cb(uv_work_t *req) {
-  struct esd_writer *w = req->data;
-  struct batch *b = w->inflight;
+static void write_batch(struct esd_writer *w, struct batch *b) {
   int rc = es_store_begin(w->store);
 
   for (const struct op *o = b->head; rc == 0 && o; o = o->next) {
     rc = apply(w->store, o);
     /* A row the store refuses as malformed would fail every retry: count it
      * and go on, so one bad row never holds back the rest. */
-    if (rc == ES_EINVAL || rc == ES_ETOOBIG || rc == ES_EJSON) {
+    if (rc == ES_EINVAL || rc == ES_ETOOBIG || rc == ES_EJSON || rc == ES_ENOENT) {
       if (b->rejected++ == 0)
         b->first_reject = rc;
       rc = 0;
@@ -238,6 +272,58 @@ static void work_cb(uv_work_t *req) {
     snprintf(b->errmsg, sizeof(b->errmsg), "%s", es_store_errmsg(w->store));
 }
 
+/* The batch first (acks wait for it), then one bounded purge step. */
+static void work_cb(uv_work_t *req) {
+  struct esd_writer *w = req->data;
+  if (w->inflight)
+    write_batch(w, w->inflight);
+  if (w->prune_run) {
+    memset(&w->prune_got, 0, sizeof(w->prune_got));
+    w->prune_rc = es_store_prune_step(w->store, w->prune_step_before, ESD_WRITER_PRUNE_ROWS,
+                                      &w->prune_got);
+    if (w->prune_rc < 0)
+      snprintf(w->prune_err, sizeof(w->prune_err), "%s", es_store_errmsg(w->store));
+  }
+}
+
+static void format_time(double t, char *buf, size_t cap) {
+  time_t secs = (time_t)t;
+  struct tm tm;
+  if (gmtime_r(&secs, &tm) == NULL || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    snprintf(buf, cap, "%.0f", t);
+}
+
+/* On the loop thread, after a work item that ran a purge step. */
+static void after_prune(struct esd_writer *w, int status) {
+  char when[32];
+  w->prune_run = 0;
+  if (status != 0)
+    return; /* cancelled: still wanted, the next start tries again */
+  if (w->prune_rc < 0) {
+    esd_error("store", "retention: purge failed (%s); next attempt at the next daily run",
+              w->prune_err);
+    w->prune_wanted = 0;
+    return;
+  }
+  w->pruned.alerts += w->prune_got.alerts;
+  w->pruned.calls += w->prune_got.calls;
+  w->pruned.marks += w->prune_got.marks;
+  w->pruned_alerts += w->prune_got.alerts;
+  w->pruned_calls += w->prune_got.calls;
+  if (w->prune_rc == 1 || w->prune_step_before != w->prune_before)
+    return; /* more to delete, or a new cut-off came meanwhile: the next work item goes on */
+  w->prune_wanted = 0;
+  format_time(w->prune_before, when, sizeof(when));
+  if (w->pruned.alerts + w->pruned.calls + w->pruned.marks == 0) {
+    esd_debug("store", "retention: nothing older than %s", when);
+    return;
+  }
+  esd_info("store", "retention: deleted %llu alerts, %llu calls and %llu feedback marks "
+                    "older than %s",
+           (unsigned long long)w->pruned.alerts, (unsigned long long)w->pruned.calls,
+           (unsigned long long)w->pruned.marks, when);
+}
+
 static void maybe_start(struct esd_writer *w);
 static void retry_cb(uv_timer_t *t);
 
@@ -246,6 +332,13 @@ static void after_work_cb(uv_work_t *req, int status) {
   struct batch *b = w->inflight;
 
   w->busy = 0;
+  if (w->prune_run)
+    after_prune(w, status);
+  if (b == NULL) {
+    /* A purge step alone. */
+    maybe_start(w);
+    return;
+  }
   if (status != 0 || b->rc != 0) {
     /* Keep the rows: put the batch back in front of the open one by
      * merging, and retry after a backoff. Acks wait; readers stay paused
@@ -295,22 +388,34 @@ static void retry_cb(uv_timer_t *t) {
 /* Hands the open batch to a worker when there is one to write, nothing is
  * in flight and no backoff or interval is pending. */
 static void maybe_start(struct esd_writer *w) {
-  struct batch *next;
+  struct batch *next = NULL;
+  int rows, prune;
 
-  if (w->busy || w->timer_armed || w->open == NULL || w->open->head == NULL)
+  if (w->busy || w->timer_armed || w->open == NULL)
     return;
-  next = batch_new(w->open->id + 1);
-  if (next == NULL)
-    return; /* try again next turn */
-  w->inflight = w->open;
-  w->open = next;
+  rows = w->open->head != NULL;
+  prune = w->prune_wanted && !w->closing;
+  if (!rows && !prune)
+    return;
+  if (rows) {
+    next = batch_new(w->open->id + 1);
+    if (next == NULL)
+      return; /* try again next turn */
+    w->inflight = w->open;
+    w->open = next;
+  }
+  w->prune_run = prune;
+  w->prune_step_before = w->prune_before;
   w->busy = 1;
   w->work.data = w;
   if (uv_queue_work(w->loop, &w->work, work_cb, after_work_cb) != 0) {
     /* Put it back; the next loop turn tries again. */
-    batch_free(next);
-    w->open = w->inflight;
-    w->inflight = NULL;
+    if (rows) {
+      batch_free(next);
+      w->open = w->inflight;
+      w->inflight = NULL;
+    }
+    w->prune_run = 0;
     w->busy = 0;
     return;
   }
@@ -342,8 +447,44 @@ struct esd_writer *esd_writer_new(uv_loop_t *loop, struct es_store *store,
   uv_check_start(&w->check, check_cb);
   uv_timer_init(loop, &w->retry);
   w->retry.data = w;
+  uv_timer_init(loop, &w->retention);
+  w->retention.data = w;
   return w;
 }
+
+static double wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void esd_writer_prune(struct esd_writer *w, double before) {
+  if (w->closing || !isfinite(before))
+    return;
+  if (!w->prune_wanted)
+    memset(&w->pruned, 0, sizeof(w->pruned));
+  w->prune_wanted = 1;
+  w->prune_before = before;
+  maybe_start(w);
+}
+
+static void retention_cb(uv_timer_t *t) {
+  struct esd_writer *w = t->data;
+  esd_writer_prune(w, wall_now() - w->retention_s);
+}
+
+void esd_writer_start_retention(struct esd_writer *w, unsigned days) {
+  w->retention_s = days * 86400.0;
+  if (days == 0)
+    return;
+  /* Now, then daily; the timer alone does not keep the loop running. */
+  uv_timer_start(&w->retention, retention_cb, 0, 86400u * 1000u);
+  uv_unref((uv_handle_t *)&w->retention);
+}
+
+uint64_t esd_writer_pruned_alerts(const struct esd_writer *w) { return w->pruned_alerts; }
+uint64_t esd_writer_pruned_calls(const struct esd_writer *w) { return w->pruned_calls; }
+int esd_writer_pruning(const struct esd_writer *w) { return w->prune_wanted; }
 
 uint64_t esd_writer_committed(const struct esd_writer *w) { return w->committed; }
 uint64_t esd_writer_open_id(const struct esd_writer *w) { return w->open ? w->open->id : 0; }
@@ -358,7 +499,7 @@ int esd_writer_idle(const struct esd_writer *w) {
 
 static void on_handle_closed(uv_handle_t *h) {
   struct esd_writer *w = h->data;
-  if (++w->nclosed == 2 && w->done)
+  if (++w->nclosed == 3 && w->done)
     w->done(w->done_ud);
 }
 
@@ -368,6 +509,7 @@ void esd_writer_close(struct esd_writer *w, void (*done)(void *ud), void *ud) {
   w->done_ud = ud;
   uv_close((uv_handle_t *)&w->check, on_handle_closed);
   uv_close((uv_handle_t *)&w->retry, on_handle_closed);
+  uv_close((uv_handle_t *)&w->retention, on_handle_closed);
 }
 
 void esd_writer_free(struct esd_writer *w) {

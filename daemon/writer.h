@@ -7,7 +7,8 @@
  * transaction per loop turn at most, never one per alert). The loop learns
  * of each commit through `on_commit`, which is where acks are released.
  * A failed commit is retried (the batch is kept, with backoff) and logged;
- * rows are never dropped.
+ * rows are never dropped. The same worker also runs the retention purge
+ * (esd_writer_start_retention()).
  */
 #ifndef ESD_WRITER_H
 #define ESD_WRITER_H
@@ -36,6 +37,11 @@ void esd_writer_free(struct esd_writer *w);
 uint64_t esd_writer_add_alert(struct esd_writer *w, const struct es_alert_rec *row);
 uint64_t esd_writer_add_call_start(struct esd_writer *w, const struct es_call_start *row);
 uint64_t esd_writer_add_call_end(struct esd_writer *w, const struct es_call_end *row);
+/* A feedback mark ("taken", "resolved", "false_positive") on alert
+ * alert_id; an unknown alert is counted as a rejected row. 0: out of
+ * memory or an unknown mark name. */
+uint64_t esd_writer_add_mark(struct esd_writer *w, int64_t alert_id, const char *mark,
+                             const char *by, const char *note, double at);
 uint64_t esd_writer_add_rule_set(struct esd_writer *w, const struct es_rules *rules,
                                  double loaded_at);
 
@@ -46,6 +52,25 @@ uint64_t esd_writer_commits(const struct esd_writer *w);
 uint64_t esd_writer_failures(const struct esd_writer *w);
 uint64_t esd_writer_rejected(const struct esd_writer *w);
 int esd_writer_idle(const struct esd_writer *w);           /* nothing open, nothing in flight */
+
+/* Retention: deletes alerts (with their feedback marks and search-index
+ * entries) older than `days` days, and calls that ended before then,
+ * once at the next loop turn and then every 24 hours. 0 turns it off.
+ * The deletes run on the writer's worker thread in steps of at most
+ * ESD_WRITER_PRUNE_ROWS rows, each its own short transaction, between the
+ * batches: the loop is never blocked and acks wait at most one step.
+ * Call once, after esd_writer_new(). */
+void esd_writer_start_retention(struct esd_writer *w, unsigned days);
+
+/* Asks for one purge of the rows older than `before` (unix seconds), as
+ * the daily retention does; a purge under way takes the new cut-off. */
+void esd_writer_prune(struct esd_writer *w, double before);
+
+#define ESD_WRITER_PRUNE_ROWS 1000
+
+uint64_t esd_writer_pruned_alerts(const struct esd_writer *w); /* since start */
+uint64_t esd_writer_pruned_calls(const struct esd_writer *w);
+int esd_writer_pruning(const struct esd_writer *w); /* a purge is wanted or running */
 
 /* Stops the writer's handles (after it is idle), then on close calls `done`. */
 void esd_writer_close(struct esd_writer *w, void (*done)(void *ud), void *ud);

@@ -25,14 +25,15 @@ const char *es__schema_migration(size_t idx, const char **name);
 #define JOURNAL_SIZE_LIMIT (64 * 1024 * 1024) /* bytes the -wal keeps after a checkpoint */
 
 enum stmt_id { ST_ALERT, ST_CALL_START, ST_CALL_END, ST_RULE_SET, ST_BEGIN, ST_COMMIT,
-               ST_ROLLBACK, ST_COUNT };
+               ST_ROLLBACK, ST_MARK_BY_ID, ST_MARK_BY_KEY, ST_PRUNE_MARKS, ST_PRUNE_ALERTS,
+               ST_PRUNE_CALLS, ST_COUNT };
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_ALERT] =
         "INSERT INTO alerts (alert_key, call_id, ts, call_ts, rule_id, category, severity,"
-        " speaker, text, match_start, match_end, matched, tip, heat, rule_set, reason)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
-        " ON CONFLICT (alert_key) DO NOTHING",
+        " speaker, text, match_start, match_end, matched, tip, heat, rule_set, reason, id)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+        " ON CONFLICT DO NOTHING",
     [ST_CALL_START] =
         "INSERT INTO calls (call_id, attributes, agent, queue, started)"
         " VALUES (?1, ?2, ?3, ?4, ?5)"
@@ -59,6 +60,26 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
+    /* The alert must exist: no row is inserted otherwise (ES_ENOENT). */
+    [ST_MARK_BY_ID] =
+        "INSERT INTO alert_marks (alert_id, mark, marked_by, marked_at, note)"
+        " SELECT id, ?2, ?3, ?4, ?5 FROM alerts WHERE id = ?1 RETURNING alert_id",
+    [ST_MARK_BY_KEY] =
+        "INSERT INTO alert_marks (alert_id, mark, marked_by, marked_at, note)"
+        " SELECT id, ?2, ?3, ?4, ?5 FROM alerts WHERE alert_key = ?1 RETURNING alert_id",
+    /* Retention, oldest first through alerts_by_ts; ?2 -1 means no bound.
+     * The marks go first, while their alerts are still there to select
+     * them by (a trigger would also remove them, uncounted); the search
+     * index entries go with the alerts, by trigger. */
+    [ST_PRUNE_MARKS] =
+        "DELETE FROM alert_marks WHERE alert_id IN"
+        " (SELECT id FROM alerts WHERE ts < ?1 ORDER BY ts, id LIMIT ?2)",
+    [ST_PRUNE_ALERTS] =
+        "DELETE FROM alerts WHERE id IN"
+        " (SELECT id FROM alerts WHERE ts < ?1 ORDER BY ts, id LIMIT ?2)",
+    [ST_PRUNE_CALLS] =
+        "DELETE FROM calls WHERE rowid IN"
+        " (SELECT rowid FROM calls WHERE coalesce(ended, started) < ?1 LIMIT ?2)",
 };
 
 /* A scratch buffer that grows on demand; its ceiling is checked by the
@@ -302,6 +323,24 @@ const char *es_store_speaker_name(enum es_speaker sp) {
   case ES_SPEAKER_CUSTOMER: return "customer";
   default: return NULL;
   }
+}
+
+const char *es_store_mark_name(enum es_mark m) {
+  switch (m) {
+  case ES_MARK_TAKEN: return "taken";
+  case ES_MARK_RESOLVED: return "resolved";
+  case ES_MARK_FALSE_POSITIVE: return "false_positive";
+  default: return NULL;
+  }
+}
+
+int es_store_mark_parse(const char *name, enum es_mark *out) {
+  for (int m = ES_MARK_TAKEN; m <= ES_MARK_FALSE_POSITIVE; m++)
+    if (name && strcmp(name, es_store_mark_name((enum es_mark)m)) == 0) {
+      *out = (enum es_mark)m;
+      return 0;
+    }
+  return ES_EINVAL;
 }
 
 const char *es_store_end_reason_name(enum es_end_reason r) {
@@ -618,6 +657,23 @@ int es_store_rollback(struct es_store *s) {
 
 /* ---- writes ---------------------------------------------------------- */
 
+/* *known = 1 when an alert with this key is stored. */
+static int alert_key_known(struct es_store *s, const char *key, int64_t *known) {
+  sqlite3_stmt *st = NULL;
+  int rc = 0, step;
+  if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM alerts WHERE alert_key = ?1", -1, &st, NULL) !=
+      SQLITE_OK)
+    return fail_db(s, "put_alert");
+  bind_str(st, 1, key);
+  step = sqlite3_step(st);
+  if (step == SQLITE_ROW)
+    *known = 1;
+  else if (step != SQLITE_DONE)
+    rc = fail_db(s, "put_alert");
+  sqlite3_finalize(st);
+  return rc;
+}
+
 int es_store_put_alert(struct es_store *s, const struct es_alert_rec *rec) {
   const size_t max = s ? s->opts.max_text_bytes : 0;
   const char *severity, *speaker = NULL;
@@ -630,6 +686,7 @@ int es_store_put_alert(struct es_store *s, const struct es_alert_rec *rec) {
   if ((rc = writable(s, "put_alert")) != 0) return rc;
   if (empty(rec->alert_key) || empty(rec->call_id) || empty(rec->rule_id))
     return fail(s, ES_EINVAL, "put_alert: alert_key, call_id and rule_id are required");
+  if (rec->id < 0) return fail(s, ES_EINVAL, "put_alert: negative id");
   if (!isfinite(rec->ts)) return fail(s, ES_EINVAL, "put_alert: ts is not a number");
   if ((severity = es_store_severity_name(rec->severity)) == NULL)
     return fail(s, ES_EINVAL, "put_alert: bad severity %d", (int)rec->severity);
@@ -717,8 +774,19 @@ int es_store_put_alert(struct es_store *s, const struct es_alert_rec *rec) {
   bind_real(st, 14, rec->heat);
   bind_str(st, 15, rec->rule_set);
   bind_text(st, 16, reason, reason_len);
+  if (rec->id > 0)
+    sqlite3_bind_int64(st, 17, rec->id);
+  else
+    sqlite3_bind_null(st, 17); /* the next free id */
   if ((rc = run(s, st, "put_alert")) != 0) return rc;
   if (sqlite3_changes(s->db) == 0) {
+    /* A resent alert, or (never from one daemon) an id given twice: the
+     * latter is refused as invalid, so that a writer does not retry it. */
+    int64_t known = 0;
+    if (rec->id > 0 && (rc = alert_key_known(s, rec->alert_key, &known)) != 0) return rc;
+    if (rec->id > 0 && !known)
+      return fail(s, ES_EINVAL, "put_alert: id %lld is taken by another alert",
+                  (long long)rec->id);
     s->stats.alerts_duplicate++;
     return 1;
   }
@@ -840,29 +908,117 @@ done:
 
 /* ---- maintenance and queries ------------------------------------------ */
 
-static int delete_before(struct es_store *s, const char *sql, double before, uint64_t *count) {
+/* Runs one bounded retention DELETE; its row count goes to *count. */
+static int prune_delete(struct es_store *s, enum stmt_id id, double before, int64_t limit,
+                        uint64_t *count) {
   sqlite3_stmt *st = NULL;
-  int rc = 0;
-  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return fail_db(s, "prune");
+  int rc;
+  if ((rc = get_stmt(s, id, &st)) != 0) return rc;
   sqlite3_bind_double(st, 1, before);
-  if (sqlite3_step(st) != SQLITE_DONE)
-    rc = fail_db(s, "prune");
-  else if (count)
-    *count = (uint64_t)sqlite3_changes64(s->db);
-  sqlite3_finalize(st);
+  sqlite3_bind_int64(st, 2, limit);
+  if ((rc = run(s, st, "prune")) != 0) return rc;
+  *count = (uint64_t)sqlite3_changes64(s->db);
+  return 0;
+}
+
+int es_store_prune_step(struct es_store *s, double before, uint64_t max_rows,
+                        struct es_prune_counts *counts) {
+  struct es_prune_counts got = {0, 0, 0};
+  int64_t limit = max_rows == 0 || max_rows > INT64_MAX ? -1 : (int64_t)max_rows;
+  int own_tx, rc;
+  if (s == NULL) return ES_EINVAL;
+  if ((rc = writable(s, "prune")) != 0) return rc;
+  if (!isfinite(before)) return fail(s, ES_EINVAL, "prune: the cut-off is not a number");
+  /* Marks, alerts and calls go together or not at all. */
+  own_tx = sqlite3_get_autocommit(s->db);
+  if (own_tx && (rc = exec(s, "BEGIN IMMEDIATE")) != 0) return rc;
+  if ((rc = prune_delete(s, ST_PRUNE_MARKS, before, limit, &got.marks)) != 0 ||
+      (rc = prune_delete(s, ST_PRUNE_ALERTS, before, limit, &got.alerts)) != 0)
+    goto fail;
+  if (limit < 0 || got.alerts < (uint64_t)limit) {
+    int64_t left = limit < 0 ? -1 : limit - (int64_t)got.alerts;
+    if ((rc = prune_delete(s, ST_PRUNE_CALLS, before, left, &got.calls)) != 0) goto fail;
+  }
+  if (own_tx && (rc = exec(s, "COMMIT")) != 0) goto fail;
+  if (counts) {
+    counts->alerts += got.alerts;
+    counts->calls += got.calls;
+    counts->marks += got.marks;
+  }
+  return limit >= 0 && got.alerts + got.calls >= (uint64_t)limit ? 1 : 0;
+fail:
+  if (own_tx && !sqlite3_get_autocommit(s->db))
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
   return rc;
 }
 
 int es_store_prune(struct es_store *s, double before, uint64_t *alerts, uint64_t *calls) {
+  struct es_prune_counts c = {0, 0, 0};
   int rc;
   if (alerts) *alerts = 0;
   if (calls) *calls = 0;
   if (s == NULL || !isfinite(before)) return ES_EINVAL;
-  if ((rc = writable(s, "prune")) != 0) return rc;
-  if ((rc = delete_before(s, "DELETE FROM alerts WHERE ts < ?1", before, alerts)) != 0)
-    return rc;
-  return delete_before(s, "DELETE FROM calls WHERE coalesce(ended, started) < ?1", before,
-                       calls);
+  if ((rc = es_store_prune_step(s, before, 0, &c)) != 0) return rc;
+  if (alerts) *alerts = c.alerts;
+  if (calls) *calls = c.calls;
+  return 0;
+}
+
+int es_store_mark(struct es_store *s, const struct es_mark_rec *rec, int64_t *alert_id) {
+  const char *mark, *note = NULL;
+  size_t note_len = 0;
+  sqlite3_stmt *st = NULL;
+  int rc, step;
+  if (alert_id) *alert_id = 0;
+  if (s == NULL || rec == NULL) return ES_EINVAL;
+  if ((rc = writable(s, "mark")) != 0) return rc;
+  if (rec->alert_id <= 0 && empty(rec->alert_key))
+    return fail(s, ES_EINVAL, "mark: an alert id or alert key is required");
+  if ((mark = es_store_mark_name(rec->mark)) == NULL)
+    return fail(s, ES_EINVAL, "mark: bad mark %d", (int)rec->mark);
+  if (!isfinite(rec->at)) return fail(s, ES_EINVAL, "mark: the time is not a number");
+  if (rec->note) {
+    note = rec->note;
+    if ((note_len = bounded_len(note, s->opts.max_text_bytes)) > s->opts.max_text_bytes)
+      return fail(s, ES_ETOOBIG, "mark: note exceeds %zu bytes", s->opts.max_text_bytes);
+    if (s->opts.redact_kinds != 0) {
+      /* Analysts quote the call in their notes: mask it like the line. */
+      struct es_redact_counts c;
+      if (buf_reserve(&s->text, ES_REDACT_BOUND(note_len)) != 0)
+        return fail(s, ES_ENOMEM, "mark: out of memory");
+      note_len = es_redact(note, note_len, s->opts.redact_kinds, s->text.p, s->text.cap, &c);
+      s->stats.masks += (uint64_t)c.card + c.cvv + c.ssn + c.email + c.phone;
+      note = s->text.p;
+    }
+  }
+  if (rec->alert_id > 0) {
+    if ((rc = get_stmt(s, ST_MARK_BY_ID, &st)) != 0) return rc;
+    sqlite3_bind_int64(st, 1, rec->alert_id);
+  } else {
+    if ((rc = get_stmt(s, ST_MARK_BY_KEY, &st)) != 0) return rc;
+    bind_str(st, 1, rec->alert_key);
+  }
+  bind_str(st, 2, mark);
+  bind_str(st, 3, rec->by);
+  sqlite3_bind_double(st, 4, rec->at);
+  bind_text(st, 5, note, note_len);
+  /* RETURNING: a row when the mark was inserted, none when no such alert. */
+  step = sqlite3_step(st);
+  if (step == SQLITE_ROW) {
+    if (alert_id) *alert_id = sqlite3_column_int64(st, 0);
+    step = sqlite3_step(st);
+    rc = step == SQLITE_DONE ? 0 : fail_db(s, "mark");
+  } else if (step == SQLITE_DONE) {
+    if (rec->alert_id > 0)
+      rc = fail(s, ES_ENOENT, "mark: no alert with id %lld", (long long)rec->alert_id);
+    else
+      rc = fail(s, ES_ENOENT, "mark: no alert with key %s", rec->alert_key);
+  } else {
+    rc = fail_db(s, "mark");
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc;
 }
 
 int es_store_checkpoint(struct es_store *s, int truncate) {
@@ -894,11 +1050,13 @@ static int only_trailer(const char *p) {
   }
 }
 
-int es_store_query(struct es_store *s, const char *sql, const char *const *params,
-                   size_t nparams, es_store_row_cb cb, void *ud) {
+static int query_rows(struct es_store *s, const char *sql, const char *const *params,
+                      size_t nparams, es_store_row_cb cb, es_store_typed_row_cb typed_cb,
+                      void *ud) {
   sqlite3_stmt *st = NULL;
   const char *tail = NULL, *names[QUERY_MAX_COLS], *values[QUERY_MAX_COLS];
-  int rc = 0, ncols;
+  enum es_store_type types[QUERY_MAX_COLS];
+  int rc = 0, ncols, rows = 0;
   if (s == NULL || empty(sql) || (nparams > 0 && params == NULL)) return ES_EINVAL;
   if (sqlite3_prepare_v2(s->db, sql, -1, &st, &tail) != SQLITE_OK) return fail_db(s, "query");
   if (st == NULL || (tail && !only_trailer(tail))) {
@@ -915,23 +1073,45 @@ int es_store_query(struct es_store *s, const char *sql, const char *const *param
     goto done;
   }
   for (size_t i = 0; i < nparams; i++) bind_str(st, (int)i + 1, params[i]);
-  for (int c = 0; c < ncols; c++) names[c] = sqlite3_column_name(st, c);
   for (;;) {
     int step = sqlite3_step(st);
+    /* Names are read after the step: a step may re-prepare the statement
+     * (for the bound values, e.g. a GLOB pattern), which frees them. */
+    for (int c = 0; c < ncols; c++) names[c] = sqlite3_column_name(st, c);
     if (step == SQLITE_DONE) break;
     if (step != SQLITE_ROW) {
       rc = fail_db(s, "query");
       break;
     }
-    for (int c = 0; c < ncols; c++)
-      values[c] = sqlite3_column_type(st, c) == SQLITE_NULL
-                      ? NULL
-                      : (const char *)sqlite3_column_text(st, c);
-    if (cb && cb(ud, ncols, names, values) != 0) break;
+    for (int c = 0; c < ncols; c++) {
+      switch (sqlite3_column_type(st, c)) {
+      case SQLITE_INTEGER: types[c] = ES_STORE_INTEGER; break;
+      case SQLITE_FLOAT: types[c] = ES_STORE_REAL; break;
+      case SQLITE_BLOB: types[c] = ES_STORE_BLOB; break;
+      case SQLITE_NULL: types[c] = ES_STORE_NULL; break;
+      default: types[c] = ES_STORE_TEXT; break;
+      }
+      values[c] = types[c] == ES_STORE_NULL ? NULL : (const char *)sqlite3_column_text(st, c);
+    }
+    rows++;
+    if (typed_cb ? typed_cb(ud, ncols, names, values, types) != 0
+                 : cb && cb(ud, ncols, names, values) != 0)
+      break;
   }
+  if (rc == 0 && rows == 0 && typed_cb) typed_cb(ud, ncols, names, NULL, NULL);
 done:
   sqlite3_finalize(st);
   return rc;
+}
+
+int es_store_query(struct es_store *s, const char *sql, const char *const *params,
+                   size_t nparams, es_store_row_cb cb, void *ud) {
+  return query_rows(s, sql, params, nparams, cb, NULL, ud);
+}
+
+int es_store_query_typed(struct es_store *s, const char *sql, const char *const *params,
+                         size_t nparams, es_store_typed_row_cb cb, void *ud) {
+  return query_rows(s, sql, params, nparams, NULL, cb, ud);
 }
 
 void es_store_get_stats(const struct es_store *s, struct es_store_stats *out) {

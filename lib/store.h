@@ -91,6 +91,9 @@ struct es_alert_rec {
   const char *rule_set;  /* rule set version; may be NULL */
   const char *reason;    /* JSON explaining a call-level alert, or NULL; its
                             string values are masked */
+  int64_t id;            /* alerts.id to give it (> 0; the daemon numbers its
+                            alerts so that clients can name them), or 0 for
+                            the next free id */
 };
 
 /* A call's start; borrowed. */
@@ -180,7 +183,8 @@ int es_store_in_transaction(const struct es_store *s);
 /* Stores one alert unless one with the same alert_key exists. Returns 0
  * when inserted, 1 when the key already existed (nothing written; an
  * alert in the same transaction counts), or ES_EINVAL (missing field, bad
- * span or enum, read-only store), ES_ETOOBIG (text, matched or reason
+ * span or enum, rec->id < 0 or already taken by an alert with another
+ * key, read-only store), ES_ETOOBIG (text, matched or reason
  * longer than max_text_bytes), ES_EJSON (reason is not JSON), ES_ENOMEM,
  * ES_ESTORE. */
 int es_store_put_alert(struct es_store *s, const struct es_alert_rec *rec);
@@ -204,10 +208,62 @@ int es_store_put_call_end(struct es_store *s, const struct es_call_end *rec);
 int es_store_put_rule_set(struct es_store *s, const char *version, double loaded_at,
                           const char *const *files, size_t nfiles, uint32_t rule_count);
 
-/* Deletes alerts with ts < before and calls that ended (or, never ended,
- * started) before `before`: the retention policy. Counts go to *alerts and
- * *calls when not NULL. Returns 0, ES_EINVAL (read-only), ES_ESTORE. */
+/* Deletes alerts with ts < before (with their feedback marks and
+ * full-text index entries) and calls that ended (or, never ended, started)
+ * before `before`: the retention policy, all at once in one transaction
+ * (or the caller's). Counts go to *alerts and *calls when not NULL.
+ * Returns 0, ES_EINVAL (read-only), ES_ESTORE. es_store_prune_step() does
+ * the same in bounded steps. */
 int es_store_prune(struct es_store *s, double before, uint64_t *alerts, uint64_t *calls);
+
+/* What es_store_prune_step() deleted. */
+struct es_prune_counts {
+  uint64_t alerts; /* alerts (their search-index entries go with them) */
+  uint64_t calls;
+  uint64_t marks;  /* feedback marks of the deleted alerts */
+};
+
+/* One bounded step of the retention policy: deletes up to max_rows alerts
+ * with ts < before (oldest first), with their feedback marks and full-text
+ * index entries, then, with what is left of max_rows, calls that ended
+ * (or, never ended, started) before `before`. max_rows 0: no bound. Runs in
+ * one transaction of its own, or in the caller's when one is open. Adds
+ * what it deleted to *counts (may be NULL). Returns 0 when nothing older
+ * is left, 1 when rows may remain (call again: a writer interleaves its
+ * other transactions between steps, so a large purge never holds the write
+ * lock for long), ES_EINVAL (read-only, before not finite), ES_ESTORE (the
+ * step was rolled back; nothing of it is counted). */
+int es_store_prune_step(struct es_store *s, double before, uint64_t max_rows,
+                        struct es_prune_counts *counts);
+
+/* Feedback on a stored alert (alert_marks.mark). */
+enum es_mark {
+  ES_MARK_TAKEN = 0,      /* someone is handling it */
+  ES_MARK_RESOLVED,       /* handled */
+  ES_MARK_FALSE_POSITIVE, /* the rule should not have fired */
+};
+
+/* One feedback mark; borrowed for the duration of the call. */
+struct es_mark_rec {
+  int64_t alert_id;      /* alerts.id; 0: find the alert by alert_key */
+  const char *alert_key; /* alerts.alert_key, used when alert_id is 0 */
+  enum es_mark mark;
+  const char *by;        /* who marked it (an identifier, stored as given);
+                            may be NULL */
+  double at;             /* unix seconds */
+  const char *note;      /* free text, NUL-terminated, at most max_text_bytes;
+                            masked like alert text; may be NULL */
+};
+
+/* Stores a feedback mark on an existing alert (a new row in alert_marks:
+ * the latest mark is the alert's state, earlier ones stay as history).
+ * Works inside or outside a transaction, like the other puts. The alert's
+ * id goes to *alert_id when not NULL. Returns 0, ES_ENOENT (no such
+ * alert), ES_EINVAL (no alert named, bad mark, `at` not finite, read-only
+ * store), ES_ETOOBIG (note too long), ES_ENOMEM, ES_ESTORE. A writer that
+ * batches marks treats ES_ENOENT like ES_EINVAL: retrying cannot help
+ * (unless the alert is still in a batch not yet written). */
+int es_store_mark(struct es_store *s, const struct es_mark_rec *rec, int64_t *alert_id);
 
 /* Copies the WAL into the database (PRAGMA wal_checkpoint): PASSIVE, or
  * TRUNCATE (waits for readers, then empties the -wal file) when truncate
@@ -228,6 +284,27 @@ typedef int (*es_store_row_cb)(void *ud, int ncols, const char *const *names,
 int es_store_query(struct es_store *s, const char *sql, const char *const *params,
                    size_t nparams, es_store_row_cb cb, void *ud);
 
+/* The storage class of a value in an es_store_query_typed() row. */
+enum es_store_type {
+  ES_STORE_NULL = 0,
+  ES_STORE_INTEGER,
+  ES_STORE_REAL,
+  ES_STORE_TEXT,
+  ES_STORE_BLOB,
+};
+
+/* Like es_store_row_cb, with each value's storage class in types[]. */
+typedef int (*es_store_typed_row_cb)(void *ud, int ncols, const char *const *names,
+                                     const char *const *values,
+                                     const enum es_store_type *types);
+
+/* es_store_query() with typed rows (for output that keeps numbers as
+ * numbers, e.g. JSON). Same arguments, limits and returns. A statement
+ * that yields no row calls cb once with values and types NULL, so that the
+ * caller still learns the column names (its return value is ignored). */
+int es_store_query_typed(struct es_store *s, const char *sql, const char *const *params,
+                         size_t nparams, es_store_typed_row_cb cb, void *ud);
+
 void es_store_get_stats(const struct es_store *s, struct es_store_stats *out);
 
 /* The last failure's message ("" when none); borrowed until the next call
@@ -240,5 +317,9 @@ const char *es_store_errmsg(const struct es_store *s);
 const char *es_store_severity_name(enum es_severity sev);
 const char *es_store_speaker_name(enum es_speaker sp);
 const char *es_store_end_reason_name(enum es_end_reason r);
+/* "taken", "resolved", "false_positive"; NULL out of range. */
+const char *es_store_mark_name(enum es_mark m);
+/* The reverse (exact names only): 0 and *out, or ES_EINVAL. */
+int es_store_mark_parse(const char *name, enum es_mark *out);
 
 #endif

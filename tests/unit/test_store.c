@@ -574,6 +574,15 @@ static void test_read_only(void) {
   remove_db(path);
 }
 
+/* Undoes 003_marks_search.sql: a file as version 2 left it. */
+#define DROP_003                                                                   \
+  "DROP VIEW rule_false_positives; DROP VIEW rule_hits_by_week;"                   \
+  "DROP VIEW escalated_calls; DROP VIEW alerts_per_agent_day;"                     \
+  "DROP VIEW alert_mark_latest; DROP TRIGGER alerts_search_insert;"                \
+  "DROP TRIGGER alerts_search_delete; DROP TRIGGER alerts_search_update;"          \
+  "DROP TRIGGER alerts_delete_marks; DROP TABLE alert_search;"                     \
+  "DROP TABLE alert_marks; PRAGMA user_version = 2"
+
 static void test_schema_versions(void) {
   char path[256], msg[512];
   struct es_store_opts ro;
@@ -595,6 +604,7 @@ static void test_schema_versions(void) {
 
   /* Too old: a version-1 file, as the first release left it. */
   db = raw_open(path);
+  raw_exec(db, DROP_003);
   raw_exec(db, "DROP VIEW alert_view; DROP VIEW call_view; DROP TABLE severity_levels;"
                "PRAGMA user_version = 1");
   sqlite3_close(db);
@@ -913,6 +923,297 @@ static void test_query(void) {
   remove_db(path);
 }
 
+static int64_t count_where(sqlite3 *db, const char *sql) { return raw_int(db, sql); }
+
+static void test_marks(void) {
+  char path[256];
+  int64_t id = 0;
+  path_in_tmp(path, sizeof path, "marks.db");
+  struct es_store *s = open_rw(path);
+  struct es_alert_rec r = alert("call-1:1:r", "I want your manager", 12, 19);
+  ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  struct es_alert_rec r2 = alert("call-1:2:r", "this is useless", 8, 15);
+  r2.rule_id = "customer.exasperation";
+  ASSERT_EQ(es_store_put_alert(s, &r2), 0);
+
+  /* by id, outside a transaction */
+  struct es_mark_rec m = {1, NULL, ES_MARK_TAKEN, "alice", 1700000200.0, NULL};
+  ASSERT_EQ(es_store_mark(s, &m, &id), 0);
+  ASSERT_EQ(id, 1);
+  /* by key, in a transaction, with a note quoting a card number */
+  ASSERT_EQ(es_store_begin(s), 0);
+  struct es_mark_rec m2 = {0, "call-1:1:r", ES_MARK_FALSE_POSITIVE, "bob", 1700000300.0,
+                           "customer read 4111 1111 1111 1111, \"not\" an escalation"};
+  ASSERT_EQ(es_store_mark(s, &m2, &id), 0);
+  ASSERT_EQ(id, 1);
+  ASSERT_EQ(es_store_commit(s), 0);
+  /* unknown alerts: nothing stored */
+  struct es_mark_rec bad = {999, NULL, ES_MARK_RESOLVED, NULL, 1700000400.0, NULL};
+  ASSERT_EQ(es_store_mark(s, &bad, &id), ES_ENOENT);
+  ASSERT_EQ(id, 0);
+  ASSERT(strstr(es_store_errmsg(s), "999") != NULL);
+  bad.alert_id = 0;
+  bad.alert_key = "no-such-key";
+  ASSERT_EQ(es_store_mark(s, &bad, NULL), ES_ENOENT);
+  bad.alert_key = NULL;
+  ASSERT_EQ(es_store_mark(s, &bad, NULL), ES_EINVAL);
+  bad.alert_id = 2;
+  bad.mark = (enum es_mark)7;
+  ASSERT_EQ(es_store_mark(s, &bad, NULL), ES_EINVAL);
+  bad.mark = ES_MARK_RESOLVED;
+  bad.at = NAN;
+  ASSERT_EQ(es_store_mark(s, &bad, NULL), ES_EINVAL);
+  ASSERT_STR_EQ(es_store_mark_name(ES_MARK_FALSE_POSITIVE), "false_positive");
+  enum es_mark parsed = ES_MARK_TAKEN;
+  ASSERT_EQ(es_store_mark_parse("resolved", &parsed), 0);
+  ASSERT_EQ(parsed, ES_MARK_RESOLVED);
+  ASSERT_EQ(es_store_mark_parse("false-positive", &parsed), ES_EINVAL);
+  ASSERT_EQ(es_store_mark_parse(NULL, &parsed), ES_EINVAL);
+  ASSERT(es_store_mark_name((enum es_mark)9) == NULL);
+
+  sqlite3 *db = raw_open(path);
+  ASSERT_EQ(count_where(db, "SELECT count(*) FROM alert_marks"), 2);
+  /* the latest mark wins; the history stays */
+  expect_text(db, "SELECT mark || ' ' || marked_by FROM alert_mark_latest WHERE alert_id = 1",
+              "false_positive bob");
+  expect_text(db, "SELECT note FROM alert_marks WHERE marked_by = 'bob'",
+              "customer read [CARD], \"not\" an escalation");
+  expect_text(db, "SELECT hits || ' ' || reviewed || ' ' || false_positives || ' ' || fp_rate"
+                  " FROM rule_false_positives WHERE rule_id = 'customer.manager_request'",
+              "1 1 1 1.0");
+  expect_text(db, "SELECT coalesce(fp_rate, 'NULL') FROM rule_false_positives"
+                  " WHERE rule_id = 'customer.exasperation'",
+              "NULL");
+  /* a later mark at the same time still wins (by row order) */
+  struct es_mark_rec m3 = {1, NULL, ES_MARK_RESOLVED, "carol", 1700000300.0, NULL};
+  ASSERT_EQ(es_store_mark(s, &m3, NULL), 0);
+  expect_text(db, "SELECT mark FROM alert_mark_latest WHERE alert_id = 1", "resolved");
+  sqlite3_close(db);
+  es_store_close(s);
+
+  /* read-only stores refuse */
+  s = open_ro(path);
+  ASSERT_EQ(es_store_mark(s, &m, NULL), ES_EINVAL);
+  es_store_close(s);
+  remove_db(path);
+}
+
+/* Ids given by the caller (the daemon numbers its alerts). */
+static void test_given_ids(void) {
+  char path[256];
+  path_in_tmp(path, sizeof path, "ids.db");
+  struct es_store *s = open_rw(path);
+  struct es_alert_rec r = alert("k1", "get me your manager", 7, 19);
+  r.id = 100;
+  ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  struct es_alert_rec r2 = alert("k2", "get me your manager", 7, 19);
+  ASSERT_EQ(es_store_put_alert(s, &r2), 0); /* id 0: the next free one */
+  /* a resent alert with a new id is still a duplicate */
+  r.id = 500;
+  ASSERT_EQ(es_store_put_alert(s, &r), 1);
+  /* an id taken by another alert is refused, not retried */
+  struct es_alert_rec r3 = alert("k3", "get me your manager", 7, 19);
+  r3.id = 100;
+  ASSERT_EQ(es_store_put_alert(s, &r3), ES_EINVAL);
+  ASSERT(strstr(es_store_errmsg(s), "100") != NULL);
+  r3.id = -4;
+  ASSERT_EQ(es_store_put_alert(s, &r3), ES_EINVAL);
+  sqlite3 *db = raw_open(path);
+  expect_text(db, "SELECT group_concat(id || '=' || alert_key, ' ') FROM alerts",
+              "100=k1 101=k2");
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM alert_search"), 2);
+  sqlite3_close(db);
+  es_store_close(s);
+  remove_db(path);
+}
+
+static void test_search_index(void) {
+  char path[256];
+  path_in_tmp(path, sizeof path, "search.db");
+  struct es_store *s = open_rw(path);
+  struct es_alert_rec r = alert("k1", "my card is 4111 1111 1111 1111 and I want a refund", 34, 50);
+  ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  struct es_alert_rec r2 = alert("k2", "Le café était froid, c'est inadmissible", 0, 7);
+  r2.ts += 10;
+  ASSERT_EQ(es_store_put_alert(s, &r2), 0);
+  ASSERT_EQ(es_store_put_alert(s, &r2), 1); /* a duplicate indexes nothing */
+
+  sqlite3 *db = raw_open(path);
+  ASSERT_EQ(count_where(db, "SELECT count(*) FROM alert_search WHERE alert_search MATCH 'refund'"), 1);
+  /* the masked text is indexed, never the digits */
+  ASSERT_EQ(count_where(db, "SELECT count(*) FROM alert_search WHERE alert_search MATCH '4111'"), 0);
+  ASSERT_EQ(count_where(db, "SELECT count(*) FROM alert_search WHERE alert_search MATCH 'card'"), 1);
+  /* diacritics fold; the rule id's words are searchable */
+  ASSERT_EQ(count_where(db, "SELECT count(*) FROM alert_search WHERE alert_search MATCH 'cafe'"), 1);
+  ASSERT_EQ(count_where(db, "SELECT count(*) FROM alert_search WHERE alert_search MATCH "
+                            "'rule_id:manager'"), 2);
+  expect_text(db, "SELECT snippet(alert_search, 0, '[', ']', '...', 4) FROM alert_search"
+                  " WHERE alert_search MATCH 'refund'",
+              "...I want a [refund]");
+  raw_exec(db, "INSERT INTO alert_search (alert_search) VALUES ('integrity-check')");
+  sqlite3_close(db);
+  es_store_close(s);
+  remove_db(path);
+}
+
+static void test_prune_marks_and_index(void) {
+  char path[256], key[16];
+  path_in_tmp(path, sizeof path, "prune2.db");
+  struct es_store *s = open_rw(path);
+  ASSERT_EQ(es_store_begin(s), 0);
+  for (int i = 0; i < 25; i++) {
+    snprintf(key, sizeof key, "k%02d", i);
+    struct es_alert_rec r = alert(key, "please stop shouting at me", 12, 20);
+    r.ts = 1000.0 + i;
+    ASSERT_EQ(es_store_put_alert(s, &r), 0);
+    struct es_mark_rec m = {0, key, ES_MARK_TAKEN, "qa", 2000.0, NULL};
+    ASSERT_EQ(es_store_mark(s, &m, NULL), 0);
+    if (i % 5 == 0) {
+      m.mark = ES_MARK_FALSE_POSITIVE;
+      ASSERT_EQ(es_store_mark(s, &m, NULL), 0);
+    }
+  }
+  for (int i = 0; i < 6; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "c%d", i);
+    struct es_call_start cs = {id, NULL, "agent", NULL, 990.0 + i};
+    struct es_call_end ce = {id, 995.0 + i * 5, ES_END_ENDED, 0, NAN, NAN, NULL, -1, -1};
+    ASSERT_EQ(es_store_put_call_start(s, &cs), 0);
+    ASSERT_EQ(es_store_put_call_end(s, &ce), 0);
+  }
+  ASSERT_EQ(es_store_commit(s), 0);
+
+  /* Bounded steps: 8 rows at a time, alerts first, then calls. Cut-off
+   * 1012: alerts k00..k11 (12 of them, with 15 marks); calls ended at
+   * 995, 1000, 1005, 1010 (4). */
+  struct es_prune_counts c = {0, 0, 0};
+  ASSERT_EQ(es_store_prune_step(s, 1012.0, 8, &c), 1);
+  ASSERT_EQ(c.alerts, 8);
+  ASSERT_EQ(c.calls, 0);
+  ASSERT_EQ(c.marks, 10); /* k00..k07: 8 taken + 2 false positives */
+  /* 4 alerts and 4 calls: the bound is reached, so more may remain */
+  ASSERT_EQ(es_store_prune_step(s, 1012.0, 8, &c), 1);
+  ASSERT_EQ(c.alerts, 12);
+  ASSERT_EQ(c.calls, 4);
+  ASSERT_EQ(c.marks, 15);
+  ASSERT_EQ(es_store_prune_step(s, 1012.0, 8, &c), 0);
+  ASSERT_EQ(c.alerts, 12);
+  ASSERT_EQ(c.calls, 4);
+  ASSERT_EQ(es_store_prune_step(s, NAN, 8, &c), ES_EINVAL);
+
+  sqlite3 *db = raw_open(path);
+  ASSERT_EQ(count_where(db, "SELECT count(*) FROM alerts"), 13);
+  ASSERT_EQ(count_where(db, "SELECT count(*) FROM alert_marks"), 13 + 2); /* k12..k24; k15, k20 */
+  ASSERT_EQ(count_where(db, "SELECT count(*) FROM alert_marks WHERE alert_id NOT IN"
+                            " (SELECT id FROM alerts)"), 0);
+  ASSERT_EQ(count_where(db, "SELECT count(*) FROM alert_search WHERE alert_search MATCH"
+                            " 'shouting'"), 13);
+  raw_exec(db, "INSERT INTO alert_search (alert_search) VALUES ('integrity-check')");
+  ASSERT_EQ(count_where(db, "SELECT count(*) FROM calls"), 2);
+  /* es_store_prune(): the rest at once, marks included, in the caller's
+   * transaction when one is open (rolled back here: nothing goes) */
+  uint64_t alerts = 0, calls = 0;
+  ASSERT_EQ(es_store_begin(s), 0);
+  ASSERT_EQ(es_store_prune(s, 5000.0, &alerts, &calls), 0);
+  ASSERT_EQ(alerts, 13);
+  ASSERT_EQ(calls, 2);
+  ASSERT_EQ(es_store_rollback(s), 0);
+  ASSERT_EQ(count_where(db, "SELECT count(*) FROM alerts"), 13);
+  ASSERT_EQ(es_store_prune(s, 5000.0, &alerts, &calls), 0);
+  ASSERT_EQ(alerts, 13);
+  ASSERT_EQ(count_where(db, "SELECT count(*) FROM alert_marks"), 0);
+  ASSERT_EQ(count_where(db, "SELECT count(*) FROM alert_search WHERE alert_search MATCH"
+                            " 'shouting'"), 0);
+  raw_exec(db, "INSERT INTO alert_search (alert_search) VALUES ('integrity-check')");
+  sqlite3_close(db);
+  es_store_close(s);
+
+  s = open_ro(path);
+  ASSERT_EQ(es_store_prune_step(s, 5000.0, 0, NULL), ES_EINVAL);
+  es_store_close(s);
+  remove_db(path);
+}
+
+/* A version-2 file with alerts in it: migrating indexes what was there. */
+static void test_migrate_search(void) {
+  char path[256];
+  path_in_tmp(path, sizeof path, "migrate3.db");
+  struct es_store *s = open_rw(path);
+  struct es_alert_rec r = alert("old-1", "I will post this on twitter", 12, 27);
+  ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  es_store_close(s);
+  sqlite3 *db = raw_open(path);
+  raw_exec(db, DROP_003);
+  sqlite3_close(db);
+
+  s = open_rw(path);
+  struct es_store_stats st;
+  es_store_get_stats(s, &st);
+  ASSERT_EQ(st.migrations_applied, 1);
+  es_store_close(s);
+  db = raw_open(path);
+  ASSERT_EQ(count_where(db, "SELECT count(*) FROM alert_search WHERE alert_search MATCH 'twitter'"), 1);
+  sqlite3_close(db);
+  remove_db(path);
+}
+
+struct typed {
+  int calls, rows;
+  enum es_store_type types[4];
+  char names[4][16];
+};
+
+static int keep_typed(void *ud, int ncols, const char *const *names, const char *const *values,
+                      const enum es_store_type *types) {
+  struct typed *t = ud;
+  ASSERT_EQ(ncols, 4);
+  t->calls++;
+  for (int i = 0; i < 4; i++) snprintf(t->names[i], sizeof t->names[i], "%s", names[i]);
+  if (values == NULL) {
+    ASSERT(types == NULL);
+    return 0;
+  }
+  t->rows++;
+  for (int i = 0; i < 4; i++) t->types[i] = types[i];
+  ASSERT(values[3] == NULL);
+  return 0;
+}
+
+static void test_query_typed(void) {
+  char path[256];
+  path_in_tmp(path, sizeof path, "typed.db");
+  struct es_store *s = open_rw(path);
+  struct typed t;
+  memset(&t, 0, sizeof t);
+  ASSERT_EQ(es_store_query_typed(s, "SELECT 1 AS i, 2.5 AS r, 'x' AS t, NULL AS n", NULL, 0,
+                                 keep_typed, &t), 0);
+  ASSERT_EQ(t.calls, 1);
+  ASSERT_EQ(t.rows, 1);
+  ASSERT_EQ(t.types[0], ES_STORE_INTEGER);
+  ASSERT_EQ(t.types[1], ES_STORE_REAL);
+  ASSERT_EQ(t.types[2], ES_STORE_TEXT);
+  ASSERT_EQ(t.types[3], ES_STORE_NULL);
+  /* no rows: one call with the names, values NULL */
+  memset(&t, 0, sizeof t);
+  ASSERT_EQ(es_store_query_typed(s, "SELECT id AS i, ts AS r, text AS t, tip AS n FROM alerts",
+                                 NULL, 0, keep_typed, &t), 0);
+  ASSERT_EQ(t.calls, 1);
+  ASSERT_EQ(t.rows, 0);
+  ASSERT_STR_EQ(t.names[2], "t");
+  /* A bound GLOB pattern makes SQLite re-prepare at the first step: the
+   * names handed over must be those of the new statement (ASan checks). */
+  struct es_alert_rec r = alert("g1", "get me a manager", 9, 16);
+  ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  const char *glob = "customer.*";
+  memset(&t, 0, sizeof t);
+  ASSERT_EQ(es_store_query_typed(s, "SELECT id AS i, ts AS r, rule_id AS t, NULL AS n FROM alerts"
+                                    " WHERE rule_id GLOB ?1", &glob, 1, keep_typed, &t), 0);
+  ASSERT_EQ(t.rows, 1);
+  ASSERT_STR_EQ(t.names[2], "t");
+  es_store_close(s);
+  remove_db(path);
+}
+
 /* Every ```sql block of docs/schema.md runs as written against a store
  * with data in it. */
 static void test_docs_queries(void) {
@@ -971,6 +1272,12 @@ int main(void) {
   RUN(test_call_resume);
   RUN(test_prune_checkpoint);
   RUN(test_query);
+  RUN(test_marks);
+  RUN(test_given_ids);
+  RUN(test_search_index);
+  RUN(test_prune_marks_and_index);
+  RUN(test_migrate_search);
+  RUN(test_query_typed);
   RUN(test_docs_queries);
   ASSERT_EQ(rmdir(tmpdir), 0); /* every test removed its files */
   return 0;

@@ -1,0 +1,425 @@
+/*
+ * cmd_tail.c: `earshot tail`, the supervisor console in the terminal, and
+ * `earshot ack` over the socket.
+ *
+ * tail subscribes to earshotd's feed (docs/protocol.md, "The supervisor
+ * feed") and prints one line per alert: time, call, agent, queue,
+ * category, severity, the words that triggered it and the tip; backup
+ * alerts stand out and show their reason; marks other supervisors make
+ * show as they happen. When the daemon goes away it reconnects by itself
+ * with "since" set to the last alert it showed, so a restart loses
+ * nothing on screen.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "client.h"
+
+#define TAIL_RECONNECT_MAX_MS 5000 /* longest wait between reconnection attempts */
+
+struct tail {
+  const char *socket;
+  int json, color, reconnect;
+  long long count;      /* stop after this many alerts (0: never) */
+  long long shown;
+  long long last_id;    /* the last alert shown; -1: none yet */
+  cJSON *filters;       /* owned: the subscribe object without since */
+};
+
+static const char *jstr(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double jnum(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static const char *sev_color(const char *sev, const char *cat) {
+  if (cat && strcmp(cat, "backup") == 0)
+    return "\033[1;41;97m"; /* white on red, bold */
+  if (sev == NULL)
+    return "";
+  if (strcmp(sev, "critical") == 0)
+    return "\033[1;31m";
+  if (strcmp(sev, "high") == 0)
+    return "\033[31m";
+  if (strcmp(sev, "medium") == 0)
+    return "\033[33m";
+  if (strcmp(sev, "low") == 0)
+    return "\033[36m";
+  return "\033[2m";
+}
+
+static void print_alert(struct tail *t, const cJSON *a) {
+  const char *cat = jstr(a, "category"), *sev = jstr(a, "severity");
+  const char *words = jstr(a, "matched"), *tip = jstr(a, "tip");
+  const char *agent = jstr(a, "agent"), *queue = jstr(a, "queue");
+  double when = jnum(a, "time"), heat = jnum(a, "heat");
+  int backup = cat && strcmp(cat, "backup") == 0;
+  const char *on = t->color ? sev_color(sev, cat) : "", *off = t->color ? "\033[0m" : "";
+  char stamp[32] = "--:--:--";
+
+  if (isfinite(when)) {
+    time_t s = (time_t)when;
+    struct tm tm;
+    if (localtime_r(&s, &tm))
+      strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
+  }
+  printf("%s #%.0f %s agent=%s queue=%s %s%s%s %s%s%s", stamp, jnum(a, "id"),
+         jstr(a, "call_id") ? jstr(a, "call_id") : "?", agent ? agent : "-",
+         queue ? queue : "-", on, backup ? "BACKUP" : cat ? cat : "?", off, on,
+         sev ? sev : "?", off);
+  if (isfinite(heat))
+    printf(" heat=%.1f", heat);
+  if (words)
+    printf(" \"%s\"", words);
+  putchar('\n');
+  if (backup) {
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(a, "reason");
+    const char *sum = jstr(r, "summary");
+    printf("    %swhy:%s %s\n", on, off, sum ? sum : "(no reason given)");
+  } else {
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(a, "reason");
+    if (cJSON_IsObject(r) && jstr(r, "missed"))
+      printf("    missed (%s) after \"%s\"\n", jstr(r, "missed"),
+             jstr(cJSON_GetObjectItemCaseSensitive(r, "trigger"), "words")
+                 ? jstr(cJSON_GetObjectItemCaseSensitive(r, "trigger"), "words")
+                 : "");
+  }
+  if (tip)
+    printf("    tip: %s\n", tip);
+}
+
+static void print_mark(struct tail *t, const cJSON *m) {
+  const char *by = jstr(m, "by");
+  printf("         #%.0f marked %s%s%s%s by %s\n", jnum(m, "alert_id"), t->color ? "\033[1m" : "",
+         jstr(m, "mark") ? jstr(m, "mark") : "?", t->color ? "\033[0m" : "", "",
+         by ? by : "someone");
+}
+
+/* One connection: subscribe, print until the daemon goes away. Returns 0
+ * when the count was reached, 1 when the connection ended, -1 when it
+ * could not be made, 2 on a refused subscription (no point retrying). */
+static int tail_once(struct tail *t, int quiet) {
+  struct es_cli_reader r;
+  char *line, *req;
+  int fd = es_cli_connect(t->socket, quiet), rc = 1;
+  cJSON *sub;
+
+  if (fd < 0)
+    return -1;
+  sub = cJSON_Duplicate(t->filters, 1);
+  if (sub == NULL) {
+    close(fd);
+    return -1;
+  }
+  if (t->last_id >= 0)
+    cJSON_AddNumberToObject(sub, "since", (double)t->last_id);
+  req = cJSON_PrintUnformatted(sub);
+  cJSON_Delete(sub);
+  if (req == NULL || es_cli_write_all(fd, req, strlen(req)) != 0 ||
+      es_cli_write_all(fd, "\n", 1) != 0) {
+    free(req);
+    close(fd);
+    return 1;
+  }
+  free(req);
+  es_cli_reader_init(&r, fd);
+  while (es_cli_read_reply(&r, -1, &line) == 1) {
+    cJSON *o = cJSON_Parse(line);
+    const char *type = jstr(o, "type");
+    if (type == NULL) {
+      cJSON_Delete(o);
+      continue;
+    }
+    if (strcmp(type, "feed_alert") == 0) {
+      double id = jnum(o, "id");
+      if (isfinite(id) && (long long)id <= t->last_id) {
+        cJSON_Delete(o); /* never shown twice */
+        continue;
+      }
+      if (isfinite(id))
+        t->last_id = (long long)id;
+      if (t->json)
+        printf("%s\n", line);
+      else
+        print_alert(t, o);
+      fflush(stdout);
+      if (t->count && ++t->shown >= t->count) {
+        cJSON_Delete(o);
+        rc = 0;
+        break;
+      }
+    } else if (strcmp(type, "feed_mark") == 0) {
+      if (t->json)
+        printf("%s\n", line);
+      else
+        print_mark(t, o);
+      fflush(stdout);
+    } else if (strcmp(type, "subscribed") == 0) {
+      if (t->last_id < 0)
+        t->last_id = (long long)jnum(o, "last_id");
+    } else if (strcmp(type, "error") == 0) {
+      fprintf(stderr, "earshot tail: earshotd says: %s\n",
+              jstr(o, "message") ? jstr(o, "message") : line);
+      if (jstr(o, "code") && strcmp(jstr(o, "code"), "bad_subscribe") == 0) {
+        cJSON_Delete(o);
+        rc = 2;
+        break;
+      }
+    }
+    cJSON_Delete(o);
+  }
+  es_cli_reader_deinit(&r);
+  close(fd);
+  return rc;
+}
+
+static void tail_usage(FILE *f) {
+  fputs("usage: earshot tail [--socket PATH] [--severity MIN] [--category NAME]...\n"
+        "                    [--queue NAME]... [--agent NAME]... [--since ID] [--json]\n"
+        "                    [--count N] [--no-reconnect]\n"
+        "Prints every alert of every call as earshotd raises it, one line each; backup\n"
+        "alerts show their reason. Reconnects by itself and resumes after the last alert\n"
+        "shown. --since ID first shows the stored alerts after that id. --json prints the\n"
+        "raw feed records. --count N stops after N alerts.\n",
+        f);
+}
+
+static int add_name(cJSON *filters, const char *key, const char *name) {
+  cJSON *arr = cJSON_GetObjectItemCaseSensitive(filters, key);
+  if (arr == NULL)
+    arr = cJSON_AddArrayToObject(filters, key);
+  return arr && cJSON_AddItemToArray(arr, cJSON_CreateString(name)) ? 0 : -1;
+}
+
+int es_cmd_tail(int argc, char **argv) {
+  static const struct option longopts[] = {
+    {"socket", required_argument, NULL, 's'},   {"severity", required_argument, NULL, 'S'},
+    {"category", required_argument, NULL, 'c'}, {"queue", required_argument, NULL, 'q'},
+    {"agent", required_argument, NULL, 'a'},    {"since", required_argument, NULL, 'i'},
+    {"json", no_argument, NULL, 'j'},           {"count", required_argument, NULL, 'n'},
+    {"no-reconnect", no_argument, NULL, 'R'},   {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+  };
+  struct tail t = {.color = isatty(STDOUT_FILENO), .reconnect = 1, .last_id = -1};
+  int c, rc, wait_ms = 250, warned = 0;
+  char *end;
+
+  t.filters = cJSON_CreateObject();
+  if (t.filters == NULL || !cJSON_AddStringToObject(t.filters, "type", "subscribe"))
+    return 1;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+    switch (c) {
+    case 's': t.socket = optarg; break;
+    case 'S':
+      if (strcmp(optarg, "info") && strcmp(optarg, "low") && strcmp(optarg, "medium") &&
+          strcmp(optarg, "high") && strcmp(optarg, "critical")) {
+        fprintf(stderr, "earshot tail: unknown severity \"%s\" (info, low, medium, high, "
+                        "critical)\n", optarg);
+        cJSON_Delete(t.filters);
+        return 2;
+      }
+      cJSON_AddStringToObject(t.filters, "min_severity", optarg);
+      break;
+    case 'c': add_name(t.filters, "categories", optarg); break;
+    case 'q': add_name(t.filters, "queues", optarg); break;
+    case 'a': add_name(t.filters, "agents", optarg); break;
+    case 'i':
+      t.last_id = strtoll(optarg, &end, 10);
+      if (*end || t.last_id < 0) {
+        fprintf(stderr, "earshot tail: --since takes an alert id (a whole number)\n");
+        cJSON_Delete(t.filters);
+        return 2;
+      }
+      break;
+    case 'j': t.json = 1; t.color = 0; break;
+    case 'n': t.count = strtoll(optarg, NULL, 10); break;
+    case 'R': t.reconnect = 0; break;
+    case 'h':
+      tail_usage(stdout);
+      cJSON_Delete(t.filters);
+      return 0;
+    default:
+      tail_usage(stderr);
+      cJSON_Delete(t.filters);
+      return 2;
+    }
+  }
+  if (optind < argc) {
+    tail_usage(stderr);
+    cJSON_Delete(t.filters);
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  for (;;) {
+    rc = tail_once(&t, warned);
+    if (rc == 0 || rc == 2)
+      break;
+    if (!t.reconnect) {
+      rc = rc < 0 ? 1 : 0;
+      break;
+    }
+    if (rc == 1) {
+      if (!t.json)
+        fprintf(stderr, "earshot tail: connection to earshotd closed; reconnecting...\n");
+      wait_ms = 250;
+    } else {
+      warned = 1; /* said once what is wrong; keep trying quietly */
+    }
+    /* A person's console waiting for a daemon: a plain back-off. */
+    struct timespec ts = {wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    wait_ms = wait_ms * 2 > TAIL_RECONNECT_MAX_MS ? TAIL_RECONNECT_MAX_MS : wait_ms * 2;
+  }
+  cJSON_Delete(t.filters);
+  return rc == 2 ? 1 : 0;
+}
+
+static void ack_usage(FILE *f) {
+  fputs("usage: earshot ack ID... --taken|--resolved|--false-positive [--by NAME] [--note TEXT]\n"
+        "                         [--socket PATH | --db PATH]\n"
+        "Marks alerts (the #id earshot tail shows). Through earshotd (the default), each\n"
+        "mark is stored and every `earshot tail` sees it at once. With --db, or when\n"
+        "earshotd cannot be reached, they are written to the database directly.\n",
+        f);
+}
+
+/* The database path: `earshot ack` of cmd_query.c, with our options. */
+static int ack_db(char **ids, int nids, const char *mark, const char *by, const char *note,
+                  const char *db) {
+  char *v[64];
+  int n = 0;
+  char flag[32];
+  snprintf(flag, sizeof(flag), "--%s", strcmp(mark, "false_positive") == 0 ? "false-positive"
+                                                                            : mark);
+  v[n++] = "ack";
+  for (int i = 0; i < nids && n < 48; i++)
+    v[n++] = ids[i];
+  v[n++] = flag;
+  if (by) {
+    v[n++] = "--by";
+    v[n++] = (char *)by;
+  }
+  if (note) {
+    v[n++] = "--note";
+    v[n++] = (char *)note;
+  }
+  if (db) {
+    v[n++] = "--db";
+    v[n++] = (char *)db;
+  }
+  v[n] = NULL;
+  return es_cmd_query(n, v);
+}
+
+int es_cmd_ack(int argc, char **argv) {
+  static const struct option longopts[] = {
+    {"socket", required_argument, NULL, 's'}, {"db", required_argument, NULL, 'd'},
+    {"taken", no_argument, NULL, 'T'},        {"resolved", no_argument, NULL, 'R'},
+    {"false-positive", no_argument, NULL, 'F'}, {"by", required_argument, NULL, 'b'},
+    {"note", required_argument, NULL, 'n'},   {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+  };
+  const char *sock = NULL, *mark = NULL, *by = NULL, *note = NULL, *db = NULL;
+  int c, fd, rc = 1, nids;
+  char **ids, *end;
+
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    switch (c) {
+    case 's': sock = optarg; break;
+    case 'd': db = optarg; break;
+    case 'T': mark = "taken"; break;
+    case 'R': mark = "resolved"; break;
+    case 'F': mark = "false_positive"; break;
+    case 'b': by = optarg; break;
+    case 'n': note = optarg; break;
+    case 'h': ack_usage(stdout); return 0;
+    default: ack_usage(stderr); return 2;
+    }
+  }
+  ids = argv + optind;
+  nids = argc - optind;
+  if (nids < 1 || nids > 40 || mark == NULL) {
+    ack_usage(stderr);
+    return 2;
+  }
+  for (int i = 0; i < nids; i++)
+    if (strtoll(ids[i], &end, 10) < 1 || *end) {
+      fprintf(stderr, "earshot ack: \"%s\" is not an alert id (a whole number >= 1)\n", ids[i]);
+      return 2;
+    }
+  if (db)
+    return ack_db(ids, nids, mark, by, note, db);
+  fd = es_cli_connect(sock, 1);
+  if (fd < 0) {
+    fprintf(stderr, "earshot ack: earshotd is not reachable (%s); writing to the database "
+                    "directly (subscribers will not be told)\n", strerror(errno));
+    return ack_db(ids, nids, mark, by, note, NULL);
+  }
+
+  struct es_cli_reader r;
+  char *line;
+  static const char hello[] = "{\"type\":\"hello\",\"client\":\"earshot-ack\",\"acks\":true}\n";
+  int confirmed = 0, failed = 0;
+  es_cli_reader_init(&r, fd);
+  if (es_cli_write_all(fd, hello, sizeof(hello) - 1) != 0)
+    goto broken;
+  for (int i = 0; i < nids; i++) {
+    cJSON *req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "type", "mark");
+    cJSON_AddNumberToObject(req, "alert_id", (double)strtoll(ids[i], NULL, 10));
+    cJSON_AddStringToObject(req, "mark", mark);
+    if (by)
+      cJSON_AddStringToObject(req, "by", by);
+    if (note)
+      cJSON_AddStringToObject(req, "note", note);
+    cJSON_AddNumberToObject(req, "seq", i + 1);
+    char *text = cJSON_PrintUnformatted(req);
+    cJSON_Delete(req);
+    int bad = text == NULL || es_cli_write_all(fd, text, strlen(text)) != 0 ||
+              es_cli_write_all(fd, "\n", 1) != 0;
+    free(text);
+    if (bad)
+      goto broken;
+  }
+  /* Each mark is confirmed (feed_mark) or refused (error); the ack of the
+   * last seq says the marks are committed. */
+  while (es_cli_read_reply(&r, 30000, &line) == 1) {
+    cJSON *o = cJSON_Parse(line);
+    const char *type = jstr(o, "type");
+    if (type && strcmp(type, "feed_mark") == 0) {
+      printf("alert %.0f marked %s%s%s\n", jnum(o, "alert_id"), mark, by ? " by " : "",
+             by ? by : "");
+      confirmed++;
+    } else if (type && strcmp(type, "error") == 0) {
+      fprintf(stderr, "earshot ack: %s\n", jstr(o, "message") ? jstr(o, "message") : line);
+      failed++;
+    } else if (type && strcmp(type, "ack") == 0 && jnum(o, "seq") >= nids) {
+      cJSON_Delete(o);
+      rc = failed ? 1 : 0;
+      goto done;
+    }
+    cJSON_Delete(o);
+  }
+broken:
+  fprintf(stderr, "earshot ack: earshotd did not confirm the marks (%d of %d confirmed)\n",
+          confirmed, nids);
+done:
+  es_cli_reader_deinit(&r);
+  close(fd);
+  return rc;
+}

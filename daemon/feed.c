@@ -1,0 +1,410 @@
+/*
+ * feed.c: the supervisor feed (docs/protocol.md, "The supervisor feed").
+ *
+ * Every alert gets an id here (alerts.id in the store) and its feed
+ * record goes into a ring of recent alerts and to every subscriber whose
+ * filter it passes. A subscriber that gives "since" first receives the
+ * alerts after that id: from the ring when it still holds them, else from
+ * the store (read on the thread pool with a read-only connection, never
+ * on the loop), then the ring, then live ones; ids only grow, so there is
+ * no gap and no duplicate across the switch. The ring drops its oldest
+ * record only once the store has committed it, so a record that left the
+ * ring is always in the store.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "esd.h"
+#include "feed.h"
+#include "log.h"
+#include "redact.h"
+
+struct esd_feed_item {
+  int64_t id;
+  uint64_t batch;           /* writer batch that stores it */
+  enum es_severity sev;
+  char *block;              /* owned: json, then category, queue, agent (NUL-terminated) */
+  size_t len;               /* of the json */
+  const char *category, *queue, *agent; /* into block; queue/agent may be NULL */
+};
+
+/* ---- startup ------------------------------------------------------------ */
+
+static int max_id_row(void *ud, int ncols, const char *const *names, const char *const *values) {
+  *(int64_t *)ud = values[0] ? strtoll(values[0], NULL, 10) : 0;
+  return 0;
+}
+
+int esd_feed_init(struct esd *d) {
+  int64_t max = 0;
+  if (es_store_query(d->store, "SELECT coalesce(max(id), 0) FROM alerts", NULL, 0, max_id_row,
+                     &max) != 0) {
+    esd_error("feed", "cannot read the last alert id: %s", es_store_errmsg(d->store));
+    return -1;
+  }
+  d->last_alert_id = max;
+  d->feed_cap = ESD_FEED_RING;
+  d->feed = calloc(d->feed_cap, sizeof(*d->feed));
+  if (d->feed == NULL) {
+    esd_error("feed", "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+void esd_feed_free(struct esd *d) {
+  for (size_t i = 0; i < d->feed_n; i++)
+    free(d->feed[(d->feed_head + i) % d->feed_cap].block);
+  free(d->feed);
+  d->feed = NULL;
+  d->feed_n = 0;
+}
+
+static struct esd_feed_item *item_at(struct esd *d, size_t i) {
+  return &d->feed[(d->feed_head + i) % d->feed_cap];
+}
+
+/* ---- publishing ---------------------------------------------------------- */
+
+static void send_item(struct esd_conn *c, const struct esd_feed_item *it) {
+  if (c->feed_filter &&
+      es_feed_filter_match(c->feed_filter, it->sev, it->category, it->queue, it->agent)) {
+    esd_conn_write(c, it->block, it->len);
+    esd_conn_flush(c);
+    c->d->feed_sent++;
+  }
+  c->feed_last = it->id;
+}
+
+/* Makes room for one more record: drops the oldest committed ones, or
+ * grows the ring while the store is behind. */
+static int ring_room(struct esd *d) {
+  while (d->feed_n == d->feed_cap && item_at(d, 0)->batch <= d->feed_committed) {
+    free(item_at(d, 0)->block);
+    d->feed_head = (d->feed_head + 1) % d->feed_cap;
+    d->feed_n--;
+  }
+  if (d->feed_n < d->feed_cap)
+    return 0;
+  size_t cap = d->feed_cap * 2;
+  struct esd_feed_item *v = calloc(cap, sizeof(*v));
+  if (v == NULL)
+    return -1;
+  for (size_t i = 0; i < d->feed_n; i++)
+    v[i] = *item_at(d, i);
+  free(d->feed);
+  d->feed = v;
+  d->feed_cap = cap;
+  d->feed_head = 0;
+  return 0;
+}
+
+int64_t esd_feed_next_id(struct esd *d) { return ++d->last_alert_id; }
+
+void esd_feed_publish(struct esd *d, const struct es_call *call, const struct es_alert_rec *rec,
+                      uint64_t batch) {
+  unsigned kinds = d->cfg->redact ? ES_REDACT_ALL : 0;
+  size_t tlen = 0, mlen = 0, rlen = 0;
+  char *text = NULL, *matched = NULL, *reason = NULL;
+  struct esd_feed_item it = {.id = rec->id, .batch = batch, .sev = rec->severity};
+
+  if (rec->text) {
+    text = malloc(ES_REDACT_BOUND(rec->text_len));
+    matched = malloc(ES_REDACT_BOUND(rec->text_len));
+    if (text == NULL || matched == NULL)
+      goto oom;
+    es_redact_line(rec->text, rec->text_len, rec->match_start, rec->match_end, kinds, text,
+                   &tlen, matched, &mlen);
+  }
+  if (rec->reason) {
+    size_t n = strlen(rec->reason);
+    if ((reason = malloc(ES_REDACT_BOUND(n))) == NULL)
+      goto oom;
+    es_redact_json(rec->reason, n, kinds, reason, &rlen);
+  }
+  struct es_feed_rec fr = {
+    .id = rec->id, .call_id = rec->call_id, .agent = call->agent, .queue = call->queue,
+    .rule_id = rec->rule_id, .category = rec->category, .severity = rec->severity,
+    .speaker = rec->speaker, .time = rec->ts, .call_ts = rec->call_ts, .heat = rec->heat,
+    .text = text, .matched = matched, .tip = rec->tip, .reason = reason,
+  };
+  size_t cap = ES_FEED_JSON_CAP(tlen > mlen ? tlen : mlen) + 12 * rlen;
+  size_t extra = strlen(rec->category ? rec->category : "") + 1 +
+                 (call->queue ? strlen(call->queue) + 1 : 0) +
+                 (call->agent ? strlen(call->agent) + 1 : 0);
+  it.block = malloc(cap + extra);
+  if (it.block == NULL)
+    goto oom;
+  int64_t n = es_feed_json(&fr, it.block, cap);
+  if (n < 0) {
+    esd_warn("feed", "alert %" PRId64 ": feed record too big; not in the feed", rec->id);
+    free(it.block);
+    goto done;
+  }
+  it.len = (size_t)n;
+  char *p = it.block + it.len;
+  it.category = p;
+  p = stpcpy(p, rec->category ? rec->category : "") + 1;
+  if (call->queue) {
+    it.queue = p;
+    p = stpcpy(p, call->queue) + 1;
+  }
+  if (call->agent) {
+    it.agent = p;
+    stpcpy(p, call->agent);
+  }
+  if (ring_room(d) != 0) {
+    free(it.block);
+    goto oom;
+  }
+  d->feed[(d->feed_head + d->feed_n++) % d->feed_cap] = it;
+  for (struct esd_conn *c = d->conns; c; c = c->next)
+    if (c->feed_filter && !c->feed_backfilling && !c->closing)
+      send_item(c, &it);
+  goto done;
+oom:
+  esd_warn("feed", "alert %" PRId64 ": out of memory; not in the feed (it is stored)", rec->id);
+done:
+  free(text);
+  free(matched);
+  free(reason);
+}
+
+void esd_feed_on_commit(struct esd *d, uint64_t batch) {
+  if (batch > d->feed_committed)
+    d->feed_committed = batch;
+}
+
+/* ---- subscribing --------------------------------------------------------- */
+
+struct backfill {
+  uv_work_t work;
+  struct esd *d;
+  uint64_t conn_id;
+  char *db_path;
+  unsigned kinds;
+  struct es_feed_filter filter;
+  int64_t after, before;   /* ids in (after, before) */
+  char *out;               /* the records, back to back */
+  size_t out_len, out_cap;
+  int64_t last_id;         /* the last id read (sent or filtered out) */
+  size_t rows;
+  int truncated;           /* stopped at ESD_FEED_BACKFILL_MAX rows */
+  char err[256];
+};
+
+static int bf_row(void *ud, int ncols, const char *const *names, const char *const *v) {
+  struct backfill *b = ud;
+  enum es_severity sev = ES_SEV_INFO;
+  enum es_speaker sp = ES_SPEAKER_ANY;
+  int64_t id = strtoll(v[0], NULL, 10);
+
+  b->last_id = id;
+  b->rows++;
+  es_severity_parse(v[6] ? v[6] : "info", &sev);
+  if (v[7])
+    es_speaker_parse(v[7], &sp);
+  if (!es_feed_filter_match(&b->filter, sev, v[5], v[3], v[2]))
+    return b->rows >= ESD_FEED_BACKFILL_MAX;
+  struct es_feed_rec fr = {
+    .id = id, .call_id = v[1], .agent = v[2], .queue = v[3], .rule_id = v[4],
+    .category = v[5], .severity = sev, .speaker = sp,
+    .time = v[8] ? strtod(v[8], NULL) : NAN, .call_ts = v[9] ? strtod(v[9], NULL) : NAN,
+    .heat = v[10] ? strtod(v[10], NULL) : NAN, .matched = v[11], .text = v[12], .tip = v[13],
+    .reason = v[14],
+  };
+  size_t need = ES_FEED_JSON_CAP((v[12] ? strlen(v[12]) : 0) + (v[11] ? strlen(v[11]) : 0)) +
+                12 * (v[14] ? strlen(v[14]) : 0);
+  if (b->out_len + need > b->out_cap) {
+    size_t cap = b->out_cap ? b->out_cap : 65536;
+    while (cap < b->out_len + need)
+      cap *= 2;
+    char *p = realloc(b->out, cap);
+    if (p == NULL) {
+      snprintf(b->err, sizeof(b->err), "out of memory reading stored alerts");
+      return 1;
+    }
+    b->out = p;
+    b->out_cap = cap;
+  }
+  int64_t n = es_feed_json(&fr, b->out + b->out_len, b->out_cap - b->out_len);
+  if (n > 0)
+    b->out_len += (size_t)n;
+  if (b->rows >= ESD_FEED_BACKFILL_MAX) {
+    b->truncated = 1;
+    return 1;
+  }
+  return 0;
+}
+
+static void bf_work(uv_work_t *w) {
+  struct backfill *b = w->data;
+  struct es_store *s = NULL;
+  struct es_store_opts o;
+  char after[32], before[32];
+  const char *params[2] = {after, before};
+
+  es_store_opts_init(&o);
+  o.read_only = 1;
+  if (es_store_open(b->db_path, &o, &s, NULL) != 0) {
+    snprintf(b->err, sizeof(b->err), "cannot open the store read-only");
+    return;
+  }
+  snprintf(after, sizeof(after), "%" PRId64, b->after);
+  snprintf(before, sizeof(before), "%" PRId64, b->before);
+  if (es_store_query(s,
+                     "SELECT a.id, a.call_id, c.agent, c.queue, a.rule_id, a.category,"
+                     " a.severity, a.speaker, a.ts, a.call_ts, a.heat, a.matched, a.text, a.tip,"
+                     " a.reason FROM alerts AS a LEFT JOIN calls AS c ON c.call_id = a.call_id"
+                     " WHERE a.id > ?1 AND a.id < ?2 ORDER BY a.id",
+                     params, 2, bf_row, b) != 0 && b->err[0] == '\0')
+    snprintf(b->err, sizeof(b->err), "reading stored alerts: %s", es_store_errmsg(s));
+  es_store_close(s);
+}
+
+static void catch_up(struct esd_conn *c);
+
+static void bf_done(uv_work_t *w, int status) {
+  struct backfill *b = w->data;
+  struct esd *d = b->d;
+  struct esd_conn *c = esd_conn_by_id(d, b->conn_id);
+
+  d->feed_backfills--;
+  if (c && !c->closing && c->feed_filter) {
+    if (status != 0 || b->err[0]) {
+      char msg[512];
+      esd_warn("feed", "conn %" PRIu64 ": backfill failed: %s", c->id,
+               b->err[0] ? b->err : "cancelled");
+      snprintf(msg, sizeof(msg),
+               "{\"type\":\"error\",\"code\":\"backfill_failed\",\"message\":\"could not read "
+               "stored alerts after id %" PRId64 "; live alerts follow\"}\n", b->after);
+      esd_conn_write(c, msg, strlen(msg));
+      c->feed_last = b->before - 1;
+    } else {
+      if (b->out_len)
+        esd_conn_write(c, b->out, b->out_len);
+      d->feed_backfilled += b->rows;
+      /* Up to the boundary, whatever the store held (ids with no row were
+       * duplicates the store ignored). A truncated read goes on from its
+       * last row. */
+      c->feed_last = b->truncated ? b->last_id : b->before - 1;
+    }
+    c->feed_backfilling = 0;
+    catch_up(c);
+    esd_conn_flush(c);
+  }
+  free(b->db_path);
+  free(b->out);
+  free(b);
+}
+
+/* Sends a subscriber what it has not seen: from the ring if the ring
+ * reaches back far enough, else from the store first. */
+static void catch_up(struct esd_conn *c) {
+  struct esd *d = c->d;
+  int64_t oldest = d->feed_n ? item_at(d, 0)->id : d->last_alert_id + 1;
+
+  if (c->feed_last + 1 < oldest && c->feed_last < d->last_alert_id) {
+    struct backfill *b = calloc(1, sizeof(*b));
+    if (b == NULL || (b->db_path = strdup(d->cfg->db_path)) == NULL) {
+      free(b);
+      esd_warn("feed", "conn %" PRIu64 ": out of memory starting a backfill", c->id);
+      c->feed_last = oldest - 1;
+    } else {
+      b->work.data = b;
+      b->d = d;
+      b->conn_id = c->id;
+      b->filter = *c->feed_filter;
+      b->after = c->feed_last;
+      b->before = oldest;
+      c->feed_backfilling = 1;
+      d->feed_backfills++;
+      uv_queue_work(d->loop, &b->work, bf_work, bf_done);
+      return;
+    }
+  }
+  for (size_t i = 0; i < d->feed_n; i++) {
+    struct esd_feed_item *it = item_at(d, i);
+    if (it->id > c->feed_last)
+      send_item(c, it);
+  }
+  c->feed_last = d->last_alert_id;
+}
+
+void esd_feed_subscribe(struct esd_conn *c, const struct es_event *ev, const char *line,
+                        size_t len) {
+  struct esd *d = c->d;
+  struct es_feed_filter f;
+  int64_t since;
+  int has_since;
+  char msg[256], buf[384];
+
+  if (es_feed_filter_parse(line, len, &f, &since, &has_since, msg, sizeof(msg)) != 0) {
+    esd_send_error(c, ev, "bad_subscribe", msg);
+    return;
+  }
+  if (c->feed_filter == NULL && (c->feed_filter = malloc(sizeof(*c->feed_filter))) == NULL) {
+    esd_send_error(c, ev, "internal", "out of memory");
+    return;
+  }
+  if (!c->feed_subscribed)
+    d->subscribers++;
+  c->feed_subscribed = 1;
+  *c->feed_filter = f;
+  snprintf(buf, sizeof(buf), "{\"type\":\"subscribed\",\"last_id\":%" PRId64 "}\n",
+           d->last_alert_id);
+  esd_conn_write(c, buf, strlen(buf));
+  if (c->feed_backfilling)
+    return; /* a backfill is under way: it goes on with the new filter's successor */
+  c->feed_last = has_since && since < d->last_alert_id ? since : d->last_alert_id;
+  catch_up(c);
+}
+
+void esd_feed_conn_closed(struct esd_conn *c) {
+  if (c->feed_subscribed)
+    c->d->subscribers--;
+  c->feed_subscribed = 0;
+  free(c->feed_filter);
+  c->feed_filter = NULL;
+}
+
+/* ---- feedback -------------------------------------------------------------- */
+
+void esd_feed_mark(struct esd_conn *c, const struct es_event *ev, uint64_t *batch) {
+  struct esd *d = c->d;
+  char buf[1024];
+  size_t pos = 0;
+  double at = esd_wall_now();
+
+  if (ev->alert_id > d->last_alert_id) {
+    snprintf(buf, sizeof(buf), "no alert with id %" PRId64 " (the last is %" PRId64 ")",
+             ev->alert_id, d->last_alert_id);
+    esd_send_error(c, ev, "unknown_alert", buf);
+    return;
+  }
+  uint64_t b = esd_writer_add_mark(d->writer, ev->alert_id, ev->mark, ev->by, ev->note, at);
+  if (b == 0) {
+    esd_send_error(c, ev, "store_failed", "the mark could not be queued for the store");
+    return;
+  }
+  *batch = b;
+  d->marks++;
+  /* Every subscriber learns of it at once: two supervisors do not join
+   * the same call. */
+  pos = (size_t)snprintf(buf, sizeof(buf),
+                         "{\"type\":\"feed_mark\",\"alert_id\":%" PRId64 ",\"mark\":\"%s\",\"at\":%.3f,"
+                         "\"by\":", ev->alert_id, ev->mark, at);
+  if (ev->by == NULL || es_json_str(buf, sizeof(buf) - 3, &pos, ev->by, strlen(ev->by)) != 0)
+    pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, "null");
+  pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, "}\n");
+  for (struct esd_conn *k = d->conns; k; k = k->next)
+    if (k->feed_subscribed && !k->closing && k != c) {
+      esd_conn_write(k, buf, pos);
+      esd_conn_flush(k);
+    }
+  /* The sender gets the same record as its confirmation. */
+  esd_conn_write(c, buf, pos);
+}

@@ -1,0 +1,618 @@
+"""Rule-quality evaluation, run by tests/eval/eval.sh (see tests/eval/README.md).
+
+argv: DATA BINARY RULES TMP CMDLINE REPO [--examples N] [--strict] [--keep]
+
+Line-level sets (Bitext, DailyDialog utterances, Davidson) give every line its own call id, so the
+call logic (heat, counts, cooldowns) never changes which lines fire: a line "fires" a category when
+one of its line-rule alerts (no "reason", rule id not "call.*") has that category. Whole-call sets
+(Harper Valley, DailyDialog dialogues, tests/calls) are replayed as calls and read for backup
+alerts and call summaries. Standard library only.
+"""
+import collections
+import csv
+import html
+import json
+import os
+import subprocess
+import sys
+import time
+
+data, binary, rules, tmp, cmdline, repo = sys.argv[1:7]
+args = sys.argv[7:]
+examples = 0
+strict = False
+i = 0
+while i < len(args):
+    a = args[i]
+    if a == "--examples" and i + 1 < len(args):
+        examples = int(args[i + 1])
+        i += 1
+    elif a == "--strict":
+        strict = True
+    elif a == "--keep":
+        pass
+    else:
+        sys.stderr.write("eval: unknown argument %r\n" % a)
+        sys.exit(2)
+    i += 1
+
+CUSTOMER_CATS = ["manager_request", "legal_threat", "abuse", "churn_threat", "public_shaming",
+                 "repeat_contact", "exasperation"]
+# A Bitext complaint counts as caught when the line fires any customer escalation category.
+COMPLAINT_CATS = set(CUSTOMER_CATS)
+t_start = time.time()
+replays = []          # commands run, printed at the end
+targets = []          # (name, measured string, met bool)
+sizes = []
+
+
+def out(s=""):
+    print(s)
+
+
+def frag(text, start=None, end=None, width=36):
+    """A short fragment of a line: around the match if given, else its beginning."""
+    t = " ".join(text.split())
+    if start is None:
+        return t if len(t) <= 2 * width + 10 else t[: 2 * width + 10] + "..."
+    b = text.encode("utf-8")
+    pre = " ".join(b[:start].decode("utf-8", "replace").split())
+    mid = " ".join(b[start:end].decode("utf-8", "replace").split())
+    post = " ".join(b[end:].decode("utf-8", "replace").split())
+    if len(pre) > width:
+        pre = "..." + pre[-width:]
+    if len(post) > width:
+        post = post[:width] + "..."
+    return (pre + " [" + mid + "] " + post).strip()
+
+
+def is_line_alert(a):
+    return "reason" not in a and not a["rule"].startswith("call.")
+
+
+class Replay:
+    def __init__(self):
+        self.line_hits = collections.defaultdict(list)   # input line -> line-rule alerts
+        self.alerts = []                                 # every alert, in order
+        self.summaries = {}                              # call id -> call_summary record
+        self.errors = 0
+
+
+def replay_file(path, summaries=True):
+    cmd = [binary, "replay", "--rules", rules] + ([] if summaries else ["--no-summary"]) + [path]
+    shown = [os.path.relpath(c, repo) if c.startswith(repo + os.sep) else c for c in cmd]
+    replays.append(" ".join(shown))
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        sys.stderr.write(p.stderr.decode("utf-8", "replace"))
+        sys.stderr.write("eval: %s failed (exit %d)\n" % (" ".join(cmd), p.returncode))
+        sys.exit(2)
+    r = Replay()
+    for raw in p.stdout.decode("utf-8").splitlines():
+        rec = json.loads(raw)
+        t = rec.get("type")
+        if t == "alert":
+            r.alerts.append(rec)
+            if is_line_alert(rec) and rec.get("line"):
+                r.line_hits[rec["line"]].append(rec)
+        elif t == "call_summary":
+            r.summaries[rec["call_id"]] = rec
+    for raw in p.stderr.decode("utf-8", "replace").splitlines():
+        if raw.startswith("{"):
+            r.errors += 1
+    if r.errors:
+        out("WARNING: %d error records replaying %s" % (r.errors, path))
+    return r
+
+
+def replay(name, lines, summaries=True):
+    """Writes protocol lines to tmp/name.jsonl and replays them."""
+    path = os.path.join(tmp, name + ".jsonl")
+    with open(path, "w", encoding="utf-8") as f:
+        for ln in lines:
+            f.write(json.dumps(ln, ensure_ascii=False) + "\n")
+    return replay_file(path, summaries)
+
+
+def per_line(name, texts, speaker):
+    """Replays each text as its own one-line call; returns (Replay, [(line_no, index)])."""
+    lines = [{"call_id": "%s-%d" % (name, k), "speaker": speaker, "text": t, "ts": 0}
+             for k, t in enumerate(texts)]
+    return replay(name, lines, summaries=False)
+
+
+def ratio(n, d):
+    return None if d == 0 else n / d
+
+
+def fmt(x, pct=False):
+    if x is None:
+        return "n/a"
+    return "%.2f%%" % (100 * x) if pct else "%.3f" % x
+
+
+def cats_of(alerts):
+    return {a["category"] for a in alerts}
+
+
+def fires_cat(c):
+    return lambda al: c in cats_of(al)
+
+
+def fires_any(cs):
+    cs = set(cs)
+    return lambda al: bool(cats_of(al) & cs)
+
+
+def table(rows):
+    out("| data | category | positives | negatives | TP | FN | FP | precision | recall | FP rate |")
+    out("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        tp, fp, pos, neg = r["tp"], r["fp"], r["pos"], r["neg"]
+        out("| %s | %s | %d | %d | %d | %d | %d | %s | %s | %s |" % (
+            r["set"], r["category"], pos, neg, tp, pos - tp, fp,
+            fmt(ratio(tp, tp + fp) if pos else None), fmt(ratio(tp, pos)),
+            fmt(ratio(fp, neg), pct=True)))
+
+
+def score(setname, catname, items, hits, is_pos, fires, is_neg=None):
+    """items: [(line_no, record)]; is_pos/is_neg(record) -> bool (is_neg default: not is_pos);
+    fires(alerts) -> bool. Lines neither positive nor negative are left out."""
+    pos = neg = tp = fp = 0
+    fn_lines, fp_lines = [], []
+    for ln, rec in items:
+        f = fires(hits.get(ln, []))
+        if is_pos(rec):
+            pos += 1
+            if f:
+                tp += 1
+            else:
+                fn_lines.append((ln, rec))
+        elif is_neg is None or is_neg(rec):
+            neg += 1
+            if f:
+                fp += 1
+                fp_lines.append((ln, rec))
+    return {"set": setname, "category": catname, "pos": pos, "neg": neg, "tp": tp, "fp": fp,
+            "fn_lines": fn_lines, "fp_lines": fp_lines}
+
+
+def by_rule(lines, hits, want):
+    c = collections.Counter()
+    ex = collections.defaultdict(list)
+    for ln, rec in lines:
+        seen = set()
+        for a in hits.get(ln, []):
+            if want(a) and a["rule"] not in seen:
+                seen.add(a["rule"])
+                c[a["rule"]] += 1
+                e = frag(a["text"], a["match_start"], a["match_end"])
+                if len(ex[a["rule"]]) < examples and e not in ex[a["rule"]]:
+                    ex[a["rule"]].append(e)
+    return c, ex
+
+
+def print_rules(title, lines, hits, want, top=12):
+    c, ex = by_rule(lines, hits, want)
+    if not c:
+        out("%s: none" % title)
+        return
+    out("%s (lines per rule):" % title)
+    for rule, n in c.most_common(top):
+        out("  %5d  %s" % (n, rule))
+        for e in ex[rule]:
+            out("           - %s" % e)
+
+
+def print_misses(title, lines, n):
+    if n <= 0 or not lines:
+        return
+    shown = []
+    for _, rec in lines:
+        e = frag(rec["text"])
+        if e not in shown:
+            shown.append(e)
+        if len(shown) == n:
+            break
+    out("%s (first %d of %d, duplicates left out):" % (title, len(shown), len(lines)))
+    for e in shown:
+        out("           - %s" % e)
+
+
+def load_jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def rule_count():
+    p = subprocess.run([binary, "rules", "check", rules], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT)
+    return p.stdout.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
+
+
+out("# earshot rule-quality evaluation")
+out()
+out("command: %s" % cmdline)
+out("date:    %s" % time.strftime("%Y-%m-%d"))
+out("data:    %s" % (data if os.path.isdir(data) else data + " (absent: data sets SKIPPED)"))
+out("binary:  %s" % binary)
+out("rules:   %s (%s)" % (rules, rule_count()[0]))
+out()
+
+# ---------------------------------------------------------------- bitext
+bt_path = os.path.join(data, "bitext", "bitext_cs.jsonl")
+if os.path.exists(bt_path):
+    recs = load_jsonl(bt_path)
+    cust = [r for r in recs if r["speaker"] == "customer"]
+    agent = [r for r in recs if r["speaker"] == "agent"]
+    rp = per_line("bitext_customer", [r["text"] for r in cust], "customer")
+    hits = rp.line_hits
+    items = list(zip(range(1, len(cust) + 1), cust))
+    sizes.append(("Bitext customer requests", len(cust)))
+    labelled = ("contact_human_agent", "delete_account", "complaint")
+    plain = lambda r: r["label"] not in labelled and not r.get("offensive")
+    rows = [
+        score("Bitext", "manager_request", items, hits,
+              lambda r: r["label"] == "contact_human_agent", fires_cat("manager_request")),
+        score("Bitext", "churn_threat (delete_account)", items, hits,
+              lambda r: r["label"] == "delete_account", fires_cat("churn_threat")),
+        score("Bitext", "complaint (any customer category)", items, hits,
+              lambda r: r["label"] == "complaint", fires_any(COMPLAINT_CATS), plain),
+        score("Bitext", "abuse (offensive-tagged)", items, hits,
+              lambda r: bool(r.get("offensive")), fires_cat("abuse")),
+        score("Bitext", "abuse or customer.swearing (offensive-tagged)", items, hits,
+              lambda r: bool(r.get("offensive")),
+              lambda al: "abuse" in cats_of(al) or any(a["rule"] == "customer.swearing"
+                                                      for a in al)),
+        score("Bitext", "any customer category on the 24 plain intents", items, hits,
+              lambda r: False, fires_any(CUSTOMER_CATS), plain),
+    ]
+    out("## Bitext customer requests (%d lines, speaker customer, one call per line)" % len(cust))
+    out()
+    out("Positives: contact_human_agent -> manager_request; delete_account -> churn_threat (weak")
+    out("proxy); complaint -> any customer escalation category; offensive-tagged (W) -> abuse.")
+    out("Negatives: every other line, except for complaint, whose negatives are the plain lines")
+    out("(the 24 other intents, offensive-tagged lines left out), the last row's population.")
+    out()
+    table(rows)
+    out()
+    mr = rows[0]
+    p = ratio(mr["tp"], mr["tp"] + mr["fp"])
+    r_ = ratio(mr["tp"], mr["pos"])
+    targets.append(("Bitext manager_request precision >= 0.95", fmt(p), p is not None and p >= 0.95))
+    targets.append(("Bitext manager_request recall >= 0.85", fmt(r_), r_ is not None and r_ >= 0.85))
+    for row, cat in zip(rows, ["manager_request", "churn_threat", None, "abuse", None, None]):
+        want = (lambda a, c=cat: a["category"] == c) if cat else (lambda a: a["category"] in
+                                                                   CUSTOMER_CATS)
+        print_rules("%s: false positives" % row["category"], row["fp_lines"], hits, want)
+        print_misses("%s: false negatives" % row["category"], row["fn_lines"], examples)
+    comp = [x for x in items if x[1]["label"] == "complaint"]
+    print_rules("complaint lines that fire (true positives)", comp, hits,
+                lambda a: a["category"] in CUSTOMER_CATS)
+    out()
+    byint = collections.Counter()
+    for ln, r in items:
+        for c in cats_of(hits.get(ln, [])):
+            byint[(r["label"], c)] += 1
+    out("Lines firing, by intent and category (top 15):")
+    for (lab, c), k in byint.most_common(15):
+        out("  %5d  %-26s %s" % (k, lab, c))
+    out()
+
+    arp = per_line("bitext_agent", [r["text"] for r in agent], "agent")
+    ahits = arp.line_hits
+    aitems = list(zip(range(1, len(agent) + 1), agent))
+    sizes.append(("Bitext agent replies (LLM-written)", len(agent)))
+    bp = [x for x in aitems if "banned_phrase" in cats_of(ahits.get(x[0], []))]
+    bpm = [x for x in aitems if any(a["category"] == "banned_phrase" and
+                                    a["severity"] not in ("info", "low")
+                                    for a in ahits.get(x[0], []))]
+    de = sum(1 for ln, _ in aitems if "deescalation" in cats_of(ahits.get(ln, [])))
+    out("## Bitext agent replies (%d LLM-written lines, speaker agent, one call per line)"
+        % len(agent))
+    out()
+    out("| category | lines firing | FP rate / share |")
+    out("|---|---:|---:|")
+    out("| banned_phrase, any severity (presumed false positives) | %d | %s |"
+        % (len(bp), fmt(ratio(len(bp), len(agent)), True)))
+    out("| banned_phrase, medium or higher | %d | %s |"
+        % (len(bpm), fmt(ratio(len(bpm), len(agent)), True)))
+    out("| deescalation (expected) | %d | %s |" % (de, fmt(ratio(de, len(agent)), True)))
+    out()
+    print_rules("banned_phrase hits on agent replies", bp, ahits,
+                lambda a: a["category"] == "banned_phrase")
+    out()
+else:
+    out("## Bitext: SKIPPED (%s absent)" % bt_path)
+    out()
+
+# ---------------------------------------------------------------- dailydialog
+dd_path = os.path.join(data, "dailydialog", "dailydialog.jsonl")
+if os.path.exists(dd_path):
+    allrecs = load_jsonl(dd_path)
+    recs = [r for r in allrecs if r["label"] in ("anger", "no emotion")]
+    rp = per_line("dailydialog", [r["text"] for r in recs], "customer")
+    hits = rp.line_hits
+    items = list(zip(range(1, len(recs) + 1), recs))
+    npos = sum(1 for r in recs if r["label"] == "anger")
+    sizes.append(("DailyDialog anger + no-emotion utterances", len(recs)))
+    is_pos = lambda r: r["label"] == "anger"
+    rows = [score("DailyDialog", c, items, hits, is_pos, fires_cat(c)) for c in CUSTOMER_CATS]
+    anyrow = score("DailyDialog", "any customer category", items, hits, is_pos,
+                   fires_any(CUSTOMER_CATS))
+    nonex = score("DailyDialog", "any except exasperation", items, hits, is_pos,
+                  fires_any(set(CUSTOMER_CATS) - {"exasperation"}))
+    rows += [anyrow, nonex]
+    out("## DailyDialog utterances (%d anger vs %d no-emotion, speaker customer, one call per line)"
+        % (npos, len(recs) - npos))
+    out()
+    table(rows)
+    out()
+    fpr = ratio(anyrow["fp"], anyrow["neg"])
+    targets.append(("DailyDialog neutral FP rate <= 1% (any customer category)",
+                    "%s (%d of %d)" % (fmt(fpr, True), anyrow["fp"], anyrow["neg"]),
+                    fpr is not None and fpr <= 0.01))
+    print_rules("neutral lines that fire (false positives)", anyrow["fp_lines"], hits,
+                lambda a: a["category"] in CUSTOMER_CATS, top=30)
+    print_rules("anger lines that fire (true positives)",
+                [x for x in items if is_pos(x[1]) and hits.get(x[0])], hits,
+                lambda a: a["category"] in CUSTOMER_CATS, top=30)
+    print_misses("anger lines that fire nothing (false negatives)", anyrow["fn_lines"], examples)
+    out()
+
+    # the neutral lines said by an agent: banned phrases
+    neutral = [r for r in recs if r["label"] == "no emotion"]
+    arp = per_line("dailydialog_agent", [r["text"] for r in neutral], "agent")
+    aitems = list(zip(range(1, len(neutral) + 1), neutral))
+    bp = [x for x in aitems if "banned_phrase" in cats_of(arp.line_hits.get(x[0], []))]
+    bpm = [x for x in aitems if any(a["category"] == "banned_phrase" and
+                                    a["severity"] not in ("info", "low")
+                                    for a in arp.line_hits.get(x[0], []))]
+    out("### The same %d neutral utterances as agent lines" % len(neutral))
+    out()
+    out("banned_phrase: %d lines (%s); medium or higher severity: %d (%s)"
+        % (len(bp), fmt(ratio(len(bp), len(neutral)), True), len(bpm),
+           fmt(ratio(len(bpm), len(neutral)), True)))
+    print_rules("banned_phrase hits on neutral agent lines", bp, arp.line_hits,
+                lambda a: a["category"] == "banned_phrase", top=15)
+    out()
+
+    # whole dialogues as calls: backups
+    dialogs = collections.OrderedDict()
+    for r in allrecs:
+        dialogs.setdefault(r["dialog_id"], []).append(r)
+    lines = []
+    for did, turns in dialogs.items():
+        turns.sort(key=lambda r: r["turn"])
+        for cust_sp in ("A", "B"):
+            cid = "%s/%s" % (did, cust_sp)
+            for r in turns:
+                lines.append({"call_id": cid, "speaker": "customer" if r["speaker"] == cust_sp
+                              else "agent", "text": r["text"], "ts": 5.0 * r["turn"]})
+            lines.append({"type": "end", "call_id": cid})
+    crp = replay("dailydialog_calls", lines)
+    kinds = collections.OrderedDict([("calm (every utterance 'no emotion')", []),
+                                     ("with an anger utterance by the customer side", []),
+                                     ("other (happiness, surprise, ...; no customer anger)", [])])
+    for did, turns in dialogs.items():
+        for cust_sp in ("A", "B"):
+            cid = "%s/%s" % (did, cust_sp)
+            labels = {r["label"] for r in turns}
+            cust_labels = {r["label"] for r in turns if r["speaker"] == cust_sp}
+            if labels == {"no emotion"}:
+                k = "calm (every utterance 'no emotion')"
+            elif "anger" in cust_labels:
+                k = "with an anger utterance by the customer side"
+            else:
+                k = "other (happiness, surprise, ...; no customer anger)"
+            kinds[k].append(cid)
+    sizes.append(("DailyDialog dialogues replayed as calls (x2: each side as the customer)",
+                  sum(len(v) for v in kinds.values())))
+    backup_by_call = collections.Counter(a["call_id"] for a in crp.alerts
+                                         if a["category"] == "backup")
+    out("### DailyDialog dialogues as whole calls (%d dialogues x 2: each side once the customer;"
+        " ts = 5 s per turn)" % len(dialogs))
+    out()
+    out("| calls | count | with a backup alert | share | backup alerts |")
+    out("|---|---:|---:|---:|---:|")
+    for k, cids in kinds.items():
+        nb = sum(1 for c in cids if backup_by_call[c])
+        na = sum(backup_by_call[c] for c in cids)
+        out("| %s | %d | %d | %s | %d |" % (k, len(cids), nb, fmt(ratio(nb, len(cids)), True), na))
+    out()
+    calm_ids = set(kinds["calm (every utterance 'no emotion')"])
+    calm_b = sum(1 for c in calm_ids if backup_by_call[c])
+    # what drove backups on calm dialogues
+    drivers = collections.Counter()
+    for a in crp.alerts:
+        if a["category"] == "backup" and a["call_id"] in calm_ids:
+            trig = a.get("reason", {}).get("trigger", "?")
+            drivers["trigger " + trig] += 1
+            for h in a.get("reason", {}).get("hits", []):
+                drivers[h["rule"]] += 1
+    if drivers:
+        out("calm dialogues with a backup: what the backup reasons name (top 12):")
+        for k, n in drivers.most_common(12):
+            out("  %5d  %s" % (n, k))
+        shown = 0
+        for a in crp.alerts:
+            if shown >= examples:
+                break
+            if a["category"] == "backup" and a["call_id"] in calm_ids:
+                out("           - %s: %s" % (a["call_id"], a["reason"].get("summary", "")[:200]))
+                shown += 1
+        out()
+    targets.append(("DailyDialog calm dialogues as calls: backup rate (info, no target)",
+                    "%s (%d of %d)" % (fmt(ratio(calm_b, len(calm_ids)), True), calm_b,
+                                       len(calm_ids)), True))
+else:
+    out("## DailyDialog: SKIPPED (%s absent)" % dd_path)
+    out()
+
+# ---------------------------------------------------------------- davidson
+dv_path = os.path.join(data, "davidson", "davidson_labeled_data.csv")
+if os.path.exists(dv_path):
+    with open(dv_path, encoding="utf-8", newline="") as f:
+        rd = csv.DictReader(f)
+        recs = [{"text": html.unescape(r["tweet"]), "cls": r["class"], "id": r[""]} for r in rd]
+    rp = per_line("davidson", [r["text"] for r in recs], "customer")
+    hits = rp.line_hits
+    items = list(zip(range(1, len(recs) + 1), recs))
+    sizes.append(("Davidson tweets", len(recs)))
+    cnt = collections.Counter(r["cls"] for r in recs)
+    abuse = fires_cat("abuse")
+    hate_or_off = lambda r: r["cls"] in ("0", "1")
+    rows = [
+        score("Davidson", "abuse (hate+offensive vs neither)", items, hits, hate_or_off, abuse),
+        score("Davidson", "abuse (hate vs neither)", [x for x in items if x[1]["cls"] != "1"],
+              hits, lambda r: r["cls"] == "0", abuse),
+        score("Davidson", "abuse (offensive vs neither)", [x for x in items if x[1]["cls"] != "0"],
+              hits, lambda r: r["cls"] == "1", abuse),
+        score("Davidson", "abuse or exasperation (hate+offensive vs neither)", items, hits,
+              hate_or_off, fires_any({"abuse", "exasperation"})),
+    ]
+    out("## Davidson tweets (%d: hate %d, offensive %d, neither %d; speaker customer; HTML entities"
+        " decoded; one call per tweet)" % (len(recs), cnt["0"], cnt["1"], cnt["2"]))
+    out()
+    table(rows)
+    out()
+    print_rules("abuse hits on \"neither\" tweets (false positives)", rows[0]["fp_lines"], hits,
+                lambda a: a["category"] == "abuse")
+    print_rules("abuse hits on hate/offensive tweets (true positives)",
+                [x for x in items if hate_or_off(x[1]) and abuse(hits.get(x[0], []))], hits,
+                lambda a: a["category"] == "abuse")
+    print_misses("hate tweets without an abuse alert (false negatives)", rows[1]["fn_lines"],
+                 examples)
+    out()
+else:
+    out("## Davidson: SKIPPED (%s absent)" % dv_path)
+    out()
+
+# ---------------------------------------------------------------- harper valley
+hv_path = os.path.join(data, "harper_valley", "hvb_sample.jsonl")
+if os.path.exists(hv_path):
+    recs = load_jsonl(hv_path)
+    lines = []
+    calls = []
+    for r in recs:
+        if r["dialog_id"] not in calls:
+            calls.append(r["dialog_id"])
+    nseg = 0
+    for variant, field in (("human", "text"), ("asr", "asr_text")):
+        for cid in calls:
+            seg = sorted((r for r in recs if r["dialog_id"] == cid), key=lambda r: r["start_ms"])
+            for r in seg:
+                lines.append({"call_id": "%s-%s" % (cid, variant), "speaker": r["speaker"],
+                              "text": r[field] or "", "ts": r["start_ms"] / 1000.0,
+                              "seq": r["turn"]})
+                nseg += 1
+            lines.append({"type": "end", "call_id": "%s-%s" % (cid, variant)})
+    rp = replay("harper_valley", lines)
+    sizes.append(("Harper Valley segments (3 calls x human+ASR)", nseg))
+    allal = rp.alerts
+    backups = [a for a in allal if a["category"] == "backup"]
+    esc = [a for a in allal if a["category"] in CUSTOMER_CATS]
+    out("## Harper Valley (3 calm calls, %d segments human + %d ASR, timed, real speaker roles,"
+        " replayed as 6 whole calls)" % (nseg // 2, nseg // 2))
+    out()
+    out("| call | text | lines | alerts | backup alerts | customer escalation alerts | peak heat |"
+        " deescalated |")
+    out("|---|---|---:|---:|---:|---:|---:|---|")
+    for cid, s in sorted(rp.summaries.items()):
+        nb = sum(1 for a in backups if a["call_id"] == cid)
+        ne = sum(1 for a in esc if a["call_id"] == cid)
+        base, variant = cid.rsplit("-", 1)
+        out("| %s | %s | %d | %d | %d | %d | %.1f | %s |" % (
+            base, variant, s["lines"], s["alerts"], nb, ne, s["peak_heat"],
+            str(s["deescalated"]).lower()))
+    out()
+    if allal:
+        out("| call | text | speaker | ts | rule | matched |")
+        out("|---|---|---|---:|---|---|")
+        for a in allal:
+            out("| %s | %s | %s | %s | %s | %s |" % (
+                a["call_id"].rsplit("-", 1)[0], a["call_id"].rsplit("-", 1)[1], a["speaker"],
+                a.get("ts", ""), a["rule"], a.get("matched", "")))
+        out()
+    targets.append(("Harper Valley calm calls: 0 backup alerts", "%d backup, %d alerts in all"
+                    % (len(backups), len(allal)), len(backups) == 0))
+else:
+    out("## Harper Valley: SKIPPED (%s absent)" % hv_path)
+    out()
+
+# ---------------------------------------------------------------- tests/calls
+calls_dir = os.path.join(repo, "tests", "calls")
+exp_path = os.path.join(calls_dir, "expected.json")
+if os.path.exists(exp_path):
+    with open(exp_path, encoding="utf-8") as f:
+        expected = json.load(f)
+    out("## Call scripts (tests/calls: %d self-written calls, replayed whole)" % len(expected))
+    out()
+    out("| script | kind | backup expected | backup alerts | deescalated expected | deescalated |"
+        " peak heat | customer alerts | silent categories that fired | status |")
+    out("|---|---|---:|---:|---|---|---:|---:|---|---|")
+    nok = 0
+    calm_backups = 0
+    neg_noisy = []
+    kinds = collections.Counter()
+    for name in sorted(expected):
+        e = expected[name]
+        rp = replay_file(os.path.join(calls_dir, name))
+        s = list(rp.summaries.values())
+        nb = sum(1 for a in rp.alerts if a["category"] == "backup")
+        cats = cats_of(rp.alerts)
+        loud = sorted(set(e.get("silent_categories", [])) & cats)
+        missing = sorted(set(e.get("fires", [])) - cats)
+        de = s[0]["deescalated"] if len(s) == 1 else None
+        ok = (len(s) == 1 and nb == e["backup"] and not loud and not missing and
+              (e.get("deescalated") is None or de == e["deescalated"]) and rp.errors == 0)
+        nok += ok
+        kind = e.get("kind", "?")
+        kinds[kind] += 1
+        if kind == "calm":
+            calm_backups += nb
+        if kind == "negated" and (cats & (set(CUSTOMER_CATS) | {"backup"})):
+            neg_noisy.append(name)
+        ncust = sum(1 for a in rp.alerts if a["category"] in CUSTOMER_CATS)
+        exd = e.get("deescalated")
+        out("| %s | %s | %d | %d | %s | %s | %.1f | %d | %s | %s |" % (
+            name, kind, e["backup"], nb, "any" if exd is None else str(exd).lower(),
+            str(de).lower(), s[0]["peak_heat"] if s else 0, ncust,
+            ", ".join(loud + ["missing " + m for m in missing]) or "-", "ok" if ok else "MISMATCH"))
+    out()
+    out("kinds: %s" % ", ".join("%s %d" % kv for kv in sorted(kinds.items())))
+    out()
+    targets.append(("call scripts: every expected outcome (tests/calls/expected.json)",
+                    "%d of %d" % (nok, len(expected)), nok == len(expected)))
+    targets.append(("calm call scripts: 0 backup alerts", "%d" % calm_backups, calm_backups == 0))
+    targets.append(("negated-threat scripts: no escalation alert, no backup",
+                    "%d of %d silent" % (kinds["negated"] - len(neg_noisy), kinds["negated"]),
+                    not neg_noisy))
+    sizes.append(("call scripts in tests/calls", len(expected)))
+else:
+    out("## Call scripts: SKIPPED (%s absent)" % exp_path)
+    out()
+
+# ---------------------------------------------------------------- summary
+out("## Targets")
+out()
+out("| target | measured | status |")
+out("|---|---|---|")
+for name, val, ok in targets:
+    out("| %s | %s | %s |" % (name, val, "met" if ok else "NOT MET"))
+out()
+out("## Data sizes")
+out()
+for name, k in sizes:
+    out("- %s: %d" % (name, k))
+out()
+out("Replays run (temporary files in %s, %s):" % (
+    tmp, "kept (--keep)" if "--keep" in args else "deleted afterwards; --keep keeps them"))
+for c in replays[:12]:
+    out("  %s" % c)
+if len(replays) > 12:
+    out("  ... and %d more (one per call script)" % (len(replays) - 12))
+out()
+out("elapsed: %.1f s" % (time.time() - t_start))
+if strict and not all(ok for _, _, ok in targets):
+    sys.exit(1)

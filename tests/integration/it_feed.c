@@ -1,0 +1,293 @@
+/*
+ * it_feed.c: the supervisor feed through the real socket and database:
+ * a subscriber sees every call's alerts live with ids, filtered; the
+ * escalating sample call brings exactly one backup with its reason; a
+ * subscriber that comes back with "since" after a daemon restart gets the
+ * stored alerts after that id and then the live ones, with no gap and no
+ * duplicate; a mark is stored with who and when and pushed to the other
+ * subscribers; `earshot tail` and `earshot ack` do the same from the
+ * command line.
+ */
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* Streams a sample call (tests/golden/calls/NAME.jsonl) with seqs on a new
+ * connection, waiting for the last ack. Returns how many alerts came back. */
+static int stream_call(struct it_daemon *d, const char *name, const char *rename_to) {
+  char path[512], *line = NULL;
+  size_t cap = 0;
+  int seq = 0, alerts = 0;
+  snprintf(path, sizeof(path), "%s/%s.jsonl", ES_GOLDEN_CALLS, name);
+  FILE *f = fopen(path, "r");
+  ASSERT(f != NULL);
+  struct it_conn *c = it_connect(d);
+  free(it_hello(c, 1));
+  if (rename_to)
+    ASSERT_EQ(it_sendf(c, "{\"type\":\"start\",\"call_id\":\"%s\",\"agent_id\":\"dana\","
+                          "\"queue\":\"billing\",\"seq\":%d}", rename_to, ++seq), 0);
+  while (getline(&line, &cap, f) > 0) {
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+      line[--n] = '\0';
+    cJSON *o = cJSON_Parse(line);
+    ASSERT(o != NULL);
+    if (rename_to)
+      cJSON_ReplaceItemInObject(o, "call_id", cJSON_CreateString(rename_to));
+    cJSON_AddNumberToObject(o, "seq", ++seq);
+    char *out = cJSON_PrintUnformatted(o);
+    ASSERT_EQ(it_sendf(c, "%s", out), 0);
+    free(out);
+    cJSON_Delete(o);
+  }
+  fclose(f);
+  free(line);
+  for (;;) {
+    cJSON *m = it_read_json(c, -1);
+    ASSERT(m != NULL);
+    if (strcmp(it_jtype(m), "alert") == 0)
+      alerts++;
+    else if (strcmp(it_jtype(m), "ack") == 0 && it_jint(m, "seq") == seq) {
+      cJSON_Delete(m);
+      break;
+    } else if (strcmp(it_jtype(m), "error") == 0)
+      IT_FAIL("error streaming %s: %s", name, it_jstr(m, "message"));
+    cJSON_Delete(m);
+  }
+  it_close(c);
+  return alerts;
+}
+
+/* Reads feed records until `n` feed_alerts arrived; returns them (ids in
+ * order are checked). */
+static cJSON *read_feed(struct it_conn *c, int n, int64_t *last_id) {
+  cJSON *all = cJSON_CreateArray();
+  while (n > 0) {
+    cJSON *m = it_read_json(c, -1);
+    ASSERT(m != NULL);
+    if (strcmp(it_jtype(m), "feed_alert") == 0) {
+      int64_t id = it_jint(m, "id");
+      if (id <= *last_id)
+        IT_FAIL("feed ids go back or repeat: %" PRId64 " after %" PRId64, id, *last_id);
+      *last_id = id;
+      cJSON_AddItemToArray(all, m);
+      n--;
+      continue;
+    }
+    if (strcmp(it_jtype(m), "error") == 0)
+      IT_FAIL("feed error: %s", it_jstr(m, "message"));
+    cJSON_Delete(m);
+  }
+  return all;
+}
+
+static struct it_conn *subscribe(struct it_daemon *d, const char *filters) {
+  struct it_conn *s = it_connect(d);
+  ASSERT_EQ(it_sendf(s, "{\"type\":\"subscribe\"%s}", filters), 0);
+  cJSON *m = it_expect(s, "subscribed", -1, NULL, NULL);
+  cJSON_Delete(m);
+  return s;
+}
+
+static void test_live_feed_and_backup(void) {
+  struct it_daemon d;
+  int64_t last = 0;
+  it_daemon_init(&d);
+  snprintf(d.rules, sizeof(d.rules), "%s", ES_BUNDLED_RULES);
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+
+  struct it_conn *all = subscribe(&d, "");
+  struct it_conn *critical = subscribe(&d, ",\"min_severity\":\"critical\"");
+  struct it_conn *other_queue = subscribe(&d, ",\"queues\":[\"sales\"]");
+  int n = stream_call(&d, "escalating", "feed-1");
+  ASSERT_GT(n, 5);
+
+  /* Everything, live, in id order, with agent and queue from the start line. */
+  cJSON *got = read_feed(all, n, &last);
+  int backups = 0;
+  cJSON *a;
+  cJSON_ArrayForEach(a, got) {
+    ASSERT_STR_EQ(it_jstr(a, "call_id"), "feed-1");
+    ASSERT_STR_EQ(it_jstr(a, "agent"), "dana");
+    ASSERT_STR_EQ(it_jstr(a, "queue"), "billing");
+    if (strcmp(it_jstr(a, "category"), "backup") == 0) {
+      backups++;
+      const cJSON *r = cJSON_GetObjectItemCaseSensitive(a, "reason");
+      ASSERT_CONTAINS(it_jstr(r, "summary"), "reached");
+    }
+  }
+  ASSERT_EQ(backups, 1);
+  cJSON_Delete(got);
+
+  /* Only critical ones: the backup and the repeated manager demand. */
+  int64_t lc = 0;
+  got = read_feed(critical, 2, &lc);
+  cJSON_ArrayForEach(a, got) ASSERT_STR_EQ(it_jstr(a, "severity"), "critical");
+  cJSON_Delete(got);
+  /* Nothing for another queue: the next thing it sees is a mark. */
+
+  /* A mark from one supervisor reaches the others, and is stored. */
+  struct it_conn *sup = it_connect(&d);
+  free(it_hello(sup, 1));
+  ASSERT_EQ(it_sendf(sup, "{\"type\":\"mark\",\"alert_id\":%" PRId64 ",\"mark\":\"taken\","
+                          "\"by\":\"sam\",\"seq\":1}", last), 0);
+  cJSON *m = it_expect(sup, "feed_mark", -1, NULL, NULL);
+  cJSON_Delete(m);
+  m = it_expect(sup, "ack", -1, NULL, NULL); /* committed */
+  cJSON_Delete(m);
+  m = it_expect(other_queue, "feed_mark", -1, NULL, NULL);
+  ASSERT_EQ(it_jint(m, "alert_id"), last);
+  ASSERT_STR_EQ(it_jstr(m, "mark"), "taken");
+  ASSERT_STR_EQ(it_jstr(m, "by"), "sam");
+  cJSON_Delete(m);
+  /* An unknown alert is refused, saying so. */
+  ASSERT_EQ(it_sendf(sup, "{\"type\":\"mark\",\"alert_id\":999999,\"mark\":\"resolved\",\"seq\":2}"),
+            0);
+  m = it_expect(sup, "error", -1, NULL, NULL);
+  ASSERT_STR_EQ(it_jstr(m, "code"), "unknown_alert");
+  cJSON_Delete(m);
+  m = it_expect(sup, "ack", -1, NULL, NULL); /* answered lines are acknowledged too */
+  ASSERT_EQ(it_jint(m, "seq"), 2);
+  cJSON_Delete(m);
+  /* A bad filter is refused, saying what to fix. */
+  ASSERT_EQ(it_sendf(sup, "{\"type\":\"subscribe\",\"min_severity\":\"urgent\"}"), 0);
+  m = it_expect(sup, "error", -1, NULL, NULL);
+  ASSERT_STR_EQ(it_jstr(m, "code"), "bad_subscribe");
+  ASSERT_CONTAINS(it_jstr(m, "message"), "info, low, medium, high or critical");
+  cJSON_Delete(m);
+
+  it_close(all);
+  it_close(critical);
+  it_close(other_queue);
+  it_close(sup);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  sqlite3 *db = it_db_open(d.db);
+  char id[32];
+  snprintf(id, sizeof(id), "%" PRId64, last);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alert_marks WHERE alert_id = ?1 AND "
+                          "mark = 'taken' AND marked_by = 'sam' AND marked_at > 0", id, NULL), 1);
+  ASSERT_EQ(it_db_int(db, "SELECT max(id) FROM alerts", NULL), last);
+  sqlite3_close(db);
+  it_daemon_cleanup(&d);
+}
+
+static void test_since_across_restart(void) {
+  struct it_daemon d;
+  int64_t last = 0;
+  it_daemon_init(&d);
+  snprintf(d.rules, sizeof(d.rules), "%s", ES_BUNDLED_RULES);
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+
+  /* A console sees the first call, then the daemon restarts. */
+  struct it_conn *s = subscribe(&d, "");
+  int n1 = stream_call(&d, "escalating", "r-1");
+  cJSON *first = read_feed(s, n1, &last);
+  int64_t seen = last;
+  cJSON_Delete(first);
+  it_close(s);
+  /* More alerts while the console is away. */
+  int n2 = stream_call(&d, "deescalated", "r-2");
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+
+  /* It comes back with since: the stored ones, then the live ones. */
+  s = it_connect(&d);
+  ASSERT_EQ(it_sendf(s, "{\"type\":\"subscribe\",\"since\":%" PRId64 "}", seen), 0);
+  int n3 = stream_call(&d, "escalating", "r-3");
+  cJSON *rest = read_feed(s, n2 + n3, &last);
+  int i = 0;
+  cJSON *a;
+  cJSON_ArrayForEach(a, rest) {
+    ASSERT_STR_EQ(it_jstr(a, "call_id"), i < n2 ? "r-2" : "r-3");
+    ASSERT_EQ(it_jint(a, "id"), seen + 1 + i); /* no gap */
+    i++;
+  }
+  cJSON_Delete(rest);
+  it_close(s);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
+/* Runs the earshot command with args, output to a file; returns its exit
+ * code (waits). */
+static int run_cli(const char *out, const char *const *args) {
+  pid_t pid = fork();
+  ASSERT(pid >= 0);
+  if (pid == 0) {
+    FILE *f = freopen(out, "w", stdout);
+    (void)f;
+    execv(ES_EARSHOT_CLI, (char *const *)args);
+    _exit(127);
+  }
+  int st;
+  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  return it_exit_code(st);
+}
+
+static void test_tail_and_ack_commands(void) {
+  struct it_daemon d;
+  char out[256], text[65536];
+  it_daemon_init(&d);
+  snprintf(d.rules, sizeof(d.rules), "%s", ES_BUNDLED_RULES);
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  int n = stream_call(&d, "escalating", "t-1");
+
+  /* tail --since 0 shows every stored alert, the backup with its reason. */
+  snprintf(out, sizeof(out), "%s/tail.txt", d.dir);
+  char count[16];
+  snprintf(count, sizeof(count), "%d", n);
+  const char *tail[] = {ES_EARSHOT_CLI, "tail", "--socket", d.sock, "--since", "0", "--count",
+                        count, NULL};
+  ASSERT_EQ(run_cli(out, tail), 0);
+  FILE *f = fopen(out, "r");
+  size_t len = fread(text, 1, sizeof(text) - 1, f);
+  fclose(f);
+  text[len] = '\0';
+  ASSERT_CONTAINS(text, "BACKUP critical");
+  ASSERT_CONTAINS(text, "why: heat");
+  ASSERT_CONTAINS(text, "agent=dana queue=billing");
+  ASSERT_CONTAINS(text, "tip: ");
+
+  /* --json, filtered by category: raw records. */
+  const char *tailj[] = {ES_EARSHOT_CLI, "tail", "--socket", d.sock, "--since", "0", "--json",
+                         "--category", "backup", "--count", "1", NULL};
+  ASSERT_EQ(run_cli(out, tailj), 0);
+  f = fopen(out, "r");
+  len = fread(text, 1, sizeof(text) - 1, f);
+  fclose(f);
+  text[len] = '\0';
+  cJSON *rec = cJSON_Parse(text);
+  ASSERT(rec != NULL);
+  ASSERT_STR_EQ(it_jstr(rec, "category"), "backup");
+  int64_t backup_id = it_jint(rec, "id");
+  cJSON_Delete(rec);
+
+  /* ack through the daemon: a subscriber sees it, the store has it. */
+  struct it_conn *s = subscribe(&d, "");
+  char id[32];
+  snprintf(id, sizeof(id), "%" PRId64, backup_id);
+  const char *ack[] = {ES_EARSHOT_CLI, "ack", id, "--taken", "--by", "lee", "--socket", d.sock,
+                       NULL};
+  ASSERT_EQ(run_cli(out, ack), 0);
+  cJSON *m = it_expect(s, "feed_mark", -1, NULL, NULL);
+  ASSERT_EQ(it_jint(m, "alert_id"), backup_id);
+  ASSERT_STR_EQ(it_jstr(m, "by"), "lee");
+  cJSON_Delete(m);
+  it_close(s);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  sqlite3 *db = it_db_open(d.db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alert_marks WHERE alert_id = ?1 AND marked_by = 'lee'",
+                      id, NULL), 1);
+  sqlite3_close(db);
+  it_daemon_cleanup(&d);
+}
+
+int main(int argc, char **argv) {
+  it_init(argc, argv);
+  RUN(test_live_feed_and_backup);
+  RUN(test_since_across_restart);
+  RUN(test_tail_and_ack_commands);
+  return 0;
+}

@@ -1,0 +1,838 @@
+/*
+ * query_cli.c: the analysts' verbs of the real `earshot` binary
+ * (docs/analysts.md) against a store built through lib/store.h: every
+ * verb and format, the filters, relative and absolute times, feedback
+ * marks and false-positive rates, search, purge, and that queries never
+ * change the file nor wait for a writer.
+ */
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+
+#include "qtest.h"
+
+static char tmpdir[64], db[256];
+static double now;
+
+/* Runs `earshot ARGS...` (NULL-terminated) with --db appended unless
+ * the first argument is NULL-db marker "-"; env may be NULL. */
+static void earshot_env(struct qt_run *r, const char *const *env, const char *first, ...) {
+  char *argv[64];
+  int n = 0;
+  va_list ap;
+  argv[n++] = (char *)ES_EARSHOT_CLI;
+  va_start(ap, first);
+  for (const char *a = first; a; a = va_arg(ap, const char *)) {
+    ASSERT_LT(n, 60);
+    argv[n++] = (char *)a;
+  }
+  va_end(ap);
+  argv[n] = NULL;
+  qt_run(argv, env, NULL, r);
+}
+
+#define EARSHOT(r, ...) earshot_env(r, NULL, __VA_ARGS__, NULL)
+
+static void expect_ok(const struct qt_run *r) {
+  if (r->status != 0) ES_FAIL_("exit %d, stderr: %s", r->status, r->err);
+}
+
+/* ---- CSV (RFC 4180) ------------------------------------------------------- */
+
+#define CSV_MAX_RECORDS 64
+#define CSV_MAX_FIELDS 32
+
+struct csv {
+  int nrec;
+  int nfield[CSV_MAX_RECORDS];
+  char *f[CSV_MAX_RECORDS][CSV_MAX_FIELDS];
+};
+
+/* Parses strictly: every record ends in CRLF; quotes only around whole
+ * fields, doubled inside; CR and LF only inside quotes. */
+static void csv_parse(const char *p, struct csv *c) {
+  memset(c, 0, sizeof *c);
+  while (*p) {
+    ASSERT_LT(c->nrec, CSV_MAX_RECORDS);
+    int r = c->nrec++;
+    for (;;) {
+      char *field = NULL;
+      size_t len = 0;
+      qt_append(&field, &len, "", 0);
+      if (*p == '"') {
+        p++;
+        for (;;) {
+          if (*p == '\0') ES_FAIL_("CSV: unterminated quoted field");
+          if (*p == '"' && p[1] == '"') {
+            qt_append(&field, &len, "\"", 1);
+            p += 2;
+          } else if (*p == '"') {
+            p++;
+            break;
+          } else {
+            qt_append(&field, &len, p++, 1);
+          }
+        }
+      } else {
+        while (*p && *p != ',' && *p != '\r') {
+          if (*p == '"' || *p == '\n') ES_FAIL_("CSV: quote or LF in an unquoted field");
+          qt_append(&field, &len, p++, 1);
+        }
+      }
+      ASSERT_LT(c->nfield[r], CSV_MAX_FIELDS);
+      c->f[r][c->nfield[r]++] = field;
+      if (*p == ',') {
+        p++;
+        continue;
+      }
+      if (p[0] != '\r' || p[1] != '\n') ES_FAIL_("CSV: record does not end in CRLF");
+      p += 2;
+      break;
+    }
+  }
+}
+
+static void csv_free(struct csv *c) {
+  for (int r = 0; r < c->nrec; r++)
+    for (int i = 0; i < c->nfield[r]; i++) free(c->f[r][i]);
+}
+
+static int csv_col(const struct csv *c, const char *name) {
+  for (int i = 0; i < c->nfield[0]; i++)
+    if (strcmp(c->f[0][i], name) == 0) return i;
+  ES_FAIL_("CSV: no column %s", name);
+  return -1;
+}
+
+/* The record whose column `key` equals value; -1 when none. */
+static int csv_find(const struct csv *c, const char *key, const char *value) {
+  int k = csv_col(c, key);
+  for (int r = 1; r < c->nrec; r++)
+    if (strcmp(c->f[r][k], value) == 0) return r;
+  return -1;
+}
+
+/* ---- JSON ------------------------------------------------------------------- */
+
+static cJSON *json_parse(const struct qt_run *r) {
+  cJSON *j = cJSON_Parse(r->out);
+  if (j == NULL) ES_FAIL_("not JSON: %s", r->out);
+  return j;
+}
+
+static const cJSON *field(const cJSON *o, const char *name) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+  if (v == NULL) ES_FAIL_("no field %s", name);
+  return v;
+}
+
+static const char *str_field(const cJSON *o, const char *name) {
+  const cJSON *v = field(o, name);
+  if (!cJSON_IsString(v)) ES_FAIL_("field %s is not a string", name);
+  return v->valuestring;
+}
+
+static double num_field(const cJSON *o, const char *name) {
+  const cJSON *v = field(o, name);
+  if (!cJSON_IsNumber(v)) ES_FAIL_("field %s is not a number", name);
+  return v->valuedouble;
+}
+
+/* Rows an alerts-like command prints in JSON. */
+static int json_rows(const char *first, ...) {
+  char *argv[64];
+  int n = 0;
+  va_list ap;
+  struct qt_run r;
+  argv[n++] = (char *)ES_EARSHOT_CLI;
+  va_start(ap, first);
+  for (const char *a = first; a; a = va_arg(ap, const char *)) argv[n++] = (char *)a;
+  va_end(ap);
+  argv[n++] = "--format";
+  argv[n++] = "json";
+  argv[n++] = "--db";
+  argv[n++] = db;
+  argv[n] = NULL;
+  qt_run(argv, NULL, NULL, &r);
+  expect_ok(&r);
+  cJSON *j = json_parse(&r);
+  ASSERT(cJSON_IsArray(j));
+  int count = cJSON_GetArraySize(j);
+  cJSON_Delete(j);
+  qt_run_free(&r);
+  return count;
+}
+
+#define ROWS(...) json_rows(__VA_ARGS__, NULL)
+
+static void iso(double t, char *buf, size_t cap) {
+  time_t secs = (time_t)t;
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void test_alerts_formats(void) {
+  struct qt_run r;
+  struct csv c;
+
+  /* table (the default): aligned, one line per alert, text escaped */
+  EARSHOT(&r, "alerts", "--db", db);
+  expect_ok(&r);
+  int lines = 0;
+  for (const char *p = r.out; *p; p++) lines += *p == '\n';
+  ASSERT_EQ(lines, 2 + (int)QT_NALERTS);
+  ASSERT(strncmp(r.out, "id  time", 8) == 0);
+  ASSERT(strstr(r.out, "I want your manager, \"right now\"\\nor I call my lawyer") != NULL);
+  ASSERT(strstr(r.out, "[CARD]") != NULL);
+  ASSERT(strstr(r.out, "4111") == NULL);
+  /* newest first: call-d's alert (20 minutes ago) is the first row */
+  const char *row1 = strchr(strchr(r.out, '\n') + 1, '\n') + 1;
+  ASSERT(strstr(row1, "call-d") < strchr(row1, '\n'));
+  /* every line of a column starts at the same place */
+  const char *hdr_rule = strstr(r.out, "rule_id");
+  const char *line2 = strchr(row1, '\n') + 1;
+  ASSERT(strncmp(line2 + (hdr_rule - r.out), "customer.manager_request", 24) == 0 ||
+         strncmp(line2 + (hdr_rule - r.out), "call.needs_backup", 17) == 0);
+  qt_run_free(&r);
+
+  /* CSV: RFC 4180, text exactly as stored */
+  EARSHOT(&r, "alerts", "--db", db, "--format", "csv");
+  expect_ok(&r);
+  csv_parse(r.out, &c);
+  ASSERT_EQ(c.nrec, 1 + (int)QT_NALERTS);
+  ASSERT_STR_EQ(c.f[0][0], "id");
+  int a1 = csv_find(&c, "id", "1");
+  ASSERT_GT(a1, 0);
+  ASSERT_STR_EQ(c.f[a1][csv_col(&c, "text")], QT_LINE_A1);
+  ASSERT_STR_EQ(c.f[a1][csv_col(&c, "matched")], "your manager");
+  ASSERT_STR_EQ(c.f[a1][csv_col(&c, "agent")], "alice");
+  ASSERT_STR_EQ(c.f[a1][csv_col(&c, "heat")], "3.0");
+  int a5 = csv_find(&c, "id", "5");
+  ASSERT_STR_EQ(c.f[a5][csv_col(&c, "agent")], QT_AGENT_B);
+  ASSERT_STR_EQ(c.f[a5][csv_col(&c, "queue")], QT_QUEUE_B);
+  ASSERT_STR_EQ(c.f[a5][csv_col(&c, "text")], QT_LINE_A5);
+  ASSERT_STR_EQ(c.f[csv_find(&c, "id", "2")][csv_col(&c, "text")], QT_LINE_A2);
+  ASSERT_STR_EQ(c.f[csv_find(&c, "id", "4")][csv_col(&c, "text")], ""); /* NULL */
+  ASSERT_STR_EQ(c.f[csv_find(&c, "id", "8")][csv_col(&c, "text")],
+                "cancel it, my card is [CARD]");
+  csv_free(&c);
+  qt_run_free(&r);
+
+  /* JSON: one array; numbers as numbers, NULL as null, strings escaped */
+  EARSHOT(&r, "alerts", "--db", db, "--format", "json");
+  expect_ok(&r);
+  cJSON *j = json_parse(&r);
+  ASSERT_EQ(cJSON_GetArraySize(j), (int)QT_NALERTS);
+  const cJSON *o;
+  int seen = 0;
+  cJSON_ArrayForEach(o, j) {
+    if (num_field(o, "id") == 1) {
+      ASSERT_STR_EQ(str_field(o, "text"), QT_LINE_A1);
+      ASSERT(num_field(o, "heat") == 3.0);
+      ASSERT(cJSON_IsNull(field(o, "mark")));
+      seen++;
+    }
+    if (num_field(o, "id") == 4) {
+      ASSERT(cJSON_IsNull(field(o, "text")));
+      ASSERT(cJSON_IsNull(field(o, "speaker")));
+      seen++;
+    }
+  }
+  ASSERT_EQ(seen, 2);
+  cJSON_Delete(j);
+  qt_run_free(&r);
+
+  /* NDJSON: one object per line */
+  EARSHOT(&r, "alerts", "--db", db, "--format", "ndjson");
+  expect_ok(&r);
+  int n = 0;
+  for (char *line = r.out, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+    *nl = '\0';
+    cJSON *obj = cJSON_Parse(line);
+    ASSERT(cJSON_IsObject(obj));
+    if (num_field(obj, "id") == 2) ASSERT_STR_EQ(str_field(obj, "text"), QT_LINE_A2);
+    cJSON_Delete(obj);
+    n++;
+  }
+  ASSERT_EQ(n, (int)QT_NALERTS);
+  qt_run_free(&r);
+
+  /* an empty result still names its columns */
+  EARSHOT(&r, "alerts", "--db", db, "--format", "csv", "--call", "no-such-call");
+  expect_ok(&r);
+  ASSERT(strncmp(r.out, "id,time,call_id,", 16) == 0);
+  ASSERT(strchr(r.out, '\n') == r.out + strlen(r.out) - 1);
+  qt_run_free(&r);
+  EARSHOT(&r, "alerts", "--db", db, "--format", "json", "--call", "no-such-call");
+  expect_ok(&r);
+  ASSERT_STR_EQ(r.out, "[]\n");
+  qt_run_free(&r);
+}
+
+static void test_alert_filters(void) {
+  char t[64], u[64];
+  ASSERT_EQ(ROWS("alerts"), 9);
+  /* relative times */
+  ASSERT_EQ(ROWS("alerts", "--since", "90m"), 1);
+  ASSERT_EQ(ROWS("alerts", "--since", "24h"), 5);
+  ASSERT_EQ(ROWS("alerts", "--since", "7d"), 7);
+  ASSERT_EQ(ROWS("alerts", "--since", "7d", "--until", "1d"), 2);
+  ASSERT_EQ(ROWS("alerts", "--since", "1w"), 7);
+  /* absolute times: ISO-8601, a bare date, unix seconds */
+  iso(now - 4 * 86400, t, sizeof t);
+  ASSERT_EQ(ROWS("alerts", "--since", t), 7);
+  ASSERT_EQ(ROWS("alerts", "--until", "1970-01-02"), 0);
+  ASSERT_EQ(ROWS("alerts", "--since", "2000-01-01", "--until", "2100-12-31"), 9);
+  snprintf(u, sizeof u, "%.0f", now - 25 * 3600);
+  ASSERT_EQ(ROWS("alerts", "--since", u), 5);
+  /* the other filters */
+  ASSERT_EQ(ROWS("alerts", "--agent", "alice"), 5);
+  ASSERT_EQ(ROWS("alerts", "--agent", QT_AGENT_B), 2);
+  ASSERT_EQ(ROWS("alerts", "--queue", "billing"), 7);
+  ASSERT_EQ(ROWS("alerts", "--queue", QT_QUEUE_B), 2);
+  ASSERT_EQ(ROWS("alerts", "--rule", "agent.calm_down"), 2);
+  ASSERT_EQ(ROWS("alerts", "--rule", "agent.*"), 3);
+  ASSERT_EQ(ROWS("alerts", "--category", "banned_phrase"), 3);
+  ASSERT_EQ(ROWS("alerts", "--severity", "high"), 3); /* high and critical */
+  ASSERT_EQ(ROWS("alerts", "--severity", "critical"), 1);
+  ASSERT_EQ(ROWS("alerts", "--severity", "info"), 9);
+  ASSERT_EQ(ROWS("alerts", "--call", "call-b"), 2);
+  ASSERT_EQ(ROWS("alerts", "--speaker", "agent"), 3);
+  ASSERT_EQ(ROWS("alerts", "--agent", "alice", "--category", "banned_phrase", "--since", "24h"),
+            2);
+  ASSERT_EQ(ROWS("alerts", "--limit", "2"), 2);
+  ASSERT_EQ(ROWS("alerts", "--limit", "0"), 9);
+
+  struct qt_run r;
+  EARSHOT(&r, "alerts", "--db", db, "--limit", "3", "--format", "csv");
+  expect_ok(&r);
+  ASSERT(strstr(r.err, "--limit") != NULL); /* says there are more */
+  qt_run_free(&r);
+}
+
+static void test_usage_errors(void) {
+  struct qt_run r;
+  EARSHOT(&r, "alerts", "--db", db, "--severity", "hgh");
+  ASSERT_EQ(r.status, 2);
+  ASSERT(strstr(r.err, "\"hgh\"") != NULL);
+  ASSERT(strstr(r.err, "info low medium high critical") != NULL);
+  qt_run_free(&r);
+  EARSHOT(&r, "alerts", "--db", db, "--format", "xml");
+  ASSERT_EQ(r.status, 2);
+  ASSERT(strstr(r.err, "table csv json ndjson") != NULL);
+  qt_run_free(&r);
+  EARSHOT(&r, "alerts", "--db", db, "--since", "last tuesday");
+  ASSERT_EQ(r.status, 2);
+  ASSERT(strstr(r.err, "last tuesday") != NULL);
+  qt_run_free(&r);
+  EARSHOT(&r, "alerts", "--db", db, "--since", "2026-02-30");
+  ASSERT_EQ(r.status, 2);
+  qt_run_free(&r);
+  EARSHOT(&r, "alerts", "--db", db, "--since", "1d", "--until", "2d");
+  ASSERT_EQ(r.status, 2);
+  qt_run_free(&r);
+  EARSHOT(&r, "alerts", "--db", db, "--bogus");
+  ASSERT_EQ(r.status, 2);
+  ASSERT(strstr(r.err, "--bogus") != NULL);
+  qt_run_free(&r);
+  EARSHOT(&r, "alerts", "--db", db, "--mark", "maybe");
+  ASSERT_EQ(r.status, 2);
+  ASSERT(strstr(r.err, "taken resolved false_positive none") != NULL);
+  qt_run_free(&r);
+  EARSHOT(&r, "calls", "--db", db, "--speaker", "agent");
+  ASSERT_EQ(r.status, 2);
+  ASSERT(strstr(r.err, "does not apply") != NULL);
+  qt_run_free(&r);
+  EARSHOT(&r, "alerts", "--db", db, "stray");
+  ASSERT_EQ(r.status, 2);
+  qt_run_free(&r);
+  EARSHOT(&r, "alerts", "--help");
+  ASSERT_EQ(r.status, 0);
+  ASSERT(strstr(r.out, "--severity") != NULL);
+  qt_run_free(&r);
+  /* an unknown category is not an error, but it is pointed out */
+  EARSHOT(&r, "alerts", "--db", db, "--category", "banned_phrases");
+  ASSERT_EQ(r.status, 0);
+  ASSERT(strstr(r.err, "banned_phrases") != NULL);
+  ASSERT(strstr(r.err, "banned_phrase,") != NULL); /* the list of those present */
+  qt_run_free(&r);
+}
+
+static void test_missing_db(void) {
+  struct qt_run r;
+  char missing[300], home[300];
+  snprintf(missing, sizeof missing, "%s/nope/alerts.db", tmpdir);
+  EARSHOT(&r, "alerts", "--db", missing);
+  ASSERT_EQ(r.status, 1);
+  ASSERT(strstr(r.err, missing) != NULL);
+  ASSERT(strstr(r.err, "--db") != NULL);
+  ASSERT(strstr(r.err, "EARSHOT_HOME") != NULL);
+  qt_run_free(&r);
+  EARSHOT(&r, "purge", "--db", missing, "--older-than", "30d");
+  ASSERT_EQ(r.status, 1);
+  qt_run_free(&r);
+  EARSHOT(&r, "ack", "1", "--taken", "--db", missing);
+  ASSERT_EQ(r.status, 1);
+  qt_run_free(&r);
+  struct stat sb;
+  ASSERT(stat(missing, &sb) != 0); /* nothing created */
+
+  /* The default database: <EARSHOT_HOME>/earshot.db, as earshotd's. */
+  snprintf(home, sizeof home, "EARSHOT_HOME=%s", tmpdir);
+  const char *env[] = {home, NULL};
+  earshot_env(&r, env, "calls", "--format", "csv", NULL);
+  ASSERT_EQ(r.status, 1);
+  ASSERT(strstr(r.err, "/earshot.db") != NULL);
+  qt_run_free(&r);
+  char link_path[300];
+  snprintf(link_path, sizeof link_path, "%s/earshot.db", tmpdir);
+  ASSERT_EQ(symlink(db, link_path), 0);
+  earshot_env(&r, env, "calls", "--format", "csv", NULL);
+  expect_ok(&r);
+  ASSERT(strstr(r.out, "call-a") != NULL);
+  qt_run_free(&r);
+  unlink(link_path);
+}
+
+static void test_calls(void) {
+  struct qt_run r;
+  struct csv c;
+  ASSERT_EQ(ROWS("calls"), 5);
+  ASSERT_EQ(ROWS("calls", "--agent", "alice"), 2);
+  ASSERT_EQ(ROWS("calls", "--since", "7d"), 3);
+  ASSERT_EQ(ROWS("calls", "--category", "backup"), 1);
+  ASSERT_EQ(ROWS("calls", "--rule", "agent.*", "--since", "30d"), 2);
+  ASSERT_EQ(ROWS("calls", "--severity", "high", "--queue", "billing"), 2);
+
+  EARSHOT(&r, "calls", "--db", db, "--format", "csv");
+  expect_ok(&r);
+  csv_parse(r.out, &c);
+  ASSERT_EQ(c.nrec, 6);
+  int a = csv_find(&c, "call_id", "call-a");
+  ASSERT_STR_EQ(c.f[a][csv_col(&c, "peak_heat")], "7.5");
+  ASSERT_STR_EQ(c.f[a][csv_col(&c, "backup_raised")], "1");
+  ASSERT_STR_EQ(c.f[a][csv_col(&c, "alerts")], "4");
+  ASSERT_STR_EQ(c.f[a][csv_col(&c, "duration_s")], "1800.0");
+  ASSERT_STR_EQ(c.f[a][csv_col(&c, "hits_by_category")],
+                "{\"manager_request\":1,\"banned_phrase\":2,\"backup\":1}");
+  int b = csv_find(&c, "call_id", "call-b");
+  ASSERT_STR_EQ(c.f[b][csv_col(&c, "queue")], QT_QUEUE_B);
+  int d = csv_find(&c, "call_id", "call-d");
+  ASSERT_STR_EQ(c.f[d][csv_col(&c, "ended")], "");
+  /* newest first */
+  ASSERT_STR_EQ(c.f[1][0], "call-d");
+  csv_free(&c);
+  qt_run_free(&r);
+
+  EARSHOT(&r, "calls", "--db", db, "--format", "json", "--call", "call-a");
+  expect_ok(&r);
+  cJSON *j = json_parse(&r);
+  const cJSON *o = cJSON_GetArrayItem(j, 0);
+  /* JSON columns are embedded as JSON */
+  ASSERT(num_field(field(o, "hits_by_category"), "banned_phrase") == 2);
+  cJSON_Delete(j);
+  qt_run_free(&r);
+}
+
+static void test_call_timeline(void) {
+  struct qt_run r;
+  struct csv c;
+
+  EARSHOT(&r, "call", "call-a", "--db", db);
+  expect_ok(&r);
+  ASSERT(strstr(r.out, "peak_heat") != NULL);
+  ASSERT(strstr(r.out, "7.5") != NULL);
+  ASSERT(strstr(r.out, "hits_by_category") != NULL);
+  ASSERT(strstr(r.out, "end_reason") != NULL);
+  ASSERT(strstr(r.out, "heat_graph") != NULL);
+  /* the backup alert has the highest heat: the full bar */
+  ASSERT(strstr(r.out, "####################") != NULL);
+  /* the lines in order */
+  const char *l1 = strstr(r.out, "I want your manager");
+  const char *l2 = strstr(r.out, "Calm down, sir");
+  const char *l3 = strstr(r.out, "That's our policy");
+  ASSERT(l1 && l2 && l3 && l1 < l2 && l2 < l3);
+  qt_run_free(&r);
+
+  EARSHOT(&r, "call", "call-a", "--db", db, "--format", "json");
+  expect_ok(&r);
+  cJSON *j = json_parse(&r);
+  const cJSON *call = field(j, "call"), *alerts = field(j, "alerts");
+  ASSERT_STR_EQ(str_field(call, "agent"), "alice");
+  ASSERT(num_field(call, "peak_heat") == 7.5);
+  ASSERT(num_field(call, "final_heat") == 1.0);
+  ASSERT(num_field(call, "backup_raised") == 1);
+  ASSERT(num_field(call, "deescalated") == 1);
+  ASSERT_STR_EQ(str_field(call, "end_reason"), "ended");
+  ASSERT(num_field(field(call, "hits_by_category"), "banned_phrase") == 2);
+  ASSERT_STR_EQ(str_field(field(call, "attributes"), "customer"), "Zo\xc3\xab, \"VIP\"");
+  ASSERT_EQ(cJSON_GetArraySize(alerts), 4);
+  ASSERT_STR_EQ(str_field(cJSON_GetArrayItem(alerts, 0), "text"), QT_LINE_A1);
+  ASSERT(num_field(cJSON_GetArrayItem(alerts, 1), "heat") == 4.5);
+  const cJSON *backup = cJSON_GetArrayItem(alerts, 3);
+  ASSERT_STR_EQ(str_field(backup, "category"), "backup");
+  ASSERT_STR_EQ(str_field(field(backup, "reason"), "why"), "manager + lawyer, \"fast\"");
+  cJSON_Delete(j);
+  qt_run_free(&r);
+
+  EARSHOT(&r, "call", "call-a", "--db", db, "--format", "ndjson");
+  expect_ok(&r);
+  int n = 0;
+  for (char *line = r.out, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1, n++) {
+    *nl = '\0';
+    cJSON *obj = cJSON_Parse(line);
+    ASSERT(cJSON_IsObject(obj));
+    ASSERT(cJSON_GetObjectItemCaseSensitive(obj, n == 0 ? "call" : "alert") != NULL);
+    cJSON_Delete(obj);
+  }
+  ASSERT_EQ(n, 5);
+  qt_run_free(&r);
+
+  EARSHOT(&r, "call", "call-a", "--db", db, "--format", "csv");
+  expect_ok(&r);
+  csv_parse(r.out, &c);
+  ASSERT_EQ(c.nrec, 5);
+  ASSERT_STR_EQ(c.f[1][csv_col(&c, "text")], QT_LINE_A1);
+  ASSERT_STR_EQ(c.f[4][csv_col(&c, "reason")], QT_REASON_A4);
+  csv_free(&c);
+  qt_run_free(&r);
+
+  EARSHOT(&r, "call", "no-such-call", "--db", db);
+  ASSERT_EQ(r.status, 1);
+  ASSERT(strstr(r.err, "no-such-call") != NULL);
+  qt_run_free(&r);
+  EARSHOT(&r, "call", "--db", db);
+  ASSERT_EQ(r.status, 2);
+  qt_run_free(&r);
+}
+
+static void test_agents(void) {
+  struct qt_run r;
+  struct csv c;
+  /* "Which agent had the most banned phrases this week?" */
+  EARSHOT(&r, "agents", "--db", db, "--since", "7d", "--category", "banned_phrase", "--format",
+          "csv");
+  expect_ok(&r);
+  csv_parse(r.out, &c);
+  ASSERT_EQ(c.nrec, 3); /* alice and bob; carol's and dave's calls are older */
+  ASSERT_STR_EQ(c.f[1][csv_col(&c, "agent")], "alice");
+  ASSERT_STR_EQ(c.f[1][csv_col(&c, "alerts")], "2");
+  ASSERT_STR_EQ(c.f[1][csv_col(&c, "banned_phrase")], "2");
+  ASSERT_STR_EQ(c.f[2][csv_col(&c, "agent")], QT_AGENT_B);
+  ASSERT_STR_EQ(c.f[2][csv_col(&c, "alerts")], "1");
+  csv_free(&c);
+  qt_run_free(&r);
+
+  EARSHOT(&r, "agents", "--db", db, "--format", "json", "--since", "30d");
+  expect_ok(&r);
+  cJSON *j = json_parse(&r);
+  ASSERT_EQ(cJSON_GetArraySize(j), 3);
+  const cJSON *o;
+  int seen = 0;
+  cJSON_ArrayForEach(o, j) {
+    const char *agent = str_field(o, "agent");
+    if (strcmp(agent, "alice") == 0) {
+      ASSERT(num_field(o, "calls") == 2);
+      ASSERT(num_field(o, "alerts") == 5);
+      ASSERT(num_field(o, "serious") == 2);
+      ASSERT(num_field(o, "backups") == 1);
+      ASSERT(num_field(o, "escalated") == 1);
+      ASSERT(num_field(o, "deescalation_rate") == 1.0);
+      ASSERT(num_field(o, "banned_phrase") == 2);
+      ASSERT(num_field(o, "churn_threat") == 1);
+      seen++;
+    } else if (strcmp(agent, QT_AGENT_B) == 0) {
+      ASSERT(num_field(o, "deescalation_rate") == 0.0);
+      ASSERT(num_field(o, "backups") == 0);
+      seen++;
+    } else if (strcmp(agent, "carol") == 0) {
+      ASSERT(num_field(o, "abuse") == 1);
+      ASSERT(num_field(o, "banned_phrase") == 0);
+      seen++;
+    }
+  }
+  ASSERT_EQ(seen, 3);
+  /* sorted by alerts, most first */
+  ASSERT_STR_EQ(str_field(cJSON_GetArrayItem(j, 0), "agent"), "alice");
+  cJSON_Delete(j);
+  qt_run_free(&r);
+
+  EARSHOT(&r, "agents", "--db", db);
+  expect_ok(&r);
+  ASSERT(strstr(r.out, "deescalation_rate") != NULL);
+  ASSERT(strstr(r.out, "dave") != NULL);
+  qt_run_free(&r);
+}
+
+static void test_search(void) {
+  struct qt_run r;
+  ASSERT_EQ(ROWS("search", "lawyer"), 2); /* a1's text, a4's matched words */
+  ASSERT_EQ(ROWS("search", "cafe"), 1);   /* diacritics fold */
+  ASSERT_EQ(ROWS("search", "CAFÉ"), 1);
+  ASSERT_EQ(ROWS("search", "ridicul*"), 1);
+  ASSERT_EQ(ROWS("search", "calm", "down"), 2);
+  ASSERT_EQ(ROWS("search", "calm down", "--agent", "alice"), 1);
+  ASSERT_EQ(ROWS("search", "calm", "--since", "24h"), 1);
+  ASSERT_EQ(ROWS("search", "4111"), 0);  /* masked before storing */
+  ASSERT_EQ(ROWS("search", "card"), 1);
+  ASSERT_EQ(ROWS("search", "OR"), 1);    /* a word (a1 says "or"), not an operator */
+  ASSERT_EQ(ROWS("search", "NOT"), 0);
+  ASSERT_EQ(ROWS("search", "\"right now\""), 1);
+  ASSERT_EQ(ROWS("search", "--fts", "lawyer OR idiot"), 3);
+  ASSERT_EQ(ROWS("search", "--rank", "manager"), 3); /* a1, a4 and a9 (its rule id) */
+
+  EARSHOT(&r, "search", "lawyer", "--db", db, "--format", "json");
+  expect_ok(&r);
+  cJSON *j = json_parse(&r);
+  ASSERT_EQ(cJSON_GetArraySize(j), 2);
+  const cJSON *o = cJSON_GetArrayItem(j, 1); /* newest first: a4, then a1 */
+  ASSERT(num_field(o, "id") == 1);
+  ASSERT(strstr(str_field(o, "snippet"), "**lawyer**") != NULL);
+  ASSERT(strstr(str_field(o, "snippet"), "\n") != NULL); /* the line's newline, escaped */
+  cJSON_Delete(j);
+  qt_run_free(&r);
+
+  EARSHOT(&r, "search", "--fts", "lawyer AND (", "--db", db);
+  ASSERT_EQ(r.status, 2);
+  ASSERT(strstr(r.err, "FTS5") != NULL);
+  qt_run_free(&r);
+  EARSHOT(&r, "search", "--db", db);
+  ASSERT_EQ(r.status, 2);
+  qt_run_free(&r);
+}
+
+static int64_t db_int(const char *sql) {
+  sqlite3 *h = NULL;
+  sqlite3_stmt *st = NULL;
+  ASSERT_EQ(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  ASSERT_EQ(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  int64_t v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return v;
+}
+
+static void test_ack_and_rule_stats(void) {
+  struct qt_run r;
+  struct csv c;
+
+  EARSHOT(&r, "rules", "stats", "--db", db, "--format", "csv");
+  expect_ok(&r);
+  csv_parse(r.out, &c);
+  int k = csv_find(&c, "rule_id", "agent.calm_down");
+  ASSERT_STR_EQ(c.f[k][csv_col(&c, "hits")], "2");
+  ASSERT_STR_EQ(c.f[k][csv_col(&c, "reviewed")], "0");
+  ASSERT_STR_EQ(c.f[k][csv_col(&c, "fp_rate")], "");
+  /* most hits first */
+  ASSERT_STR_EQ(c.f[1][csv_col(&c, "hits")], "2");
+  csv_free(&c);
+  qt_run_free(&r);
+
+  EARSHOT(&r, "ack", "2", "--false-positive", "--by", "qa.lead", "--note",
+          "not abusive, \"calm down\" was quoted; card 4111 1111 1111 1111", "--db", db);
+  expect_ok(&r);
+  ASSERT(strstr(r.out, "alert 2 marked false_positive by qa.lead") != NULL);
+  qt_run_free(&r);
+  EARSHOT(&r, "ack", "5", "--taken", "--db", db);
+  expect_ok(&r);
+  qt_run_free(&r);
+  EARSHOT(&r, "ack", "5", "--resolved", "--by", "alice", "--db", db);
+  expect_ok(&r);
+  qt_run_free(&r);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alert_marks"), 3);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alert_marks WHERE note LIKE '%[CARD]%'"), 1);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alert_marks WHERE note LIKE '%4111%'"), 0);
+
+  /* unknown ids: nothing stored, even for the good ones */
+  EARSHOT(&r, "ack", "3", "9999", "--taken", "--db", db);
+  ASSERT_EQ(r.status, 1);
+  ASSERT(strstr(r.err, "9999") != NULL);
+  qt_run_free(&r);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alert_marks"), 3);
+  EARSHOT(&r, "ack", "3", "--db", db);
+  ASSERT_EQ(r.status, 2);
+  qt_run_free(&r);
+  EARSHOT(&r, "ack", "three", "--taken", "--db", db);
+  ASSERT_EQ(r.status, 2);
+  qt_run_free(&r);
+
+  /* the latest mark counts: 2 reviewed, 1 false positive */
+  EARSHOT(&r, "rules", "stats", "--db", db, "--format", "json");
+  expect_ok(&r);
+  cJSON *j = json_parse(&r);
+  const cJSON *o;
+  int seen = 0;
+  cJSON_ArrayForEach(o, j) {
+    if (strcmp(str_field(o, "rule_id"), "agent.calm_down") != 0) continue;
+    ASSERT(num_field(o, "hits") == 2);
+    ASSERT(num_field(o, "reviewed") == 2);
+    ASSERT(num_field(o, "false_positives") == 1);
+    ASSERT(num_field(o, "fp_rate") == 0.5);
+    seen++;
+  }
+  ASSERT_EQ(seen, 1);
+  cJSON_Delete(j);
+  qt_run_free(&r);
+  ASSERT_EQ(ROWS("rules", "stats", "--agent", "alice"), 5);
+  ASSERT_EQ(ROWS("rules", "stats", "--since", "24h", "--category", "banned_phrase"), 2);
+
+  ASSERT_EQ(ROWS("alerts", "--mark", "false_positive"), 1);
+  ASSERT_EQ(ROWS("alerts", "--mark", "resolved"), 1);
+  ASSERT_EQ(ROWS("alerts", "--mark", "taken"), 0);
+  ASSERT_EQ(ROWS("alerts", "--mark", "none"), 7);
+}
+
+/* Queries change nothing in the file, and neither wait for nor block a
+ * writer that holds a write transaction open. */
+static void test_read_only(void) {
+  char wal[300];
+  size_t before_len, after_len;
+  struct stat sb1, sb2;
+  snprintf(wal, sizeof wal, "%s-wal", db);
+  ASSERT_EQ(stat(db, &sb1), 0);
+  char *before = qt_slurp(db, &before_len);
+  const char *verbs[][4] = {{"alerts", NULL}, {"calls", NULL}, {"call", "call-a"},
+                            {"agents", NULL}, {"search", "manager"}, {"rules", "stats"}};
+  for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+    struct qt_run r;
+    char *argv[12] = {(char *)ES_EARSHOT_CLI, (char *)verbs[i][0]};
+    int n = 2;
+    if (verbs[i][1]) argv[n++] = (char *)verbs[i][1];
+    argv[n++] = "--db";
+    argv[n++] = db;
+    argv[n++] = "--format";
+    argv[n++] = "csv";
+    argv[n] = NULL;
+    qt_run(argv, NULL, NULL, &r);
+    expect_ok(&r);
+    qt_run_free(&r);
+  }
+  ASSERT_EQ(stat(db, &sb2), 0);
+  char *after = qt_slurp(db, &after_len);
+  ASSERT_EQ(before_len, after_len);
+  ASSERT(memcmp(before, after, before_len) == 0);
+  ASSERT_EQ(sb1.st_mtim.tv_sec, sb2.st_mtim.tv_sec);
+  ASSERT_EQ(sb1.st_mtim.tv_nsec, sb2.st_mtim.tv_nsec);
+  free(before);
+  free(after);
+
+  /* A writer mid-transaction: queries run at once and see the committed
+   * rows only. */
+  struct es_store *w = NULL;
+  ASSERT_EQ(es_store_open(db, NULL, &w, NULL), 0);
+  ASSERT_EQ(es_store_begin(w), 0);
+  struct es_alert_rec rec;
+  memset(&rec, 0, sizeof rec);
+  rec.alert_key = "uncommitted";
+  rec.call_id = "call-d";
+  rec.ts = now - 60;
+  rec.call_ts = NAN;
+  rec.rule_id = "customer.manager_request";
+  rec.severity = ES_SEV_HIGH;
+  rec.heat = NAN;
+  ASSERT_EQ(es_store_put_alert(w, &rec), 0);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  ASSERT_EQ(ROWS("alerts", "--call", "call-d"), 1);
+  ASSERT_EQ(ROWS("search", "manager", "--call", "call-d"), 0);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  /* well under the 5 s busy timeout: nobody waited for a lock */
+  ASSERT_LT((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000, 4000);
+  ASSERT_EQ(es_store_commit(w), 0);
+  ASSERT_EQ(ROWS("alerts", "--call", "call-d"), 2);
+  /* and the writer commits again after the readers are gone */
+  ASSERT_EQ(es_store_begin(w), 0);
+  struct es_mark_rec m = {0, "uncommitted", ES_MARK_TAKEN, "t", now, NULL};
+  ASSERT_EQ(es_store_mark(w, &m, NULL), 0);
+  ASSERT_EQ(es_store_commit(w), 0);
+  es_store_close(w);
+}
+
+static void test_purge(void) {
+  struct qt_run r;
+  struct stat sb1, sb2;
+  ASSERT_EQ(es_store_schema_latest() >= 3, 1);
+  /* a mark on the old alert goes with it */
+  EARSHOT(&r, "ack", "9", "--taken", "--db", db);
+  expect_ok(&r);
+  qt_run_free(&r);
+
+  ASSERT_EQ(stat(db, &sb1), 0);
+  EARSHOT(&r, "purge", "--older-than", "30d", "--dry-run", "--db", db);
+  expect_ok(&r);
+  ASSERT(strstr(r.out, "would delete 1 alerts, 1 calls and 1 feedback marks") != NULL);
+  qt_run_free(&r);
+  ASSERT_EQ(stat(db, &sb2), 0);
+  ASSERT_EQ(sb1.st_mtim.tv_nsec, sb2.st_mtim.tv_nsec);
+  ASSERT_EQ(ROWS("alerts"), 10);
+
+  EARSHOT(&r, "purge", "--older-than", "30d", "--db", db, "--format", "json");
+  expect_ok(&r);
+  cJSON *j = json_parse(&r);
+  ASSERT(num_field(j, "alerts") == 1);
+  ASSERT(num_field(j, "calls") == 1);
+  ASSERT(num_field(j, "marks") == 1);
+  ASSERT(num_field(j, "dry_run") == 0);
+  cJSON_Delete(j);
+  qt_run_free(&r);
+  ASSERT_EQ(ROWS("alerts"), 9);
+  ASSERT_EQ(ROWS("calls"), 4);
+  ASSERT_EQ(ROWS("search", "supervisor"), 0);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alert_marks WHERE alert_id = 9"), 0);
+
+  EARSHOT(&r, "purge", "--older-than", "30d", "--db", db);
+  expect_ok(&r);
+  ASSERT(strstr(r.out, "deleted 0 alerts, 0 calls and 0 feedback marks") != NULL);
+  qt_run_free(&r);
+
+  /* an absolute cut-off: everything before 10 days ago (call-c's alert) */
+  char t[64];
+  iso(now - 10 * 86400, t, sizeof t);
+  EARSHOT(&r, "purge", "--older-than", t, "--db", db, "--format", "csv");
+  expect_ok(&r);
+  ASSERT(strstr(r.out, "before,alerts,calls,marks,dry_run\r\n") == r.out);
+  ASSERT(strstr(r.out, ",1,1,0,0\r\n") != NULL);
+  qt_run_free(&r);
+
+  EARSHOT(&r, "purge", "--db", db);
+  ASSERT_EQ(r.status, 2);
+  qt_run_free(&r);
+  EARSHOT(&r, "purge", "--older-than", "-5d", "--db", db);
+  ASSERT_EQ(r.status, 2);
+  qt_run_free(&r);
+
+  /* the search index is still consistent with the table */
+  sqlite3 *h = NULL;
+  ASSERT_EQ(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(h, "INSERT INTO alert_search (alert_search) VALUES ('integrity-check')",
+                         NULL, NULL, NULL),
+            SQLITE_OK);
+  sqlite3_close(h);
+}
+
+int main(void) {
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/es_query_XXXXXX");
+  ASSERT(mkdtemp(tmpdir) != NULL);
+  snprintf(db, sizeof db, "%s/alerts.db", tmpdir);
+  now = (double)time(NULL);
+  qt_build_store(db, now);
+  RUN(test_alerts_formats);
+  RUN(test_alert_filters);
+  RUN(test_usage_errors);
+  RUN(test_missing_db);
+  RUN(test_calls);
+  RUN(test_call_timeline);
+  RUN(test_agents);
+  RUN(test_search);
+  RUN(test_ack_and_rule_stats);
+  RUN(test_read_only);
+  RUN(test_purge);
+  qt_remove_db(db);
+  ASSERT_EQ(rmdir(tmpdir), 0);
+  printf("query_cli: all passed\n");
+  return 0;
+}

@@ -1,0 +1,247 @@
+/*
+ * retention.c: earshotd's retention (daemon/writer.c): the daily purge runs
+ * on the writer's worker thread in bounded steps between batches, deletes
+ * old alerts with their marks and search-index entries and old calls, and
+ * leaves new rows alone; and the retention_days setting (daemon/config.c)
+ * is read and checked like every other.
+ */
+#include <sqlite3.h>
+#include <uv.h>
+
+#include "config.h"
+#include "qtest.h"
+#include "writer.h"
+
+#define OLD_ROWS 4500 /* more than two purge steps of ESD_WRITER_PRUNE_ROWS */
+
+static char tmpdir[64], db[256];
+
+static int64_t db_int(const char *sql) {
+  sqlite3 *h = NULL;
+  sqlite3_stmt *st = NULL;
+  ASSERT_EQ(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) ES_FAIL_("%s", sqlite3_errmsg(h));
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  int64_t v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return v;
+}
+
+struct ctx {
+  uint64_t commits;
+  int closed;
+};
+
+static void on_commit(void *ud, uint64_t id) {
+  struct ctx *c = ud;
+  (void)id;
+  c->commits++;
+}
+
+static void on_closed(void *ud) { ((struct ctx *)ud)->closed = 1; }
+
+static struct es_alert_rec new_alert(const char *key, double ts) {
+  struct es_alert_rec r;
+  memset(&r, 0, sizeof r);
+  r.alert_key = key;
+  r.call_id = "call-new";
+  r.ts = ts;
+  r.call_ts = NAN;
+  r.rule_id = "customer.manager_request";
+  r.category = "manager_request";
+  r.severity = ES_SEV_HIGH;
+  r.speaker = ES_SPEAKER_CUSTOMER;
+  r.text = "let me talk to a supervisor";
+  r.text_len = strlen(r.text);
+  r.match_start = 17;
+  r.match_end = 27;
+  r.heat = NAN;
+  return r;
+}
+
+/* Runs the loop one turn at a time until `done` says so; fails after
+ * 60 s (a turn blocks only until the worker or a timer reports). */
+static void run_until(uv_loop_t *loop, int (*done)(void *), void *arg) {
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while (!done(arg)) {
+    uv_run(loop, UV_RUN_ONCE);
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (t.tv_sec - t0.tv_sec > 60) ES_FAIL_("the writer did not finish within 60 s");
+  }
+}
+
+static int purge_done(void *arg) {
+  struct esd_writer *w = arg;
+  return !esd_writer_pruning(w) && esd_writer_idle(w);
+}
+
+static int closed(void *arg) { return ((struct ctx *)arg)->closed; }
+
+static void test_daily_purge(void) {
+  double now = (double)time(NULL);
+  struct es_store *s = NULL;
+  char key[32];
+  qt_build_store(db, now);
+
+  /* Many old alerts (50 days), some marked. */
+  ASSERT_EQ(es_store_open(db, NULL, &s, NULL), 0);
+  ASSERT_EQ(es_store_begin(s), 0);
+  for (int i = 0; i < OLD_ROWS; i++) {
+    snprintf(key, sizeof key, "old-%d", i);
+    struct es_alert_rec r = new_alert(key, now - 50 * 86400 + i);
+    r.call_id = "call-ancient";
+    ASSERT_EQ(es_store_put_alert(s, &r), 0);
+    if (i % 100 == 0) {
+      struct es_mark_rec m = {0, key, ES_MARK_FALSE_POSITIVE, "qa", now, NULL};
+      ASSERT_EQ(es_store_mark(s, &m, NULL), 0);
+    }
+  }
+  ASSERT_EQ(es_store_commit(s), 0);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alerts"), OLD_ROWS + (int)QT_NALERTS);
+
+  /* The daemon's arrangement: the store used only by the writer's worker. */
+  uv_loop_t loop;
+  struct ctx c = {0, 0};
+  ASSERT_EQ(uv_loop_init(&loop), 0);
+  struct esd_writer *w = esd_writer_new(&loop, s, 0, on_commit, &c);
+  ASSERT(w != NULL);
+  esd_writer_start_retention(w, 30);
+  /* Rows keep arriving while the purge runs. */
+  for (int i = 0; i < 20; i++) {
+    snprintf(key, sizeof key, "new-%d", i);
+    struct es_alert_rec r = new_alert(key, now - i);
+    ASSERT(esd_writer_add_alert(w, &r) > 0);
+  }
+  run_until(&loop, purge_done, w);
+
+  ASSERT_EQ(esd_writer_pruned_alerts(w), OLD_ROWS + 1); /* and a9, 40 days old */
+  ASSERT_EQ(esd_writer_pruned_calls(w), 1);             /* call-old */
+  ASSERT_GE(c.commits, 1);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alerts WHERE ts < strftime('%s', 'now', '-30 days')"),
+            0);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alerts"), (int)QT_NALERTS - 1 + 20);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alerts WHERE alert_key LIKE 'new-%'"), 20);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alert_marks"), 0);
+  ASSERT_EQ(db_int("SELECT count(*) FROM calls WHERE call_id = 'call-old'"), 0);
+  ASSERT_EQ(db_int("SELECT count(*) FROM calls"), 4);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alert_search WHERE alert_search MATCH 'supervisor'"),
+            20);
+
+  /* A second purge with nothing to delete finishes at once. */
+  esd_writer_prune(w, now - 30 * 86400);
+  ASSERT_EQ(esd_writer_pruning(w), 1);
+  run_until(&loop, purge_done, w);
+  ASSERT_EQ(esd_writer_pruned_alerts(w), OLD_ROWS + 1);
+
+  esd_writer_close(w, on_closed, &c);
+  run_until(&loop, closed, &c);
+  esd_writer_free(w);
+  ASSERT_EQ(uv_loop_close(&loop), 0);
+  es_store_close(s);
+
+  /* The index matches the table after all those deletes. */
+  sqlite3 *h = NULL;
+  ASSERT_EQ(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(h, "INSERT INTO alert_search (alert_search) VALUES ('integrity-check')",
+                         NULL, NULL, NULL),
+            SQLITE_OK);
+  sqlite3_close(h);
+  qt_remove_db(db);
+}
+
+/* Retention off (0 days): nothing is ever deleted, the timer never runs. */
+static void test_off(void) {
+  double now = (double)time(NULL);
+  struct es_store *s = NULL;
+  struct ctx c = {0, 0};
+  uv_loop_t loop;
+  qt_build_store(db, now);
+  ASSERT_EQ(es_store_open(db, NULL, &s, NULL), 0);
+  ASSERT_EQ(uv_loop_init(&loop), 0);
+  struct esd_writer *w = esd_writer_new(&loop, s, 0, on_commit, &c);
+  esd_writer_start_retention(w, 0);
+  ASSERT_EQ(esd_writer_pruning(w), 0);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  ASSERT_EQ(esd_writer_pruning(w), 0);
+  esd_writer_close(w, on_closed, &c);
+  run_until(&loop, closed, &c);
+  esd_writer_free(w);
+  ASSERT_EQ(uv_loop_close(&loop), 0);
+  es_store_close(s);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alerts"), (int)QT_NALERTS);
+  qt_remove_db(db);
+}
+
+/* Loads a config file (and the flag) with daemon/config.c; returns what
+ * esd_config_load() does, its stderr in err. */
+static int load_config(const char *json, const char *flag, struct esd_config *cfg, char *err,
+                       size_t cap) {
+  char path[300], errpath[300];
+  snprintf(path, sizeof path, "%s/earshotd.json", tmpdir);
+  snprintf(errpath, sizeof errpath, "%s/stderr.txt", tmpdir);
+  FILE *f = fopen(path, "w");
+  ASSERT(f != NULL);
+  fputs(json, f);
+  fclose(f);
+  char *argv[] = {"earshotd", "--config", path, "--db", "/nonexistent/earshot.db",
+                  (char *)(flag ? "--retention-days" : NULL), (char *)flag, NULL};
+  int argc = flag ? 7 : 5;
+  fflush(stderr);
+  int saved = dup(2), fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ASSERT(saved >= 0 && fd >= 0);
+  dup2(fd, 2);
+  close(fd);
+  esd_config_init(cfg);
+  int rc = esd_config_load(cfg, argc, argv);
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  size_t len;
+  char *text = qt_slurp(errpath, &len);
+  snprintf(err, cap, "%s", text ? text : "");
+  free(text);
+  unlink(errpath);
+  unlink(path);
+  return rc;
+}
+
+static void check_config(const char *json, const char *flag, int want_days, const char *needle) {
+  struct esd_config cfg;
+  char err[1024];
+  int rc = load_config(json, flag, &cfg, err, sizeof err);
+  if (want_days >= 0) {
+    if (rc != 0) ES_FAIL_("%s %s: refused: %s", json, flag ? flag : "", err);
+    ASSERT_EQ(cfg.retention_days, want_days);
+  } else {
+    if (rc != -1) ES_FAIL_("%s %s: accepted", json, flag ? flag : "");
+    if (strstr(err, needle) == NULL) ES_FAIL_("%s: no \"%s\" in %s", json, needle, err);
+  }
+  esd_config_deinit(&cfg);
+}
+
+static void test_config(void) {
+  check_config("{}", NULL, 0, NULL); /* the default: keep everything */
+  check_config("{\"retention_days\": 30}", NULL, 30, NULL);
+  check_config("{\"retention_days\": 0}", NULL, 0, NULL);
+  check_config("{\"retention_days\": 30}", "7", 7, NULL); /* the flag wins */
+  check_config("{\"retention_days\": -1}", NULL, -1, "retention_days");
+  check_config("{\"retention_days\": 1.5}", NULL, -1, "retention_days");
+  check_config("{\"retention_days\": \"30d\"}", NULL, -1, "retention_days");
+  check_config("{\"retention_days\": 99999}", NULL, -1, "retention_days");
+  check_config("{}", "ninety", -1, "--retention-days");
+  check_config("{}", "-3", -1, "--retention-days");
+}
+
+int main(void) {
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/es_retention_XXXXXX");
+  ASSERT(mkdtemp(tmpdir) != NULL);
+  snprintf(db, sizeof db, "%s/alerts.db", tmpdir);
+  RUN(test_daily_purge);
+  RUN(test_off);
+  RUN(test_config);
+  ASSERT_EQ(rmdir(tmpdir), 0);
+  printf("retention: all passed\n");
+  return 0;
+}
