@@ -68,6 +68,8 @@ struct es_engine {
   size_t reasons_len, reasons_cap;
   uint32_t *seen;               /* owned, rules->n: call rules considered this line */
   uint32_t seen_gen;
+  int no_heat;                  /* the fire being made adds no heat */
+  int at_end;                   /* es_engine_end() is running */
   char cats[ES_NCAT_MAX * 48 + 8];
   int oom;
 };
@@ -428,6 +430,8 @@ static void fire(struct es_engine *e, struct es_callstate *cs, uint32_t q, struc
 
   if (st == NULL)
     return;
+  if (e->no_heat)
+    delta = 0;
   if (kind == ES_FIRE_LINE && delta > 0 && trig && trig->speaker == ES_SPEAKER_AGENT &&
       cs->has_esc && cs->t - cs->last_esc_t <= set->escalation_window) {
     delta *= set->escalation_multiplier;
@@ -501,7 +505,7 @@ static void fire(struct es_engine *e, struct es_callstate *cs, uint32_t q, struc
     free(b);
     f->reason = at ? (const char *)(uintptr_t)at : NULL;
   }
-  if (r->info.backup && cs->armed)
+  if (r->info.backup && cs->armed && !e->at_end)
     raise_backup(e, cs, trig, q);
 }
 
@@ -690,6 +694,17 @@ int es_engine_line(struct es_engine *e, struct es_callstate **csp, double t, enu
     const struct es__rule *r = &rules->rules[rule];
     struct rhit *h = remember(cs, rule, sp, text, len, res->hits[i].start, res->hits[i].end);
 
+    /* One line says one thing per category: several rules of a category
+     * on it ("fuck you, you idiot") heat the call as its strongest one. */
+    e->no_heat = 0;
+    for (size_t k = 0; k < res->nhits && !e->no_heat; k++) {
+      const struct es__rule *o = &rules->rules[res->hits[k].rule];
+      if (k != i && o->category_idx == r->category_idx &&
+          (fabs(o->info.score) > fabs(r->info.score) ||
+           (fabs(o->info.score) == fabs(r->info.score) && k < i)))
+        e->no_heat = 1;
+    }
+
     cs->hits++;
     if (r->category_idx >= 0 && r->category_idx < ES_NCAT_MAX)
       cs->by_cat[r->category_idx]++;
@@ -700,6 +715,7 @@ int es_engine_line(struct es_engine *e, struct es_callstate **csp, double t, enu
     if (rules->nnfb)
       resolve_deadlines(e, cs, rule, sp);
     consider(e, cs, rule, h, &res->hits[i]);
+    e->no_heat = 0; /* call rules add their own score */
     for (uint32_t k = rules->caller_start[rule]; k < rules->caller_start[rule + 1]; k++) {
       uint32_t q = rules->callers[k];
       if (e->seen[q] == e->seen_gen || !speaker_ok(rules->rules[q].when.speaker, sp))
@@ -745,8 +761,12 @@ int es_engine_end(struct es_engine *e, struct es_callstate **csp, double t,
   memset(sum, 0, sizeof(*sum));
   if (cs) {
     advance(cs, set, t);
+    /* Deadlines still open fire, for the record; the call is over, so
+     * they no longer change its heat (nor raise backup). */
+    e->no_heat = e->at_end = 1;
     if (e->rules->nnfb)
       check_deadlines(e, cs, 0, 1);
+    e->no_heat = e->at_end = 0;
     sum->peak_heat = cs->peak;
     sum->final_heat = cs->heat;
     sum->backup_raised = cs->backup_raised;

@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages earshot needs to build, run and test.
 # Only what is missing is installed; nothing is downloaded from elsewhere.
-# Usage: scripts/deps.sh [--bench]   (--bench adds Hyperscan and ripgrep)
+# Usage: scripts/deps.sh [--bench] [--eval]
+#   --bench adds Hyperscan and ripgrep; --eval adds python3 (tests/eval).
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libpcre2-dev libcjson-dev libsqlite3-dev
       libuv1-dev libcurl4-openssl-dev sqlite3 socat)
-if [[ "${1:-}" == "--bench" ]]; then
-  pkgs+=(ripgrep)
-  # Hyperscan is packaged for amd64 only.
-  [[ "$(dpkg --print-architecture)" == amd64 ]] && pkgs+=(libhyperscan-dev)
-fi
+for arg in "$@"; do
+  case $arg in
+    --bench)
+      pkgs+=(ripgrep)
+      # Hyperscan is packaged for amd64 only.
+      [[ "$(dpkg --print-architecture)" == amd64 ]] && pkgs+=(libhyperscan-dev) ;;
+    --eval) pkgs+=(python3) ;;
+    *) echo "usage: scripts/deps.sh [--bench] [--eval]" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do
