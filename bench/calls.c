@@ -13,6 +13,7 @@
  * usage: bench_calls [--calls N] [--rules PATH]   (bench/calls.sh builds and runs it)
  */
 #include <malloc.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,8 +120,9 @@ int main(int argc, char **argv) {
       double m0 = now_s();
       es_match_line(m, script[k].sp, script[k].text, strlen(script[k].text), 0, &res);
       match_s += now_s() - m0;
-      es_engine_line(e, &call->state, (double)k * 6.0, script[k].sp, script[k].text,
-                     strlen(script[k].text), &res, &out);
+      struct es_line ln = {.t = (double)k * 6.0, .end_t = NAN, .speaker = script[k].sp,
+                           .text = script[k].text, .len = strlen(script[k].text), .res = &res};
+      es_engine_line(e, &call->state, &ln, &out);
       for (size_t f = 0; f < out.n; f++)
         backups += out.fires[f].kind == ES_FIRE_BACKUP;
       lines++;

@@ -24,6 +24,7 @@ int es_cmd_replay(int argc, char **argv);
 int es_cmd_send(int argc, char **argv);
 int es_cmd_stats(int argc, char **argv);
 int es_cmd_reload(int argc, char **argv);
+int es_cmd_sentiment(int argc, char **argv); /* cmd_sentiment.c, docs/sentiment.md */
 
 /* The analysts' verbs over the alert store (cmd_query.c, docs/analysts.md):
  * alerts, calls, call, agents, search, purge, and ack --db; argv[0] is the

@@ -87,11 +87,16 @@ static void end_call(struct replay *r, struct es_call *call, double t, const cha
       printf("\"\"");
     printf(",\"end_reason\":\"%s\",\"lines\":%llu,\"peak_heat\":%.3f,\"final_heat\":%.3f,"
            "\"backup_raised\":%s,\"deescalated\":%s,\"alerts\":%llu,\"suppressed\":%llu,"
-           "\"hits_by_category\":%s}\n",
+           "\"hits_by_category\":%s,\"overtalk\":{\"agent\":%u,\"customer\":%u},"
+           "\"dead_air\":%u,\"longest_silence\":%.1f",
            why, (unsigned long long)call->lines, sum.peak_heat, sum.final_heat,
            sum.backup_raised ? "true" : "false", sum.deescalated ? "true" : "false",
            (unsigned long long)sum.fires_sent, (unsigned long long)sum.fires_suppressed,
-           sum.hits_by_category);
+           sum.hits_by_category, sum.overtalk_agent, sum.overtalk_customer, sum.dead_air,
+           sum.longest_silence);
+    if (isfinite(sum.customer_sentiment))
+      printf(",\"customer_sentiment\":%.3f", sum.customer_sentiment);
+    printf("}\n");
   }
 }
 
@@ -235,8 +240,11 @@ int es_cmd_replay(int argc, char **argv) {
       r.nerrors++;
     }
     struct es_call_out o;
-    if (es_engine_line(r.engine, &call->state, call->call_t, ev.speaker, ev.text, ev.text_len,
-                       &res, &o) != 0) {
+    struct es_line ln = {
+      .t = call->call_t, .end_t = ev.has_end_ts ? ev.end_ts : NAN, .speaker = ev.speaker,
+      .text = ev.text, .len = ev.text_len, .res = &res,
+    };
+    if (es_engine_line(r.engine, &call->state, &ln, &o) != 0) {
       print_error(rd.lineno, "out_of_memory", "the call logic ran out of memory", NULL);
       r.nerrors++;
     }

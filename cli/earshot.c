@@ -17,6 +17,8 @@ static void usage(FILE *f) {
         "                            run rules and call logic over a transcript\n"
         "                            (protocol NDJSON) as earshotd does, print alerts\n"
         "                            and call summaries as NDJSON\n"
+        "  sentiment [--asr] [FILE|-] VADER sentiment of every utterance, with the words\n"
+        "                            that carried it, as NDJSON (docs/sentiment.md)\n"
         "\n"
         "Talking to earshotd (--socket PATH, default <home>/earshotd.sock):\n"
         "  send [FILE|-]             stream a transcript to earshotd, print its alerts,\n"
@@ -66,6 +68,8 @@ int main(int argc, char **argv) {
     return es_cmd_stats(argc - 1, argv + 1);
   if (strcmp(argv[1], "reload") == 0)
     return es_cmd_reload(argc - 1, argv + 1);
+  if (strcmp(argv[1], "sentiment") == 0)
+    return es_cmd_sentiment(argc - 1, argv + 1);
   if (strcmp(argv[1], "tail") == 0)
     return es_cmd_tail(argc - 1, argv + 1);
   if (strcmp(argv[1], "ack") == 0)

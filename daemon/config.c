@@ -44,6 +44,7 @@ void esd_config_deinit(struct esd_config *c) {
   free(c->listen_tcp);
   free(c->tcp_token);
   free(c->config_file);
+  free(c->webhooks_json);
   memset(c, 0, sizeof(*c));
 }
 
@@ -102,7 +103,7 @@ static int load_file(struct esd_config *c, const char *file) {
   static const char *const top[] = {
     "socket", "socket_group", "socket_mode", "db", "rules", "listen_tcp", "tcp_token",
     "log_level", "foreground", "limits", "store", "redact", "call_idle_timeout",
-    "retention_days", NULL};
+    "retention_days", "webhooks", NULL};
   static const char *const lim[] = {
     "max_line_bytes", "max_connections", "max_calls_per_connection", "max_open_calls",
     "max_output_bytes", "max_pending_alerts", "output_stall_timeout", NULL};
@@ -202,6 +203,16 @@ static int load_file(struct esd_config *c, const char *file) {
       CFG_ERR("\"retention_days\" must be a whole number of days from 0 (keep everything) "
               "to %d", ESD_MAX_RETENTION_DAYS);
     c->retention_days = (unsigned)d;
+  }
+  /* Kept as text: webhook.c checks every field (main.c reports its
+   * errors like these), and this file stays free of libcurl. */
+  if ((v = cJSON_GetObjectItemCaseSensitive(root, "webhooks"))) {
+    char *json = cJSON_PrintUnformatted(v);
+    free(c->webhooks_json);
+    c->webhooks_json = json ? strdup(json) : NULL;
+    cJSON_free(json);
+    if (c->webhooks_json == NULL)
+      CFG_ERR("out of memory");
   }
   if ((sub = cJSON_GetObjectItemCaseSensitive(root, "limits"))) {
     if (!cJSON_IsObject(sub))

@@ -36,6 +36,8 @@ struct esd_config {
   unsigned commit_interval_ms;  /* 10: at most one transaction per 10 ms; 0: every loop turn */
   int redact;                   /* 1 (default) */
   unsigned retention_days;      /* delete rows older than this, daily; 0 (default): keep */
+  char *webhooks_json;          /* owned: the "webhooks" value as JSON text, or NULL;
+                                   checked and used by webhook.c (docs/webhooks.md) */
   char *config_file;            /* owned, or NULL */
 };
 

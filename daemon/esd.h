@@ -15,6 +15,7 @@
 #include "feed.h"
 #include "proto.h"
 #include "store.h"
+#include "webhook.h"
 #include "writer.h"
 
 #define ESD_READ_CHUNK 65536   /* bytes read per read callback (one shared buffer) */
@@ -85,6 +86,7 @@ struct esd {
   struct es_calls *calls;
   struct es_store *store;
   struct esd_writer *writer;
+  struct esd_webhooks *webhooks; /* NULL: no webhook configured (webhook.h) */
   uv_pipe_t unix_listener;
   uv_tcp_t tcp_listener;
   unsigned unix_on : 1, tcp_on : 1, stopping : 1, reloading : 1, store_paused : 1;

@@ -26,6 +26,7 @@ static void maybe_finish(struct esd *d);
 static void on_commit(void *ud, uint64_t batch) {
   struct esd *d = ud;
   esd_on_commit(d, batch);
+  esd_webhooks_on_commit(d->webhooks, batch);
   if (d->stopping)
     maybe_finish(d);
 }
@@ -74,6 +75,10 @@ static void begin_shutdown(struct esd *d, const char *why) {
   esd_stop_listening(d);
   esd_drain_and_close_all(d);
   esd_end_all_calls(d, ES_END_SHUTDOWN);
+  /* Requests in flight are abandoned: their outbox rows stay pending (and
+   * the rows of the alerts just raised are committed below) for the next
+   * start. */
+  esd_webhooks_stop(d->webhooks);
   uv_timer_init(d->loop, &deadline);
   deadline.data = d;
   uv_timer_start(&deadline, on_deadline, ESD_SHUTDOWN_DEADLINE_MS, 0);
@@ -147,11 +152,13 @@ static void close_any(uv_handle_t *h, void *arg) {
  * failed start leaks nothing), and return the exit code. */
 static int fail_startup(struct esd *d, struct esd_config *cfg, int notify) {
   ready(notify, 1);
+  esd_webhooks_stop(d->webhooks);
   if (d->loop) {
     uv_walk(d->loop, close_any, NULL);
     uv_run(d->loop, UV_RUN_DEFAULT);
     uv_loop_close(d->loop);
   }
+  esd_webhooks_free(d->webhooks);
   es_store_close(d->store);
   esd_writer_free(d->writer);
   esd_feed_free(d);
@@ -208,9 +215,19 @@ int main(int argc, char **argv) {
     esd_config_deinit(&cfg);
     return 1;
   }
+  {
+    char msg[512];
+    if (esd_webhooks_new(cfg.webhooks_json, cfg.redact, &d.webhooks, msg, sizeof(msg)) != 0) {
+      fprintf(stderr, "earshotd: %s: %s\n", cfg.config_file ? cfg.config_file : "config", msg);
+      es_rules_free(d.rules);
+      esd_config_deinit(&cfg);
+      return 1;
+    }
+  }
   if (cfg.check_only) {
     printf("earshotd: configuration OK; %u rules from %zu files, rule set %s\n",
            es_rules_count(d.rules), es_rules_nfiles(d.rules), es_rules_version(d.rules));
+    esd_webhooks_free(d.webhooks);
     es_rules_free(d.rules);
     esd_config_deinit(&cfg);
     return 0;
@@ -250,6 +267,9 @@ int main(int argc, char **argv) {
     esd_error("main", "out of memory at startup");
     return fail_startup(&d, &cfg, notify);
   }
+  /* Before any worker thread runs: it initialises libcurl. */
+  if (esd_webhooks_start(d.webhooks, d.loop, d.writer, cfg.db_path) != 0)
+    return fail_startup(&d, &cfg, notify);
   esd_writer_start_retention(d.writer, cfg.retention_days);
   d.started_wall = esd_wall_now();
   d.started_ms = uv_now(d.loop);
@@ -278,6 +298,7 @@ int main(int argc, char **argv) {
   rc = uv_loop_close(d.loop);
   if (rc != 0)
     esd_warn("main", "event loop closed with handles still open: %s", uv_strerror(rc));
+  esd_webhooks_free(d.webhooks);
   es_store_close(d.store);
   esd_writer_free(d.writer);
   esd_feed_free(&d);

@@ -204,6 +204,12 @@ void esd_send_stats(struct esd *d, struct esd_conn *c) {
                 ",\"rejected_rows\":%" PRIu64 "}",
             esd_writer_commits(d->writer), esd_writer_failures(d->writer),
             esd_writer_rejected(d->writer));
+  {
+    char *wh = esd_webhooks_stats_json(d->webhooks);
+    if (wh)
+      sb_printf(&b, "%s", wh);
+    free(wh);
+  }
   sb_printf(&b, ",\"matcher\":{\"candidates\":%" PRIu64 ",\"pcre2_runs\":%" PRIu64
                 ",\"limit_hits\":%" PRIu64 "}",
             ms->candidates, ms->pcre2_runs, ms->limit_hits);

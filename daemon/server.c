@@ -359,7 +359,7 @@ static struct es_call *open_call(struct esd_conn *c, const struct es_event *ev, 
  * the line being handled, or NULL at call end. Returns the writer batch,
  * or 0 when it was suppressed or could not be queued. */
 static uint64_t emit_fire(struct esd *d, struct esd_conn *c, struct es_call *call,
-                          const struct es_event *ev, const struct es_fire *f) {
+                          const struct es_event *ev, const struct es_fire *f, const char *when) {
   char json[8192], *big = NULL, key[ES_CALL_ID_MAX + 160];
   struct es_alert a;
   int64_t n;
@@ -383,8 +383,8 @@ static uint64_t emit_fire(struct esd *d, struct esd_conn *c, struct es_call *cal
   }
   if (ev)
     alert_key(key, sizeof(key), ev, f->rule->id, call->lines);
-  else /* at call end: once per rule and call */
-    snprintf(key, sizeof(key), "%s/end%" PRIu64 "/%s", call->id, call->lines, f->rule->id);
+  else /* between lines or at call end: once per rule, line count and moment */
+    snprintf(key, sizeof(key), "%s/%s%" PRIu64 "/%s", call->id, when, call->lines, f->rule->id);
   struct es_alert_rec rec = {
     .alert_key = key, .call_id = call->id, .ts = esd_wall_now(),
     .call_ts = a.has_ts ? a.ts : NAN, .rule_id = f->rule->id, .category = f->rule->category,
@@ -401,6 +401,7 @@ static uint64_t emit_fire(struct esd *d, struct esd_conn *c, struct es_call *cal
     return 0;
   }
   esd_feed_publish(d, call, &rec, b);
+  esd_webhooks_alert(d->webhooks, call, &rec, b);
   call->alerts++;
   d->alerts++;
   if (c)
@@ -413,15 +414,17 @@ static uint64_t emit_fire(struct esd *d, struct esd_conn *c, struct es_call *cal
 
 /* Ends a call's logic (pending deadlines fire, sent to the call's
  * connection if it is still there) and writes its end and summary. */
-static uint64_t write_call_end(struct esd *d, struct es_call *call, enum es_end_reason why) {
+/* t: the call time the client gave the end (its ts), or NAN. */
+static uint64_t write_call_end(struct esd *d, struct es_call *call, enum es_end_reason why,
+                               double t) {
   struct es_call_out out;
   struct es_call_summary sum;
   uint64_t batch = 0;
 
-  if (es_engine_end(d->engine, &call->state, NAN, &out, &sum) != 0)
+  if (es_engine_end(d->engine, &call->state, t, &out, &sum) != 0)
     esd_warn("calls", "call %s: out of memory ending its call logic", call->id);
   for (size_t i = 0; i < out.n; i++) {
-    uint64_t b = emit_fire(d, call->owner, call, NULL, &out.fires[i]);
+    uint64_t b = emit_fire(d, call->owner, call, NULL, &out.fires[i], "end");
     if (b)
       batch = b;
   }
@@ -488,12 +491,15 @@ static void handle_utterance(struct esd_conn *c, struct es_event *ev, uint64_t *
   else if (!call->has_ts)
     call->call_t = call->last_seen - call->opened_at;
   struct es_call_out out;
-  if (es_engine_line(d->engine, &call->state, call->call_t, ev->speaker, ev->text, ev->text_len,
-                     &res, &out) != 0)
+  struct es_line ln = {
+    .t = call->call_t, .end_t = ev->has_end_ts ? ev->end_ts : NAN, .speaker = ev->speaker,
+    .text = ev->text, .len = ev->text_len, .res = &res,
+  };
+  if (es_engine_line(d->engine, &call->state, &ln, &out) != 0)
     send_error(c, ev->has_seq, ev->seq, "internal", NULL,
                "out of memory in the call logic: this line's call-level alerts may be missing");
   for (size_t i = 0; i < out.n; i++) {
-    uint64_t b = emit_fire(d, c, call, ev, &out.fires[i]);
+    uint64_t b = emit_fire(d, c, call, ev, &out.fires[i], NULL);
     if (b)
       *batch = b;
   }
@@ -572,7 +578,7 @@ static void handle_line(struct esd_conn *c, const char *line, size_t len) {
       send_error(c, ev.has_seq, ev.seq, "unknown_call", NULL, "no open call with this call_id");
       break;
     }
-    batch = write_call_end(d, call, ES_END_ENDED);
+    batch = write_call_end(d, call, ES_END_ENDED, ev.has_ts ? ev.ts : NAN);
     release_call(call);
     es_calls_remove(d->calls, call);
     break;
@@ -1034,14 +1040,31 @@ static void on_expired(void *ud, struct es_call *call) {
   d->calls_abandoned++;
   esd_debug("calls", "call %s idle for %.0f s: closed as abandoned", call->id,
             d->cfg->call_idle_timeout);
-  write_call_end(d, call, ES_END_ABANDONED);
+  write_call_end(d, call, ES_END_ABANDONED, NAN);
   release_call(call);
+}
+
+/* Dead air: a call nobody has spoken in is checked once a tick, on call
+ * time estimated from its last line and the time since it arrived. */
+static void on_idle_check(void *ud, struct es_call *call) {
+  struct esd *d = ud;
+  struct es_call_out out;
+  double now = (double)uv_now(d->loop) / 1000.0;
+  if (call->state == NULL || now - call->last_seen < 1)
+    return;
+  if (es_engine_idle(d->engine, &call->state, call->call_t + (now - call->last_seen), &out) != 0)
+    return;
+  for (size_t i = 0; i < out.n; i++)
+    emit_fire(d, call->owner, call, NULL, &out.fires[i], "idle");
+  if (out.n && call->owner)
+    esd_conn_flush(call->owner);
 }
 
 void esd_tick(uv_timer_t *t) {
   struct esd *d = t->data;
   double now = (double)uv_now(d->loop) / 1000.0;
 
+  es_calls_foreach(d->calls, on_idle_check, d);
   es_calls_expire(d->calls, now, d->cfg->call_idle_timeout, on_expired, d);
   for (struct esd_conn *c = d->conns, *next; c; c = next) {
     next = c->next;
@@ -1066,7 +1089,7 @@ struct end_all {
 
 static void on_end_all(void *ud, struct es_call *call) {
   struct end_all *e = ud;
-  write_call_end(e->d, call, e->why);
+  write_call_end(e->d, call, e->why, NAN);
 }
 
 void esd_end_all_calls(struct esd *d, enum es_end_reason why) {

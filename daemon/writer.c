@@ -11,7 +11,8 @@
 
 #define ESD_WRITER_EARLY_ROWS 512 /* start a commit as soon as a batch holds this many */
 
-enum op_kind { OP_ALERT, OP_CALL_START, OP_CALL_END, OP_RULE_SET, OP_MARK };
+enum op_kind { OP_ALERT, OP_CALL_START, OP_CALL_END, OP_RULE_SET, OP_MARK, OP_OUTBOX,
+               OP_OUTBOX_UPDATE };
 
 /* One row, its strings copied into the same allocation. */
 struct op {
@@ -22,6 +23,8 @@ struct op {
     struct es_call_start start;
     struct es_call_end end;
     struct es_mark_rec mark;
+    struct es_outbox_rec outbox;
+    struct es_outbox_update outbox_update;
     struct {
       const char *version;
       double loaded_at;
@@ -113,15 +116,21 @@ static size_t slen(const char *s) { return s ? strlen(s) + 1 : 0; }
 static void maybe_start(struct esd_writer *w);
 
 static uint64_t push(struct esd_writer *w, struct op *o) {
-  uint64_t id = w->open->id;
+  uint64_t id;
+  /* A busy loop turn can add many rows: commit a full batch at once rather
+   * than at the end of the turn, so acks do not wait for the whole turn.
+   * An alert's outbox rows follow it into its batch, so a full batch is
+   * started only before a row that is not an outbox row, or after one
+   * that can have none following. */
+  if (o->kind != OP_OUTBOX && w->open->nrows >= ESD_WRITER_EARLY_ROWS)
+    maybe_start(w);
+  id = w->open->id;
   o->next = NULL;
   *w->open->tail = o;
   w->open->tail = &o->next;
   w->open->nrows++;
   w->pending_rows++;
-  /* A busy loop turn can add many rows: commit a full batch at once rather
-   * than at the end of the turn, so acks do not wait for the whole turn. */
-  if (w->open->nrows >= ESD_WRITER_EARLY_ROWS)
+  if (o->kind != OP_OUTBOX && o->kind != OP_ALERT && w->open->nrows >= ESD_WRITER_EARLY_ROWS)
     maybe_start(w);
   return id;
 }
@@ -228,6 +237,30 @@ uint64_t esd_writer_add_rule_set(struct esd_writer *w, const struct es_rules *ru
   return push(w, o);
 }
 
+uint64_t esd_writer_add_outbox(struct esd_writer *w, const struct es_outbox_rec *r) {
+  struct op *o = op_new(OP_OUTBOX, slen(r->destination) + slen(r->payload));
+  size_t pos = 0;
+
+  if (o == NULL)
+    return 0;
+  o->u.outbox = *r;
+  o->u.outbox.destination = dup_into(o, &pos, r->destination);
+  o->u.outbox.payload = dup_into(o, &pos, r->payload);
+  return push(w, o);
+}
+
+uint64_t esd_writer_update_outbox(struct esd_writer *w, const struct es_outbox_update *u) {
+  struct op *o = op_new(OP_OUTBOX_UPDATE, slen(u->last_error) + slen(u->destination));
+  size_t pos = 0;
+
+  if (o == NULL)
+    return 0;
+  o->u.outbox_update = *u;
+  o->u.outbox_update.last_error = dup_into(o, &pos, u->last_error);
+  o->u.outbox_update.destination = dup_into(o, &pos, u->destination);
+  return push(w, o);
+}
+
 /* ---- the worker side: the only code here that touches SQLite ------- */
 
 static int apply(struct es_store *st, const struct op *o) {
@@ -242,6 +275,11 @@ static int apply(struct es_store *st, const struct op *o) {
     return es_store_put_call_end(st, &o->u.end);
   case OP_MARK:
     return es_store_mark(st, &o->u.mark, NULL);
+  case OP_OUTBOX:
+    rc = es_store_put_outbox(st, &o->u.outbox);
+    return rc == 1 ? 0 : rc; /* 1: its alert was a resend (or refused): nothing owed */
+  case OP_OUTBOX_UPDATE:
+    return es_store_update_outbox(st, &o->u.outbox_update);
   case OP_RULE_SET:
     return es_store_put_rule_set(st, o->u.rule_set.version, o->u.rule_set.loaded_at,
                                  o->u.rule_set.files, o->u.rule_set.nfiles,

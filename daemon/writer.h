@@ -44,6 +44,12 @@ uint64_t esd_writer_add_mark(struct esd_writer *w, int64_t alert_id, const char 
                              const char *by, const char *note, double at);
 uint64_t esd_writer_add_rule_set(struct esd_writer *w, const struct es_rules *rules,
                                  double loaded_at);
+/* A webhook delivery of the alert added just before it (webhook.c). It
+ * always goes into that alert's batch, never the next one, so that the
+ * alert and its pending deliveries commit together or not at all. */
+uint64_t esd_writer_add_outbox(struct esd_writer *w, const struct es_outbox_rec *row);
+/* The outcome of a webhook delivery (delivered, retry, failed, suppressed). */
+uint64_t esd_writer_update_outbox(struct esd_writer *w, const struct es_outbox_update *u);
 
 uint64_t esd_writer_committed(const struct esd_writer *w); /* last committed batch id */
 uint64_t esd_writer_open_id(const struct esd_writer *w);   /* batch now filling */

@@ -14,6 +14,7 @@
 #include "rules_int.h"
 
 #define ES_NCAT_MAX 24      /* categories counted per call */
+#define ES_SIG_RUN 8        /* lines remembered for rapid_fire and sentiment_trend */
 #define ES_REASON_CAP 4096  /* bytes of one reason (enough for ES_REASON_HITS hits) */
 
 /* A hit the call remembers. */
@@ -54,8 +55,21 @@ struct es_callstate {
   uint64_t hits, sent, suppressed;
   uint32_t by_cat[ES_NCAT_MAX];
   unsigned armed : 1, backup_raised : 1, deesc_after_peak : 1, has_esc : 1;
-  struct rhit recent[ES_RECENT];
+  struct rhit *recent;          /* owned, ES_RECENT, allocated at the first hit */
   uint32_t nrecent;             /* hits remembered in all; ring at nrecent % ES_RECENT */
+  /* timing and sentiment signals */
+  double last_end[3];           /* call time the latest line of each speaker ended, when the
+                                   client said (end_ts); NAN: not known */
+  double prev_end;              /* the latest line of anyone: its end (or start); NAN: none */
+  uint32_t dead_air_line;       /* lines when dead air was last reported (not twice per gap) */
+  uint32_t run_len[3];          /* lines in a row of each speaker, the other silent */
+  double run_t[3][ES_SIG_RUN];  /* their start times, a ring */
+  double talk[3];               /* seconds each speaker talked in its current run */
+  double ewma[3];               /* rolling sentiment per speaker; NAN: none yet */
+  double hist[3][ES_SIG_RUN];   /* ewma after each of the speaker's lines, a ring */
+  uint32_t nhist[3];
+  uint32_t overtalk[3], dead_airs;
+  double longest_silence;
   struct rstate *rs;            /* owned, sorted by rule */
   uint32_t nrs, caprs;
 };
@@ -69,6 +83,9 @@ struct es_engine {
   uint32_t *seen;               /* owned, rules->n: call rules considered this line */
   uint32_t seen_gen;
   int no_heat;                  /* the fire being made adds no heat */
+  const char *sig_reason;       /* members a signal adds to its fire's reason, or NULL */
+  int between;                  /* a signal between lines: the last line counts as earlier */
+  struct es_sentiment_scratch *senti; /* owned, when the rules use sentiment */
   int at_end;                   /* es_engine_end() is running */
   char cats[ES_NCAT_MAX * 48 + 8];
   int oom;
@@ -82,7 +99,10 @@ struct es_engine *es_engine_new(const struct es_rules *rules) {
     return NULL;
   e->rules = rules;
   e->seen = calloc(rules->n ? rules->n : 1, sizeof(*e->seen));
-  if (e->seen == NULL) {
+  if (rules->sentiment)
+    e->senti = es_sentiment_scratch_new(rules->opts.max_line_bytes);
+  if (e->seen == NULL || (rules->sentiment && e->senti == NULL)) {
+    free(e->seen);
     free(e);
     return NULL;
   }
@@ -95,6 +115,7 @@ void es_engine_free(struct es_engine *e) {
   free(e->fires);
   free(e->reasons);
   free(e->seen);
+  es_sentiment_scratch_free(e->senti);
   free(e);
 }
 
@@ -104,6 +125,7 @@ void es_callstate_free(struct es_callstate *cs) {
   for (uint32_t i = 0; i < cs->nrs; i++)
     free(cs->rs[i].win);
   free(cs->rs);
+  free(cs->recent);
   free(cs);
 }
 
@@ -111,7 +133,7 @@ size_t es_callstate_bytes(const struct es_callstate *cs) {
   size_t n;
   if (cs == NULL)
     return 0;
-  n = sizeof(*cs) + cs->caprs * sizeof(*cs->rs);
+  n = sizeof(*cs) + cs->caprs * sizeof(*cs->rs) + (cs->recent ? ES_RECENT * sizeof(*cs->recent) : 0);
   for (uint32_t i = 0; i < cs->nrs; i++)
     if (cs->rs[i].win)
       n += cs->rules->rules[cs->rs[i].rule].info.count * sizeof(double);
@@ -127,6 +149,11 @@ static struct es_callstate *state_new(const struct es_rules *rules, double t) {
   cs->rules = rules;
   cs->t = t;
   cs->armed = 1;
+  cs->prev_end = NAN;
+  for (int i = 0; i < 3; i++) {
+    cs->last_end[i] = NAN;
+    cs->ewma[i] = NAN;
+  }
   return cs;
 }
 
@@ -279,8 +306,13 @@ static void advance(struct es_callstate *cs, const struct es_call_settings *set,
     cs->armed = 1;
 }
 
-static struct rhit *remember(struct es_callstate *cs, uint32_t rule, enum es_speaker sp,
-                             const char *text, size_t len, uint32_t start, uint32_t end) {
+static struct rhit *remember(struct es_engine *e, struct es_callstate *cs, uint32_t rule,
+                             enum es_speaker sp, const char *text, size_t len, uint32_t start,
+                             uint32_t end) {
+  if (cs->recent == NULL && (cs->recent = calloc(ES_RECENT, sizeof(*cs->recent))) == NULL) {
+    e->oom = 1;
+    return NULL;
+  }
   struct rhit *h = &cs->recent[cs->nrecent++ % ES_RECENT];
   size_t n = end > start && end <= len ? end - start : 0;
   if (n > ES_WORDS_MAX) {
@@ -328,7 +360,7 @@ static void raise_backup(struct es_engine *e, struct es_callstate *cs, const str
   struct rbuf *b = malloc(sizeof(*b));
   const struct rhit *list[ES_RECENT];
   double weight[ES_RECENT];
-  size_t n = 0, have = cs->nrecent < ES_RECENT ? cs->nrecent : ES_RECENT;
+  size_t n = 0, have = cs->recent == NULL ? 0 : cs->nrecent < ES_RECENT ? cs->nrecent : ES_RECENT;
   struct es_fire *f;
   size_t at;
 
@@ -479,7 +511,7 @@ static void fire(struct es_engine *e, struct es_callstate *cs, uint32_t q, struc
     st->last_sent = cs->t;
     cs->sent++;
   }
-  if (kind != ES_FIRE_LINE || weighted || extra) {
+  if (kind != ES_FIRE_LINE || weighted || extra || e->sig_reason) {
     struct rbuf *b = malloc(sizeof(*b));
     size_t at;
     if (b == NULL) {
@@ -489,10 +521,15 @@ static void fire(struct es_engine *e, struct es_callstate *cs, uint32_t q, struc
     b->pos = 0;
     b->full = 0;
     rb_put(b, "{");
+    if (e->sig_reason) {
+      rb_put(b, e->sig_reason);
+      if (extra)
+        rb_put(b, ",");
+    }
     if (extra)
       rb_put(b, extra);
     if (trig) {
-      rb_put(b, extra ? ",\"trigger\":" : "\"trigger\":");
+      rb_put(b, extra || e->sig_reason ? ",\"trigger\":" : "\"trigger\":");
       rb_hit(b, e->rules, trig, 0, 0);
     }
     if (weighted) {
@@ -510,12 +547,15 @@ static void fire(struct es_engine *e, struct es_callstate *cs, uint32_t q, struc
 }
 
 /* The earlier hit an "after" clause asks for, or NULL. */
-static const struct rhit *find_after(const struct es_callstate *cs, const struct es__ref *ref) {
-  size_t have = cs->nrecent < ES_RECENT ? cs->nrecent : ES_RECENT;
+static const struct rhit *find_after(const struct es_engine *e, const struct es_callstate *cs,
+                                     const struct es__ref *ref) {
+  size_t have = cs->recent == NULL ? 0 : cs->nrecent < ES_RECENT ? cs->nrecent : ES_RECENT;
   const struct rhit *best = NULL;
   for (size_t i = 0; i < have; i++) {
     const struct rhit *h = &cs->recent[i];
-    if (h->rule == UINT32_MAX || h->line >= cs->lines || !in_ref(ref, h->rule) ||
+    /* An earlier line; between lines (dead air), the last line is earlier. */
+    if (h->rule == UINT32_MAX || h->line > (e->between ? cs->lines : cs->lines - 1) ||
+        !in_ref(ref, h->rule) ||
         !speaker_ok(ref->speaker, (enum es_speaker)h->speaker))
       continue;
     if (ref->within > 0 && cs->t - h->t > ref->within)
@@ -544,7 +584,7 @@ static void consider(struct es_engine *e, struct es_callstate *cs, uint32_t q, s
 
   extra[0] = '\0';
   if (r->after.set) {
-    const struct rhit *a = find_after(cs, &r->after);
+    const struct rhit *a = find_after(e, cs, &r->after);
     struct rbuf *b;
     if (a == NULL)
       return;
@@ -655,45 +695,258 @@ static void finish_out(struct es_engine *e, struct es_call_out *out) {
   out->n = e->nfires;
 }
 
-int es_engine_line(struct es_engine *e, struct es_callstate **csp, double t, enum es_speaker sp,
-                   const char *text, size_t len, const struct es_match_result *res,
+/* A hit of rule `rule` (a line rule's match, or a signal), said by sp:
+ * remembered, counted, resolving deadlines, considered for the rule itself
+ * and for the call rules that wait for it. span: its words on the current
+ * line, or NULL (then words/wlen name it). */
+static void hit(struct es_engine *e, struct es_callstate *cs, uint32_t rule, enum es_speaker sp,
+                const char *text, size_t len, const struct es_hit *span) {
+  const struct es_rules *rules = e->rules;
+  const struct es__rule *r = &rules->rules[rule];
+  struct rhit *h = remember(e, cs, rule, sp, text, len, span ? span->start : 0,
+                            span ? span->end : (uint32_t)len);
+  int no_heat = e->no_heat;
+
+  if (h == NULL)
+    return;
+  cs->hits++;
+  if (r->category_idx >= 0 && r->category_idx < ES_NCAT_MAX)
+    cs->by_cat[r->category_idx]++;
+  if (sp == ES_SPEAKER_CUSTOMER && r->info.score > 0) {
+    cs->has_esc = 1;
+    cs->last_esc_t = cs->t;
+  }
+  if (rules->nnfb)
+    resolve_deadlines(e, cs, rule, sp);
+  consider(e, cs, rule, h, span);
+  e->no_heat = 0; /* call rules add their own score */
+  e->sig_reason = NULL;
+  for (uint32_t k = rules->caller_start[rule]; k < rules->caller_start[rule + 1]; k++) {
+    uint32_t q = rules->callers[k];
+    if (e->seen[q] == e->seen_gen || !speaker_ok(rules->rules[q].when.speaker, sp))
+      continue;
+    e->seen[q] = e->seen_gen;
+    consider(e, cs, q, h, span);
+  }
+  e->no_heat = no_heat;
+}
+
+/* A signal rule's hit, with what explains it. */
+static void signal_hit(struct es_engine *e, struct es_callstate *cs, uint32_t rule,
+                       enum es_speaker sp, const char *text, size_t len,
+                       const struct es_hit *span, const char *reason) {
+  e->sig_reason = reason;
+  hit(e, cs, rule, sp, text, len, span);
+  e->sig_reason = NULL;
+}
+
+/* Dead air up to call time t, before a line (or at idle or end). */
+static void check_dead_air(struct es_engine *e, struct es_callstate *cs, double t) {
+  const struct es_rules *rules = e->rules;
+  double gap;
+  char why[160], words[64];
+
+  if (isnan(cs->prev_end))
+    return;
+  gap = t - cs->prev_end;
+  if (gap > cs->longest_silence)
+    cs->longest_silence = gap;
+  if (cs->dead_air_line == cs->lines + 1)
+    return; /* this silence was reported already */
+  for (uint32_t k = 0; k < rules->nsignal; k++) {
+    uint32_t q = rules->signal_rules[k];
+    const struct es_rule_info *info = &rules->rules[q].info;
+    if (info->signal != ES_SIG_DEAD_AIR || gap < info->sig_seconds)
+      continue;
+    if (cs->dead_air_line != cs->lines + 1)
+      cs->dead_airs++;
+    cs->dead_air_line = cs->lines + 1; /* once per gap */
+    snprintf(why, sizeof(why), "\"signal\":\"dead_air\",\"silence\":%.15g,\"threshold\":%.15g",
+             r2(gap), info->sig_seconds);
+    int n = snprintf(words, sizeof(words), "%.0f s of silence", gap);
+    e->between = 1;
+    signal_hit(e, cs, q, ES_SPEAKER_ANY, words, (size_t)n, NULL, why);
+    e->between = 0;
+  }
+}
+
+/* Timing and sentiment signals of one line (after its time is set). */
+static void line_signals(struct es_engine *e, struct es_callstate *cs, const struct es_line *l,
+                         enum es_speaker sp) {
+  const struct es_rules *rules = e->rules;
+  enum es_speaker other = sp == ES_SPEAKER_AGENT ? ES_SPEAKER_CUSTOMER
+                        : sp == ES_SPEAKER_CUSTOMER ? ES_SPEAKER_AGENT : ES_SPEAKER_ANY;
+  double start = cs->t, dur, over = NAN;
+  struct es_sentiment_result sr;
+  int scored = 0;
+  char why[512];
+  struct es_hit whole = {0, 0, (uint32_t)l->len};
+
+  /* How long the line took: its end_ts, else about 2.5 words a second. */
+  if (isfinite(l->end_t) && l->end_t >= l->t) {
+    dur = l->end_t - l->t;
+  } else {
+    size_t words = 0;
+    for (size_t i = 0; i < l->len; i++)
+      words += (l->text[i] == ' ') && i + 1 < l->len && l->text[i + 1] != ' ';
+    dur = (double)(words + (l->len > 0)) / 2.5;
+  }
+  if (other != ES_SPEAKER_ANY && isfinite(cs->last_end[other]))
+    over = cs->last_end[other] - start;
+  if (other != ES_SPEAKER_ANY) {
+    cs->run_len[other] = 0;
+    cs->talk[other] = 0;
+    cs->run_t[sp][cs->run_len[sp]++ % ES_SIG_RUN] = start;
+    cs->talk[sp] += dur;
+  }
+
+  for (uint32_t k = 0; k < rules->nsignal; k++) {
+    uint32_t q = rules->signal_rules[k];
+    const struct es_rule_info *info = &rules->rules[q].info;
+    if (!speaker_ok(info->speaker, sp) || info->signal == ES_SIG_DEAD_AIR)
+      continue;
+    switch (info->signal) {
+    case ES_SIG_OVERTALK:
+      if (!(over > info->sig_seconds))
+        break;
+      snprintf(why, sizeof(why), "\"signal\":\"overtalk\",\"over\":%.15g,\"margin\":%.15g",
+               r2(over), info->sig_seconds);
+      signal_hit(e, cs, q, sp, l->text, l->len, &whole, why);
+      break;
+    case ES_SIG_RAPID_FIRE: {
+      uint32_t n = info->sig_turns > ES_SIG_RUN ? ES_SIG_RUN : info->sig_turns;
+      if (other == ES_SPEAKER_ANY || cs->run_len[sp] < n)
+        break;
+      double first = cs->run_t[sp][(cs->run_len[sp] - n) % ES_SIG_RUN];
+      if (start - first > info->sig_seconds)
+        break;
+      snprintf(why, sizeof(why), "\"signal\":\"rapid_fire\",\"lines\":%u,\"seconds\":%.15g,"
+               "\"within\":%.15g", n, r2(start - first), info->sig_seconds);
+      cs->run_len[sp] = 0; /* counts afresh */
+      signal_hit(e, cs, q, sp, l->text, l->len, &whole, why);
+      break;
+    }
+    case ES_SIG_MONOLOGUE:
+      if (other == ES_SPEAKER_ANY || cs->talk[sp] < info->sig_seconds)
+        break;
+      snprintf(why, sizeof(why), "\"signal\":\"monologue\",\"talked\":%.15g,\"threshold\":%.15g",
+               r2(cs->talk[sp]), info->sig_seconds);
+      cs->talk[sp] = 0;
+      signal_hit(e, cs, q, sp, l->text, l->len, &whole, why);
+      break;
+    case ES_SIG_SENTIMENT:
+    case ES_SIG_SENTIMENT_TREND:
+      if (!scored) {
+        if (e->senti == NULL ||
+            es_sentiment_score(rules->sentiment, e->senti, l->text, l->len,
+                               rules->call.sentiment_flags, &sr) != 0)
+          return;
+        scored = 1;
+        double a = rules->call.sentiment_alpha;
+        cs->ewma[sp] = isnan(cs->ewma[sp]) ? sr.compound : a * sr.compound + (1 - a) * cs->ewma[sp];
+        cs->hist[sp][cs->nhist[sp]++ % ES_SIG_RUN] = cs->ewma[sp];
+      }
+      if (info->signal == ES_SIG_SENTIMENT) {
+        if (!(sr.compound < info->sig_below))
+          break;
+        /* The words that carried it: the most negative one is the span. */
+        struct es_hit w = whole;
+        size_t p = (size_t)snprintf(why, sizeof(why), "\"signal\":\"sentiment\",\"compound\":%.15g,"
+                                    "\"below\":%.15g,\"words\":[",
+                                    round(sr.compound * 1000) / 1000, info->sig_below);
+        double worst = 0;
+        for (size_t i = 0, n = 0; i < sr.nwords && p < sizeof(why) - 64; i++) {
+          const struct es_sentiment_word *sw = &sr.words[i];
+          if (sw->valence >= 0)
+            continue;
+          if (sw->valence < worst) {
+            worst = sw->valence;
+            w.start = sw->start;
+            w.end = sw->end;
+          }
+          if (n++ < 6 && sw->end - sw->start < 32)
+            p += (size_t)snprintf(why + p, sizeof(why) - p, "%s{\"word\":\"%.*s\",\"valence\":%.15g}",
+                                  n > 1 ? "," : "", (int)(sw->end - sw->start),
+                                  l->text + sw->start, round(sw->valence * 1000) / 1000);
+        }
+        snprintf(why + p, sizeof(why) - p, "]");
+        /* The word is copied raw: drop the words list if it needs escaping. */
+        for (char *c = strstr(why, "\"words\":["); c && *c; c++)
+          if (*c == '\\' || (unsigned char)*c < 0x20) {
+            snprintf(strstr(why, "\"words\":["), 12, "\"words\":[]");
+            break;
+          }
+        signal_hit(e, cs, q, sp, l->text, l->len, &w, why);
+      } else {
+        uint32_t n = info->sig_turns;
+        if (cs->nhist[sp] <= n)
+          break;
+        double from = cs->hist[sp][(cs->nhist[sp] - 1 - n) % ES_SIG_RUN], to = cs->ewma[sp];
+        if (from - to < info->sig_drop || (!isnan(info->sig_below) && !(to < info->sig_below)))
+          break;
+        snprintf(why, sizeof(why), "\"signal\":\"sentiment_trend\",\"from\":%.15g,\"to\":%.15g,"
+                 "\"turns\":%u,\"drop\":%.15g", round(from * 1000) / 1000, round(to * 1000) / 1000,
+                 n, info->sig_drop);
+        cs->nhist[sp] = 0; /* a new trend needs new lines */
+        signal_hit(e, cs, q, sp, l->text, l->len, &whole, why);
+      }
+      break;
+    default:
+      break;
+    }
+  }
+  if (other != ES_SPEAKER_ANY && over > 0.5)
+    cs->overtalk[sp]++;
+  /* Overtalk needs real end times: an estimate would invent it. */
+  if (sp != ES_SPEAKER_ANY)
+    cs->last_end[sp] = isfinite(l->end_t) && l->end_t >= l->t ? l->end_t : NAN;
+  cs->prev_end = isnan(cs->prev_end) || start + dur > cs->prev_end ? start + dur : cs->prev_end;
+}
+
+int es_engine_line(struct es_engine *e, struct es_callstate **csp, const struct es_line *l,
                    struct es_call_out *out) {
   const struct es_rules *rules = e->rules;
   const struct es_call_settings *set = &rules->call;
+  const struct es_match_result *res = l->res;
   struct es_callstate *cs = *csp;
+  enum es_speaker sp = l->speaker;
 
   e->nfires = 0;
   e->reasons_len = 0;
   e->oom = 0;
+  e->no_heat = 0;
+  e->sig_reason = NULL;
   out->fires = NULL;
   out->n = 0;
   if (cs == NULL) {
-    if (res->nhits == 0)
+    /* A call without hits costs nothing, unless signals need its timing. */
+    if (res->nhits == 0 && rules->nsignal == 0)
       return 0;
-    cs = state_new(rules, t);
+    cs = state_new(rules, l->t);
     if (cs == NULL)
       return ES_ENOMEM;
     *csp = cs;
   }
   if ((unsigned)sp > ES_SPEAKER_CUSTOMER)
     sp = ES_SPEAKER_ANY;
-  advance(cs, set, t);
+  if (++e->seen_gen == 0) {
+    memset(e->seen, 0, rules->n * sizeof(*e->seen));
+    e->seen_gen = 1;
+  }
+  advance(cs, set, l->t);
+  if (rules->nsignal)
+    check_dead_air(e, cs, cs->t);
   cs->lines++;
   cs->turns[ES_SPEAKER_ANY]++;
   if (sp != ES_SPEAKER_ANY)
     cs->turns[sp]++;
   if (rules->nnfb)
     check_deadlines(e, cs, 0, 0);
+  if (rules->nsignal)
+    line_signals(e, cs, l, sp);
 
-  if (++e->seen_gen == 0) {
-    memset(e->seen, 0, rules->n * sizeof(*e->seen));
-    e->seen_gen = 1;
-  }
   for (size_t i = 0; i < res->nhits; i++) {
-    uint32_t rule = res->hits[i].rule;
-    const struct es__rule *r = &rules->rules[rule];
-    struct rhit *h = remember(cs, rule, sp, text, len, res->hits[i].start, res->hits[i].end);
-
+    const struct es__rule *r = &rules->rules[res->hits[i].rule];
     /* One line says one thing per category: several rules of a category
      * on it ("fuck you, you idiot") heat the call as its strongest one. */
     e->no_heat = 0;
@@ -704,29 +957,38 @@ int es_engine_line(struct es_engine *e, struct es_callstate **csp, double t, enu
            (fabs(o->info.score) == fabs(r->info.score) && k < i)))
         e->no_heat = 1;
     }
-
-    cs->hits++;
-    if (r->category_idx >= 0 && r->category_idx < ES_NCAT_MAX)
-      cs->by_cat[r->category_idx]++;
-    if (sp == ES_SPEAKER_CUSTOMER && r->info.score > 0) {
-      cs->has_esc = 1;
-      cs->last_esc_t = cs->t;
-    }
-    if (rules->nnfb)
-      resolve_deadlines(e, cs, rule, sp);
-    consider(e, cs, rule, h, &res->hits[i]);
-    e->no_heat = 0; /* call rules add their own score */
-    for (uint32_t k = rules->caller_start[rule]; k < rules->caller_start[rule + 1]; k++) {
-      uint32_t q = rules->callers[k];
-      if (e->seen[q] == e->seen_gen || !speaker_ok(rules->rules[q].when.speaker, sp))
-        continue;
-      e->seen[q] = e->seen_gen;
-      consider(e, cs, q, h, &res->hits[i]);
-    }
+    hit(e, cs, res->hits[i].rule, sp, l->text, l->len, &res->hits[i]);
   }
+  e->no_heat = 0;
   if (rules->nnfb)
     check_deadlines(e, cs, 1, 0);
   if (cs->armed && cs->heat >= set->backup_threshold)
+    raise_backup(e, cs, NULL, UINT32_MAX);
+  finish_out(e, out);
+  return e->oom ? ES_ENOMEM : 0;
+}
+
+int es_engine_idle(struct es_engine *e, struct es_callstate **csp, double t,
+                   struct es_call_out *out) {
+  struct es_callstate *cs = *csp;
+  e->nfires = 0;
+  e->reasons_len = 0;
+  e->oom = 0;
+  e->no_heat = 0;
+  e->sig_reason = NULL;
+  out->fires = NULL;
+  out->n = 0;
+  if (cs == NULL || e->rules->nsignal == 0)
+    return 0;
+  if (++e->seen_gen == 0) {
+    memset(e->seen, 0, e->rules->n * sizeof(*e->seen));
+    e->seen_gen = 1;
+  }
+  /* Call time does not move here: t is an estimate, and the next line's
+   * own ts must not be taken as earlier than it. */
+  if (t > cs->t)
+    check_dead_air(e, cs, t);
+  if (cs->armed && cs->heat >= e->rules->call.backup_threshold)
     raise_backup(e, cs, NULL, UINT32_MAX);
   finish_out(e, out);
   return e->oom ? ES_ENOMEM : 0;
@@ -764,6 +1026,12 @@ int es_engine_end(struct es_engine *e, struct es_callstate **csp, double t,
     /* Deadlines still open fire, for the record; the call is over, so
      * they no longer change its heat (nor raise backup). */
     e->no_heat = e->at_end = 1;
+    if (++e->seen_gen == 0) {
+      memset(e->seen, 0, e->rules->n * sizeof(*e->seen));
+      e->seen_gen = 1;
+    }
+    if (e->rules->nsignal && isfinite(t))
+      check_dead_air(e, cs, cs->t);
     if (e->rules->nnfb)
       check_deadlines(e, cs, 0, 1);
     e->no_heat = e->at_end = 0;
@@ -774,6 +1042,13 @@ int es_engine_end(struct es_engine *e, struct es_callstate **csp, double t,
     sum->hits = cs->hits;
     sum->fires_sent = cs->sent;
     sum->fires_suppressed = cs->suppressed;
+    sum->overtalk_agent = cs->overtalk[ES_SPEAKER_AGENT];
+    sum->overtalk_customer = cs->overtalk[ES_SPEAKER_CUSTOMER];
+    sum->dead_air = cs->dead_airs;
+    sum->longest_silence = cs->longest_silence;
+    sum->customer_sentiment = cs->ewma[ES_SPEAKER_CUSTOMER];
+  } else {
+    sum->customer_sentiment = NAN;
   }
   sum->hits_by_category = cats_json(e, cs);
   finish_out(e, out);
@@ -785,7 +1060,7 @@ void es_callstate_rebind(struct es_callstate *cs, const struct es_rules *from,
   uint32_t k = 0;
   if (cs == NULL || from == to)
     return;
-  for (size_t i = 0; i < ES_RECENT; i++) {
+  for (size_t i = 0; cs->recent && i < ES_RECENT; i++) {
     struct rhit *h = &cs->recent[i];
     int64_t n = h->rule < from->n ? es_rules_find(to, from->rules[h->rule].info.id) : -1;
     h->rule = n >= 0 ? (uint32_t)n : UINT32_MAX;
@@ -845,7 +1120,7 @@ int es__engine_run_example(const struct es_rules *rules, uint32_t idx, const cha
     const char *eol = strchr(p, '\n'), *q = p, *colon;
     size_t n = eol ? (size_t)(eol - p) : strlen(p);
     enum es_speaker sp;
-    double gap = rules->call.example_gap;
+    double gap = rules->call.example_gap, dur = -1;
     struct es_match_result res;
     char who[16];
 
@@ -855,6 +1130,17 @@ int es__engine_run_example(const struct es_rules *rules, uint32_t idx, const cha
       gap = strtod(q + 1, &end);
       if (end == q + 1 || *end != ' ' || !(gap >= 0)) {
         snprintf(msg, msgcap, "line %d: \"+SECONDS \" must be a number of seconds and a space",
+                 lineno);
+        rc = ES_EINVAL;
+        goto done;
+      }
+      q = end + 1;
+    }
+    if (*q == '~') { /* how long the line took: "~4 customer: ..." */
+      char *end;
+      dur = strtod(q + 1, &end);
+      if (end == q + 1 || *end != ' ' || !(dur >= 0)) {
+        snprintf(msg, msgcap, "line %d: \"~SECONDS \" must be a number of seconds and a space",
                  lineno);
         rc = ES_EINVAL;
         goto done;
@@ -884,7 +1170,9 @@ int es__engine_run_example(const struct es_rules *rules, uint32_t idx, const cha
       snprintf(msg, msgcap, "line %d: %s", lineno, es_strerror(rc));
       goto done;
     }
-    rc = es_engine_line(e, &cs, t, sp, q, tlen, &res, &out);
+    struct es_line ln = {.t = t, .end_t = dur >= 0 ? t + dur : NAN, .speaker = sp, .text = q,
+                         .len = tlen, .res = &res};
+    rc = es_engine_line(e, &cs, &ln, &out);
     if (rc != 0)
       goto done;
     for (size_t i = 0; i < out.n; i++)

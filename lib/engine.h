@@ -36,6 +36,7 @@
 
 #include "match.h"
 #include "rules.h"
+#include "sentiment.h"
 
 #define ES_RECENT 16        /* hits a call remembers (for "after" and reasons) */
 #define ES_WORDS_MAX 40     /* bytes of matched words kept per remembered hit */
@@ -86,6 +87,22 @@ struct es_call_summary {
   uint64_t fires_suppressed;/* alerts suppressed by cooldown or max_per_call */
   const char *hits_by_category; /* JSON object {"category": hits}; borrowed
                                    from the engine until its next call */
+  uint32_t overtalk_agent;     /* lines that started over the other speaker's by */
+  uint32_t overtalk_customer;  /* more than 0.5 s (needs ts and end_ts) */
+  uint32_t dead_air;           /* silences reported by dead_air rules */
+  double longest_silence;      /* seconds, between lines */
+  double customer_sentiment;   /* rolling (when sentiment rules ran); NAN: none */
+};
+
+/* One final line, as the engine takes it. Everything borrowed. */
+struct es_line {
+  double t;                          /* call time it started (the client's ts) */
+  double end_t;                      /* call time it ended (end_ts); NAN: unknown,
+                                        then estimated at 2.5 words a second */
+  enum es_speaker speaker;
+  const char *text;
+  size_t len;
+  const struct es_match_result *res; /* es_match_line() of this line */
 };
 
 struct es_engine;
@@ -95,13 +112,19 @@ struct es_callstate;
 struct es_engine *es_engine_new(const struct es_rules *rules);
 void es_engine_free(struct es_engine *e); /* NULL is a no-op */
 
-/* Feeds one final line said by `sp` at call time `t`, with `res` its
- * match result for this engine's rule set (text/len: the line, for the
- * words of remembered hits). *cs is the call's state: NULL for a call
- * with no hits yet (it is allocated at the first hit). Fills *out.
- * Returns 0, or ES_ENOMEM (the call's state is left as it was). */
-int es_engine_line(struct es_engine *e, struct es_callstate **cs, double t, enum es_speaker sp,
-                   const char *text, size_t len, const struct es_match_result *res,
+/* Feeds one final line, with its match result for this engine's rule
+ * set; signals (sentiment, timing) are computed here when the rules use
+ * them. *cs is the call's state: NULL for a call with no hits yet (it is
+ * allocated at the first hit, or at the first line when the rules have
+ * signal rules). Fills *out. Returns 0, or ES_ENOMEM. */
+int es_engine_line(struct es_engine *e, struct es_callstate **cs, const struct es_line *line,
+                   struct es_call_out *out);
+
+/* Nobody has spoken until call time t: dead air rules may fire (once per
+ * silence; the next line does not report the same silence again).
+ * earshotd calls it from a timer; `earshot replay` has no clock and
+ * reports dead air at the next line or at call end instead. */
+int es_engine_idle(struct es_engine *e, struct es_callstate **cs, double t,
                    struct es_call_out *out);
 
 /* Ends the call at call time `t` (NAN: its last line's time): every

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,9 @@ static const char *const categories[] = {
   "missed_deescalation", "sentiment", "interruption", "dead_air",
   NULL,
 };
+
+/* The bundled lexicon, embedded at build time (lexicon/embed.cmake). */
+const char *es__sentiment_lexicon(size_t *len);
 
 #define ES_WITHIN_MAX 86400.0  /* longest "within", "cooldown" or window, seconds */
 #define ES_TURNS_MAX 1000      /* largest "turns" */
@@ -735,7 +739,7 @@ static const char *const rule_fields[] = {
   "id", "description", "category", "severity", "speaker", "score", "tip",
   "phrases", "patterns", "unless", "negation", "examples",
   "count", "within", "cooldown", "max_per_call", "backup",
-  "when", "after", "not_followed_by", NULL,
+  "when", "after", "not_followed_by", "signal", NULL,
 };
 
 static const char *type_name(const cJSON *item) {
@@ -1054,6 +1058,94 @@ static void parse_ref(struct loader *ld, const cJSON *obj, const char *key, int 
   }
 }
 
+/* "signal": {"type": ..., parameters}. */
+static void parse_signal(struct loader *ld, const cJSON *obj, struct es__rule *r) {
+  static const struct {
+    const char *name;
+    enum es_signal sig;
+    const char *fields[4];
+  } types[] = {
+    {"sentiment", ES_SIG_SENTIMENT, {"below", NULL}},
+    {"sentiment_trend", ES_SIG_SENTIMENT_TREND, {"turns", "drop", "below", NULL}},
+    {"overtalk", ES_SIG_OVERTALK, {"margin", NULL}},
+    {"dead_air", ES_SIG_DEAD_AIR, {"seconds", NULL}},
+    {"rapid_fire", ES_SIG_RAPID_FIRE, {"turns", "within", NULL}},
+    {"monologue", ES_SIG_MONOLOGUE, {"seconds", NULL}},
+  };
+  const cJSON *sig = cJSON_GetObjectItemCaseSensitive(obj, "signal"), *t;
+  const char *allowed[6];
+  double d;
+  size_t k;
+
+  r->info.sig_below = NAN;
+  if (sig == NULL)
+    return;
+  if (!cJSON_IsObject(sig) || !cJSON_IsString(t = cJSON_GetObjectItemCaseSensitive(sig, "type"))) {
+    report(ld, sig, 0, "\"signal\" must be an object with a \"type\": sentiment, "
+                       "sentiment_trend, overtalk, dead_air, rapid_fire or monologue");
+    return;
+  }
+  for (k = 0; k < sizeof(types) / sizeof(types[0]); k++)
+    if (strcmp(types[k].name, t->valuestring) == 0)
+      break;
+  if (k == sizeof(types) / sizeof(types[0])) {
+    report(ld, t, 0, "unknown signal \"%s\" (expected sentiment, sentiment_trend, overtalk, "
+                     "dead_air, rapid_fire or monologue)", t->valuestring);
+    return;
+  }
+  allowed[0] = "type";
+  for (int i = 0; i < 4; i++)
+    allowed[i + 1] = types[k].fields[i];
+  allowed[5] = NULL;
+  check_keys(ld, sig, allowed, "this \"signal\"");
+  r->info.signal = types[k].sig;
+  switch (types[k].sig) {
+  case ES_SIG_SENTIMENT:
+    if (get_number(ld, sig, "below", -1, 1, 0, &d) != 1)
+      report(ld, sig, 0, "a sentiment signal needs \"below\": a compound score from -1 to 1");
+    else
+      r->info.sig_below = d;
+    break;
+  case ES_SIG_SENTIMENT_TREND:
+    if (get_number(ld, sig, "turns", 2, 8, 1, &d) == 1)
+      r->info.sig_turns = (uint32_t)d;
+    else
+      report(ld, sig, 0, "a sentiment_trend signal needs \"turns\": 2 to 8 lines");
+    if (get_number(ld, sig, "drop", 0.01, 2, 0, &d) == 1)
+      r->info.sig_drop = d;
+    else
+      report(ld, sig, 0, "a sentiment_trend signal needs \"drop\": how far the rolling "
+                         "sentiment falls over those lines (0.01 to 2)");
+    if (get_number(ld, sig, "below", -1, 1, 0, &d) == 1)
+      r->info.sig_below = d;
+    break;
+  case ES_SIG_OVERTALK:
+    r->info.sig_seconds = 0.5;
+    if (get_number(ld, sig, "margin", 0, 60, 0, &d) == 1)
+      r->info.sig_seconds = d;
+    break;
+  case ES_SIG_DEAD_AIR:
+  case ES_SIG_MONOLOGUE:
+    if (get_number(ld, sig, "seconds", 1, ES_WITHIN_MAX, 0, &d) == 1)
+      r->info.sig_seconds = d;
+    else
+      report(ld, sig, 0, "this signal needs \"seconds\" (1 or more)");
+    break;
+  case ES_SIG_RAPID_FIRE:
+    if (get_number(ld, sig, "turns", 2, 100, 1, &d) == 1)
+      r->info.sig_turns = (uint32_t)d;
+    else
+      report(ld, sig, 0, "a rapid_fire signal needs \"turns\": 2 or more lines");
+    if (get_number(ld, sig, "within", 0.1, ES_WITHIN_MAX, 0, &d) == 1)
+      r->info.sig_seconds = d;
+    else
+      report(ld, sig, 0, "a rapid_fire signal needs \"within\": seconds");
+    break;
+  case ES_SIG_NONE:
+    break;
+  }
+}
+
 /* Fields of the call logic: count, within, cooldown, max_per_call,
  * backup, when, after, not_followed_by. */
 static void parse_call_logic(struct loader *ld, const cJSON *obj, struct es__rule *r) {
@@ -1080,7 +1172,11 @@ static void parse_call_logic(struct loader *ld, const cJSON *obj, struct es__rul
   parse_ref(ld, obj, "when", 0, &r->when);
   parse_ref(ld, obj, "after", 1, &r->after);
   parse_ref(ld, obj, "not_followed_by", 2, &r->nfb);
-  r->info.kind = r->when.set ? ES_RULE_CALL : ES_RULE_LINE;
+  parse_signal(ld, obj, r);
+  r->info.kind = r->when.set ? ES_RULE_CALL : r->info.signal ? ES_RULE_SIGNAL : ES_RULE_LINE;
+  if (r->when.set && r->info.signal)
+    report(ld, cJSON_GetObjectItemCaseSensitive(obj, "signal"), 1,
+           "a rule has \"when\" or \"signal\", not both");
   r->info.has_after = r->after.set;
   r->info.has_not_followed_by = r->nfb.set;
 }
@@ -1106,24 +1202,24 @@ static void resolve_ref(struct loader *ld, struct es__rule *r, struct es__ref *r
       for (int i = 0; categories[i]; i++)
         known |= strcmp(categories[i], cat) == 0;
       for (uint32_t i = 0; i < rules->n; i++)
-        if (rules->rules[i].info.kind == ES_RULE_LINE && rules->rules[i].info.category &&
+        if (rules->rules[i].info.kind != ES_RULE_CALL && rules->rules[i].info.category &&
             strcmp(rules->rules[i].info.category, cat) == 0) {
           ref->rules[i] = 1;
           found = 1;
         }
       if (!found)
         report_atf(ld, ref->pos.line, ref->pos.column, r->info.id,
-                  known ? "\"%s\" names category \"%s\", which no line rule has"
+                  known ? "\"%s\" names category \"%s\", which no line or signal rule has"
                         : "\"%s\" names unknown category \"%s\"",
                   key, cat);
     } else {
       for (uint32_t i = 0; i < rules->n; i++)
         if (rules->rules[i].info.id && strcmp(rules->rules[i].info.id, *nm) == 0) {
           found = 1;
-          if (rules->rules[i].info.kind != ES_RULE_LINE)
+          if (rules->rules[i].info.kind == ES_RULE_CALL)
             report_atf(ld, ref->pos.line, ref->pos.column, r->info.id,
                       "\"%s\" names \"%s\", a call rule: only line rules (phrases, "
-                      "patterns) can be referred to",
+                      "patterns) and signal rules can be referred to",
                       key, *nm);
           else
             ref->rules[i] = 1;
@@ -1186,13 +1282,36 @@ static void link_call_logic(struct loader *ld) {
   for (uint32_t i = 0; i < rules->n; i++)
     if (rules->rules[i].nfb.set)
       rules->nfb_rules[rules->nnfb++] = i;
+  rules->signal_rules = calloc(rules->n ? rules->n : 1, sizeof(uint32_t));
+  if (rules->signal_rules == NULL) {
+    ld->oom = 1;
+    return;
+  }
+  int sentiment = 0;
+  for (uint32_t i = 0; i < rules->n; i++)
+    if (rules->rules[i].info.kind == ES_RULE_SIGNAL) {
+      rules->signal_rules[rules->nsignal++] = i;
+      sentiment |= rules->rules[i].info.signal == ES_SIG_SENTIMENT ||
+                   rules->rules[i].info.signal == ES_SIG_SENTIMENT_TREND;
+    }
+  if (sentiment) {
+    size_t len;
+    const char *lex = es__sentiment_lexicon(&len);
+    int rc = es_sentiment_new(lex, len, "lexicon/vader_lexicon.tsv (built in)", ld->diags,
+                              &rules->sentiment);
+    if (rc == ES_ENOMEM)
+      ld->oom = 1;
+    else if (rc != 0)
+      ld->errors++;
+  }
 }
 
 /* "settings": the call-level settings of the whole rule set. */
 static void parse_settings(struct loader *ld, const cJSON *set) {
   static const char *const fields[] = {"half_life", "backup_threshold", "rearm_threshold",
                                        "escalation_window", "escalation_multiplier",
-                                       "example_gap", "backup_tip", NULL};
+                                       "example_gap", "backup_tip", "sentiment_mode",
+                                       "sentiment_alpha", NULL};
   struct es_call_settings *cs = &ld->rules->call;
   double d;
 
@@ -1218,6 +1337,19 @@ static void parse_settings(struct loader *ld, const cJSON *set) {
     cs->escalation_multiplier = d;
   if (get_number(ld, set, "example_gap", 0, ES_WITHIN_MAX, 0, &d) == 1)
     cs->example_gap = d;
+  if (get_number(ld, set, "sentiment_alpha", 0.01, 1, 0, &d) == 1)
+    cs->sentiment_alpha = d;
+  const cJSON *mode = cJSON_GetObjectItemCaseSensitive(set, "sentiment_mode");
+  if (mode) {
+    if (cJSON_IsString(mode) && strcmp(mode->valuestring, "vader") == 0)
+      cs->sentiment_flags = 0;
+    else if (cJSON_IsString(mode) && strcmp(mode->valuestring, "asr") == 0)
+      cs->sentiment_flags = ES_SENTIMENT_ASR;
+    else
+      report(ld, mode, 0, "\"sentiment_mode\" must be \"vader\" (as the reference "
+                          "implementation) or \"asr\" (case folded, curly apostrophes, "
+                          "multi-word entries; docs/sentiment.md)");
+  }
   if (cs->rearm_threshold >= cs->backup_threshold)
     report(ld, set, 0, "\"rearm_threshold\" (%g) must be below \"backup_threshold\" (%g)",
            cs->rearm_threshold, cs->backup_threshold);
@@ -1228,7 +1360,7 @@ static void parse_settings(struct loader *ld, const cJSON *set) {
   }
 }
 
-/* Checks one call example line: "[+SECONDS ]agent|customer: text".
+/* Checks one call example line: "[+GAP ][~DURATION ]agent|customer: text".
  * Returns NULL or what is wrong. */
 static const char *call_line_error(const char *l, char *buf, size_t cap) {
   const char *q = l, *colon;
@@ -1239,6 +1371,13 @@ static const char *call_line_error(const char *l, char *buf, size_t cap) {
     double gap = strtod(q + 1, &end);
     if (end == q + 1 || *end != ' ' || !(gap >= 0) || gap > ES_WITHIN_MAX)
       return "a call example line may start with \"+SECONDS \" (a number of seconds, then a space)";
+    q = end + 1;
+  }
+  if (*q == '~') {
+    char *end;
+    double dur = strtod(q + 1, &end);
+    if (end == q + 1 || *end != ' ' || !(dur >= 0) || dur > ES_WITHIN_MAX)
+      return "a call example line may give \"~SECONDS \" (how long it took) before the speaker";
     q = end + 1;
   }
   colon = strchr(q, ':');
@@ -1432,13 +1571,17 @@ static void load_rule(struct loader *ld, const cJSON *obj, uint32_t idx) {
   phrases = get_strings(ld, obj, "phrases");
   patterns = get_strings(ld, obj, "patterns");
   unless = get_strings(ld, obj, "unless");
-  if (r->info.kind == ES_RULE_CALL) {
+  if (r->info.kind != ES_RULE_LINE) {
     static const char *const line_only[] = {"phrases", "patterns", "unless", "negation", NULL};
     for (int i = 0; line_only[i]; i++)
       if (cJSON_GetObjectItemCaseSensitive(obj, line_only[i]))
         report(ld, cJSON_GetObjectItemCaseSensitive(obj, line_only[i]), 1,
-               "a call rule (one with \"when\") fires on other rules' hits and has no "
-               "\"%s\"; make it a line rule or drop \"when\"", line_only[i]);
+               r->info.kind == ES_RULE_CALL
+                   ? "a call rule (one with \"when\") fires on other rules' hits and has no "
+                     "\"%s\"; make it a line rule or drop \"when\""
+                   : "a signal rule fires on its signal and has no \"%s\"; make it a line "
+                     "rule or drop \"signal\"",
+               line_only[i]);
     phrases = patterns = unless = NULL;
     r->info.negation = 0;
   } else if (cJSON_GetArraySize(phrases) == 0 && cJSON_GetArraySize(patterns) == 0 &&
@@ -1533,10 +1676,10 @@ static void load_rule(struct loader *ld, const cJSON *obj, uint32_t idx) {
     parse_examples(ld, cJSON_GetObjectItemCaseSensitive(examples, "match"), "match", r, 1);
     parse_examples(ld, cJSON_GetObjectItemCaseSensitive(examples, "no_match"), "no_match", r, 0);
     if (ld->errors == before) {
-      if (r->info.kind == ES_RULE_CALL && (r->info.nmatch_examples || r->info.nno_match_examples))
-        report(ld, examples, 0, "a call rule's examples are calls (arrays of \"speaker: text\" "
-                                "lines), not single lines");
-      else if (r->info.kind == ES_RULE_CALL && r->info.nmatch_calls == 0)
+      if (r->info.kind != ES_RULE_LINE && (r->info.nmatch_examples || r->info.nno_match_examples))
+        report(ld, examples, 0, "a call or signal rule's examples are calls (arrays of "
+                                "\"speaker: text\" lines), not single lines");
+      else if (r->info.kind != ES_RULE_LINE && r->info.nmatch_calls == 0)
         report(ld, examples, 0, "\"examples\" needs at least one \"match\" call (an array of "
                                 "\"speaker: text\" lines)");
       else if (r->info.kind == ES_RULE_LINE && r->info.nmatch_examples == 0)
@@ -1731,6 +1874,7 @@ int es_rules_load_sources(const struct es_rules_source *src, size_t nsrc,
   rules->call = (struct es_call_settings){
     .half_life = 60, .backup_threshold = 10, .rearm_threshold = 5,
     .escalation_window = 60, .escalation_multiplier = 2, .example_gap = 5,
+    .sentiment_flags = 0, .sentiment_alpha = 0.3,
   };
   rules->backup.id = strdup("call.backup");
   rules->backup.description = strdup("The call crossed the backup line: heat reached the "
@@ -2016,6 +2160,8 @@ void es_rules_free(struct es_rules *rules) {
   free(rules->caller_start);
   free(rules->callers);
   free(rules->nfb_rules);
+  free(rules->signal_rules);
+  es_sentiment_free(rules->sentiment);
   for (size_t i = 0; i < rules->nfiles; i++)
     free(rules->files[i]);
   free(rules->files);

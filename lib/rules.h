@@ -40,6 +40,18 @@ int es_speaker_parse(const char *name, enum es_speaker *out);
 enum es_rule_kind {
   ES_RULE_LINE = 0,
   ES_RULE_CALL,
+  ES_RULE_SIGNAL,  /* fires on a signal beyond phrases: sentiment, timing */
+};
+
+/* Signals a rule can fire on ("signal": {"type": ...}; docs/rules.md). */
+enum es_signal {
+  ES_SIG_NONE = 0,
+  ES_SIG_SENTIMENT,       /* a line's compound sentiment below `below` */
+  ES_SIG_SENTIMENT_TREND, /* the call's rolling sentiment fell by `drop` over `turns` lines */
+  ES_SIG_OVERTALK,        /* a line starts over the other speaker's by more than `margin` s */
+  ES_SIG_DEAD_AIR,        /* nobody spoke for `seconds` */
+  ES_SIG_RAPID_FIRE,      /* `turns` lines in a row within `within` s, the other side silent */
+  ES_SIG_MONOLOGUE,       /* one side talked `seconds` without the other saying a word */
 };
 
 #define ES_COUNT_MAX 16  /* largest "count" a rule may ask for */
@@ -71,6 +83,14 @@ struct es_rule_info {
   int backup;             /* 1: firing raises a backup alert at once */
   int has_after;          /* fires only after a hit of other rules */
   int has_not_followed_by;/* fires when other rules do not follow in time */
+  /* Signal rules (kind ES_RULE_SIGNAL). */
+  enum es_signal signal;
+  double sig_below;       /* sentiment: compound below this; trend: and the rolling
+                             sentiment below this (NAN: any) */
+  double sig_drop;        /* trend: fall of the rolling sentiment */
+  double sig_seconds;     /* dead_air, monologue: seconds; overtalk: margin;
+                             rapid_fire: the window */
+  uint32_t sig_turns;     /* trend, rapid_fire: lines */
   /* Call examples: whole short calls, one "[+SECONDS ]speaker: text" line
    * each, joined by "\n"; the rule must (must not) fire on them. */
   const char *const *match_calls;
@@ -89,6 +109,9 @@ struct es_call_settings {
                                    which agent hits weigh more; 60 */
   double escalation_multiplier; /* that weight; 2 */
   double example_gap;           /* seconds between call example lines; 5 */
+  unsigned sentiment_flags;     /* es_sentiment_score() flags: "sentiment_mode"
+                                   "vader" (0, the default) or "asr" */
+  double sentiment_alpha;       /* weight of a new line in the rolling sentiment; 0.3 */
 };
 
 /* Limits and defaults applied to every rule of a set. */

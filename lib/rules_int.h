@@ -10,6 +10,7 @@
 #include <pcre2.h>
 
 #include "prefilter.h"
+#include "sentiment.h"
 #include "rules.h"
 
 enum es__regex_kind {
@@ -79,6 +80,9 @@ struct es_rules {
   uint32_t *callers;          /* owned */
   uint32_t *nfb_rules;        /* owned: rules with not_followed_by, ascending */
   uint32_t nnfb;
+  uint32_t *signal_rules;     /* owned: signal rules, ascending */
+  uint32_t nsignal;
+  struct es_sentiment *sentiment; /* owned: the bundled lexicon, when a rule uses sentiment */
   char version[17];
 };
 

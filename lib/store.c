@@ -1122,3 +1122,108 @@ void es_store_get_stats(const struct es_store *s, struct es_store_stats *out) {
 }
 
 const char *es_store_errmsg(const struct es_store *s) { return s ? s->errmsg : ""; }
+
+/* ---- the webhook outbox ------------------------------------------------ */
+
+/* Runs one outbox statement prepared for the call: outbox writes are a
+ * few per alert at most, not worth a slot in the statement cache. `bind`
+ * binds its parameters. Returns 0 with the number of changed rows in
+ * *changes, or ES_ESTORE. */
+static int outbox_exec(struct es_store *s, const char *sql, const char *what,
+                       void (*bind)(sqlite3_stmt *st, const void *arg), const void *arg,
+                       int64_t *changes) {
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return fail_db(s, what);
+  bind(st, arg);
+  rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail_db(s, what);
+  if (rc == 0 && changes) *changes = sqlite3_changes64(s->db);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static void bind_outbox_rec(sqlite3_stmt *st, const void *arg) {
+  const struct es_outbox_rec *r = arg;
+  bind_str(st, 1, r->destination);
+  sqlite3_bind_int64(st, 2, r->alert_id);
+  bind_str(st, 3, r->payload);
+  sqlite3_bind_double(st, 4, r->created_at);
+}
+
+int es_store_put_outbox(struct es_store *s, const struct es_outbox_rec *rec) {
+  int64_t changes = 0;
+  int rc;
+  if (s == NULL || rec == NULL) return ES_EINVAL;
+  if ((rc = writable(s, "put_outbox")) != 0) return rc;
+  if (empty(rec->destination) || empty(rec->payload) || rec->alert_id <= 0)
+    return fail(s, ES_EINVAL, "put_outbox: destination, alert_id and payload are required");
+  if (!isfinite(rec->created_at))
+    return fail(s, ES_EINVAL, "put_outbox: created_at is not a number");
+  /* Checked here rather than by a CHECK constraint: a writer retries a
+   * failed commit, and a row that can never be stored must not hold the
+   * others back (ES_EJSON is not retried). */
+  if (!check_json(rec->payload, strlen(rec->payload), 0))
+    return fail(s, ES_EJSON, "put_outbox: payload is not valid JSON");
+  /* The WHERE also settles SQLite's INSERT ... SELECT ... ON CONFLICT
+   * parsing ambiguity. */
+  rc = outbox_exec(s,
+                   "INSERT INTO webhook_outbox (destination, alert_id, payload, next_attempt_at,"
+                   " created_at) SELECT ?1, ?2, ?3, ?4, ?4"
+                   " WHERE EXISTS (SELECT 1 FROM alerts WHERE id = ?2) ON CONFLICT DO NOTHING",
+                   "put_outbox", bind_outbox_rec, rec, &changes);
+  if (rc != 0) return rc;
+  return changes > 0 ? 0 : 1;
+}
+
+static void bind_outbox_update(sqlite3_stmt *st, const void *arg) {
+  const struct es_outbox_update *u = arg;
+  static const char *const names[] = {"pending", "suppressed", "failed"};
+  sqlite3_bind_int64(st, 1, u->id);
+  bind_str(st, 2, names[u->state]);
+  sqlite3_bind_int64(st, 3, u->attempts);
+  bind_real(st, 4, u->state == ES_OUTBOX_PENDING ? u->next_attempt_at : NAN);
+  bind_str(st, 5, u->last_error);
+  bind_real(st, 6, u->state == ES_OUTBOX_PENDING ? NAN : u->at);
+}
+
+static void bind_outbox_id(sqlite3_stmt *st, const void *arg) {
+  sqlite3_bind_int64(st, 1, ((const struct es_outbox_update *)arg)->id);
+}
+
+static void bind_outbox_summarised(sqlite3_stmt *st, const void *arg) {
+  const struct es_outbox_update *u = arg;
+  bind_str(st, 1, u->destination);
+  sqlite3_bind_int64(st, 2, u->summarised_upto);
+}
+
+int es_store_update_outbox(struct es_store *s, const struct es_outbox_update *u) {
+  int rc;
+  if (s == NULL || u == NULL) return ES_EINVAL;
+  if ((rc = writable(s, "update_outbox")) != 0) return rc;
+  if ((int)u->state < ES_OUTBOX_PENDING || u->state > ES_OUTBOX_DELIVERED || u->id < 0 ||
+      u->attempts < 0)
+    return fail(s, ES_EINVAL, "update_outbox: bad state %d, id or attempts", (int)u->state);
+  if ((u->state == ES_OUTBOX_PENDING && !isfinite(u->next_attempt_at)) ||
+      ((u->state == ES_OUTBOX_SUPPRESSED || u->state == ES_OUTBOX_FAILED) && !isfinite(u->at)))
+    return fail(s, ES_EINVAL, "update_outbox: a time is not a number");
+  if (u->summarised_upto > 0 && empty(u->destination))
+    return fail(s, ES_EINVAL, "update_outbox: summarised_upto needs the destination");
+  if (u->id > 0) {
+    if (u->state == ES_OUTBOX_DELIVERED)
+      rc = outbox_exec(s, "DELETE FROM webhook_outbox WHERE id = ?1", "update_outbox",
+                       bind_outbox_id, u, NULL);
+    else
+      rc = outbox_exec(s,
+                       "UPDATE webhook_outbox SET state = ?2, attempts = ?3,"
+                       " next_attempt_at = coalesce(?4, next_attempt_at), last_error = ?5,"
+                       " closed_at = ?6 WHERE id = ?1",
+                       "update_outbox", bind_outbox_update, u, NULL);
+    if (rc != 0) return rc;
+  }
+  if (u->summarised_upto > 0)
+    rc = outbox_exec(s,
+                     "DELETE FROM webhook_outbox WHERE destination = ?1 AND state = 'suppressed'"
+                     " AND id <= ?2",
+                     "update_outbox", bind_outbox_summarised, u, NULL);
+  return rc;
+}

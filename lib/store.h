@@ -322,4 +322,55 @@ const char *es_store_mark_name(enum es_mark m);
 /* The reverse (exact names only): 0 and *out, or ES_EINVAL. */
 int es_store_mark_parse(const char *name, enum es_mark *out);
 
+/* ---- the webhook outbox (schema/004_outbox.sql, docs/webhooks.md) ---- */
+
+/* What became of one delivery (webhook_outbox.state). */
+enum es_outbox_state {
+  ES_OUTBOX_PENDING = 0, /* waiting for its next attempt */
+  ES_OUTBOX_SUPPRESSED,  /* over the rate limit: waits for a delivered summary */
+  ES_OUTBOX_FAILED,      /* max_attempts used up: kept with last_error */
+  ES_OUTBOX_DELIVERED,   /* the receiver answered 2xx: the row is deleted */
+};
+
+/* One pending delivery of one alert to one destination; borrowed. */
+struct es_outbox_rec {
+  const char *destination; /* required: the destination's name */
+  int64_t alert_id;        /* > 0: alerts.id */
+  const char *payload;     /* required: the request body, JSON text, as
+                              given (the caller masks it; it is not masked
+                              here) */
+  double created_at;       /* unix seconds; also the first next_attempt_at */
+};
+
+/* Stores a pending delivery, unless the alert it names is not stored (a
+ * resent alert that the store kept under its first id, or one it refused)
+ * or the destination already has a row for that alert: then nothing is
+ * written. A writer puts it in the same transaction as the alert, after
+ * it. Returns 0 when stored, 1 when not, or ES_EINVAL (missing field,
+ * alert_id <= 0, read-only store), ES_EJSON (payload is not JSON),
+ * ES_ESTORE. */
+int es_store_put_outbox(struct es_store *s, const struct es_outbox_rec *rec);
+
+/* An outcome for a webhook_outbox row; borrowed. */
+struct es_outbox_update {
+  int64_t id;               /* webhook_outbox.id; 0: no row (a message that
+                               only summarises suppressed ones) */
+  enum es_outbox_state state; /* DELIVERED deletes the row; PENDING schedules
+                               the next attempt; SUPPRESSED and FAILED close it */
+  int64_t attempts;         /* attempts made so far (>= 0) */
+  double next_attempt_at;   /* PENDING: unix seconds of the next attempt */
+  const char *last_error;   /* the last failure, or NULL */
+  double at;                /* SUPPRESSED and FAILED: when (closed_at) */
+  const char *destination;  /* required with summarised_upto */
+  int64_t summarised_upto;  /* > 0: a message summarising this destination's
+                               suppressed rows with id <= summarised_upto was
+                               delivered: those rows are deleted */
+};
+
+/* Applies one outcome (a row that is gone already is not an error).
+ * Returns 0, ES_EINVAL (bad state, negative attempts, a time that is not
+ * a number, summarised_upto without destination, read-only store),
+ * ES_ESTORE. */
+int es_store_update_outbox(struct es_store *s, const struct es_outbox_update *u);
+
 #endif

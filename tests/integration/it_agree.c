@@ -16,7 +16,7 @@
 
 #include "harness.h"
 
-static const char *const calls[] = {"escalating", "deescalated", "calm", "negated"};
+static const char *const calls[] = {"escalating", "deescalated", "calm", "negated", "overtalk"};
 
 /* The fields both sides must agree on, as one comparable line. */
 static char *key_of(const cJSON *a) {
@@ -136,6 +136,7 @@ static void test_socket_and_replay_agree(void) {
   ASSERT_EQ(backups[1], 0); /* de-escalated */
   ASSERT_EQ(backups[2], 0); /* calm */
   ASSERT_EQ(backups[3], 0); /* negated threats */
+  ASSERT_EQ(backups[4], 0); /* overtalk and dead air: signals, not a backup */
 
   /* The stored call rows carry the same summaries as replay printed. */
   sqlite3 *db = it_db_open(d.db);

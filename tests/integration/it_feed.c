@@ -284,8 +284,43 @@ static void test_tail_and_ack_commands(void) {
   it_daemon_cleanup(&d);
 }
 
+/* Dead air is found on earshotd's timer, without a next line: the alert
+ * comes by itself, once, on the call's connection and to the feed. */
+static void test_dead_air_on_timer(void) {
+  struct it_daemon d;
+  it_daemon_init(&d);
+  it_rules(&d, "signals.json");
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  struct it_conn *s = subscribe(&d, "");
+  struct it_conn *c = it_connect(&d);
+  free(it_hello(c, 1));
+  ASSERT_EQ(it_sendf(c, "{\"call_id\":\"quiet-1\",\"speaker\":\"customer\",\"text\":\"hello?\","
+                        "\"ts\":1.0,\"end_ts\":1.5,\"seq\":1}"), 0);
+  cJSON *m = it_expect(c, "ack", -1, NULL, NULL);
+  cJSON_Delete(m);
+  m = it_expect(c, "alert", it_scaled(10000), NULL, NULL);
+  ASSERT_STR_EQ(it_jstr(m, "rule"), "it.dead-air");
+  const cJSON *r = cJSON_GetObjectItemCaseSensitive(m, "reason");
+  ASSERT_STR_EQ(it_jstr(r, "signal"), "dead_air");
+  cJSON_Delete(m);
+  m = it_expect(s, "feed_alert", it_scaled(10000), NULL, NULL);
+  ASSERT_STR_EQ(it_jstr(m, "call_id"), "quiet-1");
+  cJSON_Delete(m);
+  /* The next line does not report the same silence again. */
+  ASSERT_EQ(it_sendf(c, "{\"call_id\":\"quiet-1\",\"speaker\":\"agent\",\"text\":\"sorry, here\","
+                        "\"ts\":9.0,\"end_ts\":9.5,\"seq\":2}"), 0);
+  m = it_expect(c, "ack", -1, NULL, NULL);
+  ASSERT_EQ(it_jint(m, "seq"), 2);
+  cJSON_Delete(m);
+  it_close(c);
+  it_close(s);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 int main(int argc, char **argv) {
   it_init(argc, argv);
+  RUN(test_dead_air_on_timer);
   RUN(test_live_feed_and_backup);
   RUN(test_since_across_restart);
   RUN(test_tail_and_ack_commands);

@@ -68,7 +68,9 @@ static void env_close(struct env *v) {
 static size_t say(struct env *v, double t, enum es_speaker sp, const char *text) {
   struct es_match_result res;
   ASSERT_EQ(es_match_line(v->m, sp, text, strlen(text), 0, &res), 0);
-  ASSERT_EQ(es_engine_line(v->e, &v->cs, t, sp, text, strlen(text), &res, &v->out), 0);
+  struct es_line ln = {.t = t, .end_t = NAN, .speaker = sp, .text = text, .len = strlen(text),
+                       .res = &res};
+  ASSERT_EQ(es_engine_line(v->e, &v->cs, &ln, &v->out), 0);
   return v->out.n;
 }
 
@@ -397,7 +399,7 @@ static void test_loader_checks(void) {
   expect_error(CALL_RULE("\"when\": {\"rule\": \"t.nope\"}, \"examples\": {\"match\": [[\"customer: manager\"]]}"),
                "names rule \"t.nope\", which is not loaded");
   expect_error(CALL_RULE("\"when\": {\"category\": \"legal_threat\"}, \"examples\": {\"match\": [[\"customer: manager\"]]}"),
-               "which no line rule has");
+               "which no line or signal rule has");
   expect_error(CALL_RULE("\"when\": {\"rule\": \"t.manager\"}, \"phrases\": [\"x\"], \"examples\": {\"match\": [[\"customer: manager\"]]}"),
                "a call rule (one with \"when\")");
   expect_error(CALL_RULE("\"when\": {\"rule\": \"t.manager\"}, \"examples\": {\"match\": [\"manager\"]}"),
@@ -453,7 +455,52 @@ static void test_settings_checks(void) {
   es_diags_deinit(&d);
 }
 
+static const char signal_rules[] =
+    "{\"settings\": {\"sentiment_mode\": \"asr\"}, \"rules\": [\n"
+    "{\"id\": \"s.neg\", \"description\": \"d\", \"category\": \"sentiment\", \"severity\": \"low\","
+    " \"speaker\": \"customer\", \"score\": 1, \"tip\": \"t\", \"signal\": {\"type\": \"sentiment\","
+    " \"below\": -0.5}, \"examples\": {\"match\": [[\"customer: this is terrible and awful\"]]}},\n"
+    "{\"id\": \"s.quiet\", \"description\": \"d\", \"category\": \"dead_air\", \"severity\": \"low\","
+    " \"speaker\": \"any\", \"score\": 1, \"tip\": \"t\", \"signal\": {\"type\": \"dead_air\","
+    " \"seconds\": 10}, \"examples\": {\"match\": [[\"customer: hi\", \"+20 agent: hi\"]]}}\n"
+    "]}\n";
+
+static void test_signals(void) {
+  struct env v;
+  const struct es_fire *f;
+  struct es_call_summary sum;
+  env_open(&v, signal_rules);
+  /* A calm line still gets call state: timing needs every line. */
+  ASSERT_EQ(say(&v, 0, C, "hello there"), 0);
+  ASSERT(v.cs != NULL);
+  /* The most negative word is the span; the reason has the score. */
+  say(&v, 1, C, "this is terrible and awful");
+  f = fired(&v, "s.neg");
+  ASSERT(f != NULL && f->on_line);
+  ASSERT_EQ(f->match_start, 8);
+  ASSERT_EQ(f->match_end, 16);
+  ASSERT(strstr(f->reason, "\"signal\":\"sentiment\",\"compound\":-0.") != NULL);
+  ASSERT(strstr(f->reason, "{\"word\":\"terrible\"") != NULL);
+  /* Dead air found while idle, once; the next line does not repeat it. */
+  ASSERT_EQ(es_engine_idle(v.e, &v.cs, 5, &v.out), 0);
+  ASSERT_EQ(v.out.n, 0);
+  ASSERT_EQ(es_engine_idle(v.e, &v.cs, 15, &v.out), 0);
+  ASSERT(fired(&v, "s.quiet") != NULL);
+  ASSERT(strstr(v.out.fires[0].reason, "\"signal\":\"dead_air\"") != NULL);
+  ASSERT_EQ(es_engine_idle(v.e, &v.cs, 17, &v.out), 0);
+  ASSERT_EQ(v.out.n, 0);
+  say(&v, 20, A, "sorry, I'm back");
+  ASSERT(fired(&v, "s.quiet") == NULL);
+  /* Idle time does not move the call's clock: a line at 18 is not late. */
+  ASSERT_EQ(es_engine_end(v.e, &v.cs, 21, &v.out, &sum), 0);
+  ASSERT_EQ(sum.dead_air, 1);
+  ASSERT(sum.longest_silence > 16 && sum.longest_silence < 19.5);
+  ASSERT(sum.customer_sentiment < 0);
+  env_close(&v);
+}
+
 int main(void) {
+  test_signals();
   test_calm_call_costs_nothing();
   test_heat_decays_by_half_life();
   test_escalation_multiplier();

@@ -574,8 +574,15 @@ static void test_read_only(void) {
   remove_db(path);
 }
 
-/* Undoes 003_marks_search.sql: a file as version 2 left it. */
+/* Undoes 004_outbox.sql (the table's AUTOINCREMENT counter in
+ * sqlite_sequence stays; the migration does not mind). */
+#define DROP_004                                                                   \
+  "DROP TRIGGER alerts_delete_failed_deliveries; DROP TABLE webhook_outbox;"
+
+/* Undoes 003_marks_search.sql and what came after: a file as version 2
+ * left it. */
 #define DROP_003                                                                   \
+  DROP_004                                                                         \
   "DROP VIEW rule_false_positives; DROP VIEW rule_hits_by_week;"                   \
   "DROP VIEW escalated_calls; DROP VIEW alerts_per_agent_day;"                     \
   "DROP VIEW alert_mark_latest; DROP TRIGGER alerts_search_insert;"                \
@@ -1149,7 +1156,7 @@ static void test_migrate_search(void) {
   s = open_rw(path);
   struct es_store_stats st;
   es_store_get_stats(s, &st);
-  ASSERT_EQ(st.migrations_applied, 1);
+  ASSERT_EQ(st.migrations_applied, es_store_schema_latest() - 2); /* 003 and after */
   es_store_close(s);
   db = raw_open(path);
   ASSERT_EQ(count_where(db, "SELECT count(*) FROM alert_search WHERE alert_search MATCH 'twitter'"), 1);
@@ -1256,6 +1263,136 @@ static void test_docs_queries(void) {
   remove_db(path);
 }
 
+/* The webhook outbox: rows only for stored alerts, in the alert's
+ * transaction; outcomes; summaries; retention of failed rows. */
+static void test_outbox(void) {
+  char path[256];
+  path_in_tmp(path, sizeof path, "outbox.db");
+  struct es_store *s = open_rw(path);
+  struct es_alert_rec a = alert("k1", "get me your manager", 7, 19);
+  a.id = 7;
+  ASSERT_EQ(es_store_put_alert(s, &a), 0);
+  struct es_outbox_rec o = {.destination = "slack", .alert_id = 7,
+                            .payload = "{\"text\":\"alert 7\"}", .created_at = 1700000000.5};
+  ASSERT_EQ(es_store_put_outbox(s, &o), 0);
+  ASSERT_EQ(es_store_put_outbox(s, &o), 1);  /* one row per alert and destination */
+  o.destination = "pager";
+  ASSERT_EQ(es_store_put_outbox(s, &o), 0);
+  o.alert_id = 99;                           /* no such alert: nothing owed */
+  ASSERT_EQ(es_store_put_outbox(s, &o), 1);
+  o.alert_id = 7;
+  o.payload = "{not json";
+  ASSERT_EQ(es_store_put_outbox(s, &o), ES_EJSON);
+  o.payload = "{}";
+  o.destination = "";
+  ASSERT_EQ(es_store_put_outbox(s, &o), ES_EINVAL);
+  o.destination = "slack";
+  o.alert_id = 0;
+  ASSERT_EQ(es_store_put_outbox(s, &o), ES_EINVAL);
+
+  /* A resent alert (same key, new id) brings no delivery; a rolled-back
+   * alert takes its delivery with it. */
+  struct es_alert_rec again = a;
+  again.id = 8;
+  ASSERT_EQ(es_store_put_alert(s, &again), 1);
+  o = (struct es_outbox_rec){.destination = "slack", .alert_id = 8, .payload = "{}",
+                             .created_at = 1700000001};
+  ASSERT_EQ(es_store_put_outbox(s, &o), 1);
+  struct es_alert_rec b = alert("k2", "get me your manager", 7, 19);
+  b.id = 9;
+  ASSERT_EQ(es_store_begin(s), 0);
+  ASSERT_EQ(es_store_put_alert(s, &b), 0);
+  o.alert_id = 9;
+  ASSERT_EQ(es_store_put_outbox(s, &o), 0);
+  ASSERT_EQ(es_store_rollback(s), 0);
+  sqlite3 *db = raw_open(path);
+  expect_text(db, "SELECT group_concat(destination || ':' || alert_id || ':' || state || ':' ||"
+                  " attempts || ':' || next_attempt_at, ' ') FROM webhook_outbox ORDER BY id",
+              "slack:7:pending:0:1700000000.5 pager:7:pending:0:1700000000.5");
+  int64_t slack = raw_int(db, "SELECT id FROM webhook_outbox WHERE destination = 'slack'");
+  int64_t pager = raw_int(db, "SELECT id FROM webhook_outbox WHERE destination = 'pager'");
+  ASSERT_GT(pager, slack);
+  expect_text(db, "SELECT payload FROM webhook_outbox WHERE destination = 'slack'",
+              "{\"text\":\"alert 7\"}");
+
+  /* Outcomes: a retry, a failure, delivery. */
+  struct es_outbox_update u = {.id = slack, .state = ES_OUTBOX_PENDING, .attempts = 2,
+                               .next_attempt_at = 1700000010, .last_error = "HTTP 500"};
+  ASSERT_EQ(es_store_update_outbox(s, &u), 0);
+  expect_text(db, "SELECT state || ':' || attempts || ':' || next_attempt_at || ':' || last_error"
+                  " || ':' || coalesce(closed_at, 'open') FROM webhook_outbox"
+                  " WHERE destination = 'slack'",
+              "pending:2:1700000010.0:HTTP 500:open");
+  u = (struct es_outbox_update){.id = pager, .state = ES_OUTBOX_FAILED, .attempts = 3,
+                                .last_error = "Connection refused", .at = 1700000020};
+  ASSERT_EQ(es_store_update_outbox(s, &u), 0);
+  expect_text(db, "SELECT state || ':' || attempts || ':' || last_error || ':' || closed_at"
+                  " FROM webhook_outbox WHERE destination = 'pager'",
+              "failed:3:Connection refused:1700000020.0");
+  u = (struct es_outbox_update){.id = slack, .state = ES_OUTBOX_DELIVERED, .attempts = 3};
+  ASSERT_EQ(es_store_update_outbox(s, &u), 0);
+  ASSERT_EQ(es_store_update_outbox(s, &u), 0); /* gone already: fine */
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM webhook_outbox WHERE destination = 'slack'"), 0);
+  u.state = (enum es_outbox_state)9;
+  ASSERT_EQ(es_store_update_outbox(s, &u), ES_EINVAL);
+  u = (struct es_outbox_update){.id = 1, .state = ES_OUTBOX_PENDING, .next_attempt_at = NAN};
+  ASSERT_EQ(es_store_update_outbox(s, &u), ES_EINVAL);
+  u = (struct es_outbox_update){.id = 0, .state = ES_OUTBOX_DELIVERED, .summarised_upto = 5};
+  ASSERT_EQ(es_store_update_outbox(s, &u), ES_EINVAL); /* whose? */
+
+  /* Suppressed rows go once a summary covering them is delivered, only
+   * the destination's and only up to the id it names. */
+  for (int64_t id = 10; id <= 13; id++) {
+    char key[16];
+    snprintf(key, sizeof key, "k%lld", (long long)id);
+    struct es_alert_rec r = alert(key, "get me your manager", 7, 19);
+    r.id = id;
+    ASSERT_EQ(es_store_put_alert(s, &r), 0);
+    o = (struct es_outbox_rec){.destination = id == 13 ? "pager" : "slack", .alert_id = id,
+                               .payload = "{}", .created_at = 1700000030};
+    ASSERT_EQ(es_store_put_outbox(s, &o), 0);
+  }
+  int64_t first = raw_int(db, "SELECT min(id) FROM webhook_outbox WHERE alert_id >= 10");
+  ASSERT_GT(first, pager); /* ids are not reused */
+  ASSERT_EQ(raw_int(db, "SELECT max(id) FROM webhook_outbox") - first, 3);
+  for (int64_t id = first; id < first + 4; id++) {
+    u = (struct es_outbox_update){.id = id, .state = ES_OUTBOX_SUPPRESSED, .at = 1700000031};
+    ASSERT_EQ(es_store_update_outbox(s, &u), 0);
+  }
+  u = (struct es_outbox_update){.id = 0, .state = ES_OUTBOX_DELIVERED, .destination = "slack",
+                                .summarised_upto = first + 1};
+  ASSERT_EQ(es_store_update_outbox(s, &u), 0);
+  expect_text(db, "SELECT group_concat(alert_id || ':' || destination || ':' || state, ' ')"
+                  " FROM webhook_outbox WHERE alert_id >= 10",
+              "12:slack:suppressed 13:pager:suppressed");
+
+  /* Retention: the failed delivery goes with its alert; owed ones stay. */
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM webhook_outbox WHERE alert_id = 7"), 1);
+  ASSERT_EQ(es_store_prune(s, 1800000000, NULL, NULL), 0);
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM webhook_outbox WHERE alert_id = 7"), 0);
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM webhook_outbox"), 2);
+
+  /* After every row is gone, ids still grow. */
+  raw_exec(db, "DELETE FROM webhook_outbox");
+  struct es_alert_rec c = alert("k20", "get me your manager", 7, 19);
+  c.id = 20;
+  ASSERT_EQ(es_store_put_alert(s, &c), 0);
+  o = (struct es_outbox_rec){.destination = "slack", .alert_id = 20, .payload = "{}",
+                             .created_at = 1700000040};
+  ASSERT_EQ(es_store_put_outbox(s, &o), 0);
+  ASSERT_GT(raw_int(db, "SELECT id FROM webhook_outbox WHERE alert_id = 20"), first + 3);
+  sqlite3_close(db);
+  es_store_close(s);
+
+  /* A reader cannot write. */
+  struct es_store *ro = open_ro(path);
+  ASSERT_EQ(es_store_put_outbox(ro, &o), ES_EINVAL);
+  u = (struct es_outbox_update){.id = 1, .state = ES_OUTBOX_DELIVERED};
+  ASSERT_EQ(es_store_update_outbox(ro, &u), ES_EINVAL);
+  es_store_close(ro);
+  remove_db(path);
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/es_store_XXXXXX");
   ASSERT(mkdtemp(tmpdir) != NULL);
@@ -1279,6 +1416,7 @@ int main(void) {
   RUN(test_migrate_search);
   RUN(test_query_typed);
   RUN(test_docs_queries);
+  RUN(test_outbox);
   ASSERT_EQ(rmdir(tmpdir), 0); /* every test removed its files */
   return 0;
 }

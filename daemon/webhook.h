@@ -1,0 +1,96 @@
+/*
+ * webhook.h: delivery of alerts to HTTP webhooks (docs/webhooks.md).
+ *
+ * Each destination in the config file's "webhooks" array receives the
+ * alerts that pass its filter as HTTP POSTs, built from the masked alert
+ * (the supervisor feed's record, or a chat message). Delivery is
+ * at-least-once and survives restarts: every delivery is a row of the
+ * store's webhook_outbox table, inserted by the writer thread in the
+ * same transaction as its alert, and every outcome (delivered, retry
+ * scheduled, failed, suppressed) is written through the writer too. The
+ * loop thread never touches SQLite: pending rows are read on the thread
+ * pool, at startup and after each commit that added some.
+ *
+ * Requests go through libcurl's multi interface driven by the libuv loop
+ * (a uv_poll_t per socket, one uv_timer_t for curl's timeout): no thread
+ * per request, no blocking call on the loop. Each carries the header
+ * Idempotency-Key: <alert id>-<destination>. 2xx is delivered; anything
+ * else is retried with exponential backoff and jitter up to max_attempts,
+ * then the row is marked failed. A token bucket per destination limits
+ * the alerts sent as their own messages; those over it are counted and
+ * summarised in a later message.
+ *
+ * Everything here runs on the loop thread except the store reads.
+ */
+#ifndef ESD_WEBHOOK_H
+#define ESD_WEBHOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "calls.h"
+#include "store.h"
+#include "writer.h"
+
+#define ESD_WEBHOOK_MAX_DESTINATIONS 32
+#define ESD_WEBHOOK_NAME_MAX 64       /* bytes of a destination's name */
+#define ESD_WEBHOOK_URL_MAX 2048      /* bytes of a URL */
+#define ESD_WEBHOOK_MAX_HEADERS 32    /* extra headers per destination */
+#define ESD_WEBHOOK_HEADER_MAX 4096   /* bytes of one "Name: value" */
+#define ESD_WEBHOOK_MAX_IN_FLIGHT 4   /* concurrent requests per destination */
+#define ESD_WEBHOOK_MAX_LOADED 10000  /* deliveries held in memory, all destinations */
+#define ESD_WEBHOOK_LOAD_ROWS 1000    /* outbox rows read per store read */
+#define ESD_WEBHOOK_MAX_PAYLOAD (1u << 20) /* request body bytes; larger alerts are not sent */
+#define ESD_WEBHOOK_TEXT_WORDS_MAX 1000    /* bytes of quoted words in a text message */
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+struct esd_webhooks;
+
+/* Creates the module from the config file's "webhooks" value, JSON text
+ * as config.c keeps it (an array of destination objects, docs/webhooks.md;
+ * NULL: none). redact: mask personal data in payloads (the daemon's
+ * "redact" setting). Returns 0 with *out NULL when no destination is
+ * configured, 0 with the module, or -1 with what to fix in msg, naming
+ * the destination and the key. Touches no loop, no network. */
+int esd_webhooks_new(const char *json, int redact, struct esd_webhooks **out, char *msg,
+                     size_t msgcap);
+
+/* Attaches the module to the loop and the writer (`writer` and `db_path`
+ * borrowed; they must outlive it), initialises libcurl (call before any
+ * worker thread runs), reads the outbox rows left pending by earlier runs
+ * (on the thread pool) and starts delivering. Returns 0, or -1 (logged).
+ * NULL wh: 0. */
+int esd_webhooks_start(struct esd_webhooks *wh, uv_loop_t *loop, struct esd_writer *writer,
+                       const char *db_path);
+
+/* One alert, just queued to the writer in batch `batch` (server.c's
+ * emit_fire): queues an outbox row for every destination whose filter it
+ * passes, into the same batch. Delivery starts once that batch commits.
+ * `call` and `rec` are borrowed for the call. NULL wh: no-op. */
+void esd_webhooks_alert(struct esd_webhooks *wh, const struct es_call *call,
+                        const struct es_alert_rec *rec, uint64_t batch);
+
+/* The writer committed every batch up to `batch` (main.c's commit
+ * callback). NULL wh: no-op. */
+void esd_webhooks_on_commit(struct esd_webhooks *wh, uint64_t batch);
+
+/* Shutdown: requests in flight are abandoned (their rows stay pending
+ * and are sent again, with the same Idempotency-Key, after a restart),
+ * no new request starts, every handle is closed. Alerts that arrive
+ * afterwards still get their outbox rows. Call before the writer closes,
+ * and before closing every handle of a loop that failed to start. NULL
+ * wh: no-op. */
+void esd_webhooks_stop(struct esd_webhooks *wh);
+
+/* Frees the module once the loop has ended (or never ran). NULL: no-op. */
+void esd_webhooks_free(struct esd_webhooks *wh);
+
+/* `,"webhooks":{"<name>":{"delivered":N,"pending":N,"failed":N,
+ * "suppressed":N,"in_flight":N,...},...}` for `earshot stats`, malloc'd
+ * (the caller frees), or NULL when out of memory. NULL wh: an empty
+ * object. */
+char *esd_webhooks_stats_json(const struct esd_webhooks *wh);
+
+#endif

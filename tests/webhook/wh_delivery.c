@@ -1,0 +1,541 @@
+/*
+ * wh_delivery.c: webhook delivery end to end (daemon/webhook.c,
+ * docs/webhooks.md). The real earshotd is driven through its socket with
+ * lines that raise alerts (tests/integration/rules/base.json) and posts
+ * them to a small HTTP/1.1 receiver this program runs on 127.0.0.1
+ * (httpd.c): delivered with the right body and headers; delivered later
+ * when the receiver was down; delivered once per alert after earshotd
+ * itself restarted with deliveries pending; rate limited with a summary;
+ * suppressed alerts summarised after a restart; failed after max_attempts;
+ * bad configurations refused.
+ *
+ * Every wait is on an event with a deadline: a request at the receiver,
+ * a line in the daemon's log (it runs at debug level, which logs every
+ * attempt), an ack, a process exit. Test names as arguments run only those.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "httpd.h"
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static const char *const debug_log[] = {"--log-level", "debug", NULL};
+
+static void start(struct it_daemon *d, struct httpd *h, const char *dests_fmt) {
+  char dests[4096], config[4200];
+  /* dests_fmt holds %d for the receiver's port, as often as it likes */
+  snprintf(dests, sizeof(dests), dests_fmt, httpd_port(h), httpd_port(h), httpd_port(h));
+  snprintf(config, sizeof(config), "{\"webhooks\": [%s]}", dests);
+  it_config(d, config);
+  ASSERT_EQ(it_daemon_start(d, debug_log), 0);
+}
+
+static void no_errors(void *ud, cJSON *m) {
+  (void)ud;
+  if (strcmp(it_jtype(m), "error") == 0)
+    IT_FAIL("error from earshotd: %s", it_jstr(m, "message"));
+}
+
+/* Sends `n` lines (printf formats with %d for 1..n, used twice: call and
+ * text) with seqs and waits until all are acknowledged: their alerts and
+ * outbox rows are committed. */
+static void send_lines(struct it_daemon *d, const char *start_fmt, const char *line_fmt, int n) {
+  struct it_conn *c = it_connect(d);
+  int seq = 0;
+  free(it_hello(c, 1));
+  for (int i = 1; i <= n; i++) {
+    char line[1024], tagged[1100];
+    if (start_fmt) {
+      snprintf(line, sizeof(line), start_fmt, i, i);
+      snprintf(tagged, sizeof(tagged), "%.*s,\"seq\":%d}", (int)strlen(line) - 1, line, ++seq);
+      ASSERT_EQ(it_sendf(c, "%s", tagged), 0);
+    }
+    snprintf(line, sizeof(line), line_fmt, i, i);
+    snprintf(tagged, sizeof(tagged), "%.*s,\"seq\":%d}", (int)strlen(line) - 1, line, ++seq);
+    ASSERT_EQ(it_sendf(c, "%s", tagged), 0);
+  }
+  for (;;) {
+    cJSON *m = it_expect(c, "ack", -1, no_errors, NULL);
+    int64_t got = it_jint(m, "seq");
+    cJSON_Delete(m);
+    if (got == seq)
+      break;
+  }
+  it_close(c);
+}
+
+static cJSON *stats(struct it_daemon *d) {
+  struct it_conn *c = it_connect(d);
+  ASSERT_EQ(it_sendf(c, "{\"type\":\"stats\"}"), 0);
+  cJSON *m = it_expect(c, "stats", -1, NULL, NULL);
+  it_close(c);
+  return m;
+}
+
+static int64_t wstat(const cJSON *st, const char *dest, const char *key) {
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(st, "webhooks");
+  const cJSON *o = cJSON_GetObjectItemCaseSensitive(w, dest);
+  if (o == NULL)
+    IT_FAIL("no webhooks.%s in stats", dest);
+  return it_jint(o, key);
+}
+
+/* Waits for `needle` n times in the log after `from`; returns the offset
+ * past the last. */
+static size_t wait_log_n(struct it_daemon *d, size_t from, const char *needle, int n) {
+  for (int i = 0; i < n; i++) {
+    long at = it_wait_log(d, from, needle, -1);
+    if (at < 0)
+      IT_FAIL("\"%s\" appeared %d times in the log, expected %d", needle, i, n);
+    from = (size_t)at;
+  }
+  return from;
+}
+
+static cJSON *body_json(const struct httpd_req *r) {
+  cJSON *j = cJSON_Parse(r->body);
+  if (j == NULL)
+    IT_FAIL("request body is not JSON: %s", r->body);
+  return j;
+}
+
+static void expect_header(const struct httpd_req *r, const char *name, const char *want) {
+  char *v = httpd_header(r, name);
+  if (want == NULL) {
+    if (v)
+      IT_FAIL("unexpected header %s: %s", name, v);
+    return;
+  }
+  ASSERT_STR_EQ(v, want);
+  free(v);
+}
+
+static void key_of(char *buf, size_t cap, int64_t alert_id, const char *dest) {
+  snprintf(buf, cap, "%" PRId64 "-%s", alert_id, dest);
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+/* Receiver up: each destination gets the alerts its filter passes, with
+ * the masked feed record or a chat message, its headers and the
+ * idempotency key. */
+static void test_delivered(void) {
+  struct it_daemon d;
+  struct httpd *h = httpd_new();
+  char key[128];
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  httpd_listen(h);
+  start(&d, h,
+        "{\"name\": \"sup\", \"url\": \"http://127.0.0.1:%d/sup\","
+        " \"headers\": {\"Authorization\": \"Bearer s3cret-token\", \"X-Team\": \"billing\"}},"
+        "{\"name\": \"chat\", \"url\": \"http://127.0.0.1:%d/chat\", \"format\": \"text\","
+        " \"categories\": [\"manager_request\"], \"queues\": [\"billing\"]}");
+  send_lines(&d, "{\"type\":\"start\",\"call_id\":\"c-%d\",\"agent_id\":\"dana\",\"queue\":\"billing\"}",
+             "{\"call_id\":\"c-%d\",\"speaker\":\"customer\",\"text\":\"we met at the zebra "
+             "crossing, my card is 4111 1111 1111 1111 (%d)\"}",
+             1);
+  send_lines(&d, NULL, "{\"call_id\":\"c-%d\",\"speaker\":\"customer\",\"text\":\"just get me "
+             "your manager (%d)\"}", 1);
+  ASSERT_EQ(httpd_wait(h, 3, -1), 3);
+  wait_log_n(&d, 0, " delivered (attempt 1)", 3);
+
+  sqlite3 *db = it_db_open(d.db);
+  int64_t trigger = it_db_int(db, "SELECT id FROM alerts WHERE rule_id = 'it.trigger'", NULL);
+  int64_t manager = it_db_int(db, "SELECT id FROM alerts WHERE rule_id = 'it.manager'", NULL);
+  sqlite3_close(db);
+  int sup_seen = 0, chat_seen = 0;
+  for (size_t i = 0; i < 3; i++) {
+    const struct httpd_req *r = httpd_get(h, i);
+    ASSERT_STR_EQ(r->method, "POST");
+    expect_header(r, "Content-Type", "application/json");
+    cJSON *j = body_json(r);
+    if (strcmp(r->path, "/sup") == 0) {
+      sup_seen++;
+      expect_header(r, "Authorization", "Bearer s3cret-token");
+      expect_header(r, "X-Team", "billing");
+      ASSERT_STR_EQ(it_jstr(j, "type"), "feed_alert");
+      int64_t id = it_jint(j, "id");
+      ASSERT(id == trigger || id == manager);
+      key_of(key, sizeof(key), id, "sup");
+      expect_header(r, "Idempotency-Key", key);
+      ASSERT_STR_EQ(it_jstr(j, "call_id"), "c-1");
+      ASSERT_STR_EQ(it_jstr(j, "agent"), "dana");
+      ASSERT_STR_EQ(it_jstr(j, "queue"), "billing");
+      ASSERT_STR_EQ(it_jstr(j, "rule"), id == trigger ? "it.trigger" : "it.manager");
+      ASSERT_STR_EQ(it_jstr(j, "severity"), id == trigger ? "medium" : "critical");
+      if (id == trigger) {
+        /* masked like the store and the feed */
+        ASSERT_CONTAINS(it_jstr(j, "text"), "my card is [CARD]");
+        ASSERT_STR_EQ(it_jstr(j, "matched"), "zebra crossing");
+      }
+      ASSERT(strstr(r->body, "4111") == NULL);
+    } else {
+      ASSERT_STR_EQ(r->path, "/chat");
+      chat_seen++;
+      expect_header(r, "Authorization", NULL);
+      key_of(key, sizeof(key), manager, "chat");
+      expect_header(r, "Idempotency-Key", key);
+      const char *text = it_jstr(j, "text");
+      ASSERT_CONTAINS(text, "[CRITICAL] manager_request on call c-1 (agent dana, queue billing)");
+      ASSERT_CONTAINS(text, "Words: \"get me your manager\"");
+      ASSERT_CONTAINS(text, "Tip: Acknowledge, offer what you can do now");
+      ASSERT_CONTAINS(text, "rule it.manager");
+    }
+    cJSON_Delete(j);
+  }
+  ASSERT_EQ(sup_seen, 2);
+  ASSERT_EQ(chat_seen, 1);
+
+  cJSON *st = stats(&d);
+  ASSERT_EQ(wstat(st, "sup", "delivered"), 2);
+  ASSERT_EQ(wstat(st, "chat", "delivered"), 1);
+  ASSERT_EQ(wstat(st, "sup", "pending"), 0);
+  ASSERT_EQ(wstat(st, "sup", "in_flight"), 0);
+  ASSERT_EQ(wstat(st, "sup", "failed"), 0);
+  ASSERT_EQ(wstat(st, "sup", "suppressed"), 0);
+  cJSON_Delete(st);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  db = it_db_open(d.db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox", NULL), 0);
+  sqlite3_close(db);
+  ASSERT_EQ(httpd_count(h), 3);
+  httpd_free(h);
+  it_daemon_cleanup(&d);
+}
+
+/* The receiver refuses connections at first; once it listens, the alert
+ * arrives, once. */
+static void test_receiver_down(void) {
+  struct it_daemon d;
+  struct httpd *h = httpd_new();
+  char key[128];
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  start(&d, h,
+        "{\"name\": \"ops\", \"url\": \"http://127.0.0.1:%d/hook\","
+        " \"retry_initial_ms\": 50, \"retry_max_ms\": 200, \"max_attempts\": 1000}");
+  send_lines(&d, NULL, "{\"call_id\":\"c-%d\",\"speaker\":\"customer\",\"text\":\"just get me "
+             "your manager (%d)\"}", 1);
+  size_t at = wait_log_n(&d, 0, "ops: delivery failing (", 1);
+  wait_log_n(&d, at, " attempt 2 failed: ", 1);
+  ASSERT_EQ(httpd_count(h), 0);
+  cJSON *st = stats(&d);
+  ASSERT_EQ(wstat(st, "ops", "delivered"), 0);
+  ASSERT_EQ(wstat(st, "ops", "pending") + wstat(st, "ops", "in_flight"), 1);
+  ASSERT_GE(wstat(st, "ops", "failed_attempts"), 2);
+  cJSON_Delete(st);
+
+  httpd_listen(h);
+  ASSERT_EQ(httpd_wait(h, 1, -1), 1);
+  at = wait_log_n(&d, at, "ops: alert 1 delivered (attempt ", 1);
+  wait_log_n(&d, 0, "ops: delivering again", 1);
+  const struct httpd_req *r = httpd_get(h, 0);
+  key_of(key, sizeof(key), 1, "ops");
+  expect_header(r, "Idempotency-Key", key);
+  st = stats(&d);
+  ASSERT_EQ(wstat(st, "ops", "delivered"), 1);
+  ASSERT_EQ(wstat(st, "ops", "pending"), 0);
+  ASSERT_EQ(wstat(st, "ops", "in_flight"), 0);
+  ASSERT_EQ(wstat(st, "ops", "failed"), 0);
+  cJSON_Delete(st);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  sqlite3 *db = it_db_open(d.db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox", NULL), 0);
+  sqlite3_close(db);
+  ASSERT_EQ(httpd_count(h), 1);
+  httpd_free(h);
+  it_daemon_cleanup(&d);
+}
+
+/* SIGTERM while the receiver is down: the deliveries stay in the outbox;
+ * the next earshotd sends each of them once, with the same key. */
+static void test_restart_pending(void) {
+  struct it_daemon d;
+  struct httpd *h = httpd_new();
+  const char *dests = "{\"name\": \"ops\", \"url\": \"http://127.0.0.1:%d/hook\","
+                      " \"retry_initial_ms\": 50, \"retry_max_ms\": 200, \"max_attempts\": 1000}";
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  start(&d, h, dests);
+  send_lines(&d, NULL, "{\"call_id\":\"c-%d\",\"speaker\":\"customer\",\"text\":\"just get me "
+             "your manager (%d)\"}", 3);
+  wait_log_n(&d, 0, " attempt 1 failed: ", 3);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  ASSERT_GE(it_log_count(&d, "webhook: stopped: 3 deliveries"), 1);
+
+  sqlite3 *db = it_db_open(d.db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox WHERE state = 'pending'"
+                          " AND destination = 'ops' AND attempts >= 1 AND last_error IS NOT NULL"
+                          " AND next_attempt_at >= created_at", NULL), 3);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox AS o JOIN alerts AS a"
+                          " ON a.id = o.alert_id", NULL), 3);
+  sqlite3_close(db);
+
+  size_t from = d.log_len;
+  ASSERT_EQ(it_daemon_start(&d, debug_log), 0);
+  wait_log_n(&d, from, "3 deliveries pending and 0 suppressed alerts to summarise from earlier "
+             "runs", 1);
+  httpd_listen(h);
+  ASSERT_EQ(httpd_wait(h, 3, -1), 3);
+  wait_log_n(&d, from, " delivered (attempt ", 3);
+  int seen[4] = {0};
+  for (size_t i = 0; i < 3; i++) {
+    char *key = httpd_header(httpd_get(h, i), "Idempotency-Key");
+    cJSON *j = body_json(httpd_get(h, i));
+    int64_t id = it_jint(j, "id");
+    char want[64];
+    ASSERT(id >= 1 && id <= 3);
+    seen[id]++;
+    key_of(want, sizeof(want), id, "ops");
+    ASSERT_STR_EQ(key, want);
+    free(key);
+    cJSON_Delete(j);
+  }
+  ASSERT_EQ(seen[1] + seen[2] + seen[3], 3);
+  ASSERT_EQ(seen[1] * seen[2] * seen[3], 1); /* each once */
+  cJSON *st = stats(&d);
+  ASSERT_EQ(wstat(st, "ops", "delivered"), 3);
+  ASSERT_EQ(wstat(st, "ops", "pending"), 0);
+  ASSERT_EQ(wstat(st, "ops", "in_flight"), 0);
+  cJSON_Delete(st);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  db = it_db_open(d.db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox", NULL), 0);
+  sqlite3_close(db);
+  ASSERT_EQ(httpd_count(h), 3);
+  httpd_free(h);
+  it_daemon_cleanup(&d);
+}
+
+/* A burst over the limit: burst alerts go out at once, the rest are
+ * counted and summarised by a message of their own once the bucket has
+ * had a token unused for a token interval. */
+static void test_rate_limit(void) {
+  struct it_daemon d;
+  struct httpd *h = httpd_new();
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  httpd_listen(h);
+  /* 30 per minute: a token every 2 s; the summary comes some 4 s after
+   * the burst, which takes a few ms. */
+  start(&d, h,
+        "{\"name\": \"chat\", \"url\": \"http://127.0.0.1:%d/hook\","
+        " \"rate_per_minute\": 30, \"burst\": 3}");
+  send_lines(&d, NULL, "{\"call_id\":\"c-%d\",\"speaker\":\"customer\",\"text\":\"just get me "
+             "your manager (%d)\"}", 10);
+  ASSERT_EQ(httpd_wait(h, 4, it_scaled(30000)), 4);
+  wait_log_n(&d, 0, "chat: summary of 7 suppressed alerts delivered", 1);
+  for (size_t i = 0; i < 3; i++) {
+    cJSON *j = body_json(httpd_get(h, i));
+    ASSERT_STR_EQ(it_jstr(j, "type"), "feed_alert");
+    ASSERT(cJSON_GetObjectItemCaseSensitive(j, "suppressed") == NULL);
+    cJSON_Delete(j);
+  }
+  const struct httpd_req *r = httpd_get(h, 3);
+  cJSON *j = body_json(r);
+  ASSERT_STR_EQ(it_jstr(j, "type"), "feed_suppressed");
+  ASSERT_STR_EQ(it_jstr(j, "destination"), "chat");
+  const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "suppressed");
+  ASSERT_EQ(it_jint(s, "count"), 7);
+  ASSERT_CONTAINS(it_jstr(s, "summary"), "7 more alerts suppressed by the rate limit since ");
+  char *key = httpd_header(r, "Idempotency-Key");
+  ASSERT(key != NULL && strncmp(key, "summary-", 8) == 0);
+  free(key);
+  cJSON_Delete(j);
+
+  cJSON *st = stats(&d);
+  ASSERT_EQ(wstat(st, "chat", "delivered"), 3);
+  ASSERT_EQ(wstat(st, "chat", "suppressed"), 7);
+  ASSERT_EQ(wstat(st, "chat", "summaries"), 1);
+  ASSERT_EQ(wstat(st, "chat", "awaiting_summary"), 0);
+  ASSERT_EQ(wstat(st, "chat", "pending"), 0);
+  ASSERT_EQ(wstat(st, "chat", "in_flight"), 0);
+  cJSON_Delete(st);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  sqlite3 *db = it_db_open(d.db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox", NULL), 0);
+  sqlite3_close(db);
+  ASSERT_EQ(httpd_count(h), 4);
+  httpd_free(h);
+  it_daemon_cleanup(&d);
+}
+
+/* Suppressed alerts are owed a summary across a restart, and the next
+ * alert carries it (text format: appended to the message). */
+static void test_suppressed_restart(void) {
+  struct it_daemon d;
+  struct httpd *h = httpd_new();
+  /* One token a minute: nothing but the burst goes out during the test. */
+  const char *dests = "{\"name\": \"chat\", \"url\": \"http://127.0.0.1:%d/hook\","
+                      " \"format\": \"text\", \"rate_per_minute\": 1, \"burst\": 2}";
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  httpd_listen(h);
+  start(&d, h, dests);
+  send_lines(&d, NULL, "{\"call_id\":\"c-%d\",\"speaker\":\"customer\",\"text\":\"just get me "
+             "your manager (%d)\"}", 4);
+  ASSERT_EQ(httpd_wait(h, 2, -1), 2);
+  wait_log_n(&d, 0, " delivered (attempt 1)", 2);
+  wait_log_n(&d, 0, " suppressed by the rate limit (1 per minute, burst 2)", 2);
+  cJSON *st = stats(&d);
+  ASSERT_EQ(wstat(st, "chat", "suppressed"), 2);
+  ASSERT_EQ(wstat(st, "chat", "awaiting_summary"), 2);
+  cJSON_Delete(st);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  sqlite3 *db = it_db_open(d.db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox WHERE state = 'suppressed'"
+                          " AND closed_at IS NOT NULL", NULL), 2);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox", NULL), 2);
+  sqlite3_close(db);
+
+  size_t from = d.log_len;
+  ASSERT_EQ(it_daemon_start(&d, debug_log), 0);
+  wait_log_n(&d, from, "0 deliveries pending and 2 suppressed alerts to summarise", 1);
+  send_lines(&d, NULL, "{\"call_id\":\"d-%d\",\"speaker\":\"customer\",\"text\":\"just get me "
+             "your manager (%d)\"}", 1);
+  ASSERT_EQ(httpd_wait(h, 3, -1), 3);
+  wait_log_n(&d, from, " delivered (attempt 1)", 1);
+  cJSON *j = body_json(httpd_get(h, 2));
+  const char *text = it_jstr(j, "text");
+  ASSERT_CONTAINS(text, "on call d-1");
+  ASSERT_CONTAINS(text, "\n(2 more alerts suppressed by the rate limit since ");
+  cJSON_Delete(j);
+  st = stats(&d);
+  ASSERT_EQ(wstat(st, "chat", "delivered"), 1);
+  ASSERT_EQ(wstat(st, "chat", "summaries"), 0);
+  ASSERT_EQ(wstat(st, "chat", "awaiting_summary"), 0);
+  cJSON_Delete(st);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  db = it_db_open(d.db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox", NULL), 0);
+  sqlite3_close(db);
+  ASSERT_EQ(httpd_count(h), 3);
+  httpd_free(h);
+  it_daemon_cleanup(&d);
+}
+
+/* A receiver that keeps failing: max_attempts requests, then the row is
+ * failed, kept with the last error, counted. */
+static void test_max_attempts(void) {
+  struct it_daemon d;
+  struct httpd *h = httpd_new();
+  char key[64];
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  httpd_set_status(h, 500, "database on fire");
+  httpd_listen(h);
+  start(&d, h,
+        "{\"name\": \"ops\", \"url\": \"http://127.0.0.1:%d/hook\","
+        " \"max_attempts\": 3, \"retry_initial_ms\": 20, \"retry_max_ms\": 40}");
+  send_lines(&d, NULL, "{\"call_id\":\"c-%d\",\"speaker\":\"customer\",\"text\":\"just get me "
+             "your manager (%d)\"}", 1);
+  ASSERT_EQ(httpd_wait(h, 3, -1), 3);
+  wait_log_n(&d, 0, "ops: alert 1 failed after 3 attempts (HTTP 500: database on fire)", 1);
+  key_of(key, sizeof(key), 1, "ops");
+  for (size_t i = 0; i < 3; i++)
+    expect_header(httpd_get(h, i), "Idempotency-Key", key);
+  cJSON *st = stats(&d);
+  ASSERT_EQ(wstat(st, "ops", "failed"), 1);
+  ASSERT_EQ(wstat(st, "ops", "failed_attempts"), 3);
+  ASSERT_EQ(wstat(st, "ops", "delivered"), 0);
+  ASSERT_EQ(wstat(st, "ops", "pending"), 0);
+  ASSERT_EQ(wstat(st, "ops", "in_flight"), 0);
+  cJSON_Delete(st);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  sqlite3 *db = it_db_open(d.db);
+  char *err = it_db_text(db, "SELECT last_error FROM webhook_outbox WHERE state = 'failed'"
+                             " AND attempts = 3 AND closed_at IS NOT NULL", NULL);
+  ASSERT_STR_EQ(err, "HTTP 500: database on fire");
+  free(err);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox", NULL), 1);
+  sqlite3_close(db);
+
+  /* A restart does not try a failed delivery again. */
+  size_t from = d.log_len;
+  httpd_set_status(h, 200, NULL);
+  ASSERT_EQ(it_daemon_start(&d, debug_log), 0);
+  send_lines(&d, NULL, "{\"call_id\":\"e-%d\",\"speaker\":\"customer\",\"text\":\"just get me "
+             "your manager (%d)\"}", 1);
+  ASSERT_EQ(httpd_wait(h, 4, -1), 4);
+  wait_log_n(&d, from, "ops: alert 2 delivered (attempt 1)", 1);
+  cJSON *j = body_json(httpd_get(h, 3));
+  ASSERT_EQ(it_jint(j, "id"), 2);
+  cJSON_Delete(j);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  ASSERT_EQ(httpd_count(h), 4);
+  httpd_free(h);
+  it_daemon_cleanup(&d);
+}
+
+/* --check-config names the destination and the key to fix. */
+static void check_config(struct it_daemon *d, const char *webhooks, int want_code,
+                         const char *want) {
+  char config[4096];
+  char *out = NULL;
+  snprintf(config, sizeof(config), "{\"webhooks\": %s}", webhooks);
+  it_config(d, config);
+  const char *args[] = {"--check-config", "--rules", d->rules, "--config", d->config, NULL};
+  int code = it_run_earshotd(args, &out, -1);
+  if (code != want_code || strstr(out, want) == NULL)
+    IT_FAIL("webhooks %s: exit %d (want %d), output \"%s\" (want \"%s\")", webhooks, code,
+            want_code, out, want);
+  free(out);
+}
+
+static void test_config_errors(void) {
+  struct it_daemon d;
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  check_config(&d, "[{\"name\": \"a\", \"url\": \"http://h/x\", \"format\": \"text\","
+               " \"min_severity\": \"high\", \"categories\": [\"x\"], \"queues\": [\"q\"],"
+               " \"agents\": [\"a\"], \"headers\": {\"Authorization\": \"Bearer t\"},"
+               " \"timeout_ms\": 5000, \"rate_per_minute\": 30, \"burst\": 10,"
+               " \"max_attempts\": 10, \"retry_initial_ms\": 1000, \"retry_max_ms\": 300000}]",
+               0, "configuration OK");
+  check_config(&d, "{}", 1, "\"webhooks\" must be an array of destinations");
+  check_config(&d, "[{\"url\": \"http://h/\"}]", 1, "webhooks[0]: \"name\" is required");
+  check_config(&d, "[{\"name\": \"a\", \"url\": \"http://h/\"}, {\"name\": \"a\", \"url\": "
+               "\"http://h/\"}]", 1, "webhooks[1] (\"a\"): the name is already used by webhooks[0]");
+  check_config(&d, "[{\"name\": \"a\", \"url\": \"ftp://h/\"}]", 1,
+               "webhooks[0] (\"a\"): \"url\" is required: an http:// or https:// URL");
+  check_config(&d, "[{\"name\": \"a\", \"url\": \"http://h/\", \"colour\": 1}]", 1,
+               "webhooks[0] (\"a\"): unknown key \"colour\"");
+  check_config(&d, "[{\"name\": \"a\", \"url\": \"http://h/\", \"format\": \"xml\"}]", 1,
+               "\"format\" must be \"json\"");
+  check_config(&d, "[{\"name\": \"a\", \"url\": \"http://h/\", \"min_severity\": \"urgent\"}]",
+               1, "webhooks[0] (\"a\"): \"min_severity\" must be info, low, medium, high or "
+               "critical");
+  check_config(&d, "[{\"name\": \"a\", \"url\": \"http://h/\", \"queues\": \"billing\"}]", 1,
+               "\"queues\" must be an array of strings");
+  check_config(&d, "[{\"name\": \"a\", \"url\": \"http://h/\", \"headers\": "
+               "{\"Idempotency-Key\": \"x\"}}]", 1,
+               "header \"Idempotency-Key\" is set by earshotd");
+  check_config(&d, "[{\"name\": \"a\", \"url\": \"http://h/\", \"headers\": "
+               "{\"X-A\": \"line\\nbreak\"}}]", 1, "without line breaks");
+  check_config(&d, "[{\"name\": \"a\", \"url\": \"http://h/\", \"timeout_ms\": 5}]", 1,
+               "\"timeout_ms\" must be a whole number of milliseconds from 100 to 600000");
+  check_config(&d, "[{\"name\": \"a\", \"url\": \"http://h/\", \"burst\": 0}]", 1,
+               "\"burst\" must be a whole number from 1 to 10000");
+  check_config(&d, "[{\"name\": \"a\", \"url\": \"http://h/\", \"max_attempts\": 2.5}]", 1,
+               "\"max_attempts\" must be a whole number from 1 to 1000");
+  check_config(&d, "[{\"name\": \"a\", \"url\": \"http://h/\", \"retry_initial_ms\": 5000,"
+               " \"retry_max_ms\": 1000}]", 1,
+               "\"retry_max_ms\" must be a whole number of milliseconds from retry_initial_ms "
+               "(5000)");
+  it_daemon_cleanup(&d);
+}
+
+int main(int argc, char **argv) {
+  it_init(argc, argv);
+  RUN(test_config_errors);
+  RUN(test_delivered);
+  RUN(test_receiver_down);
+  RUN(test_restart_pending);
+  RUN(test_rate_limit);
+  RUN(test_suppressed_restart);
+  RUN(test_max_attempts);
+  return 0;
+}
