@@ -126,6 +126,33 @@ static inline const char *line_ptr(const struct corpus *c, size_t i, size_t *len
   return c->text + c->off[i];
 }
 
+/* What the figures depend on: CPU, and whether something else was running. */
+static void print_machine(void)
+{
+  char line[512], model[256] = "?";
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (f) {
+    while (fgets(line, sizeof line, f))
+      if (strncmp(line, "model name", 10) == 0) {
+        const char *colon = strchr(line, ':');
+        snprintf(model, sizeof model, "%.200s", colon ? colon + 2 : line);
+        model[strcspn(model, "\n")] = '\0';
+        break;
+      }
+    fclose(f);
+  }
+  double load = -1;
+  f = fopen("/proc/loadavg", "r");
+  if (f) {
+    if (fscanf(f, "%lf", &load) != 1)
+      load = -1;
+    fclose(f);
+  }
+  printf("machine: %s, %ld CPUs online, load average %.2f at start%s\n", model,
+         sysconf(_SC_NPROCESSORS_ONLN), load,
+         load > 0.5 ? " (other work is running: figures will be low and noisy)" : "");
+}
+
 enum mode { M_MATCH, M_BOTH, M_SENT, M_SENT_ASR, M_COUNT };
 static const char *const mode_names[M_COUNT] = {"match", "match+sentiment", "sentiment",
                                                 "sentiment --asr"};
@@ -240,6 +267,7 @@ int main(int argc, char **argv)
          es_sentiment_keys(model), tm * 1e3);
   printf("single thread, best of %d interleaved passes after a warm-up; clock: %s\n", reps,
          use_cpu_clock ? "thread CPU time" : "wall time");
+  print_machine();
 
   size_t warm = c.nlines < 100000 ? c.nlines : 100000;
   for (int md = 0; md < M_COUNT; md++)

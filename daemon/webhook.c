@@ -373,6 +373,7 @@ struct delivery {
   uint64_t due_ms;             /* loop time of the next attempt */
   double created_at;
   char *payload;               /* owned: the stored body; NULL for a summary */
+  size_t payload_len;
   /* the suppressed alerts it summarises, claimed at its first attempt */
   uint64_t sum_count;
   double sum_since;
@@ -428,6 +429,7 @@ struct esd_webhooks {
   struct wh_sock *socks;
   struct delivery *inflight;
   size_t loaded;              /* deliveries of outbox rows in memory */
+  size_t loaded_bytes;        /* their payloads */
   int64_t loaded_upto;        /* outbox id: rows up to here were read */
   uint64_t rows_first, rows_last; /* writer batches with outbox rows not yet read */
   int loading, load_again, more_rows, startup_loaded;
@@ -466,6 +468,12 @@ static struct dest *find_dest(struct esd_webhooks *wh, const char *name) {
     if (strcmp(wh->dests[i].cfg->name, name) == 0)
       return &wh->dests[i];
   return NULL;
+}
+
+/* A delivery of an outbox row leaves memory (delivered, failed). */
+static void release(struct esd_webhooks *wh, const struct delivery *dv) {
+  wh->loaded--;
+  wh->loaded_bytes -= dv->payload_len;
 }
 
 static void delivery_free(struct delivery *dv) {
@@ -1079,7 +1087,7 @@ static void delivered(struct esd_webhooks *wh, struct dest *ds, struct delivery 
     write_update(wh, &u);
   if (dv->row_id > 0) {
     ds->delivered++;
-    wh->loaded--;
+    release(wh, dv);
     esd_debug("webhook", "%s: alert %" PRId64 " delivered (attempt %" PRId64 ")", c->name,
               dv->alert_id, dv->attempts);
   } else {
@@ -1109,7 +1117,7 @@ static void attempt_failed(struct esd_webhooks *wh, struct dest *ds, struct deli
                                    .at = wall_now(), .destination = c->name};
       write_update(wh, &u);
       ds->failed++;
-      wh->loaded--;
+      release(wh, dv);
       esd_warn("webhook", "%s: alert %" PRId64 " failed after %" PRId64 " attempts (%s); kept "
                "in the outbox as failed", c->name, dv->alert_id, dv->attempts, err);
     } else {
@@ -1193,7 +1201,8 @@ static void pump(struct esd_webhooks *wh) {
     request_load(wh);
   }
   if (wh->more_rows && !wh->loading &&
-      wh->loaded + ESD_WEBHOOK_LOAD_ROWS / 10 <= ESD_WEBHOOK_MAX_LOADED)
+      wh->loaded + ESD_WEBHOOK_LOAD_ROWS / 10 <= ESD_WEBHOOK_MAX_LOADED &&
+      wh->loaded_bytes + ESD_WEBHOOK_MAX_LOADED_BYTES / 10 <= ESD_WEBHOOK_MAX_LOADED_BYTES)
     request_load(wh);
   if (wh->load_retry_at)
     wake = wh->load_retry_at;
@@ -1226,8 +1235,8 @@ static void pump(struct esd_webhooks *wh) {
         ds->ready_tail = NULL;
       ds->queued--;
     }
-    /* Suppressed alerts and no message to carry them: a summary of its
-     * own, as soon as the bucket allows one. */
+    /* Suppressed alerts and no alert to carry their count: a summary of
+     * its own (until_summary() says when). */
     if (ds->sum_count == 0)
       ds->token_since = 0;
     if (ds->sum_count > 0 && ds->ready == NULL && ds->in_flight < ESD_WEBHOOK_MAX_IN_FLIGHT) {
@@ -1241,7 +1250,6 @@ static void pump(struct esd_webhooks *wh) {
         dv->sum_count = ds->sum_count;
         dv->sum_since = ds->sum_since;
         dv->sum_upto = ds->sum_upto;
-        dv->alert_id = 0;
         ds->sum_count = 0;
         ds->token_since = 0;
         if (start_request(wh, ds, dv) != 0) {
@@ -1282,6 +1290,7 @@ static void arrive(struct esd_webhooks *wh, struct dest *ds, struct delivery *dv
     ds->tokens -= 1;
   }
   wh->loaded++;
+  wh->loaded_bytes += dv->payload_len;
   if (dv->due_ms <= now)
     queue_ready(ds, dv);
   else
@@ -1309,6 +1318,8 @@ struct load {
   int startup;
   int64_t after;
   size_t limit;
+  size_t byte_budget;         /* stop reading once the payloads reach this */
+  size_t bytes;
   struct load_row *rows;
   size_t n;
   int64_t last_id;
@@ -1352,6 +1363,11 @@ static int load_row_cb(void *ud, int ncols, const char *const *names, const char
   if (r->id > l->last_id)
     l->last_id = r->id;
   l->n++;
+  l->bytes += strlen(r->payload);
+  if (l->bytes >= l->byte_budget) {
+    l->truncated = 1;
+    return 1;
+  }
   return 0;
 }
 
@@ -1412,7 +1428,7 @@ static void load_work(uv_work_t *req) {
   }
   if (l->err[0])
     return;
-  if (l->n >= l->limit) {
+  if (l->n >= l->limit || l->truncated) {
     l->truncated = 1;
     snprintf(after, sizeof(after), "%" PRId64, l->last_id);
     if (es_store_query(wh->ro,
@@ -1487,6 +1503,7 @@ static void load_done(uv_work_t *req, int status) {
     dv->attempts = r->attempts;
     dv->created_at = r->created_at;
     dv->payload = r->payload;
+    dv->payload_len = strlen(r->payload);
     r->payload = NULL;
     dv->due_ms = r->next_attempt_at > wall
                      ? now + (uint64_t)((r->next_attempt_at - wall) * 1000.0)
@@ -1525,6 +1542,8 @@ static void request_load(struct esd_webhooks *wh) {
     return;
   }
   room = wh->loaded < ESD_WEBHOOK_MAX_LOADED ? ESD_WEBHOOK_MAX_LOADED - wh->loaded : 0;
+  if (wh->loaded_bytes >= ESD_WEBHOOK_MAX_LOADED_BYTES)
+    room = 0;
   if (room == 0) {
     wh->more_rows = 1; /* read when deliveries make room */
     return;
@@ -1538,6 +1557,7 @@ static void request_load(struct esd_webhooks *wh) {
   l->startup = !wh->startup_loaded;
   l->after = wh->loaded_upto;
   l->limit = room < ESD_WEBHOOK_LOAD_ROWS ? room : ESD_WEBHOOK_LOAD_ROWS;
+  l->byte_budget = ESD_WEBHOOK_MAX_LOADED_BYTES - wh->loaded_bytes;
   if (uv_queue_work(wh->loop, &l->work, load_work, load_done) != 0) {
     free(l);
     wh->load_retry_at = now_ms(wh) + WH_LOAD_RETRY_MS;
@@ -1618,9 +1638,12 @@ int esd_webhooks_start(struct esd_webhooks *wh, uv_loop_t *loop, struct esd_writ
   wh->handles_init = 1;
   for (size_t i = 0; i < wh->ndests; i++) {
     const struct wh_dest_cfg *c = wh->dests[i].cfg;
-    esd_info("webhook", "%s: %s (%s; %u per minute, burst %u; %u attempts)", c->name, c->url,
-             c->format == WH_TEXT ? "text" : "json", c->rate_per_minute, c->burst,
-             c->max_attempts);
+    /* Scheme and host only: chat apps put the secret in the path. */
+    const char *host = strstr(c->url, "://") + 3;
+    int shown = (int)(host - c->url) + (int)strcspn(host, "/?#");
+    esd_info("webhook", "%s: %.*s/... (%s; %u per minute, burst %u; %u attempts)", c->name,
+             shown, c->url, c->format == WH_TEXT ? "text" : "json", c->rate_per_minute,
+             c->burst, c->max_attempts);
   }
   request_load(wh);
   return 0;

@@ -40,6 +40,7 @@
 #define ESD_WEBHOOK_HEADER_MAX 4096   /* bytes of one "Name: value" */
 #define ESD_WEBHOOK_MAX_IN_FLIGHT 4   /* concurrent requests per destination */
 #define ESD_WEBHOOK_MAX_LOADED 10000  /* deliveries held in memory, all destinations */
+#define ESD_WEBHOOK_MAX_LOADED_BYTES (64u << 20) /* their payloads; the rest wait in the store */
 #define ESD_WEBHOOK_LOAD_ROWS 1000    /* outbox rows read per store read */
 #define ESD_WEBHOOK_MAX_PAYLOAD (1u << 20) /* request body bytes; larger alerts are not sent */
 #define ESD_WEBHOOK_TEXT_WORDS_MAX 1000    /* bytes of quoted words in a text message */

@@ -464,7 +464,8 @@ static void fire(struct es_engine *e, struct es_callstate *cs, uint32_t q, struc
     return;
   if (e->no_heat)
     delta = 0;
-  if (kind == ES_FIRE_LINE && delta > 0 && trig && trig->speaker == ES_SPEAKER_AGENT &&
+  if (kind == ES_FIRE_LINE && r->info.kind == ES_RULE_LINE && delta > 0 && trig &&
+      trig->speaker == ES_SPEAKER_AGENT &&
       cs->has_esc && cs->t - cs->last_esc_t <= set->escalation_window) {
     delta *= set->escalation_multiplier;
     weighted = 1;

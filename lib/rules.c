@@ -55,9 +55,6 @@ static const char *const categories[] = {
   NULL,
 };
 
-/* The bundled lexicon, embedded at build time (lexicon/embed.cmake). */
-const char *es__sentiment_lexicon(size_t *len);
-
 #define ES_WITHIN_MAX 86400.0  /* longest "within", "cooldown" or window, seconds */
 #define ES_TURNS_MAX 1000      /* largest "turns" */
 
@@ -337,11 +334,23 @@ struct loader {
   char settings_file[256];   /* the file that gave "settings", or "" */
 };
 
+/* The map is sorted by item address once built (sort_locs()): a binary
+ * search, so that a file of thousands of examples loads in linear time. */
 static const struct loc *find_loc(const struct loader *ld, const cJSON *item) {
-  for (size_t i = 0; i < ld->map.n; i++)
-    if (ld->map.v[i].item == item)
-      return &ld->map.v[i];
-  return NULL;
+  size_t lo = 0, hi = ld->map.n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if ((uintptr_t)ld->map.v[mid].item < (uintptr_t)item)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < ld->map.n && ld->map.v[lo].item == item ? &ld->map.v[lo] : NULL;
+}
+
+static int cmp_loc(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)((const struct loc *)a)->item, y = (uintptr_t)((const struct loc *)b)->item;
+  return x < y ? -1 : x > y;
 }
 
 /* Reports a problem at an item's value (at_key: at its key). */
@@ -1295,9 +1304,7 @@ static void link_call_logic(struct loader *ld) {
                    rules->rules[i].info.signal == ES_SIG_SENTIMENT_TREND;
     }
   if (sentiment) {
-    size_t len;
-    const char *lex = es__sentiment_lexicon(&len);
-    int rc = es_sentiment_new(lex, len, "lexicon/vader_lexicon.tsv (built in)", ld->diags,
+    int rc = es_sentiment_new(NULL, 0, "lexicon/vader_lexicon.tsv (built in)", ld->diags,
                               &rules->sentiment);
     if (rc == ES_ENOMEM)
       ld->oom = 1;
@@ -1742,6 +1749,7 @@ static void load_source(struct loader *ld, const struct es_rules_source *src) {
     ld->oom = 1;
     goto done;
   }
+  qsort(ld->map.v, ld->map.n, sizeof(*ld->map.v), cmp_loc);
   list = root;
   if (cJSON_IsObject(root) && (cJSON_GetObjectItemCaseSensitive(root, "settings") ||
                                cJSON_GetObjectItemCaseSensitive(root, "rules"))) {

@@ -4,6 +4,10 @@
  * docs/sentiment.md describes the algorithm; the comments here say where
  * earshot's one-pass form differs in shape from the package's, and why
  * the result is the same.
+ *
+ * On x86-64 the byte classes come from SSE2 and a few loads rely on
+ * little-endian order; defining ES_SENTIMENT_SCALAR builds the portable
+ * code instead (as on other machines), which tests/sentiment checks too.
  */
 #include "sentiment.h"
 
@@ -280,15 +284,13 @@ struct es_sentiment {
    * the table double; at the default load of a half the longest
    * displacement is about 7). tags[] holds 8 bits of each key's hash
    * (never 0; 0 is an empty slot), index[] the entry of the slot. A lookup
-   * compares the 16 tags of the window with one load and reads one entry,
-   * with no branch on whether the word is in the table: most words of a
-   * line are not, and a branch on that would be mispredicted all the time.
-   * The tags of the bundled lexicon take 16 KiB, so they stay in the
+   * compares the 16 tags of the window with one load; most words of a line
+   * are not in the table and stop there, the others read one entry. The
+   * tags of the bundled lexicon take 16 KiB, so they can stay in the
    * first-level cache. entries[0] is all zero and matches nothing. */
   uint8_t *tags;           /* nslots + PROBE: windows never wrap */
   uint16_t *index;         /* nslots + PROBE */
   uint32_t slot_mask;      /* nslots - 1 */
-  uint16_t no_index;       /* 0: what a lookup without a matching tag reads */
   struct entry *entries;
   uint32_t nentries, cap;  /* entries in use (with entries[0]) and allocated */
   struct phrase *phrases;
@@ -336,13 +338,12 @@ struct table {
   const uint8_t *tags;
   const uint16_t *index;
   const struct entry *entries;
-  const uint16_t *no_index;
   uint32_t slot_mask;
 };
 
 static inline struct table table_of(const struct es_sentiment *s)
 {
-  struct table t = {s->tags, s->index, s->entries, &s->no_index, s->slot_mask};
+  struct table t = {s->tags, s->index, s->entries, s->slot_mask};
   return t;
 }
 
@@ -355,13 +356,13 @@ table_find_h(const struct table *s, uint64_t k0, uint64_t k1, uint64_t k2, uint6
 {
   uint32_t home = (uint32_t)(h >> 20) & s->slot_mask;
   unsigned m = window_matches(s->tags + home, slot_tag(h));
-  /* The first slot with the tag; with none, a zero. The address is
-   * selected arithmetically, neither branched on (most words are not in
-   * the table, which a branch would mispredict) nor read from index[] (a
-   * random place there, and the load the entry's address waits for). */
-  uintptr_t found = (uintptr_t)0 - (uintptr_t)(m != 0);
-  uintptr_t at = (uintptr_t)(s->index + home + (unsigned)__builtin_ctz(m | (1u << PROBE)));
-  uint32_t idx = *(const uint16_t *)((at & found) | ((uintptr_t)s->no_index & ~found));
+  /* No slot with the tag: not in the table (most words). Taking the
+   * branch, rather than selecting without one, lets the caller's loads of
+   * entries[0] start at once instead of waiting on the chain of loads
+   * (tags, index, entry) a word in the table needs. */
+  if (m == 0)
+    return 0;
+  uint32_t idx = s->index[home + (unsigned)__builtin_ctz(m)];
   const struct entry *e = &s->entries[idx];
   uint64_t differs = (e->key[0] ^ k0) | (e->key[1] ^ k1) | (e->len ^ (uint64_t)len);
   if (!short_key)
@@ -932,11 +933,22 @@ static inline uint64_t bits_at(const uint64_t *m, size_t pos, size_t len)
   return x & (((uint64_t)1 << len) - 1);
 }
 
-/* 16 bytes kept, then none: loading 8 bytes at keep16 + 16 - n keeps the
- * first n (n <= 16) of a first chunk, at keep16 + 24 - n of a second. */
-static const unsigned char keep16[40] = {
-  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-};
+/* Masks keeping the first n bytes (1 <= n <= 16) of the two 8-byte chunks
+ * of a word, computed rather than loaded from a table: a load that can
+ * happen to share its address bits 0-11 with a recent store (a spill to
+ * the stack) waits for it, which made the speed of this loop depend on
+ * where the linker put such a table. */
+static inline void keep_masks(size_t n, uint64_t *m0, uint64_t *m1)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  size_t r0 = n < 8 ? n : 8, r1 = n > 8 ? n - 8 : 0;
+  *m0 = ~(uint64_t)0 >> (64 - 8 * r0);
+  *m1 = r1 ? ~(uint64_t)0 >> (64 - 8 * r1) : 0;
+#else
+  *m0 = keep_mask(n);
+  *m1 = keep_mask(n > 8 ? n - 8 : 0);
+#endif
+}
 
 /* What tokenise() found besides the words. */
 struct split {
@@ -1019,9 +1031,11 @@ static __attribute__((noinline)) int slow_word(const struct es_sentiment *s,
  * word up, lower-cased, and lists the lexicon words.
  *
  * Most tokens are short runs of ASCII letters and digits: those take a
- * path without a branch that depends on the word (it computes what it
- * needs for every token and keeps the result or not), because word
- * lengths and classes vary too much for the branch predictor. */
+ * path with no branch on the word's length or letters (it computes what
+ * it needs for every such token and keeps the result or not), because
+ * word lengths and classes vary too much for the branch predictor. The
+ * one branch left is whether the word is in the table (see
+ * table_find_h()). */
 static void tokenise(const struct es_sentiment *s, struct es_sentiment_scratch *scr, size_t n,
                      struct split *sp)
 {
@@ -1069,7 +1083,8 @@ static void tokenise(const struct es_sentiment *s, struct es_sentiment_scratch *
     if (__builtin_expect(alnum_run == tl, 1)) {
       /* Up to 16 ASCII letters and digits: the token is the word, its
        * lower-cased bytes (two chunks) the key. */
-      uint64_t m0 = load8(keep16 + 16 - tl), m1 = load8(keep16 + 24 - tl);
+      uint64_t m0, m1;
+      keep_masks(tl, &m0, &m1);
       uint64_t k0 = load8(low + ts) & m0, k1 = load8(low + ts + 8) & m1;
       /* Capitals: 0x20 where lower-casing changed a byte. Python's
        * isupper(): some, and every letter (0x40 set, lower-cased) one. */

@@ -13,6 +13,7 @@ import csv
 import html
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ data, binary, rules, tmp, cmdline, repo = sys.argv[1:7]
 args = sys.argv[7:]
 examples = 0
 strict = False
+sweep = True
 i = 0
 while i < len(args):
     a = args[i]
@@ -31,6 +33,8 @@ while i < len(args):
         strict = True
     elif a == "--keep":
         pass
+    elif a == "--no-sweep":
+        sweep = False
     else:
         sys.stderr.write("eval: unknown argument %r\n" % a)
         sys.exit(2)
@@ -42,6 +46,8 @@ CUSTOMER_CATS = ["manager_request", "legal_threat", "abuse", "churn_threat", "pu
 COMPLAINT_CATS = set(CUSTOMER_CATS)
 t_start = time.time()
 replays = []          # commands run, printed at the end
+sweep_cmds = []       # replays of generated rule variants (the signals section), summarised
+BT = DD = HV = CALLS = None   # what the signals section reuses from the sections before it
 targets = []          # (name, measured string, met bool)
 sizes = []
 
@@ -78,10 +84,16 @@ class Replay:
         self.errors = 0
 
 
-def replay_file(path, summaries=True):
-    cmd = [binary, "replay", "--rules", rules] + ([] if summaries else ["--no-summary"]) + [path]
-    shown = [os.path.relpath(c, repo) if c.startswith(repo + os.sep) else c for c in cmd]
-    replays.append(" ".join(shown))
+def show_cmd(cmd):
+    return " ".join(os.path.relpath(c, repo) if c.startswith(repo + os.sep) else c for c in cmd)
+
+
+def replay_file(path, summaries=True, rules_path=None, log=None):
+    """Replays path with the rules (rules_path, default the evaluated rules); the command is
+    recorded in log (default replays)."""
+    cmd = ([binary, "replay", "--rules", rules_path or rules] + ([] if summaries else
+                                                                  ["--no-summary"]) + [path])
+    (replays if log is None else log).append(show_cmd(cmd))
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if p.returncode != 0:
         sys.stderr.write(p.stderr.decode("utf-8", "replace"))
@@ -224,6 +236,19 @@ def load_jsonl(path):
         return [json.loads(l) for l in f if l.strip()]
 
 
+def script_verdict(e, alerts, summaries, errors):
+    """One call script's replay against its tests/calls/expected.json entry e: (ok, backup
+    alerts, categories fired, deescalated, silent categories that fired, expected ones missing)."""
+    nb = sum(1 for a in alerts if a["category"] == "backup")
+    cats = cats_of(alerts)
+    loud = sorted(set(e.get("silent_categories", [])) & cats)
+    missing = sorted(set(e.get("fires", [])) - cats)
+    de = summaries[0]["deescalated"] if len(summaries) == 1 else None
+    ok = (len(summaries) == 1 and nb == e["backup"] and not loud and not missing and
+          (e.get("deescalated") is None or de == e["deescalated"]) and errors == 0)
+    return ok, nb, cats, de, loud, missing
+
+
 def rule_count():
     p = subprocess.run([binary, "rules", "check", rules], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT)
@@ -248,6 +273,8 @@ if os.path.exists(bt_path):
     rp = per_line("bitext_customer", [r["text"] for r in cust], "customer")
     hits = rp.line_hits
     items = list(zip(range(1, len(cust) + 1), cust))
+    BT = {"file": os.path.join(tmp, "bitext_customer.jsonl"), "items": items, "hits": hits,
+          "alerts": rp.alerts}
     sizes.append(("Bitext customer requests", len(cust)))
     labelled = ("contact_human_agent", "delete_account", "complaint")
     plain = lambda r: r["label"] not in labelled and not r.get("offensive")
@@ -334,6 +361,8 @@ if os.path.exists(dd_path):
     rp = per_line("dailydialog", [r["text"] for r in recs], "customer")
     hits = rp.line_hits
     items = list(zip(range(1, len(recs) + 1), recs))
+    DD = {"file": os.path.join(tmp, "dailydialog.jsonl"), "items": items, "hits": hits,
+          "alerts": rp.alerts}
     npos = sum(1 for r in recs if r["label"] == "anger")
     sizes.append(("DailyDialog anger + no-emotion utterances", len(recs)))
     is_pos = lambda r: r["label"] == "anger"
@@ -442,6 +471,9 @@ if os.path.exists(dd_path):
                 out("           - %s: %s" % (a["call_id"], a["reason"].get("summary", "")[:200]))
                 shown += 1
         out()
+    DD["calls_file"] = os.path.join(tmp, "dailydialog_calls.jsonl")
+    DD["calls_alerts"] = crp.alerts
+    DD["kinds"] = kinds
     targets.append(("DailyDialog calm dialogues as calls: backup rate (info, no target)",
                     "%s (%d of %d)" % (fmt(ratio(calm_b, len(calm_ids)), True), calm_b,
                                        len(calm_ids)), True))
@@ -502,9 +534,11 @@ if os.path.exists(hv_path):
         for cid in calls:
             seg = sorted((r for r in recs if r["dialog_id"] == cid), key=lambda r: r["start_ms"])
             for r in seg:
-                lines.append({"call_id": "%s-%s" % (cid, variant), "speaker": r["speaker"],
-                              "text": r[field] or "", "ts": r["start_ms"] / 1000.0,
-                              "seq": r["turn"]})
+                ln = {"call_id": "%s-%s" % (cid, variant), "speaker": r["speaker"],
+                      "text": r[field] or "", "ts": r["start_ms"] / 1000.0, "seq": r["turn"]}
+                if r.get("end_ms") is not None:
+                    ln["end_ts"] = r["end_ms"] / 1000.0   # overtalk and monologue need it
+                lines.append(ln)
                 nseg += 1
             lines.append({"type": "end", "call_id": "%s-%s" % (cid, variant)})
     rp = replay("harper_valley", lines)
@@ -512,8 +546,9 @@ if os.path.exists(hv_path):
     allal = rp.alerts
     backups = [a for a in allal if a["category"] == "backup"]
     esc = [a for a in allal if a["category"] in CUSTOMER_CATS]
-    out("## Harper Valley (3 calm calls, %d segments human + %d ASR, timed, real speaker roles,"
-        " replayed as 6 whole calls)" % (nseg // 2, nseg // 2))
+    HV = {"file": os.path.join(tmp, "harper_valley.jsonl"), "alerts": allal}
+    out("## Harper Valley (3 calm calls, %d segments human + %d ASR, timed (ts and end_ts), real"
+        " speaker roles, replayed as 6 whole calls)" % (nseg // 2, nseg // 2))
     out()
     out("| call | text | lines | alerts | backup alerts | customer escalation alerts | peak heat |"
         " deescalated |")
@@ -533,6 +568,12 @@ if os.path.exists(hv_path):
             out("| %s | %s | %s | %s | %s | %s |" % (
                 a["call_id"].rsplit("-", 1)[0], a["call_id"].rsplit("-", 1)[1], a["speaker"],
                 a.get("ts", ""), a["rule"], a.get("matched", "")))
+        out()
+        out("| rule | alerts, human text | alerts, ASR text |")
+        out("|---|---:|---:|")
+        byr = collections.Counter((a["rule"], a["call_id"].rsplit("-", 1)[1]) for a in allal)
+        for rule in sorted({a["rule"] for a in allal}):
+            out("| %s | %d | %d |" % (rule, byr[(rule, "human")], byr[(rule, "asr")]))
         out()
     targets.append(("Harper Valley calm calls: 0 backup alerts", "%d backup, %d alerts in all"
                     % (len(backups), len(allal)), len(backups) == 0))
@@ -559,13 +600,7 @@ if os.path.exists(exp_path):
         e = expected[name]
         rp = replay_file(os.path.join(calls_dir, name))
         s = list(rp.summaries.values())
-        nb = sum(1 for a in rp.alerts if a["category"] == "backup")
-        cats = cats_of(rp.alerts)
-        loud = sorted(set(e.get("silent_categories", [])) & cats)
-        missing = sorted(set(e.get("fires", [])) - cats)
-        de = s[0]["deescalated"] if len(s) == 1 else None
-        ok = (len(s) == 1 and nb == e["backup"] and not loud and not missing and
-              (e.get("deescalated") is None or de == e["deescalated"]) and rp.errors == 0)
+        ok, nb, cats, de, loud, missing = script_verdict(e, rp.alerts, s, rp.errors)
         nok += ok
         kind = e.get("kind", "?")
         kinds[kind] += 1
@@ -589,6 +624,20 @@ if os.path.exists(exp_path):
                     "%d of %d silent" % (kinds["negated"] - len(neg_noisy), kinds["negated"]),
                     not neg_noisy))
     sizes.append(("call scripts in tests/calls", len(expected)))
+    # every script in one file, call id = script name, for the signal sweeps below
+    cl = []
+    for name in sorted(expected):
+        with open(os.path.join(calls_dir, name), encoding="utf-8") as f:
+            for raw in f:
+                if raw.strip():
+                    rec = json.loads(raw)
+                    rec["call_id"] = name
+                    cl.append(rec)
+    path = os.path.join(tmp, "call_scripts.jsonl")
+    with open(path, "w", encoding="utf-8") as f:
+        for rec in cl:
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    CALLS = {"file": path, "expected": expected}
 else:
     out("## Call scripts: SKIPPED (%s absent)" % exp_path)
     out()

@@ -205,11 +205,11 @@ static void test_flags(void)
 
   /* PHRASES: the lexicon's multi-word entries. */
   ASSERT_NEAR(score_flags("i am fed up", 0).compound, 0, 0);
-  r = score_flags("i am so Fed Up with this", ES_SENTIMENT_PHRASES);
+  const char *fed_up = "i am so Fed Up with this";
+  r = score_flags(fed_up, ES_SENTIMENT_PHRASES);
   ASSERT(r.compound < 0);
   ASSERT_EQ(r.nwords, 1);
-  ASSERT_MEM_EQ("i am so Fed Up with this" + r.words[0].start,
-                r.words[0].end - r.words[0].start, "Fed Up", 6);
+  ASSERT_MEM_EQ(fed_up + r.words[0].start, r.words[0].end - r.words[0].start, "Fed Up", 6);
   ASSERT_NEAR(r.words[0].lexicon, -1.8, 1e-12);
   ASSERT(score_flags("i can't stand this", ES_SENTIMENT_ASR).compound < 0);
 

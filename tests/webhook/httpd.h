@@ -36,8 +36,9 @@ void httpd_free(struct httpd *h);
 int httpd_port(const struct httpd *h);
 /* Starts accepting on the bound port (connections were refused before). */
 void httpd_listen(struct httpd *h);
-/* The status of the answers from now on (200, 500...); body is the
- * response body (copied; NULL for "ok"). */
+/* The status of the answers from now on (200, 500...; 0: never answer,
+ * keep the connection open); body is the response body (copied; NULL for
+ * "ok"). */
 void httpd_set_status(struct httpd *h, int status, const char *body);
 
 /* Requests recorded so far. */

@@ -6,8 +6,9 @@
  * (httpd.c): delivered with the right body and headers; delivered later
  * when the receiver was down; delivered once per alert after earshotd
  * itself restarted with deliveries pending; rate limited with a summary;
- * suppressed alerts summarised after a restart; failed after max_attempts;
- * bad configurations refused.
+ * suppressed alerts summarised after a restart; failed after max_attempts
+ * and after timeouts; a request in flight at SIGTERM sent again after the
+ * restart; bad configurations refused.
  *
  * Every wait is on an event with a deadline: a request at the receiver,
  * a line in the daemon's log (it runs at debug level, which logs every
@@ -470,6 +471,77 @@ static void test_max_attempts(void) {
   it_daemon_cleanup(&d);
 }
 
+/* SIGTERM with a request in flight (the receiver never answers): earshotd
+ * stops at once, the delivery stays pending, and the next start sends it
+ * again with the same key. */
+static void test_in_flight_at_shutdown(void) {
+  struct it_daemon d;
+  struct httpd *h = httpd_new();
+  char key[64];
+  const char *dests = "{\"name\": \"ops\", \"url\": \"http://127.0.0.1:%d/hook\","
+                      " \"timeout_ms\": 600000}";
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  httpd_set_status(h, 0, NULL);
+  httpd_listen(h);
+  start(&d, h, dests);
+  send_lines(&d, NULL, "{\"call_id\":\"c-%d\",\"speaker\":\"customer\",\"text\":\"just get me "
+             "your manager (%d)\"}", 1);
+  ASSERT_EQ(httpd_wait(h, 1, -1), 1);
+  cJSON *st = stats(&d);
+  ASSERT_EQ(wstat(st, "ops", "in_flight"), 1);
+  cJSON_Delete(st);
+  uint64_t t0 = it_now_ms();
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  ASSERT_LT(it_now_ms() - t0, it_scaled(10000)); /* not the 10 minute timeout */
+  ASSERT_GE(it_log_count(&d, "webhook: stopped: 1 deliveries (1 of them in flight)"), 1);
+  sqlite3 *db = it_db_open(d.db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox WHERE state = 'pending'"
+                          " AND attempts = 0", NULL), 1);
+  sqlite3_close(db);
+
+  size_t from = d.log_len;
+  httpd_set_status(h, 204, "");
+  ASSERT_EQ(it_daemon_start(&d, debug_log), 0);
+  ASSERT_EQ(httpd_wait(h, 2, -1), 2);
+  wait_log_n(&d, from, "ops: alert 1 delivered (attempt 1)", 1);
+  key_of(key, sizeof(key), 1, "ops");
+  expect_header(httpd_get(h, 0), "Idempotency-Key", key);
+  expect_header(httpd_get(h, 1), "Idempotency-Key", key);
+  ASSERT_STR_EQ(httpd_get(h, 0)->body, httpd_get(h, 1)->body);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  db = it_db_open(d.db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox", NULL), 0);
+  sqlite3_close(db);
+  httpd_free(h);
+  it_daemon_cleanup(&d);
+}
+
+/* A receiver that accepts and never answers: each attempt ends at
+ * timeout_ms (curl's timer on the loop), then the delivery fails. */
+static void test_timeout(void) {
+  struct it_daemon d;
+  struct httpd *h = httpd_new();
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  httpd_set_status(h, 0, NULL);
+  httpd_listen(h);
+  start(&d, h,
+        "{\"name\": \"ops\", \"url\": \"http://127.0.0.1:%d/hook\", \"timeout_ms\": 200,"
+        " \"max_attempts\": 2, \"retry_initial_ms\": 20, \"retry_max_ms\": 20}");
+  send_lines(&d, NULL, "{\"call_id\":\"c-%d\",\"speaker\":\"customer\",\"text\":\"just get me "
+             "your manager (%d)\"}", 1);
+  wait_log_n(&d, 0, "ops: alert 1 failed after 2 attempts (Operation timed out after ", 1);
+  ASSERT_EQ(httpd_count(h), 2);
+  cJSON *st = stats(&d);
+  ASSERT_EQ(wstat(st, "ops", "failed"), 1);
+  ASSERT_EQ(wstat(st, "ops", "in_flight"), 0);
+  cJSON_Delete(st);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  httpd_free(h);
+  it_daemon_cleanup(&d);
+}
+
 /* --check-config names the destination and the key to fix. */
 static void check_config(struct it_daemon *d, const char *webhooks, int want_code,
                          const char *want) {
@@ -537,5 +609,7 @@ int main(int argc, char **argv) {
   RUN(test_rate_limit);
   RUN(test_suppressed_restart);
   RUN(test_max_attempts);
+  RUN(test_in_flight_at_shutdown);
+  RUN(test_timeout);
   return 0;
 }
