@@ -36,8 +36,12 @@ static void on_handle_closed_noop(uv_handle_t *h) { (void)h; }
 static void on_writer_closed(void *ud) { (void)ud; }
 
 static uv_timer_t deadline;
+static int finished; /* finish() ran: by the last commit or by the deadline, once */
 
 static void finish(struct esd *d) {
+  if (finished)
+    return;
+  finished = 1;
   esd_finish_all(d);
   uv_close((uv_handle_t *)&d->sigterm, on_handle_closed_noop);
   uv_close((uv_handle_t *)&d->sigint, on_handle_closed_noop);
@@ -49,10 +53,8 @@ static void finish(struct esd *d) {
 }
 
 static void maybe_finish(struct esd *d) {
-  static int finished;
   if (finished || !esd_writer_idle(d->writer))
     return;
-  finished = 1;
   esd_info("main", "every alert committed (%" PRIu64 " commits); closing", esd_writer_commits(d->writer));
   finish(d);
 }

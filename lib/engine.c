@@ -904,14 +904,22 @@ static void line_signals(struct es_engine *e, struct es_callstate *cs, const str
   cs->prev_end = isnan(cs->prev_end) || start + dur > cs->prev_end ? start + dur : cs->prev_end;
 }
 
-int es_engine_line(struct es_engine *e, struct es_callstate **csp, const struct es_line *l,
+/* A usable call time: finite and within ES_CALL_TIME_MAX, else `keep`. */
+static double sane_time(double t, double keep) {
+  return isfinite(t) && fabs(t) <= ES_CALL_TIME_MAX ? t : keep;
+}
+
+int es_engine_line(struct es_engine *e, struct es_callstate **csp, const struct es_line *line,
                    struct es_call_out *out) {
   const struct es_rules *rules = e->rules;
   const struct es_call_settings *set = &rules->call;
-  const struct es_match_result *res = l->res;
+  const struct es_match_result *res = line->res;
   struct es_callstate *cs = *csp;
-  enum es_speaker sp = l->speaker;
+  enum es_speaker sp = line->speaker;
+  struct es_line clean = *line, *l = &clean;
 
+  clean.t = sane_time(line->t, cs ? cs->t : 0);
+  clean.end_t = sane_time(line->end_t, NAN);
   e->nfires = 0;
   e->reasons_len = 0;
   e->oom = 0;
@@ -979,7 +987,7 @@ int es_engine_idle(struct es_engine *e, struct es_callstate **csp, double t,
   e->sig_reason = NULL;
   out->fires = NULL;
   out->n = 0;
-  if (cs == NULL || e->rules->nsignal == 0)
+  if (cs == NULL || e->rules->nsignal == 0 || !isfinite(sane_time(t, NAN)))
     return 0;
   if (++e->seen_gen == 0) {
     memset(e->seen, 0, e->rules->n * sizeof(*e->seen));
@@ -1023,6 +1031,7 @@ int es_engine_end(struct es_engine *e, struct es_callstate **csp, double t,
   out->n = 0;
   memset(sum, 0, sizeof(*sum));
   if (cs) {
+    t = sane_time(t, NAN);
     advance(cs, set, t);
     /* Deadlines still open fire, for the record; the call is over, so
      * they no longer change its heat (nor raise backup). */

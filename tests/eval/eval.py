@@ -1,12 +1,14 @@
 """Rule-quality evaluation, run by tests/eval/eval.sh (see tests/eval/README.md).
 
-argv: DATA BINARY RULES TMP CMDLINE REPO [--examples N] [--strict] [--keep]
+argv: DATA BINARY RULES TMP CMDLINE REPO [--examples N] [--strict] [--keep] [--no-sweep]
 
 Line-level sets (Bitext, DailyDialog utterances, Davidson) give every line its own call id, so the
 call logic (heat, counts, cooldowns) never changes which lines fire: a line "fires" a category when
 one of its line-rule alerts (no "reason", rule id not "call.*") has that category. Whole-call sets
 (Harper Valley, DailyDialog dialogues, tests/calls) are replayed as calls and read for backup
-alerts and call summaries. Standard library only.
+alerts and call summaries. The last section measures the signal rules: sentiment thresholds from
+`earshot sentiment` scores, the bundled signal rules from the replays, and other thresholds from
+replays of generated copies of the rules in TMP. Standard library only.
 """
 import collections
 import csv
@@ -88,14 +90,17 @@ def show_cmd(cmd):
     return " ".join(os.path.relpath(c, repo) if c.startswith(repo + os.sep) else c for c in cmd)
 
 
-def replay_file(path, summaries=True, rules_path=None, log=None):
+def replay_file(path, summaries=True, rules_path=None, log=None, fatal=True):
     """Replays path with the rules (rules_path, default the evaluated rules); the command is
-    recorded in log (default replays)."""
+    recorded in log (default replays). A failed replay exits 2, or with fatal=False returns
+    the first line of its error output (a str) instead of a Replay."""
     cmd = ([binary, "replay", "--rules", rules_path or rules] + ([] if summaries else
                                                                   ["--no-summary"]) + [path])
     (replays if log is None else log).append(show_cmd(cmd))
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if p.returncode != 0:
+        if not fatal:
+            return (p.stderr.decode("utf-8", "replace").strip().splitlines() or ["failed"])[0]
         sys.stderr.write(p.stderr.decode("utf-8", "replace"))
         sys.stderr.write("eval: %s failed (exit %d)\n" % (" ".join(cmd), p.returncode))
         sys.exit(2)
@@ -642,6 +647,471 @@ else:
     out("## Call scripts: SKIPPED (%s absent)" % exp_path)
     out()
 
+# ---------------------------------------------------------------- sentiment and timing signals
+# What the signal rules (docs/rules.md, "Signals") add to the phrase rules. Sentiment scores come
+# from `earshot sentiment` (--asr: the "asr" mode of the settings), so every threshold is measured
+# from one scoring pass; the bundled signal rule as shipped is read from the replays above, and
+# whole-call effects of other thresholds from replays of generated copies of the rules.
+THRESHOLDS = [-0.3, -0.4, -0.5, -0.6, -0.7, -0.75, -0.8]
+LIFT = 1.5        # the issue's target: phrases + sentiment recall >= 1.5 x phrases alone ...
+MAX_FPR = 0.02    # ... with at most 2% of the neutral lines flagged
+MODES = (("vader", False), ("asr", True))
+VERY_NEG = r'("type"\s*:\s*"sentiment"\s*,\s*"below"\s*:\s*)-?[0-9.]+'
+TREND = (r'("type"\s*:\s*"sentiment_trend"\s*,\s*"turns"\s*:\s*)[0-9]+(\s*,\s*"drop"\s*:\s*)'
+         r'[0-9.]+(\s*,\s*"below"\s*:\s*)-?[0-9.]+')
+MODE_SETTING = r'("sentiment_mode"\s*:\s*)"[a-z]+"'
+ALPHA_SETTING = r'("sentiment_alpha"\s*:\s*)[0-9.]+'
+
+
+def signal_of(a):
+    """The signal type of a signal alert (its reason names it), else None."""
+    r = a.get("reason")
+    return r.get("signal") if isinstance(r, dict) else None
+
+
+def sentiment_scores(path, asr):
+    """line number -> VADER compound of every utterance in path, from `earshot sentiment`."""
+    cmd = [binary, "sentiment"] + (["--asr"] if asr else []) + [path]
+    replays.append(show_cmd(cmd))
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        sys.stderr.write(p.stderr.decode("utf-8", "replace"))
+        sys.stderr.write("eval: %s failed (exit %d)\n" % (" ".join(cmd), p.returncode))
+        sys.exit(2)
+    return {rec["line"]: rec["compound"] for rec in
+            (json.loads(raw) for raw in p.stdout.decode("utf-8").splitlines())}
+
+
+def rules_text():
+    files = ([os.path.join(rules, f) for f in sorted(os.listdir(rules)) if f.endswith(".json")]
+             if os.path.isdir(rules) else [rules])
+    return [(f, open(f, encoding="utf-8").read()) for f in files]
+
+
+def rule_variant(name, subs):
+    """A copy of the rules in tmp/rules-NAME with the regular-expression substitutions subs
+    [(pattern, replacement)] applied; None when one of them matches nothing."""
+    d = os.path.join(tmp, "rules-" + name)
+    os.makedirs(d, exist_ok=True)
+    n = [0] * len(subs)
+    for f, text in rules_text():
+        for k, (pat, rp_) in enumerate(subs):
+            text, c = re.subn(pat, rp_, text)
+            n[k] += c
+        with open(os.path.join(d, os.path.basename(f)), "w", encoding="utf-8") as g:
+            g.write(text)
+    return d if all(n) else None
+
+
+def whole_calls(rdir, want):
+    """Replays the whole-call sets with the rules in rdir; want(alert) selects the alerts under
+    study. Returns the measures the sweep tables print (None where a set is absent)."""
+    m = {}
+    if DD is not None and "calls_file" in DD:
+        rp = replay_file(DD["calls_file"], True, rdir, sweep_cmds, fatal=False)
+        if isinstance(rp, str):
+            return {"error": rp}
+        sig = {a["call_id"] for a in rp.alerts if want(a)}
+        bak = {a["call_id"] for a in rp.alerts if a["category"] == "backup"}
+        for k, (label, cids) in zip(("calm", "anger", "other"), DD["kinds"].items()):
+            m["dd_" + k] = (sum(1 for c in cids if c in sig), len(cids))
+            m["dd_%s_backup" % k] = sum(1 for c in cids if c in bak)
+    if HV is not None:
+        rp = replay_file(HV["file"], True, rdir, sweep_cmds, fatal=False)
+        if isinstance(rp, str):
+            return {"error": rp}
+        m["hv_sig"] = sum(1 for a in rp.alerts if want(a))
+        m["hv_backup"] = sum(1 for a in rp.alerts if a["category"] == "backup")
+    if CALLS is not None:
+        rp = replay_file(CALLS["file"], True, rdir, sweep_cmds, fatal=False)
+        if isinstance(rp, str):
+            return {"error": rp}
+        al = collections.defaultdict(list)
+        for a in rp.alerts:
+            al[a["call_id"]].append(a)
+        ok = calm_b = esc_b = nesc = 0
+        for name, e in CALLS["expected"].items():
+            s = [rp.summaries[name]] if name in rp.summaries else []
+            v = script_verdict(e, al[name], s, rp.errors)
+            ok += v[0]
+            if e.get("kind") == "calm":
+                calm_b += v[1]
+            if e.get("kind") == "escalating":
+                nesc += 1
+                esc_b += v[1] > 0
+        m["scripts"] = (ok, len(CALLS["expected"]))
+        m["calm_backup"] = calm_b
+        m["esc_backup"] = (esc_b, nesc)
+        m["scripts_sig"] = sum(1 for a in rp.alerts if want(a))
+    return m
+
+
+def refused(m):
+    """The note for a variant the rule loader refused (its examples no longer pass)."""
+    e = m["error"]
+    e = e.split(": ", 1)[1] if ": " in e else e
+    return "refused: " + (e if len(e) <= 110 else e[:110] + "...")
+
+
+def pair(m, k):
+    return "%d (%s)" % (m[k][0], fmt(ratio(m[k][0], m[k][1]), True)) if k in m else "n/a"
+
+
+def get(m, k, f="%d"):
+    if k not in m:
+        return "n/a"
+    v = m[k]
+    return ("%d of %d" % v) if isinstance(v, tuple) else f % v
+
+
+def flags_row(items, is_pos, is_neg, flag):
+    """(TP, positives, FP, negatives) of flag(line_no) over items."""
+    tp = pos = fp = neg = 0
+    for ln, rec in items:
+        f = flag(ln)
+        if is_pos(rec):
+            pos += 1
+            tp += f
+        elif is_neg(rec):
+            neg += 1
+            fp += f
+    return tp, pos, fp, neg
+
+
+def prf(tp, pos, fp, neg):
+    return "%d | %s | %d | %s | %s" % (tp, fmt(ratio(tp, pos)), fp, fmt(ratio(fp, neg), True),
+                                       fmt(ratio(tp, tp + fp)))
+
+
+def prf_lift(tp, pos, fp, neg, base_tp):
+    """prf() with the recall as a multiple of base_tp's after the recall."""
+    return "%d | %s | %s | %d | %s | %s" % (
+        tp, fmt(ratio(tp, pos)), "%.2f" % (tp / base_tp) if base_tp else "n/a", fp,
+        fmt(ratio(fp, neg), True), fmt(ratio(tp, tp + fp)))
+
+
+def meets(tp, fp, neg, base_tp):
+    return tp >= LIFT * base_tp and fp <= MAX_FPR * neg
+
+
+def sentiment_signals():
+    bundled = {}          # what the rules as evaluated say: mode, very-negative threshold, trend
+    for _, text in rules_text():
+        mm = re.search(r'"sentiment_mode"\s*:\s*"([a-z]+)"', text)
+        if mm:
+            bundled["mode"] = mm.group(1)
+        mm = re.search(r'"sentiment_alpha"\s*:\s*([0-9.]+)', text)
+        if mm:
+            bundled["alpha"] = float(mm.group(1))
+        mm = re.search(r'"type"\s*:\s*"sentiment"\s*,\s*"below"\s*:\s*(-?[0-9.]+)', text)
+        if mm:
+            bundled["below"] = float(mm.group(1))
+        mm = re.search(r'"type"\s*:\s*"sentiment_trend"\s*,\s*"turns"\s*:\s*([0-9]+)\s*,\s*'
+                       r'"drop"\s*:\s*([0-9.]+)\s*,\s*"below"\s*:\s*(-?[0-9.]+)', text)
+        if mm:
+            bundled["trend"] = (int(mm.group(1)), float(mm.group(2)), float(mm.group(3)))
+    bmode = bundled.get("mode", "vader")
+    out("## Sentiment and timing signals")
+    out()
+    out("Rules as evaluated: sentiment_mode %s, sentiment_alpha %s; sentiment signal below %s;"
+        " sentiment_trend turns/drop/below %s." % (
+            bmode, bundled.get("alpha", "default"), bundled.get("below", "(none)"),
+            "/".join(str(x) for x in bundled["trend"]) if "trend" in bundled else "(none)"))
+    out("A line is flagged by \"phrases\" when a line rule of a customer category fires on it, by")
+    out("\"sentiment\" when its VADER compound (`earshot sentiment`, `--asr` for the asr mode) is"
+        " below")
+    out("the threshold, by \"phrases or sentiment\" when either. Target (issue \"Beyond phrases\"):"
+        " phrases")
+    out("or sentiment reaches %.1f x the anger recall of phrases alone on DailyDialog with at most"
+        " %d%%" % (LIFT, round(100 * MAX_FPR)))
+    out("of the neutral lines flagged.")
+    out()
+
+    # ---- DailyDialog lines
+    if DD is not None:
+        items, hits = DD["items"], DD["hits"]
+        is_pos = lambda r: r["label"] == "anger"
+        is_neg = lambda r: r["label"] == "no emotion"
+        phr = lambda ln: fires_any(CUSTOMER_CATS)(hits.get(ln, []))
+        base = flags_row(items, is_pos, is_neg, phr)
+        scores = {name: sentiment_scores(DD["file"], asr) for name, asr in MODES}
+        shipped_lines = {a["line"] for a in DD["alerts"] if signal_of(a) == "sentiment"}
+        out("### DailyDialog: %d anger vs %d neutral lines (one call per line)" % (base[1], base[3]))
+        out()
+        out("| mode | compound below | sentiment: TP | recall | FP | FP rate | precision |"
+            " phrases or sentiment: TP | recall | x phrases | FP | FP rate | precision | target |")
+        out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        out("| phrases alone | - | | | | | | %s | |" % prf_lift(*(base + (base[0],))))
+        ths = sorted(set(THRESHOLDS) | ({bundled["below"]} if "below" in bundled else set()),
+                     reverse=True)
+        for name, _ in MODES:
+            sc = scores[name]
+            for t in ths:
+                so = flags_row(items, is_pos, is_neg, lambda ln: sc.get(ln, 0) < t)
+                co = flags_row(items, is_pos, is_neg, lambda ln: phr(ln) or sc.get(ln, 0) < t)
+                out("| %s | %s | %s | %s | %s |" % (
+                    name, t, prf(*so), prf_lift(*(co + (base[0],))),
+                    "met" if meets(co[0], co[2], co[3], base[0]) else "-"))
+        shipped = flags_row(items, is_pos, is_neg,
+                            lambda ln: phr(ln) or ln in shipped_lines)
+        out("| bundled rules as shipped (replay: phrases or the sentiment signal) | %s (%s) | | |"
+            " | | | %s | %s |" % (
+                bundled.get("below", "-"), bmode, prf_lift(*(shipped + (base[0],))),
+                "met" if meets(shipped[0], shipped[2], shipped[3], base[0]) else "NOT MET"))
+        out()
+        # the replay's signal and `earshot sentiment` must agree (same scorer, same mode)
+        def differ(sc, got, t):
+            """Lines flagged by one side only, and how many of them print as the threshold
+            itself (the command rounds compound to 4 decimals; the signal compares it unrounded)."""
+            d = {ln for ln, c in sc.items() if c < t} ^ got
+            return len(d), sum(1 for ln in d if abs(sc.get(ln, 0) - t) < 0.00006)
+
+        if "below" in bundled and bmode in scores:
+            mine = {ln for ln, c in scores[bmode].items() if c < bundled["below"]}
+            out("Check: the replay's sentiment signal flags %d lines, `earshot sentiment%s` below %s"
+                " %d; they differ on %d (%d of them print as the threshold: rounding)." % (
+                    (len(shipped_lines), " --asr" if bmode == "asr" else "", bundled["below"],
+                     len(mine)) + differ(scores[bmode], shipped_lines, bundled["below"])))
+            other = [n for n, _ in MODES if n != bmode][0]
+            d = rule_variant("mode-" + other, [(MODE_SETTING, r'\g<1>"%s"' % other)])
+            if d:
+                rp = replay_file(DD["file"], False, d, sweep_cmds, fatal=False)
+            if d and isinstance(rp, str):
+                out("Check: the rules with \"sentiment_mode\": \"%s\" were refused: %s" % (other, rp))
+            elif d:
+                got = {a["line"] for a in rp.alerts if signal_of(a) == "sentiment"}
+                mine = {ln for ln, c in scores[other].items() if c < bundled["below"]}
+                out("Check: with \"sentiment_mode\": \"%s\" the replay flags %d lines, `earshot"
+                    " sentiment%s` %d; they differ on %d (%d of them print as the threshold:"
+                    " rounding)." % ((other, len(got), " --asr" if other == "asr" else "",
+                                      len(mine)) + differ(scores[other], got, bundled["below"])))
+            out()
+        targets.append(("DailyDialog anger recall, phrases + bundled sentiment signal >= %.1f x"
+                        " phrases alone" % LIFT,
+                        "%s (%d of %d) vs %s (%d): x%.2f" % (
+                            fmt(ratio(shipped[0], shipped[1])), shipped[0], shipped[1],
+                            fmt(ratio(base[0], base[1])), base[0],
+                            shipped[0] / base[0] if base[0] else 0),
+                        shipped[0] >= LIFT * base[0]))
+        targets.append(("DailyDialog neutral lines flagged, phrases + bundled sentiment signal"
+                        " <= %d%%" % round(100 * MAX_FPR),
+                        "%s (%d of %d)" % (fmt(ratio(shipped[2], shipped[3]), True), shipped[2],
+                                           shipped[3]), shipped[2] <= MAX_FPR * shipped[3]))
+
+        # every threshold in steps of 0.01: where the target is met
+        out("Thresholds in steps of 0.01 from -0.30 to -0.90, phrases or sentiment (target: TP >="
+            " %.1f, FP <= %d):" % (LIFT * base[0], int(MAX_FPR * base[3])))
+        out()
+        out("| mode | thresholds meeting the target | highest recall among them | fewest false"
+            " positives among them |")
+        out("|---|---|---|---|")
+        fine = [-k / 100.0 for k in range(30, 91)]
+        for name, _ in MODES:
+            sc = scores[name]
+            ok = []
+            for t in fine:
+                co = flags_row(items, is_pos, is_neg, lambda ln: phr(ln) or sc.get(ln, 0) < t)
+                if meets(co[0], co[2], co[3], base[0]):
+                    ok.append((t, co))
+            if not ok:
+                out("| %s | none | | |" % name)
+                continue
+            best = max(ok, key=lambda x: (x[1][0], -x[1][2]))
+            least = min(ok, key=lambda x: (x[1][2], -x[1][0]))
+            out("| %s | %s to %s | %s: recall %s, FP %s | %s: recall %s, FP %s |" % (
+                name, ok[0][0], ok[-1][0], best[0], fmt(ratio(best[1][0], best[1][1])),
+                fmt(ratio(best[1][2], best[1][3]), True), least[0],
+                fmt(ratio(least[1][0], least[1][1])), fmt(ratio(least[1][2], least[1][3]), True)))
+        out()
+        # what the shipped sentiment signal flags on neutral lines, by the words that carried it
+        if shipped_lines:
+            words = collections.Counter()
+            twords = collections.Counter()
+            for a in DD["alerts"]:
+                if signal_of(a) == "sentiment":
+                    key = " ".join(sorted({w["word"].lower() for w in a["reason"].get("words", [])
+                                           if w.get("valence", 0) < 0})) or "?"
+                    rec = items[a["line"] - 1][1]
+                    (twords if is_pos(rec) else words)[key] += 1
+            out("Negative words of the lines the bundled sentiment signal flags (top 15): neutral"
+                " lines: %s." % ", ".join("%s %d" % kv for kv in words.most_common(15)))
+            out("Anger lines: %s." % ", ".join("%s %d" % kv for kv in twords.most_common(15)))
+            out()
+    else:
+        out("### DailyDialog: SKIPPED (data absent)")
+        out()
+
+    # ---- Bitext complaints
+    if BT is not None:
+        items, hits = BT["items"], BT["hits"]
+        labelled = ("contact_human_agent", "delete_account", "complaint")
+        is_pos = lambda r: r["label"] == "complaint"
+        plain = lambda r: r["label"] not in labelled and not r.get("offensive")
+        other = lambda r: r["label"] != "complaint"
+        phr = lambda ln: fires_any(CUSTOMER_CATS)(hits.get(ln, []))
+        shipped_lines = {a["line"] for a in BT["alerts"] if signal_of(a) == "sentiment"}
+        base = flags_row(items, is_pos, plain, phr)
+        out("### Bitext: %d complaint requests vs %d plain requests (24 intents; one call per line)"
+            % (base[1], base[3]))
+        out()
+        out("| mode | compound below | sentiment: TP | recall | FP | FP rate | precision |"
+            " FP on every non-complaint line | phrases or sentiment: TP | recall | FP | FP rate |"
+            " precision |")
+        out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        out("| phrases alone | - | | | | | | | %s |" % prf(*base))
+        scores = {name: sentiment_scores(BT["file"], asr) for name, asr in MODES}
+        ths = sorted(set([-0.05] + THRESHOLDS) | ({bundled["below"]} if "below" in bundled
+                                                   else set()), reverse=True)
+        for name, _ in MODES:
+            sc = scores[name]
+            for t in ths:
+                so = flags_row(items, is_pos, plain, lambda ln: sc.get(ln, 0) < t)
+                ao = flags_row(items, lambda r: False, other, lambda ln: sc.get(ln, 0) < t)
+                co = flags_row(items, is_pos, plain, lambda ln: phr(ln) or sc.get(ln, 0) < t)
+                out("| %s | %s | %s | %d of %d | %s |" % (name, t, prf(*so), ao[2], ao[3],
+                                                         prf(*co)))
+        sh = flags_row(items, is_pos, plain, lambda ln: phr(ln) or ln in shipped_lines)
+        sha = flags_row(items, lambda r: False, other, lambda ln: ln in shipped_lines)
+        out("| bundled rules as shipped (replay) | %s (%s) | | | | | | %d of %d (signal) | %s |" % (
+            bundled.get("below", "-"), bmode, sha[2], sha[3], prf(*sh)))
+        out()
+    else:
+        out("### Bitext: SKIPPED (data absent)")
+        out()
+
+    # ---- every signal rule as shipped, on the line-level sets and in whole calls
+    out("### Signal alerts with the rules as evaluated")
+    out()
+    out("| signal rule | DailyDialog anger lines | DailyDialog neutral lines | Bitext lines |"
+        " DailyDialog calm calls | DailyDialog calls with customer anger | other DailyDialog"
+        " calls | Harper Valley (6 calls) |")
+    out("|---|---:|---:|---:|---:|---:|---:|---:|")
+    per = collections.defaultdict(lambda: collections.defaultdict(set))
+    if DD is not None:
+        for a in DD["alerts"]:
+            if signal_of(a):
+                lab = DD["items"][a["line"] - 1][1]["label"]
+                per[a["rule"]]["dd_" + ("anger" if lab == "anger" else "neutral")].add(a["line"])
+        if "calls_alerts" in DD:
+            kind_of = {}
+            for k, (label, cids) in zip(("calm", "anger", "other"), DD["kinds"].items()):
+                for c in cids:
+                    kind_of[c] = k
+            for a in DD["calls_alerts"]:
+                if signal_of(a):
+                    per[a["rule"]]["ddc_" + kind_of.get(a["call_id"], "other")].add(a["call_id"])
+    if BT is not None:
+        for a in BT["alerts"]:
+            if signal_of(a):
+                per[a["rule"]]["bt"].add(a["line"])
+    if HV is not None:
+        for a in HV["alerts"]:
+            if signal_of(a):
+                per[a["rule"]]["hv"].add((a["call_id"], a.get("line"), a.get("ts")))
+    nk = {}
+    if DD is not None and "kinds" in DD:
+        for k, (label, cids) in zip(("calm", "anger", "other"), DD["kinds"].items()):
+            nk[k] = len(cids)
+    for rule in sorted(per):
+        d = per[rule]
+        cell = lambda k, n=None: ("%d (%s)" % (len(d[k]), fmt(ratio(len(d[k]), n), True))
+                                  if n else "%d" % len(d[k]))
+        out("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            rule, cell("dd_anger"), cell("dd_neutral"), cell("bt"), cell("ddc_calm", nk.get("calm")),
+            cell("ddc_anger", nk.get("anger")), cell("ddc_other", nk.get("other")), cell("hv")))
+    if not per:
+        out("| (no signal alert) | | | | | | | |")
+    out()
+    out("Line-level sets are one call per line, so only per-line signals can fire there (sentiment,"
+        " and monologue on a long line); the whole-call columns count calls with at least one"
+        " alert.")
+    out()
+    if HV is not None:
+        hv_scores = {}
+        for name, asr in MODES:
+            sc = sentiment_scores(HV["file"], asr)
+            hv_scores[name] = min(sc.values()) if sc else None
+        out("Harper Valley: the lowest compound of any line is %s (vader) and %s (asr), so no"
+            " sentiment threshold below that can fire on these calm calls." % (
+                hv_scores["vader"], hv_scores["asr"]))
+        out()
+
+    if not sweep:
+        out("(threshold sweeps left out: --no-sweep)")
+        out()
+        return
+    # ---- sweeps over generated copies of the rules, whole calls
+    out("### Sentiment signal threshold on whole calls (generated copies of the rules,"
+        " `below` changed)")
+    out()
+    out("| below | DailyDialog calm calls with the signal | with customer anger | calm calls with a"
+        " backup | anger calls with a backup | other calls with a backup | Harper Valley: signal"
+        " alerts | backups | call scripts as expected | calm scripts: backups | escalating scripts"
+        " with a backup |")
+    out("|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|")
+    ths = sorted(set(THRESHOLDS) | ({bundled["below"]} if "below" in bundled else set()),
+                 reverse=True)
+    for t in ths:
+        d = rule_variant("below%s" % t, [(VERY_NEG, r"\g<1>%s" % t)])
+        if d is None:
+            out("| %s | no `sentiment` signal rule in the rules: sweep skipped | | | | | | | | | |"
+                % t)
+            break
+        m = whole_calls(d, lambda a: signal_of(a) == "sentiment")
+        if "error" in m:
+            out("| %s | %s | | | | | | | | | |" % (t, refused(m)))
+            continue
+        out("| %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            t, " (bundled)" if t == bundled.get("below") else "", pair(m, "dd_calm"),
+            pair(m, "dd_anger"), get(m, "dd_calm_backup"), get(m, "dd_anger_backup"),
+            get(m, "dd_other_backup"), get(m, "hv_sig"), get(m, "hv_backup"), get(m, "scripts"), get(m, "calm_backup"),
+            get(m, "esc_backup")))
+    out()
+    if "trend" in bundled:
+        out("### Sentiment trend on whole calls (generated copies of the rules)")
+        out()
+        out("| turns | drop | below | alpha | DailyDialog calm calls firing | with customer anger |"
+            " other | anger share / calm share | calm calls with a backup | Harper Valley: trend"
+            " alerts | call scripts: trend alerts | as expected |")
+        out("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        alpha = bundled.get("alpha", 0.5)
+        grid = [bundled["trend"] + (alpha,)]
+        grid += [(3, 0.5, be, alpha) for be in (-0.2, -0.3, -0.4)]
+        grid += [(3, 0.4, be, alpha) for be in (-0.3, -0.4, -0.5)]
+        grid += [(3, 0.3, -0.4, alpha), (3, 0.7, -0.3, alpha), (2, 0.4, -0.4, alpha),
+                 (2, 0.5, -0.2, alpha)]
+        grid += [bundled["trend"] + (a_,) for a_ in (0.3, 0.7) if a_ != alpha]
+        seen = set()
+        for g in grid:
+            if g in seen:
+                continue
+            seen.add(g)
+            subs = [(TREND, r"\g<1>%d\g<2>%s\g<3>%s" % g[:3])]
+            if g[3] != alpha:
+                subs.append((ALPHA_SETTING, r"\g<1>%s" % g[3]))
+            d = rule_variant("trend%d_%s_%s_%s" % g, subs)
+            if d is None:
+                out("| %d | %s | %s | %s | (the setting is absent: skipped) | | | | | | | |" % g)
+                continue
+            m = whole_calls(d, lambda a: signal_of(a) == "sentiment_trend")
+            if "error" in m:
+                out("| %d | %s | %s | %s | %s | | | | | | | |" % (g + (refused(m),)))
+                continue
+            sh = "n/a"
+            if "dd_calm" in m and m["dd_calm"][0]:
+                sh = "%.1f" % ((m["dd_anger"][0] / m["dd_anger"][1]) /
+                               (m["dd_calm"][0] / m["dd_calm"][1]))
+            out("| %d | %s | %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                g[0], g[1], g[2], g[3], " (bundled)" if g == grid[0] else "",
+                pair(m, "dd_calm"), pair(m, "dd_anger"), pair(m, "dd_other"), sh,
+                get(m, "dd_calm_backup"), get(m, "hv_sig"), get(m, "scripts_sig"),
+                get(m, "scripts")))
+        out()
+
+
+if BT is not None or DD is not None or HV is not None or CALLS is not None:
+    sentiment_signals()
+
 # ---------------------------------------------------------------- summary
 out("## Targets")
 out()
@@ -655,12 +1125,17 @@ out()
 for name, k in sizes:
     out("- %s: %d" % (name, k))
 out()
-out("Replays run (temporary files in %s, %s):" % (
+out("Commands run (temporary files in %s, %s):" % (
     tmp, "kept (--keep)" if "--keep" in args else "deleted afterwards; --keep keeps them"))
-for c in replays[:12]:
-    out("  %s" % c)
-if len(replays) > 12:
-    out("  ... and %d more (one per call script)" % (len(replays) - 12))
+script_cmds = [c for c in replays if " tests/calls/" in c.replace(os.sep, "/")]
+for c in replays:
+    if c not in script_cmds:
+        out("  %s" % c)
+if script_cmds:
+    out("  ... and %d replays of the call scripts (%s ...)" % (len(script_cmds), script_cmds[0]))
+if sweep_cmds:
+    out("  ... and %d replays with generated copies of the rules (%s/rules-*), e.g. %s"
+        % (len(sweep_cmds), tmp, sweep_cmds[0]))
 out()
 out("elapsed: %.1f s" % (time.time() - t_start))
 if strict and not all(ok for _, _, ok in targets):

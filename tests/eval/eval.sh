@@ -5,16 +5,18 @@
 # targets are met. Not part of ctest (the data is not in the repository; tests/calls has its own
 # ctest). See tests/eval/README.md and docs/quality.md.
 #
-# usage: tests/eval/eval.sh [--examples N] [--strict] [--keep]
+# usage: tests/eval/eval.sh [--examples N] [--strict] [--keep] [--no-sweep]
 #   --examples N  show N example lines for each false-positive / false-negative class (default 0)
 #   --strict      exit 1 when a target is not met (default: report only, exit 0)
 #   --keep        keep the temporary directory with the converted protocol lines
+#   --no-sweep    leave out the signal-threshold sweeps (replays of generated rule copies)
 # environment:
 #   EARSHOT_DATA  data folder (default <repo>/../shared/data); absent -> the data sets are
 #                 SKIPPED (the call scripts are still replayed)
 #   EARSHOT_BIN   earshot binary (default: <repo>/build/cli/earshot, else <repo>/build-*/cli/earshot)
 #   EARSHOT_EVAL_RULES  rules path (default <repo>/rules)
-# The data is converted into protocol lines in a temporary directory (mktemp -d), never in the repo.
+# The data is converted into protocol lines in a temporary directory (mktemp -d), never in the repo;
+# so are the generated copies of the rules the signal sweeps replay.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
