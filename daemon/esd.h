@@ -119,6 +119,10 @@ struct esd {
   uint64_t feed_committed;   /* last writer batch committed */
   unsigned subscribers, feed_backfills;
   uint64_t feed_sent, feed_backfilled, marks;
+  char *feed_scratch;        /* masked text/words/reason of the alert being published */
+  size_t feed_scratch_cap;
+  char *feed_json;           /* the record being built */
+  size_t feed_json_cap;
   uint64_t rate_lines[11];   /* lines at each of the last 11 ticks */
   unsigned rate_pos;
   struct esd_counter by_category[ESD_MAX_COUNTERS];

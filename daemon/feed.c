@@ -61,6 +61,10 @@ void esd_feed_free(struct esd *d) {
   free(d->feed);
   d->feed = NULL;
   d->feed_n = 0;
+  free(d->feed_scratch);
+  d->feed_scratch = NULL;
+  free(d->feed_json);
+  d->feed_json = NULL;
 }
 
 static struct esd_feed_item *item_at(struct esd *d, size_t i) {
@@ -111,19 +115,26 @@ void esd_feed_publish(struct esd *d, const struct es_call *call, const struct es
   char *text = NULL, *matched = NULL, *reason = NULL;
   struct esd_feed_item it = {.id = rec->id, .batch = batch, .sev = rec->severity};
 
-  if (rec->text) {
-    text = malloc(ES_REDACT_BOUND(rec->text_len));
-    matched = malloc(ES_REDACT_BOUND(rec->text_len));
-    if (text == NULL || matched == NULL)
+  /* The masked text, words and reason go to one scratch buffer that only
+   * grows: no allocation per alert once it is big enough. */
+  size_t rn = rec->reason ? strlen(rec->reason) : 0;
+  size_t need = (rec->text ? 2 * ES_REDACT_BOUND(rec->text_len) : 0) + ES_REDACT_BOUND(rn);
+  if (need > d->feed_scratch_cap) {
+    char *p = realloc(d->feed_scratch, need);
+    if (p == NULL)
       goto oom;
+    d->feed_scratch = p;
+    d->feed_scratch_cap = need;
+  }
+  if (rec->text) {
+    text = d->feed_scratch;
+    matched = text + ES_REDACT_BOUND(rec->text_len);
     es_redact_line(rec->text, rec->text_len, rec->match_start, rec->match_end, kinds, text,
                    &tlen, matched, &mlen);
   }
   if (rec->reason) {
-    size_t n = strlen(rec->reason);
-    if ((reason = malloc(ES_REDACT_BOUND(n))) == NULL)
-      goto oom;
-    es_redact_json(rec->reason, n, kinds, reason, &rlen);
+    reason = d->feed_scratch + (rec->text ? 2 * ES_REDACT_BOUND(rec->text_len) : 0);
+    es_redact_json(rec->reason, rn, kinds, reason, &rlen);
   }
   struct es_feed_rec fr = {
     .id = rec->id, .call_id = rec->call_id, .agent = call->agent, .queue = call->queue,
@@ -135,16 +146,25 @@ void esd_feed_publish(struct esd *d, const struct es_call *call, const struct es
   size_t extra = strlen(rec->category ? rec->category : "") + 1 +
                  (call->queue ? strlen(call->queue) + 1 : 0) +
                  (call->agent ? strlen(call->agent) + 1 : 0);
-  it.block = malloc(cap + extra);
-  if (it.block == NULL)
-    goto oom;
-  int64_t n = es_feed_json(&fr, it.block, cap);
+  /* Written in a scratch buffer, kept at its exact size: the ring holds
+   * thousands of them. */
+  if (cap > d->feed_json_cap) {
+    char *q = realloc(d->feed_json, cap);
+    if (q == NULL)
+      goto oom;
+    d->feed_json = q;
+    d->feed_json_cap = cap;
+  }
+  int64_t n = es_feed_json(&fr, d->feed_json, cap);
   if (n < 0) {
     esd_warn("feed", "alert %" PRId64 ": feed record too big; not in the feed", rec->id);
-    free(it.block);
-    goto done;
+    return;
   }
   it.len = (size_t)n;
+  it.block = malloc(it.len + extra);
+  if (it.block == NULL)
+    goto oom;
+  memcpy(it.block, d->feed_json, it.len);
   char *p = it.block + it.len;
   it.category = p;
   p = stpcpy(p, rec->category ? rec->category : "") + 1;
@@ -164,13 +184,9 @@ void esd_feed_publish(struct esd *d, const struct es_call *call, const struct es
   for (struct esd_conn *c = d->conns; c; c = c->next)
     if (c->feed_filter && !c->feed_backfilling && !c->closing)
       send_item(c, &it);
-  goto done;
+  return;
 oom:
   esd_warn("feed", "alert %" PRId64 ": out of memory; not in the feed (it is stored)", rec->id);
-done:
-  free(text);
-  free(matched);
-  free(reason);
 }
 
 void esd_feed_on_commit(struct esd *d, uint64_t batch) {

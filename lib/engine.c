@@ -15,6 +15,7 @@
 
 #define ES_NCAT_MAX 24      /* categories counted per call */
 #define ES_SIG_RUN 8        /* lines remembered for rapid_fire and sentiment_trend */
+#define ES_TURN_JOIN 1.0    /* seconds: a segment this close to the speaker's last continues its turn */
 #define ES_REASON_CAP 4096  /* bytes of one reason (enough for ES_REASON_HITS hits) */
 
 /* A hit the call remembers. */
@@ -794,10 +795,16 @@ static void line_signals(struct es_engine *e, struct es_callstate *cs, const str
   }
   if (other != ES_SPEAKER_ANY && isfinite(cs->last_end[other]))
     over = cs->last_end[other] - start;
+  /* Speech-to-text cuts one turn into segments: a segment that starts
+   * within ES_TURN_JOIN s of the same speaker's last end (when the client
+   * gives end_ts) continues that turn, not a new one. */
+  int continued = other != ES_SPEAKER_ANY && cs->run_len[sp] > 0 &&
+                  isfinite(cs->last_end[sp]) && start - cs->last_end[sp] < ES_TURN_JOIN;
   if (other != ES_SPEAKER_ANY) {
     cs->run_len[other] = 0;
     cs->talk[other] = 0;
-    cs->run_t[sp][cs->run_len[sp]++ % ES_SIG_RUN] = start;
+    if (!continued)
+      cs->run_t[sp][cs->run_len[sp]++ % ES_SIG_RUN] = start;
     cs->talk[sp] += dur;
   }
 
@@ -816,7 +823,7 @@ static void line_signals(struct es_engine *e, struct es_callstate *cs, const str
       break;
     case ES_SIG_RAPID_FIRE: {
       uint32_t n = info->sig_turns > ES_SIG_RUN ? ES_SIG_RUN : info->sig_turns;
-      if (other == ES_SPEAKER_ANY || cs->run_len[sp] < n)
+      if (other == ES_SPEAKER_ANY || continued || cs->run_len[sp] < n)
         break;
       double first = cs->run_t[sp][(cs->run_len[sp] - n) % ES_SIG_RUN];
       if (start - first > info->sig_seconds)

@@ -51,7 +51,7 @@ static const char *const neg_stop_words[] = {
 static const char *const categories[] = {
   "banned_phrase", "manager_request", "legal_threat", "abuse", "churn_threat",
   "exasperation", "public_shaming", "repeat_contact", "deescalation", "backup",
-  "missed_deescalation", "sentiment", "interruption", "dead_air",
+  "missed_deescalation", "sentiment", "interruption", "dead_air", "talk_pattern",
   NULL,
 };
 

@@ -556,15 +556,19 @@ if os.path.exists(hv_path):
         " speaker roles, replayed as 6 whole calls)" % (nseg // 2, nseg // 2))
     out()
     out("| call | text | lines | alerts | backup alerts | customer escalation alerts | peak heat |"
-        " deescalated |")
-    out("|---|---|---:|---:|---:|---:|---:|---|")
+        " deescalated | overtalk lines (agent/customer) | longest silence (s) | customer"
+        " sentiment at the end |")
+    out("|---|---|---:|---:|---:|---:|---:|---|---|---:|---:|")
     for cid, s in sorted(rp.summaries.items()):
         nb = sum(1 for a in backups if a["call_id"] == cid)
         ne = sum(1 for a in esc if a["call_id"] == cid)
         base, variant = cid.rsplit("-", 1)
-        out("| %s | %s | %d | %d | %d | %d | %.1f | %s |" % (
+        ot = s.get("overtalk")
+        out("| %s | %s | %d | %d | %d | %d | %.1f | %s | %s | %s | %s |" % (
             base, variant, s["lines"], s["alerts"], nb, ne, s["peak_heat"],
-            str(s["deescalated"]).lower()))
+            str(s["deescalated"]).lower(),
+            "%s/%s" % (ot.get("agent", 0), ot.get("customer", 0)) if isinstance(ot, dict) else "-",
+            s.get("longest_silence", "-"), s.get("customer_sentiment", "-")))
     out()
     if allal:
         out("| call | text | speaker | ts | rule | matched |")
@@ -598,6 +602,7 @@ if os.path.exists(exp_path):
         " peak heat | customer alerts | silent categories that fired | status |")
     out("|---|---|---:|---:|---|---|---:|---:|---|---|")
     nok = 0
+    script_alerts = []    # (kind, alert) for the signals section
     calm_backups = 0
     neg_noisy = []
     kinds = collections.Counter()
@@ -609,6 +614,7 @@ if os.path.exists(exp_path):
         nok += ok
         kind = e.get("kind", "?")
         kinds[kind] += 1
+        script_alerts += [(kind, a) for a in rp.alerts]
         if kind == "calm":
             calm_backups += nb
         if kind == "negated" and (cats & (set(CUSTOMER_CATS) | {"backup"})):
@@ -642,7 +648,7 @@ if os.path.exists(exp_path):
     with open(path, "w", encoding="utf-8") as f:
         for rec in cl:
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    CALLS = {"file": path, "expected": expected}
+    CALLS = {"file": path, "expected": expected, "alerts": script_alerts}
 else:
     out("## Call scripts: SKIPPED (%s absent)" % exp_path)
     out()
@@ -836,7 +842,8 @@ def sentiment_signals():
         base = flags_row(items, is_pos, is_neg, phr)
         scores = {name: sentiment_scores(DD["file"], asr) for name, asr in MODES}
         shipped_lines = {a["line"] for a in DD["alerts"] if signal_of(a) == "sentiment"}
-        out("### DailyDialog: %d anger vs %d neutral lines (one call per line)" % (base[1], base[3]))
+        out("### DailyDialog: %d anger vs %d neutral lines (one call per line)"
+            % (base[1], base[3]))
         out()
         out("| mode | compound below | sentiment: TP | recall | FP | FP rate | precision |"
             " phrases or sentiment: TP | recall | x phrases | FP | FP rate | precision | target |")
@@ -868,8 +875,8 @@ def sentiment_signals():
 
         if "below" in bundled and bmode in scores:
             mine = {ln for ln, c in scores[bmode].items() if c < bundled["below"]}
-            out("Check: the replay's sentiment signal flags %d lines, `earshot sentiment%s` below %s"
-                " %d; they differ on %d (%d of them print as the threshold: rounding)." % (
+            out("Check: the replay's sentiment signal flags %d lines, `earshot sentiment%s` below"
+                " %s %d; they differ on %d (%d of them print as the threshold: rounding)." % (
                     (len(shipped_lines), " --asr" if bmode == "asr" else "", bundled["below"],
                      len(mine)) + differ(scores[bmode], shipped_lines, bundled["below"])))
             other = [n for n, _ in MODES if n != bmode][0]
@@ -877,7 +884,8 @@ def sentiment_signals():
             if d:
                 rp = replay_file(DD["file"], False, d, sweep_cmds, fatal=False)
             if d and isinstance(rp, str):
-                out("Check: the rules with \"sentiment_mode\": \"%s\" were refused: %s" % (other, rp))
+                out("Check: the rules with \"sentiment_mode\": \"%s\" were refused: %s"
+                    % (other, rp))
             elif d:
                 got = {a["line"] for a in rp.alerts if signal_of(a) == "sentiment"}
                 mine = {ln for ln, c in scores[other].items() if c < bundled["below"]}
@@ -984,8 +992,9 @@ def sentiment_signals():
     out()
     out("| signal rule | DailyDialog anger lines | DailyDialog neutral lines | Bitext lines |"
         " DailyDialog calm calls | DailyDialog calls with customer anger | other DailyDialog"
-        " calls | Harper Valley (6 calls) |")
-    out("|---|---:|---:|---:|---:|---:|---:|---:|")
+        " calls | Harper Valley (6 calls) | call scripts: calm / negated / de-escalated /"
+        " escalating |")
+    out("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     per = collections.defaultdict(lambda: collections.defaultdict(set))
     if DD is not None:
         for a in DD["alerts"]:
@@ -1008,6 +1017,10 @@ def sentiment_signals():
         for a in HV["alerts"]:
             if signal_of(a):
                 per[a["rule"]]["hv"].add((a["call_id"], a.get("line"), a.get("ts")))
+    if CALLS is not None:
+        for kind, a in CALLS["alerts"]:
+            if signal_of(a):
+                per[a["rule"]]["calls_" + kind].add(a["call_id"])
     nk = {}
     if DD is not None and "kinds" in DD:
         for k, (label, cids) in zip(("calm", "anger", "other"), DD["kinds"].items()):
@@ -1016,15 +1029,18 @@ def sentiment_signals():
         d = per[rule]
         cell = lambda k, n=None: ("%d (%s)" % (len(d[k]), fmt(ratio(len(d[k]), n), True))
                                   if n else "%d" % len(d[k]))
-        out("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            rule, cell("dd_anger"), cell("dd_neutral"), cell("bt"), cell("ddc_calm", nk.get("calm")),
-            cell("ddc_anger", nk.get("anger")), cell("ddc_other", nk.get("other")), cell("hv")))
+        out("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            rule, cell("dd_anger"), cell("dd_neutral"), cell("bt"),
+            cell("ddc_calm", nk.get("calm")), cell("ddc_anger", nk.get("anger")),
+            cell("ddc_other", nk.get("other")), cell("hv"),
+            " / ".join(cell("calls_" + k) for k in ("calm", "negated", "deescalated",
+                                                    "escalating"))))
     if not per:
-        out("| (no signal alert) | | | | | | | |")
+        out("| (no signal alert) | | | | | | | | |")
     out()
     out("Line-level sets are one call per line, so only per-line signals can fire there (sentiment,"
         " and monologue on a long line); the whole-call columns count calls with at least one"
-        " alert.")
+        " alert (call scripts: scripts with one).")
     out()
     if HV is not None:
         hv_scores = {}
@@ -1064,7 +1080,8 @@ def sentiment_signals():
         out("| %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             t, " (bundled)" if t == bundled.get("below") else "", pair(m, "dd_calm"),
             pair(m, "dd_anger"), get(m, "dd_calm_backup"), get(m, "dd_anger_backup"),
-            get(m, "dd_other_backup"), get(m, "hv_sig"), get(m, "hv_backup"), get(m, "scripts"), get(m, "calm_backup"),
+            get(m, "dd_other_backup"), get(m, "hv_sig"), get(m, "hv_backup"), get(m, "scripts"),
+            get(m, "calm_backup"),
             get(m, "esc_backup")))
     out()
     if "trend" in bundled:
