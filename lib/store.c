@@ -111,13 +111,6 @@ static int buf_reserve(struct buf *b, size_t need) {
   return 0;
 }
 
-/* Appends within the capacity reserved beforehand. */
-static void buf_put(struct buf *b, const char *p, size_t len) {
-  if (len > b->cap - b->len) len = b->cap - b->len; /* never happens: reserved */
-  memcpy(b->p + b->len, p, len);
-  b->len += len;
-}
-
 static void buf_free(struct buf *b) {
   free(b->p);
   b->p = NULL;
@@ -201,106 +194,12 @@ static int check_json(const char *json, size_t len, int type) {
 
 /* ---- masking -------------------------------------------------------- */
 
-/* Builds the masked line and, from the same spans, the masked matched
- * words: a mask that overlaps the match stands in for all of it, so a
- * match that covers part of a card number does not reveal that part. */
-struct line_mask {
-  const char *t;
-  size_t pos;          /* input copied up to here */
-  size_t ms, me;       /* the match, in the input */
-  struct buf *text;
-  struct buf *matched; /* NULL: matched words not wanted */
-  uint64_t masks;
-};
-
-static void line_copy(struct line_mask *lm, size_t to) {
-  buf_put(lm->text, lm->t + lm->pos, to - lm->pos);
-  if (lm->matched) {
-    size_t a = lm->pos > lm->ms ? lm->pos : lm->ms;
-    size_t b = to < lm->me ? to : lm->me;
-    if (a < b) buf_put(lm->matched, lm->t + a, b - a);
-  }
-  lm->pos = to;
-}
-
-static void line_span(void *ud, size_t start, size_t end, unsigned kind) {
-  struct line_mask *lm = ud;
-  const char *mask = es_redact_mask(kind);
-  line_copy(lm, start);
-  buf_put(lm->text, mask, strlen(mask));
-  if (lm->matched && start < lm->me && end > lm->ms) buf_put(lm->matched, mask, strlen(mask));
-  lm->pos = end;
-  lm->masks++;
-}
-
-/* Masks inside the raw content of one JSON string. A span that cuts an
- * escape sequence ("\u0034") is widened to cover it, so the result is
- * still valid JSON. */
-struct json_mask {
-  const char *t; /* the string's content, between the quotes */
-  size_t len;
-  size_t pos;    /* copied up to here; always on an escape boundary */
-  struct buf *out;
-  uint64_t masks;
-};
-
-static size_t escape_len(const char *t, size_t len, size_t k) {
-  size_t n = k + 1 < len && t[k + 1] == 'u' ? 6 : 2;
-  return k + n <= len ? n : len - k;
-}
-
-static void json_span(void *ud, size_t start, size_t end, unsigned kind) {
-  struct json_mask *jm = ud;
-  const char *mask = es_redact_mask(kind);
-  size_t k = jm->pos;
-  if (start < jm->pos) start = jm->pos;
-  while (k < start) {
-    if (jm->t[k] == '\\') {
-      size_t n = escape_len(jm->t, jm->len, k);
-      if (k + n > start) {
-        start = k;
-        break;
-      }
-      k += n;
-    } else {
-      k++;
-    }
-  }
-  if (end <= jm->pos) return; /* swallowed by the previous, widened span */
-  k = start;
-  while (k < end) k += jm->t[k] == '\\' ? escape_len(jm->t, jm->len, k) : 1;
-  end = k;
-  buf_put(jm->out, jm->t + jm->pos, start - jm->pos);
-  buf_put(jm->out, mask, strlen(mask));
-  jm->pos = end;
-  jm->masks++;
-}
-
 /* Writes json[0..len) to s->json with every string value masked and
  * NUL-terminates it. */
 static int mask_json(struct es_store *s, const char *json, size_t len) {
   struct buf *out = &s->json;
   if (buf_reserve(out, ES_REDACT_BOUND(len)) != 0) return fail(s, ES_ENOMEM, "out of memory");
-  out->len = 0;
-  size_t i = 0;
-  while (i < len) {
-    if (json[i] != '"') {
-      buf_put(out, json + i, 1);
-      i++;
-      continue;
-    }
-    size_t k = i + 1;
-    while (k < len && json[k] != '"') k += json[k] == '\\' ? 2 : 1;
-    if (k > len) k = len;
-    struct json_mask jm = {json + i + 1, k - i - 1, 0, out, 0};
-    buf_put(out, "\"", 1);
-    es_redact_scan(jm.t, jm.len, s->opts.redact_kinds, json_span, &jm);
-    buf_put(out, jm.t + jm.pos, jm.len - jm.pos);
-    s->stats.masks += jm.masks;
-    if (k < len) buf_put(out, "\"", 1);
-    i = k + 1;
-  }
-  out->p[out->len] = '\0';
+  s->stats.masks += es_redact_json(json, len, s->opts.redact_kinds, out->p, &out->len);
   return 0;
 }
 
@@ -720,15 +619,15 @@ int es_store_put_alert(struct es_store *s, const struct es_alert_rec *rec) {
   if (s->opts.redact_kinds != 0) {
     /* Nothing unmasked reaches a statement. */
     if (text) {
-      struct line_mask lm = {text, 0, rec->match_start, rec->match_end, &s->text, NULL, 0};
+      /* The line and, from the same scan, its matched words: a mask that
+       * overlaps the match stands in for all of it (redact.h). */
       if (buf_reserve(&s->text, ES_REDACT_BOUND(text_len)) != 0 ||
           buf_reserve(&s->matched, ES_REDACT_BOUND(text_len)) != 0)
         return fail(s, ES_ENOMEM, "put_alert: out of memory");
-      s->text.len = s->matched.len = 0;
-      if (!rec->matched) lm.matched = &s->matched;
-      es_redact_scan(text, text_len, s->opts.redact_kinds, line_span, &lm);
-      line_copy(&lm, text_len);
-      s->stats.masks += lm.masks;
+      s->matched.len = 0;
+      s->stats.masks += es_redact_line(text, text_len, rec->match_start, rec->match_end,
+                                       s->opts.redact_kinds, s->text.p, &s->text.len,
+                                       rec->matched ? NULL : s->matched.p, &s->matched.len);
       text = s->text.p;
       text_len = s->text.len;
       if (!rec->matched) {
