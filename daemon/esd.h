@@ -71,6 +71,16 @@ struct esd_conn {
   uint64_t lines, alerts, errors;
 };
 
+/* An alert as supervisors see it, in the feed and in webhooks: its line,
+ * words and reason masked (docs/redaction.md), and its feed record (with
+ * its newline). Built once per alert by esd_feed_publish(); borrowed from
+ * the daemon's scratch until the next alert. */
+struct esd_shown {
+  const char *text, *matched, *reason; /* NULL when the alert has none */
+  size_t tlen, mlen, rlen;
+  const char *json;                     /* {"type":"feed_alert",...}\n */
+  size_t json_len;
+};
 struct esd_counter {
   char name[48];
   uint64_t count;
@@ -119,6 +129,7 @@ struct esd {
   uint64_t feed_committed;   /* last writer batch committed */
   unsigned subscribers, feed_backfills;
   uint64_t feed_sent, feed_backfilled, marks;
+  struct esd_shown shown;    /* the alert being published (esd_feed_publish) */
   char *feed_scratch;        /* masked text/words/reason of the alert being published */
   size_t feed_scratch_cap;
   char *feed_json;           /* the record being built */
@@ -147,8 +158,11 @@ struct esd_feed_item;
 int esd_feed_init(struct esd *d);                /* reads the last id; 0 or -1 (logged) */
 void esd_feed_free(struct esd *d);
 int64_t esd_feed_next_id(struct esd *d);
-void esd_feed_publish(struct esd *d, const struct es_call *call, const struct es_alert_rec *rec,
-                      uint64_t batch);
+/* Masks the alert, builds its feed record, keeps it in the ring and sends
+ * it to the subscribers whose filters it passes. Returns the shown form,
+ * or NULL when out of memory (the alert is stored all the same). */
+const struct esd_shown *esd_feed_publish(struct esd *d, const struct es_call *call,
+                                         const struct es_alert_rec *rec, uint64_t batch);
 void esd_feed_on_commit(struct esd *d, uint64_t batch);
 void esd_feed_subscribe(struct esd_conn *c, const struct es_event *ev, const char *line,
                         size_t len);

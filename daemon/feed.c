@@ -108,17 +108,18 @@ static int ring_room(struct esd *d) {
 
 int64_t esd_feed_next_id(struct esd *d) { return ++d->last_alert_id; }
 
-void esd_feed_publish(struct esd *d, const struct es_call *call, const struct es_alert_rec *rec,
-                      uint64_t batch) {
+const struct esd_shown *esd_feed_publish(struct esd *d, const struct es_call *call,
+                                         const struct es_alert_rec *rec, uint64_t batch) {
   unsigned kinds = d->cfg->redact ? ES_REDACT_ALL : 0;
-  size_t tlen = 0, mlen = 0, rlen = 0;
-  char *text = NULL, *matched = NULL, *reason = NULL;
+  struct esd_shown *sh = &d->shown;
   struct esd_feed_item it = {.id = rec->id, .batch = batch, .sev = rec->severity};
+  size_t rn = rec->reason ? strlen(rec->reason) : 0;
+  size_t mn = rec->matched ? strlen(rec->matched) : 0;
+  size_t tb = rec->text ? ES_REDACT_BOUND(rec->text_len) : 0;
 
   /* The masked text, words and reason go to one scratch buffer that only
    * grows: no allocation per alert once it is big enough. */
-  size_t rn = rec->reason ? strlen(rec->reason) : 0;
-  size_t need = (rec->text ? 2 * ES_REDACT_BOUND(rec->text_len) : 0) + ES_REDACT_BOUND(rn);
+  size_t need = tb + (rec->matched ? ES_REDACT_BOUND(mn) : tb) + ES_REDACT_BOUND(rn);
   if (need > d->feed_scratch_cap) {
     char *p = realloc(d->feed_scratch, need);
     if (p == NULL)
@@ -126,28 +127,32 @@ void esd_feed_publish(struct esd *d, const struct es_call *call, const struct es
     d->feed_scratch = p;
     d->feed_scratch_cap = need;
   }
+  memset(sh, 0, sizeof(*sh));
+  char *text = d->feed_scratch, *matched = text + tb;
+  char *reason = matched + (rec->matched ? ES_REDACT_BOUND(mn) : tb);
   if (rec->text) {
-    text = d->feed_scratch;
-    matched = text + ES_REDACT_BOUND(rec->text_len);
     es_redact_line(rec->text, rec->text_len, rec->match_start, rec->match_end, kinds, text,
-                   &tlen, matched, &mlen);
+                   &sh->tlen, rec->matched ? NULL : matched, &sh->mlen);
+    sh->text = text;
+    sh->matched = matched;
+  }
+  if (rec->matched) { /* words given apart from the line: masked on their own, as stored */
+    sh->mlen = es_redact(rec->matched, mn, kinds, matched, ES_REDACT_BOUND(mn), NULL);
+    sh->matched = matched;
   }
   if (rec->reason) {
-    reason = d->feed_scratch + (rec->text ? 2 * ES_REDACT_BOUND(rec->text_len) : 0);
-    es_redact_json(rec->reason, rn, kinds, reason, &rlen);
+    es_redact_json(rec->reason, rn, kinds, reason, &sh->rlen);
+    sh->reason = reason;
   }
   struct es_feed_rec fr = {
     .id = rec->id, .call_id = rec->call_id, .agent = call->agent, .queue = call->queue,
     .rule_id = rec->rule_id, .category = rec->category, .severity = rec->severity,
     .speaker = rec->speaker, .time = rec->ts, .call_ts = rec->call_ts, .heat = rec->heat,
-    .text = text, .matched = matched, .tip = rec->tip, .reason = reason,
+    .text = sh->text, .matched = sh->matched, .tip = rec->tip, .reason = sh->reason,
   };
-  size_t cap = ES_FEED_JSON_CAP(tlen > mlen ? tlen : mlen) + 12 * rlen;
-  size_t extra = strlen(rec->category ? rec->category : "") + 1 +
-                 (call->queue ? strlen(call->queue) + 1 : 0) +
-                 (call->agent ? strlen(call->agent) + 1 : 0);
-  /* Written in a scratch buffer, kept at its exact size: the ring holds
-   * thousands of them. */
+  /* Written in a scratch buffer, kept in the ring at its exact size: the
+   * ring holds thousands of them. */
+  size_t cap = ES_FEED_JSON_CAP(sh->tlen > sh->mlen ? sh->tlen : sh->mlen) + 12 * sh->rlen;
   if (cap > d->feed_json_cap) {
     char *q = realloc(d->feed_json, cap);
     if (q == NULL)
@@ -158,13 +163,19 @@ void esd_feed_publish(struct esd *d, const struct es_call *call, const struct es
   int64_t n = es_feed_json(&fr, d->feed_json, cap);
   if (n < 0) {
     esd_warn("feed", "alert %" PRId64 ": feed record too big; not in the feed", rec->id);
-    return;
+    return NULL;
   }
-  it.len = (size_t)n;
+  sh->json = d->feed_json;
+  sh->json_len = (size_t)n;
+
+  size_t extra = strlen(rec->category ? rec->category : "") + 1 +
+                 (call->queue ? strlen(call->queue) + 1 : 0) +
+                 (call->agent ? strlen(call->agent) + 1 : 0);
+  it.len = sh->json_len;
   it.block = malloc(it.len + extra);
   if (it.block == NULL)
     goto oom;
-  memcpy(it.block, d->feed_json, it.len);
+  memcpy(it.block, sh->json, it.len);
   char *p = it.block + it.len;
   it.category = p;
   p = stpcpy(p, rec->category ? rec->category : "") + 1;
@@ -184,9 +195,11 @@ void esd_feed_publish(struct esd *d, const struct es_call *call, const struct es
   for (struct esd_conn *c = d->conns; c; c = c->next)
     if (c->feed_filter && !c->feed_backfilling && !c->closing)
       send_item(c, &it);
-  return;
+  return sh;
 oom:
-  esd_warn("feed", "alert %" PRId64 ": out of memory; not in the feed (it is stored)", rec->id);
+  esd_warn("feed", "alert %" PRId64 ": out of memory; not in the feed nor webhooks (it is "
+           "stored)", rec->id);
+  return NULL;
 }
 
 void esd_feed_on_commit(struct esd *d, uint64_t batch) {

@@ -219,7 +219,7 @@ int main(int argc, char **argv) {
   }
   {
     char msg[512];
-    if (esd_webhooks_new(cfg.webhooks_json, cfg.redact, &d.webhooks, msg, sizeof(msg)) != 0) {
+    if (esd_webhooks_new(cfg.webhooks_json, &d.webhooks, msg, sizeof(msg)) != 0) {
       fprintf(stderr, "earshotd: %s: %s\n", cfg.config_file ? cfg.config_file : "config", msg);
       es_rules_free(d.rules);
       esd_config_deinit(&cfg);

@@ -400,8 +400,7 @@ static uint64_t emit_fire(struct esd *d, struct esd_conn *c, struct es_call *cal
                  "the alert could not be queued for the store (out of memory)");
     return 0;
   }
-  esd_feed_publish(d, call, &rec, b);
-  esd_webhooks_alert(d->webhooks, call, &rec, b);
+  esd_webhooks_alert(d->webhooks, call, &rec, b, esd_feed_publish(d, call, &rec, b));
   call->alerts++;
   d->alerts++;
   if (c)

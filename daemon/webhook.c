@@ -33,9 +33,9 @@
 #include <unistd.h>
 
 #include "alert.h"
+#include "esd.h"
 #include "feed.h"
 #include "log.h"
-#include "redact.h"
 
 #ifndef ES_VERSION
 #define ES_VERSION "0"
@@ -419,7 +419,6 @@ struct esd_webhooks {
   struct esd_webhooks_config *cfg; /* owned */
   struct esd_writer *writer;
   const char *db_path;
-  unsigned redact_kinds;
   struct dest *dests;
   size_t ndests;
   CURLM *multi;
@@ -540,65 +539,11 @@ static size_t utf8_cut(const char *s, size_t len, size_t max) {
   return max;
 }
 
-/* The alert's masked line, words and reason (docs/redaction.md). */
-struct masked {
-  char *text, *matched, *reason;
-  size_t tlen, mlen, rlen;
-};
-
-static void masked_free(struct masked *m) {
-  free(m->text);
-  free(m->matched);
-  free(m->reason);
-}
-
-static int mask_alert(unsigned kinds, const struct es_alert_rec *rec, struct masked *m) {
-  memset(m, 0, sizeof(*m));
-  if (rec->text) {
-    m->text = malloc(ES_REDACT_BOUND(rec->text_len));
-    m->matched = malloc(ES_REDACT_BOUND(rec->text_len));
-    if (m->text == NULL || m->matched == NULL)
-      return -1;
-    es_redact_line(rec->text, rec->text_len, rec->match_start, rec->match_end, kinds, m->text,
-                   &m->tlen, m->matched, &m->mlen);
-  }
-  if (rec->matched) {
-    size_t n = strlen(rec->matched);
-    free(m->matched);
-    if ((m->matched = malloc(ES_REDACT_BOUND(n))) == NULL)
-      return -1;
-    m->mlen = es_redact(rec->matched, n, kinds, m->matched, ES_REDACT_BOUND(n), NULL);
-  }
-  if (rec->reason) {
-    size_t n = strlen(rec->reason);
-    if ((m->reason = malloc(ES_REDACT_BOUND(n))) == NULL)
-      return -1;
-    es_redact_json(rec->reason, n, kinds, m->reason, &m->rlen);
-  }
-  return 0;
-}
-
 /* The supervisor feed's record (lib/feed.h), without its newline. */
-static char *json_payload(const struct es_call *call, const struct es_alert_rec *rec,
-                          const struct masked *m) {
-  struct es_feed_rec fr = {
-    .id = rec->id, .call_id = rec->call_id, .agent = call->agent, .queue = call->queue,
-    .rule_id = rec->rule_id, .category = rec->category, .severity = rec->severity,
-    .speaker = rec->speaker, .time = rec->ts, .call_ts = rec->call_ts, .heat = rec->heat,
-    .text = m->text, .matched = m->matched, .tip = rec->tip, .reason = m->reason,
-  };
-  size_t cap = ES_FEED_JSON_CAP(m->tlen > m->mlen ? m->tlen : m->mlen) + 12 * m->rlen;
-  char *buf = malloc(cap);
-  int64_t n;
-  if (buf == NULL)
+static char *json_payload(const struct esd_shown *sh) {
+  if (sh->json_len == 0 || sh->json_len - 1 > ESD_WEBHOOK_MAX_PAYLOAD)
     return NULL;
-  n = es_feed_json(&fr, buf, cap);
-  if (n <= 0 || (size_t)n > ESD_WEBHOOK_MAX_PAYLOAD) {
-    free(buf);
-    return NULL;
-  }
-  buf[n - 1] = '\0'; /* the newline */
-  return buf;
+  return strndup(sh->json, sh->json_len - 1);
 }
 
 /* The "summary" of a (masked) reason object, malloc'd, or NULL. */
@@ -613,7 +558,7 @@ static char *reason_summary(const char *reason) {
 /* {"text": "..."} for chat apps (Slack, Mattermost, Teams' incoming
  * webhooks read "text"). */
 static char *text_payload(const struct es_call *call, const struct es_alert_rec *rec,
-                          const struct masked *m) {
+                          const struct esd_shown *m) {
   struct sbuf b = {0};
   char sev[16], *summary = NULL, *out = NULL;
   const char *name = es_severity_name(rec->severity);
@@ -666,9 +611,9 @@ static char *text_payload(const struct es_call *call, const struct es_alert_rec 
 }
 
 void esd_webhooks_alert(struct esd_webhooks *wh, const struct es_call *call,
-                        const struct es_alert_rec *rec, uint64_t batch) {
+                        const struct es_alert_rec *rec, uint64_t batch,
+                        const struct esd_shown *shown) {
   int want[ESD_WEBHOOK_MAX_DESTINATIONS], need_json = 0, need_text = 0, any = 0;
-  struct masked m;
   char *json = NULL, *text = NULL;
 
   if (wh == NULL || wh->writer == NULL || batch == 0)
@@ -683,11 +628,11 @@ void esd_webhooks_alert(struct esd_webhooks *wh, const struct es_call *call,
   }
   if (!any)
     return;
-  if (mask_alert(wh->redact_kinds, rec, &m) == 0) {
+  if (shown) {
     if (need_json)
-      json = json_payload(call, rec, &m);
+      json = json_payload(shown);
     if (need_text)
-      text = text_payload(call, rec, &m);
+      text = text_payload(call, rec, shown);
   }
   for (size_t i = 0; i < wh->ndests; i++) {
     const struct wh_dest_cfg *c = wh->dests[i].cfg;
@@ -714,7 +659,6 @@ void esd_webhooks_alert(struct esd_webhooks *wh, const struct es_call *call,
       wh->rows_first = b;
     wh->rows_last = b;
   }
-  masked_free(&m);
   free(json);
   cJSON_free(text);
 }
@@ -1569,7 +1513,7 @@ static void request_load(struct esd_webhooks *wh) {
 
 /* ---- lifecycle -------------------------------------------------------------- */
 
-int esd_webhooks_new(const char *json, int redact, struct esd_webhooks **out, char *msg,
+int esd_webhooks_new(const char *json, struct esd_webhooks **out, char *msg,
                      size_t msgcap) {
   struct esd_webhooks_config *cfg = NULL;
   struct esd_webhooks *wh;
@@ -1597,7 +1541,6 @@ int esd_webhooks_new(const char *json, int redact, struct esd_webhooks **out, ch
     return -1;
   }
   wh->cfg = cfg;
-  wh->redact_kinds = redact ? ES_REDACT_ALL : 0;
   wh->ndests = cfg->n;
   for (size_t i = 0; i < cfg->n; i++) {
     wh->dests[i].cfg = &cfg->v[i];

@@ -51,12 +51,11 @@ struct esd_webhooks;
 
 /* Creates the module from the config file's "webhooks" value, JSON text
  * as config.c keeps it (an array of destination objects, docs/webhooks.md;
- * NULL: none). redact: mask personal data in payloads (the daemon's
- * "redact" setting). Returns 0 with *out NULL when no destination is
+ * NULL: none). Payloads are the supervisor feed's masked form (the
+ * daemon's "redact" setting applies). Returns 0 with *out NULL when no destination is
  * configured, 0 with the module, or -1 with what to fix in msg, naming
  * the destination and the key. Touches no loop, no network. */
-int esd_webhooks_new(const char *json, int redact, struct esd_webhooks **out, char *msg,
-                     size_t msgcap);
+int esd_webhooks_new(const char *json, struct esd_webhooks **out, char *msg, size_t msgcap);
 
 /* Attaches the module to the loop and the writer (`writer` and `db_path`
  * borrowed; they must outlive it), initialises libcurl (call before any
@@ -66,12 +65,17 @@ int esd_webhooks_new(const char *json, int redact, struct esd_webhooks **out, ch
 int esd_webhooks_start(struct esd_webhooks *wh, uv_loop_t *loop, struct esd_writer *writer,
                        const char *db_path);
 
+struct esd_shown;
+
 /* One alert, just queued to the writer in batch `batch` (server.c's
  * emit_fire): queues an outbox row for every destination whose filter it
  * passes, into the same batch. Delivery starts once that batch commits.
- * `call` and `rec` are borrowed for the call. NULL wh: no-op. */
+ * `shown` is the masked form and feed record esd_feed_publish() built
+ * (NULL when it could not: then nothing is queued, with a warning).
+ * Everything borrowed for the call. NULL wh: no-op. */
 void esd_webhooks_alert(struct esd_webhooks *wh, const struct es_call *call,
-                        const struct es_alert_rec *rec, uint64_t batch);
+                        const struct es_alert_rec *rec, uint64_t batch,
+                        const struct esd_shown *shown);
 
 /* The writer committed every batch up to `batch` (main.c's commit
  * callback). NULL wh: no-op. */
