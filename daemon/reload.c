@@ -13,6 +13,7 @@
 #include "alert.h"
 #include "esd.h"
 #include "log.h"
+#include "strbuf.h"
 
 struct rebind {
   const struct es_rules *from, *to;
@@ -133,45 +134,15 @@ void esd_reload(struct esd *d, uint64_t requester) {
 
 /* ---- stats ---------------------------------------------------------- */
 
-struct sb {
-  char *p;
-  size_t len, cap;
-};
-
-static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sb *b, const char *fmt, ...) {
-  va_list ap;
-  for (;;) {
-    size_t room = b->cap - b->len;
-    va_start(ap, fmt);
-    int n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-      return;
-    if ((size_t)n < room) {
-      b->len += (size_t)n;
-      return;
-    }
-    size_t cap = b->cap ? b->cap * 2 : 4096;
-    while (cap - b->len <= (size_t)n)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (p == NULL)
-      return;
-    b->p = p;
-    b->cap = cap;
-  }
-}
-
-static void counters(struct sb *b, const char *key, const struct esd_counter *t) {
-  sb_printf(b, ",\"%s\":{", key);
+static void counters(struct es_strbuf *b, const char *key, const struct esd_counter *t) {
+  es_strbuf_printf(b, ",\"%s\":{", key);
   for (int i = 0; i < ESD_MAX_COUNTERS && t[i].name[0]; i++)
-    sb_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "", t[i].name, t[i].count);
-  sb_printf(b, "}");
+    es_strbuf_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "", t[i].name, t[i].count);
+  es_strbuf_printf(b, "}");
 }
 
 void esd_send_stats(struct esd *d, struct esd_conn *c) {
-  struct sb b = {0};
+  struct es_strbuf b = {0};
   const struct es_match_stats *ms = es_matcher_stats(d->matcher);
   double uptime = (double)(uv_now(d->loop) - d->started_ms) / 1000.0;
   unsigned oldest = (d->rate_pos + 1) % 11;
@@ -182,7 +153,7 @@ void esd_send_stats(struct esd *d, struct esd_conn *c) {
     out_bytes += k->h.stream.write_queue_size + k->out_len;
     paused += k->paused != 0;
   }
-  sb_printf(&b, "{\"type\":\"stats\",\"version\":\"%s\",\"uptime_s\":%.1f,\"rule_set\":\"%s\","
+  es_strbuf_printf(&b, "{\"type\":\"stats\",\"version\":\"%s\",\"uptime_s\":%.1f,\"rule_set\":\"%s\","
                 "\"rules\":%u,\"connections\":%u,\"connections_total\":%" PRIu64
                 ",\"open_calls\":%zu,\"lines\":%" PRIu64 ",\"lines_per_s\":%.1f,"
                 "\"partials\":%" PRIu64 ",\"alerts\":%" PRIu64 ",\"errors\":%" PRIu64
@@ -192,37 +163,37 @@ void esd_send_stats(struct esd *d, struct esd_conn *c) {
             d->partials, d->alerts, d->errors, d->acks_sent);
   size_t state_bytes = 0;
   es_calls_foreach(d->calls, add_state_bytes, &state_bytes);
-  sb_printf(&b, ",\"alerts_suppressed\":%" PRIu64 ",\"backups\":%" PRIu64
+  es_strbuf_printf(&b, ",\"alerts_suppressed\":%" PRIu64 ",\"backups\":%" PRIu64
                 ",\"call_state_bytes\":%zu",
             d->alerts_suppressed, d->backups, state_bytes);
   counters(&b, "alerts_by_category", d->by_category);
   counters(&b, "errors_by_code", d->by_error);
-  sb_printf(&b, ",\"queues\":{\"store_pending_rows\":%zu,\"store_paused\":%s,"
+  es_strbuf_printf(&b, ",\"queues\":{\"store_pending_rows\":%zu,\"store_paused\":%s,"
                 "\"output_bytes\":%zu,\"paused_connections\":%zu}",
             esd_writer_pending(d->writer), d->store_paused ? "true" : "false", out_bytes, paused);
-  sb_printf(&b, ",\"store\":{\"commits\":%" PRIu64 ",\"failures\":%" PRIu64
+  es_strbuf_printf(&b, ",\"store\":{\"commits\":%" PRIu64 ",\"failures\":%" PRIu64
                 ",\"rejected_rows\":%" PRIu64 "}",
             esd_writer_commits(d->writer), esd_writer_failures(d->writer),
             esd_writer_rejected(d->writer));
   {
     char *wh = esd_webhooks_stats_json(d->webhooks);
     if (wh)
-      sb_printf(&b, "%s", wh);
+      es_strbuf_printf(&b, "%s", wh);
     free(wh);
   }
-  sb_printf(&b, ",\"matcher\":{\"candidates\":%" PRIu64 ",\"pcre2_runs\":%" PRIu64
+  es_strbuf_printf(&b, ",\"matcher\":{\"candidates\":%" PRIu64 ",\"pcre2_runs\":%" PRIu64
                 ",\"limit_hits\":%" PRIu64 "}",
             ms->candidates, ms->pcre2_runs, ms->limit_hits);
-  sb_printf(&b, ",\"rule_limit_hits\":{");
+  es_strbuf_printf(&b, ",\"rule_limit_hits\":{");
   for (uint32_t i = 0, n = 0; i < es_rules_count(d->rules); i++) {
     uint64_t h = es_matcher_limit_hits(d->matcher, i);
     if (h)
-      sb_printf(&b, "%s\"%s\":%" PRIu64, n++ ? "," : "", es_rules_info(d->rules, i)->id, h);
+      es_strbuf_printf(&b, "%s\"%s\":%" PRIu64, n++ ? "," : "", es_rules_info(d->rules, i)->id, h);
   }
-  sb_printf(&b, "},\"reloads\":%" PRIu64 ",\"reload_failures\":%" PRIu64
+  es_strbuf_printf(&b, "},\"reloads\":%" PRIu64 ",\"reload_failures\":%" PRIu64
                 ",\"calls_abandoned\":%" PRIu64 ",\"slow_client_disconnects\":%" PRIu64 "}\n",
             d->reloads, d->reload_failures, d->calls_abandoned, d->disconnects_slow);
-  if (b.p)
+  if (b.p && !b.failed)
     esd_conn_write(c, b.p, b.len);
-  free(b.p);
+  es_strbuf_free(&b);
 }

@@ -36,6 +36,8 @@
 #include "esd.h"
 #include "feed.h"
 #include "log.h"
+#include "norm.h"
+#include "strbuf.h"
 
 #ifndef ES_VERSION
 #define ES_VERSION "0"
@@ -486,59 +488,6 @@ static void delivery_free(struct delivery *dv) {
 
 /* ---- payloads (on the alert's path: bounded work, no I/O) ---------------- */
 
-/* A growable string with a ceiling. */
-struct sbuf {
-  char *p;
-  size_t len, cap;
-  int full;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n) {
-  if (b->full)
-    return;
-  if (b->len + n + 1 > ESD_WEBHOOK_MAX_PAYLOAD) {
-    b->full = 1;
-    return;
-  }
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 512;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
-      b->full = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...) {
-  char tmp[512];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-  va_end(ap);
-  if (n > 0)
-    sb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-/* At most max bytes of s, cut on a UTF-8 character boundary. */
-static size_t utf8_cut(const char *s, size_t len, size_t max) {
-  if (len <= max)
-    return len;
-  while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
-    max--;
-  return max;
-}
-
 /* The supervisor feed's record (lib/feed.h), without its newline. */
 static char *json_payload(const struct esd_shown *sh) {
   if (sh->json_len == 0 || sh->json_len - 1 > ESD_WEBHOOK_MAX_PAYLOAD)
@@ -559,7 +508,7 @@ static char *reason_summary(const char *reason) {
  * webhooks read "text"). */
 static char *text_payload(const struct es_call *call, const struct es_alert_rec *rec,
                           const struct esd_shown *m) {
-  struct sbuf b = {0};
+  struct es_strbuf b = {.max = ESD_WEBHOOK_MAX_PAYLOAD};
   char sev[16], *summary = NULL, *out = NULL;
   const char *name = es_severity_name(rec->severity);
   size_t i;
@@ -568,41 +517,41 @@ static char *text_payload(const struct es_call *call, const struct es_alert_rec 
   for (i = 0; name && name[i] && i + 1 < sizeof(sev); i++)
     sev[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
   sev[i] = '\0';
-  sb_printf(&b, "[%s] %s on call ", sev, rec->category ? rec->category : rec->rule_id);
-  sb_str(&b, rec->call_id);
+  es_strbuf_printf(&b, "[%s] %s on call ", sev, rec->category ? rec->category : rec->rule_id);
+  es_strbuf_str(&b, rec->call_id);
   if (call->agent || call->queue) {
-    sb_str(&b, " (");
+    es_strbuf_str(&b, " (");
     if (call->agent) {
-      sb_str(&b, "agent ");
-      sb_str(&b, call->agent);
+      es_strbuf_str(&b, "agent ");
+      es_strbuf_str(&b, call->agent);
     }
     if (call->queue) {
-      sb_str(&b, call->agent ? ", queue " : "queue ");
-      sb_str(&b, call->queue);
+      es_strbuf_str(&b, call->agent ? ", queue " : "queue ");
+      es_strbuf_str(&b, call->queue);
     }
-    sb_str(&b, ")");
+    es_strbuf_str(&b, ")");
   }
   if (m->matched && m->mlen) {
-    sb_str(&b, "\nWords: \"");
-    sb_add(&b, m->matched, utf8_cut(m->matched, m->mlen, ESD_WEBHOOK_TEXT_WORDS_MAX));
-    sb_str(&b, m->mlen > ESD_WEBHOOK_TEXT_WORDS_MAX ? "...\"" : "\"");
+    es_strbuf_str(&b, "\nWords: \"");
+    es_strbuf_add(&b, m->matched, es_utf8_cut(m->matched, m->mlen, ESD_WEBHOOK_TEXT_WORDS_MAX));
+    es_strbuf_str(&b, m->mlen > ESD_WEBHOOK_TEXT_WORDS_MAX ? "...\"" : "\"");
   }
   if (rec->tip) {
-    sb_str(&b, "\nTip: ");
-    sb_str(&b, rec->tip);
+    es_strbuf_str(&b, "\nTip: ");
+    es_strbuf_str(&b, rec->tip);
   }
   if ((summary = reason_summary(m->reason)) != NULL) {
-    sb_str(&b, "\nWhy: ");
-    sb_add(&b, summary, utf8_cut(summary, strlen(summary), 2 * ESD_WEBHOOK_TEXT_WORDS_MAX));
+    es_strbuf_str(&b, "\nWhy: ");
+    es_strbuf_add(&b, summary, es_utf8_cut(summary, strlen(summary), 2 * ESD_WEBHOOK_TEXT_WORDS_MAX));
   }
-  sb_printf(&b, "\nAlert %" PRId64 ", rule ", rec->id);
-  sb_str(&b, rec->rule_id);
-  if (!b.full && b.p && (o = cJSON_CreateObject()) != NULL &&
+  es_strbuf_printf(&b, "\nAlert %" PRId64 ", rule ", rec->id);
+  es_strbuf_str(&b, rec->rule_id);
+  if (!b.failed && b.p && (o = cJSON_CreateObject()) != NULL &&
       cJSON_AddStringToObject(o, "text", b.p) != NULL)
     out = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   free(summary);
-  free(b.p);
+  es_strbuf_free(&b);
   if (out && strlen(out) > ESD_WEBHOOK_MAX_PAYLOAD) {
     cJSON_free(out);
     out = NULL;
@@ -1687,11 +1636,11 @@ void esd_webhooks_free(struct esd_webhooks *wh) {
 }
 
 char *esd_webhooks_stats_json(const struct esd_webhooks *wh) {
-  struct sbuf b = {0};
-  sb_str(&b, ",\"webhooks\":{");
+  struct es_strbuf b = {0};
+  es_strbuf_str(&b, ",\"webhooks\":{");
   for (size_t i = 0; wh && i < wh->ndests; i++) {
     const struct dest *ds = &wh->dests[i];
-    sb_printf(&b, "%s\"%s\":{\"delivered\":%" PRIu64 ",\"pending\":%" PRIu64
+    es_strbuf_printf(&b, "%s\"%s\":{\"delivered\":%" PRIu64 ",\"pending\":%" PRIu64
                   ",\"failed\":%" PRIu64 ",\"suppressed\":%" PRIu64 ",\"in_flight\":%u,"
                   "\"summaries\":%" PRIu64 ",\"failed_attempts\":%" PRIu64
                   ",\"awaiting_summary\":%" PRIu64 "}",
@@ -1699,9 +1648,9 @@ char *esd_webhooks_stats_json(const struct esd_webhooks *wh) {
               ds->failed, ds->suppressed, ds->in_flight, ds->summaries, ds->failed_attempts,
               ds->sum_count);
   }
-  sb_str(&b, "}");
-  if (b.full) {
-    free(b.p);
+  es_strbuf_str(&b, "}");
+  if (b.failed) {
+    es_strbuf_free(&b);
     return NULL;
   }
   return b.p;

@@ -11,6 +11,7 @@
 
 #include "alert.h"
 #include "error.h"
+#include "norm.h"
 #include "rules_int.h"
 
 #define ES_NCAT_MAX 24      /* categories counted per call */
@@ -315,12 +316,7 @@ static struct rhit *remember(struct es_engine *e, struct es_callstate *cs, uint3
     return NULL;
   }
   struct rhit *h = &cs->recent[cs->nrecent++ % ES_RECENT];
-  size_t n = end > start && end <= len ? end - start : 0;
-  if (n > ES_WORDS_MAX) {
-    n = ES_WORDS_MAX;
-    while (n > 0 && ((unsigned char)text[start + n] & 0xC0) == 0x80)
-      n--; /* never cut a UTF-8 sequence */
-  }
+  size_t n = end > start && end <= len ? es_utf8_cut(text + start, end - start, ES_WORDS_MAX) : 0;
   h->rule = rule;
   h->line = cs->lines;
   h->turns = cs->turns[sp];

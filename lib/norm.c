@@ -328,3 +328,11 @@ void es_norm_span(const char *text, size_t len, size_t nstart, size_t nend,
   if (*end < *start)
     *end = *start;
 }
+
+size_t es_utf8_cut(const char *s, size_t len, size_t max) {
+  if (len <= max)
+    return len;
+  while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+    max--;
+  return max;
+}

@@ -33,6 +33,10 @@
  * nothing above U+10FFFF) and contains no NUL byte, else 0. */
 int es_utf8_valid(const char *text, size_t len);
 
+/* The longest prefix of s[0..len) of at most max bytes that does not cut a
+ * UTF-8 sequence: len when len <= max. */
+size_t es_utf8_cut(const char *s, size_t len, size_t max);
+
 /* Writes the normalised form of text[0..len) to out (capacity at least
  * len + 2) and returns its length. */
 size_t es_norm(const char *text, size_t len, char *out);

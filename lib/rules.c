@@ -27,6 +27,7 @@
 #include "match.h"
 #include "norm.h"
 #include "rules_int.h"
+#include "strbuf.h"
 
 /* Named limits on rule files (documented in docs/rules.md). */
 #define ES_RULE_FILE_MAX   (8u << 20) /* bytes in one rule file */
@@ -535,43 +536,16 @@ static int ascii_only(const char *s) {
   return 1;
 }
 
-struct strbuf {
-  char *p;
-  size_t len, cap;
-  int oom;
-};
-
-static void sb_add(struct strbuf *b, const char *s, size_t n) {
-  if (b->oom)
-    return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 256;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void sb_str(struct strbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
 
 /* Appends the regex for one normalised word, escaping what PCRE2 treats
  * specially (normalised words hold only [a-z0-9] and non-ASCII bytes, but a
  * rule author's phrase is not trusted to). */
-static void sb_word(struct strbuf *b, const char *w) {
+static void sb_word(struct es_strbuf *b, const char *w) {
   for (; *w; w++) {
     unsigned char c = (unsigned char)*w;
     if (c < 0x80 && !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == ' '))
-      sb_add(b, "\\", 1);
-    sb_add(b, w, 1);
+      es_strbuf_add(b, "\\", 1);
+    es_strbuf_add(b, w, 1);
   }
 }
 
@@ -606,13 +580,13 @@ static void add_anchor_range(struct loader *ld, const struct ptoken *tok, char w
                              int b, uint32_t idx) {
   int forms[ES_RULE_PHRASE_WORDS] = {0};
   for (;;) {
-    struct strbuf lit = {0};
-    sb_str(&lit, " ");
+    struct es_strbuf lit = {0};
+    es_strbuf_str(&lit, " ");
     for (int k = a; k < b; k++) {
-      sb_str(&lit, token_form(&tok[k], words, forms[k]));
-      sb_str(&lit, " ");
+      es_strbuf_str(&lit, token_form(&tok[k], words, forms[k]));
+      es_strbuf_str(&lit, " ");
     }
-    if (lit.oom || es__pf_add(ld->pfb, lit.p, lit.len, idx) != 0)
+    if (lit.failed || es__pf_add(ld->pfb, lit.p, lit.len, idx) != 0)
       ld->oom = 1;
     free(lit.p);
     /* next combination, odometer style */
@@ -634,7 +608,7 @@ static void add_anchor_range(struct loader *ld, const struct ptoken *tok, char w
  * normaliser does not fold) never take part. Sets *anchored to 0 when no
  * range qualifies: the rule then runs on every line. */
 static int compile_phrase(struct loader *ld, const cJSON *where, const char *phrase,
-                          uint32_t idx, struct strbuf *rx, int *anchored) {
+                          uint32_t idx, struct es_strbuf *rx, int *anchored) {
   char words[ES_RULE_PHRASE_WORDS][128];
   int wild[ES_RULE_PHRASE_WORDS];
   struct ptoken tok[ES_RULE_PHRASE_WORDS];
@@ -669,25 +643,25 @@ static int compile_phrase(struct loader *ld, const cJSON *where, const char *phr
     }
   }
 
-  sb_str(rx, "(?:");
+  es_strbuf_str(rx, "(?:");
   for (i = 0; i < ntok; i++) {
     if (i > 0)
-      sb_str(rx, " ");
+      es_strbuf_str(rx, " ");
     if (tok[i].kind == 2) {
-      sb_str(rx, "[^ ]+");
+      es_strbuf_str(rx, "[^ ]+");
     } else if (tok[i].kind == 1) {
-      sb_str(rx, "(?:");
+      es_strbuf_str(rx, "(?:");
       for (int f = 0; contraction_groups[tok[i].group][f]; f++) {
         if (f)
-          sb_str(rx, "|");
+          es_strbuf_str(rx, "|");
         sb_word(rx, contraction_groups[tok[i].group][f]);
       }
-      sb_str(rx, ")");
+      es_strbuf_str(rx, ")");
     } else {
       sb_word(rx, words[tok[i].word]);
     }
   }
-  sb_str(rx, ")");
+  es_strbuf_str(rx, ")");
 
   /* Choose the anchor range: score each range by the bytes of its
    * shortest spelling, counting common words ("the", "my") as nothing,
@@ -739,7 +713,7 @@ static int compile_phrase(struct loader *ld, const cJSON *where, const char *phr
   *anchored = best_a >= 0;
   if (best_a >= 0)
     add_anchor_range(ld, tok, words, best_a, best_b, idx);
-  return rx->oom ? ES_ENOMEM : 0;
+  return rx->failed ? ES_ENOMEM : 0;
 }
 
 /* ---- field checks ----------------------------------------------------- */
@@ -1443,7 +1417,7 @@ static void parse_examples(struct loader *ld, const cJSON *arr, const char *key,
       if ((lines[nlines++] = strdup(e->valuestring)) == NULL)
         ld->oom = 1;
     } else if (cJSON_IsArray(e) && cJSON_GetArraySize(e) > 0) {
-      struct strbuf b = {0};
+      struct es_strbuf b = {0};
       const cJSON *l;
       int bad = 0;
       cJSON_ArrayForEach(l, e) {
@@ -1462,12 +1436,12 @@ static void parse_examples(struct loader *ld, const cJSON *arr, const char *key,
           break;
         }
         if (b.len)
-          sb_str(&b, "\n");
-        sb_str(&b, l->valuestring);
+          es_strbuf_str(&b, "\n");
+        es_strbuf_str(&b, l->valuestring);
       }
-      if (b.oom)
+      if (b.failed)
         ld->oom = 1;
-      if (bad || b.oom) {
+      if (bad || b.failed) {
         free(b.p);
         continue;
       }
@@ -1608,19 +1582,19 @@ static void load_rule(struct loader *ld, const cJSON *obj, uint32_t idx) {
     return;
   }
   if (cJSON_GetArraySize(phrases) > 0) {
-    struct strbuf rx = {0};
+    struct es_strbuf rx = {0};
     int all_anchored = 1, first = 1;
-    sb_str(&rx, " (?:");
+    es_strbuf_str(&rx, " (?:");
     cJSON_ArrayForEach(e, phrases) {
       int anchored = 0;
       if (!first)
-        sb_str(&rx, "|");
+        es_strbuf_str(&rx, "|");
       first = 0;
       if (compile_phrase(ld, e, e->valuestring, idx, &rx, &anchored) == 0)
         all_anchored &= anchored;
     }
-    sb_str(&rx, ") ");
-    if (rx.oom) {
+    es_strbuf_str(&rx, ") ");
+    if (rx.failed) {
       ld->oom = 1;
     } else if (ld->errors == errors_before &&
                compile_regex(ld, phrases, rx.p, ES__RX_PHRASES, &r->regexes[r->nregexes]) == 0) {
