@@ -76,6 +76,12 @@ struct es_callstate {
   uint32_t nrs, caprs;
 };
 
+struct rbuf {
+  char buf[ES_REASON_CAP];
+  size_t pos;
+  int full;
+};
+
 struct es_engine {
   const struct es_rules *rules;
   struct es_fire *fires;        /* owned, cap_fires */
@@ -87,6 +93,7 @@ struct es_engine {
   int no_heat;                  /* the fire being made adds no heat */
   const char *sig_reason;       /* members a signal adds to its fire's reason, or NULL */
   int between;                  /* a signal between lines: the last line counts as earlier */
+  struct rbuf rb;               /* the reason being written (one at a time) */
   struct es_sentiment_scratch *senti; /* owned, when the rules use sentiment */
   int at_end;                   /* es_engine_end() is running */
   char cats[ES_NCAT_MAX * 48 + 8];
@@ -204,11 +211,13 @@ static struct rstate *rstate(struct es_engine *e, struct es_callstate *cs, uint3
 
 /* ---- output ------------------------------------------------------------ */
 
-struct rbuf {
-  char buf[ES_REASON_CAP];
-  size_t pos;
-  int full;
-};
+/* The engine's reason buffer, emptied. Reasons are written one at a time
+ * and copied out by keep_reason() before the next one starts. */
+static struct rbuf *rb_begin(struct es_engine *e) {
+  e->rb.pos = 0;
+  e->rb.full = 0;
+  return &e->rb;
+}
 
 static void rb_put(struct rbuf *b, const char *s) {
   size_t n = strlen(s);
@@ -354,19 +363,13 @@ static const char *speaker_word(enum es_speaker sp) {
 static void raise_backup(struct es_engine *e, struct es_callstate *cs, const struct rhit *trig,
                          uint32_t why_rule) {
   const struct es_call_settings *set = &e->rules->call;
-  struct rbuf *b = malloc(sizeof(*b));
+  struct rbuf *b = rb_begin(e);
   const struct rhit *list[ES_RECENT];
   double weight[ES_RECENT];
   size_t n = 0, have = cs->recent == NULL ? 0 : cs->nrecent < ES_RECENT ? cs->nrecent : ES_RECENT;
   struct es_fire *f;
   size_t at;
 
-  if (b == NULL) {
-    e->oom = 1;
-    return;
-  }
-  b->pos = 0;
-  b->full = 0;
   /* The hits still carrying heat, heaviest first. */
   for (size_t i = 0; i < have; i++) {
     const struct rhit *h = &cs->recent[i];
@@ -429,7 +432,6 @@ static void raise_backup(struct es_engine *e, struct es_callstate *cs, const str
 
   f = push_fire(e);
   at = keep_reason(e, b);
-  free(b);
   if (f == NULL)
     return;
   f->kind = ES_FIRE_BACKUP;
@@ -510,14 +512,8 @@ static void fire(struct es_engine *e, struct es_callstate *cs, uint32_t q, struc
     cs->sent++;
   }
   if (kind != ES_FIRE_LINE || weighted || extra || e->sig_reason) {
-    struct rbuf *b = malloc(sizeof(*b));
+    struct rbuf *b = rb_begin(e);
     size_t at;
-    if (b == NULL) {
-      e->oom = 1;
-      return;
-    }
-    b->pos = 0;
-    b->full = 0;
     rb_put(b, "{");
     if (e->sig_reason) {
       rb_put(b, e->sig_reason);
@@ -537,7 +533,6 @@ static void fire(struct es_engine *e, struct es_callstate *cs, uint32_t q, struc
     }
     rb_put(b, "}");
     at = keep_reason(e, b);
-    free(b);
     f->reason = at ? (const char *)(uintptr_t)at : NULL;
   }
   if (r->info.backup && cs->armed && !e->at_end)
@@ -586,13 +581,7 @@ static void consider(struct es_engine *e, struct es_callstate *cs, uint32_t q, s
     struct rbuf *b;
     if (a == NULL)
       return;
-    b = malloc(sizeof(*b));
-    if (b == NULL) {
-      e->oom = 1;
-      return;
-    }
-    b->pos = 0;
-    b->full = 0;
+    b = rb_begin(e);
     rb_put(b, "\"after\":");
     rb_hit(b, e->rules, a, 0, 0);
     if (!b->full && b->pos < sizeof(extra)) {
@@ -600,7 +589,6 @@ static void consider(struct es_engine *e, struct es_callstate *cs, uint32_t q, s
       xp = b->pos;
       extra[xp] = '\0';
     }
-    free(b);
     kind = ES_FIRE_CALL;
   }
   if (r->info.count > 1) {
@@ -907,6 +895,22 @@ static void line_signals(struct es_engine *e, struct es_callstate *cs, const str
   cs->prev_end = isnan(cs->prev_end) || start + dur > cs->prev_end ? start + dur : cs->prev_end;
 }
 
+/* Every entry point starts here: no fires yet, a new generation for the
+ * call rules considered (once per line or moment). */
+static void begin(struct es_engine *e, struct es_call_out *out) {
+  e->nfires = 0;
+  e->reasons_len = 0;
+  e->oom = 0;
+  e->no_heat = 0;
+  e->sig_reason = NULL;
+  out->fires = NULL;
+  out->n = 0;
+  if (++e->seen_gen == 0) {
+    memset(e->seen, 0, e->rules->n * sizeof(*e->seen));
+    e->seen_gen = 1;
+  }
+}
+
 /* A usable call time: finite and within ES_CALL_TIME_MAX, else `keep`. */
 static double sane_time(double t, double keep) {
   return isfinite(t) && fabs(t) <= ES_CALL_TIME_MAX ? t : keep;
@@ -923,13 +927,7 @@ int es_engine_line(struct es_engine *e, struct es_callstate **csp, const struct 
 
   clean.t = sane_time(line->t, cs ? cs->t : 0);
   clean.end_t = sane_time(line->end_t, NAN);
-  e->nfires = 0;
-  e->reasons_len = 0;
-  e->oom = 0;
-  e->no_heat = 0;
-  e->sig_reason = NULL;
-  out->fires = NULL;
-  out->n = 0;
+  begin(e, out);
   if (cs == NULL) {
     /* A call without hits costs nothing, unless signals need its timing. */
     if (res->nhits == 0 && rules->nsignal == 0)
@@ -941,10 +939,6 @@ int es_engine_line(struct es_engine *e, struct es_callstate **csp, const struct 
   }
   if ((unsigned)sp > ES_SPEAKER_CUSTOMER)
     sp = ES_SPEAKER_ANY;
-  if (++e->seen_gen == 0) {
-    memset(e->seen, 0, rules->n * sizeof(*e->seen));
-    e->seen_gen = 1;
-  }
   advance(cs, set, l->t);
   if (rules->nsignal)
     check_dead_air(e, cs, cs->t);
@@ -983,19 +977,9 @@ int es_engine_line(struct es_engine *e, struct es_callstate **csp, const struct 
 int es_engine_idle(struct es_engine *e, struct es_callstate **csp, double t,
                    struct es_call_out *out) {
   struct es_callstate *cs = *csp;
-  e->nfires = 0;
-  e->reasons_len = 0;
-  e->oom = 0;
-  e->no_heat = 0;
-  e->sig_reason = NULL;
-  out->fires = NULL;
-  out->n = 0;
+  begin(e, out);
   if (cs == NULL || e->rules->nsignal == 0 || !isfinite(sane_time(t, NAN)))
     return 0;
-  if (++e->seen_gen == 0) {
-    memset(e->seen, 0, e->rules->n * sizeof(*e->seen));
-    e->seen_gen = 1;
-  }
   /* Call time does not move here: t is an estimate, and the next line's
    * own ts must not be taken as earlier than it. */
   if (t > cs->t)
@@ -1027,11 +1011,7 @@ int es_engine_end(struct es_engine *e, struct es_callstate **csp, double t,
   const struct es_call_settings *set = &e->rules->call;
   struct es_callstate *cs = *csp;
 
-  e->nfires = 0;
-  e->reasons_len = 0;
-  e->oom = 0;
-  out->fires = NULL;
-  out->n = 0;
+  begin(e, out);
   memset(sum, 0, sizeof(*sum));
   if (cs) {
     t = sane_time(t, NAN);
@@ -1039,10 +1019,6 @@ int es_engine_end(struct es_engine *e, struct es_callstate **csp, double t,
     /* Deadlines still open fire, for the record; the call is over, so
      * they no longer change its heat (nor raise backup). */
     e->no_heat = e->at_end = 1;
-    if (++e->seen_gen == 0) {
-      memset(e->seen, 0, e->rules->n * sizeof(*e->seen));
-      e->seen_gen = 1;
-    }
     if (e->rules->nsignal && isfinite(t))
       check_dead_air(e, cs, cs->t);
     if (e->rules->nnfb)
@@ -1113,91 +1089,42 @@ void es_callstate_rebind(struct es_callstate *cs, const struct es_rules *from,
 
 /* ---- call examples -------------------------------------------------------- */
 
-int es__engine_run_example(const struct es_rules *rules, uint32_t idx, const char *script,
-                           int *fired, char *msg, size_t msgcap) {
-  struct es_matcher *m = es_matcher_new(rules);
-  struct es_engine *e = es_engine_new(rules);
+int es__engine_run_example(struct es_matcher *m, struct es_engine *e, uint32_t idx,
+                           const char *script, int *fired) {
   struct es_callstate *cs = NULL;
   struct es_call_out out;
   struct es_call_summary sum;
   double t = 0;
   int rc = 0, lineno = 0;
   const char *p = script;
+  char why[128];
 
   *fired = 0;
-  if (m == NULL || e == NULL) {
-    rc = ES_ENOMEM;
-    goto done;
-  }
   while (*p) {
-    const char *eol = strchr(p, '\n'), *q = p, *colon;
+    const char *eol = strchr(p, '\n');
     size_t n = eol ? (size_t)(eol - p) : strlen(p);
-    enum es_speaker sp;
-    double gap = rules->call.example_gap, dur = -1;
+    struct es__example_line el = {.gap = e->rules->call.example_gap, .dur = -1};
     struct es_match_result res;
-    char who[16];
 
-    lineno++;
-    if (*q == '+') {
-      char *end;
-      gap = strtod(q + 1, &end);
-      if (end == q + 1 || *end != ' ' || !(gap >= 0)) {
-        snprintf(msg, msgcap, "line %d: \"+SECONDS \" must be a number of seconds and a space",
-                 lineno);
-        rc = ES_EINVAL;
-        goto done;
-      }
-      q = end + 1;
+    if (es__example_line(p, n, &el, why, sizeof(why)) != NULL) {
+      rc = ES_EINVAL; /* the loader checked every line: not reached */
+      break;
     }
-    if (*q == '~') { /* how long the line took: "~4 customer: ..." */
-      char *end;
-      dur = strtod(q + 1, &end);
-      if (end == q + 1 || *end != ' ' || !(dur >= 0)) {
-        snprintf(msg, msgcap, "line %d: \"~SECONDS \" must be a number of seconds and a space",
-                 lineno);
-        rc = ES_EINVAL;
-        goto done;
-      }
-      q = end + 1;
-    }
-    colon = memchr(q, ':', n - (size_t)(q - p));
-    if (colon == NULL || (size_t)(colon - q) >= sizeof(who)) {
-      snprintf(msg, msgcap, "line %d: write \"customer: text\" or \"agent: text\"", lineno);
-      rc = ES_EINVAL;
-      goto done;
-    }
-    memcpy(who, q, (size_t)(colon - q));
-    who[colon - q] = '\0';
-    if (es_speaker_parse(who, &sp) != 0 || sp == ES_SPEAKER_ANY) {
-      snprintf(msg, msgcap, "line %d: unknown speaker \"%s\" (agent or customer)", lineno, who);
-      rc = ES_EINVAL;
-      goto done;
-    }
-    q = colon + 1;
-    while (*q == ' ')
-      q++;
-    t += lineno == 1 ? 0 : gap;
-    size_t tlen = n - (size_t)(q - p);
-    rc = es_match_line(m, sp, q, tlen, 0, &res);
-    if (rc != 0) {
-      snprintf(msg, msgcap, "line %d: %s", lineno, es_strerror(rc));
-      goto done;
-    }
-    struct es_line ln = {.t = t, .end_t = dur >= 0 ? t + dur : NAN, .speaker = sp, .text = q,
-                         .len = tlen, .res = &res};
-    rc = es_engine_line(e, &cs, &ln, &out);
-    if (rc != 0)
-      goto done;
+    t += lineno++ == 0 ? 0 : el.gap;
+    if ((rc = es_match_line(m, el.speaker, el.text, el.len, 0, &res)) != 0)
+      break;
+    struct es_line ln = {.t = t, .end_t = el.dur >= 0 ? t + el.dur : NAN,
+                         .speaker = el.speaker, .text = el.text, .len = el.len, .res = &res};
+    if ((rc = es_engine_line(e, &cs, &ln, &out)) != 0)
+      break;
     for (size_t i = 0; i < out.n; i++)
       *fired |= out.fires[i].rule_idx == idx;
     p += n + (eol ? 1 : 0);
   }
-  rc = es_engine_end(e, &cs, t, &out, &sum);
+  if (rc == 0)
+    rc = es_engine_end(e, &cs, t, &out, &sum);
   for (size_t i = 0; rc == 0 && i < out.n; i++)
     *fired |= out.fires[i].rule_idx == idx;
-done:
   es_callstate_free(cs);
-  es_engine_free(e);
-  es_matcher_free(m);
   return rc;
 }

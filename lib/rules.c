@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "engine.h"
 #include "literal.h"
 #include "match.h"
 #include "norm.h"
@@ -1341,35 +1342,40 @@ static void parse_settings(struct loader *ld, const cJSON *set) {
   }
 }
 
-/* Checks one call example line: "[+GAP ][~DURATION ]agent|customer: text".
- * Returns NULL or what is wrong. */
-static const char *call_line_error(const char *l, char *buf, size_t cap) {
-  const char *q = l, *colon;
+/* One number after a prefix character ("+5 ", "~2.5 "): 0, or -1. */
+static int example_number(const char **q, const char *end, double *out) {
+  char *stop;
+  double v = strtod(*q + 1, &stop);
+  if (stop == *q + 1 || stop >= end || *stop != ' ' || !(v >= 0) || v > ES_WITHIN_MAX)
+    return -1;
+  *out = v;
+  *q = stop + 1;
+  return 0;
+}
+
+const char *es__example_line(const char *line, size_t n, struct es__example_line *out,
+                             char *buf, size_t cap) {
+  const char *q = line, *end = line + n, *colon;
   char who[16];
-  enum es_speaker sp;
-  if (*q == '+') {
-    char *end;
-    double gap = strtod(q + 1, &end);
-    if (end == q + 1 || *end != ' ' || !(gap >= 0) || gap > ES_WITHIN_MAX)
-      return "a call example line may start with \"+SECONDS \" (a number of seconds, then a space)";
-    q = end + 1;
-  }
-  if (*q == '~') {
-    char *end;
-    double dur = strtod(q + 1, &end);
-    if (end == q + 1 || *end != ' ' || !(dur >= 0) || dur > ES_WITHIN_MAX)
-      return "a call example line may give \"~SECONDS \" (how long it took) before the speaker";
-    q = end + 1;
-  }
-  colon = strchr(q, ':');
+
+  if (*q == '+' && example_number(&q, end, &out->gap) != 0)
+    return "a call example line may start with \"+SECONDS \" (a number of seconds, then a space)";
+  if (q < end && *q == '~' && example_number(&q, end, &out->dur) != 0)
+    return "a call example line may give \"~SECONDS \" (how long it took) before the speaker";
+  colon = memchr(q, ':', (size_t)(end - q));
   if (colon == NULL || (size_t)(colon - q) >= sizeof(who))
     return "a call example line reads \"customer: text\" or \"agent: text\"";
   memcpy(who, q, (size_t)(colon - q));
   who[colon - q] = '\0';
-  if (es_speaker_parse(who, &sp) != 0 || sp == ES_SPEAKER_ANY) {
+  if (es_speaker_parse(who, &out->speaker) != 0 || out->speaker == ES_SPEAKER_ANY) {
     snprintf(buf, cap, "unknown speaker \"%s\" in a call example (agent or customer)", who);
     return buf;
   }
+  q = colon + 1;
+  while (q < end && *q == ' ')
+    q++;
+  out->text = q;
+  out->len = (size_t)(end - q);
   return NULL;
 }
 
@@ -1423,6 +1429,7 @@ static void parse_examples(struct loader *ld, const cJSON *arr, const char *key,
       cJSON_ArrayForEach(l, e) {
         char why[128];
         const char *err;
+        struct es__example_line el;
         if (!cJSON_IsString(l) || strlen(l->valuestring) > ES_RULE_TEXT_MAX ||
             strchr(l->valuestring, '\n') || !es_utf8_valid(l->valuestring, strlen(l->valuestring))) {
           report(ld, l, 0, "a call example line must be a string like \"customer: text\" "
@@ -1430,7 +1437,8 @@ static void parse_examples(struct loader *ld, const cJSON *arr, const char *key,
           bad = 1;
           break;
         }
-        if ((err = call_line_error(l->valuestring, why, sizeof(why))) != NULL) {
+        if ((err = es__example_line(l->valuestring, strlen(l->valuestring), &el, why,
+                                    sizeof(why))) != NULL) {
           report(ld, l, 0, "%s", err);
           bad = 1;
           break;
@@ -2200,6 +2208,7 @@ const char *es_rules_regex(const struct es_rules *rules, uint32_t idx, size_t k)
 
 int64_t es_rules_run_examples(const struct es_rules *rules, es_example_cb cb, void *ud) {
   struct es_matcher *m = es_matcher_new(rules);
+  struct es_engine *e = NULL; /* made at the first call example */
   int64_t failed = 0;
 
   if (m == NULL)
@@ -2226,10 +2235,13 @@ int64_t es_rules_run_examples(const struct es_rules *rules, es_example_cb cb, vo
       const char *const *calls = want ? info->match_calls : info->no_match_calls;
       n = want ? info->nmatch_calls : info->nno_match_calls;
       for (size_t k = 0; k < n; k++) {
-        char why[256];
-        int fired = 0;
-        int rc = es__engine_run_example(rules, i, calls[k], &fired, why, sizeof(why));
+        int fired = 0, rc;
+        if (e == NULL && (e = es_engine_new(rules)) == NULL)
+          rc = ES_ENOMEM;
+        else
+          rc = es__engine_run_example(m, e, i, calls[k], &fired);
         if (rc == ES_ENOMEM) {
+          es_engine_free(e);
           es_matcher_free(m);
           return rc;
         }
@@ -2241,6 +2253,7 @@ int64_t es_rules_run_examples(const struct es_rules *rules, es_example_cb cb, vo
       }
     }
   }
+  es_engine_free(e);
   es_matcher_free(m);
   return failed;
 }

@@ -93,10 +93,25 @@ int es__neg_is_stop(const char *word, size_t len);
 const char *es__category_name(int idx);
 int es__category_count(void);
 
-/* engine.c: runs one call example script against the rule set and tells
- * whether rule `idx` fired. Returns 0 or a negative es_err; a malformed
- * script line is ES_EINVAL with a message in msg. */
-int es__engine_run_example(const struct es_rules *rules, uint32_t idx, const char *script,
-                           int *fired, char *msg, size_t msgcap);
+/* One call example line, "[+GAP ][~DURATION ]agent|customer: text"
+ * (docs/rules.md): fills what it gives (gap and dur untouched when absent)
+ * and returns NULL, or what is wrong (static text, or written to buf). */
+struct es__example_line {
+  double gap, dur;       /* seconds; the caller's defaults when absent */
+  enum es_speaker speaker;
+  const char *text;      /* after "speaker: ", up to the end of the line */
+  size_t len;
+};
+const char *es__example_line(const char *line, size_t n, struct es__example_line *out,
+                             char *buf, size_t cap);
+
+struct es_matcher;
+struct es_engine;
+/* engine.c: runs one call example script (lines joined by "\n", already
+ * checked by es__example_line()) through matcher m and engine e of the
+ * rule set, and tells whether rule `idx` fired. Returns 0 or a negative
+ * es_err. */
+int es__engine_run_example(struct es_matcher *m, struct es_engine *e, uint32_t idx,
+                           const char *script, int *fired);
 
 #endif
