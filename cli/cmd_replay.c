@@ -29,12 +29,6 @@ static void replay_usage(void) {
         stderr);
 }
 
-static void print_error(long long line, const char *code, const char *message, const char *rule) {
-  char buf[ES_ERROR_JSON_CAP];
-  size_t n = es_error_json(buf, line, 0, 0, code, rule, message);
-  fwrite(buf, 1, n, stderr);
-}
-
 struct replay {
   const struct es_rules *rules;
   struct es_engine *engine;
@@ -57,7 +51,7 @@ static void print_fires(struct replay *r, const char *call_id, const struct es_c
     es_alert_from_fire(&a, call_id, &o->fires[i], ev, lineno);
     n = es_alert_json(&a, r->out, r->out_cap);
     if (n < 0) {
-      print_error(lineno, "alert_too_big", "the alert record does not fit its buffer",
+      es_cli_line_error(lineno, "alert_too_big", "the alert record does not fit its buffer",
                   a.rule->id);
       r->nerrors++;
       continue;
@@ -73,7 +67,7 @@ static void end_call(struct replay *r, struct es_call *call, double t, const cha
   struct es_call_out o;
   struct es_call_summary sum;
   if (es_engine_end(r->engine, &call->state, t, &o, &sum) != 0) {
-    print_error(lineno, "out_of_memory", "the call logic ran out of memory", NULL);
+    es_cli_line_error(lineno, "out_of_memory", "the call logic ran out of memory", NULL);
     r->nerrors++;
   }
   print_fires(r, call->id, &o, NULL, lineno);
@@ -115,13 +109,10 @@ int es_cmd_replay(int argc, char **argv) {
   size_t nrule_paths = 0;
   struct es_rules *rules = NULL;
   struct es_matcher *m = NULL;
-  struct es_decoder *dec = NULL;
   struct es_calls *calls = NULL;
-  struct es_lines rd;
-  FILE *in = stdin;
+  struct es_events in = {0};
   struct replay r = {.summaries = 1};
-  long long nlines = 0;
-  int c, rc = 1, rd_ok = 0;
+  int c, rc = 1, got;
 
   if (rule_paths == NULL)
     return 1;
@@ -149,64 +140,31 @@ int es_cmd_replay(int argc, char **argv) {
     free(rule_paths);
     return 2;
   }
-  if (optind < argc && strcmp(argv[optind], "-") != 0) {
-    in = fopen(argv[optind], "r");
-    if (in == NULL) {
-      fprintf(stderr, "earshot replay: cannot open %s: %m\n", argv[optind]);
-      free(rule_paths);
-      return 1;
-    }
-  }
   if (es_cli_load_rules(rule_paths, nrule_paths, NULL, &rules) != 0)
     goto done;
   size_t max_line = es_rules_options(rules)->max_line_bytes;
+  if (es_events_open(&in, "replay", optind < argc ? argv[optind] : NULL, max_line) != 0)
+    goto done;
   r.rules = rules;
   r.out_cap = ES_ALERT_JSON_CAP(max_line);
   r.out = malloc(r.out_cap);
   r.engine = es_engine_new(rules);
   m = es_matcher_new(rules);
-  dec = es_decoder_new(max_line);
   calls = es_calls_new(SIZE_MAX);
-  if (m == NULL || dec == NULL || r.out == NULL || r.engine == NULL || calls == NULL ||
-      es_lines_init(&rd, in, max_line) != 0) {
+  if (m == NULL || r.out == NULL || r.engine == NULL || calls == NULL) {
     fprintf(stderr, "earshot replay: out of memory\n");
     goto done;
   }
-  rd_ok = 1;
 
-  for (;;) {
-    char *line;
-    size_t len;
-    int too_long, got;
-    struct es_event ev;
-    struct es_proto_error perr;
+  struct es_event ev;
+  while ((got = es_events_next(&in, &ev)) == 1) {
     struct es_match_result res;
+    long long lineno = in.rd.lineno;
 
-    got = es_lines_next(&rd, &line, &len, &too_long);
-    if (got < 0) {
-      fprintf(stderr, "earshot replay: read error: %m\n");
-      goto done;
-    }
-    if (got == 0)
-      break;
-    nlines++;
-    if (too_long) {
-      char msg[128];
-      snprintf(msg, sizeof(msg), "line is longer than the limit (max_line_bytes) of %zu bytes",
-               max_line);
-      print_error(rd.lineno, "line_too_long", msg, NULL);
-      r.nerrors++;
-      continue;
-    }
-    if (es_proto_decode(dec, line, len, &ev, &perr) != 0) {
-      print_error(rd.lineno, perr.code, perr.message, NULL);
-      r.nerrors++;
-      continue;
-    }
     if (ev.type == ES_EV_END) {
       struct es_call *call = es_calls_find(calls, ev.call_id);
       if (call) {
-        end_call(&r, call, ev.has_ts ? ev.ts : NAN, "ended", rd.lineno);
+        end_call(&r, call, ev.has_ts ? ev.ts : NAN, "ended", lineno);
         es_calls_remove(calls, call);
       }
       continue;
@@ -223,7 +181,7 @@ int es_cmd_replay(int argc, char **argv) {
       goto done;
     }
     if (es_match_line(m, ev.speaker, ev.text, ev.text_len, ES_MATCH_VALID_UTF8, &res) != 0) {
-      print_error(rd.lineno, "invalid_text", "text could not be matched", NULL);
+      es_cli_line_error(lineno, "invalid_text", "text could not be matched", NULL);
       r.nerrors++;
       continue;
     }
@@ -234,7 +192,7 @@ int es_cmd_replay(int argc, char **argv) {
       call->call_t = ev.ts;
     for (size_t i = 0; i < res.nlimited; i++) {
       const struct es_rule_info *info = es_rules_info(rules, res.limited[i]);
-      print_error(rd.lineno, "match_limit",
+      es_cli_line_error(lineno, "match_limit",
                   "a PCRE2 limit stopped this rule on this line; its result is unknown",
                   info->id);
       r.nerrors++;
@@ -245,27 +203,25 @@ int es_cmd_replay(int argc, char **argv) {
       .text = ev.text, .len = ev.text_len, .res = &res,
     };
     if (es_engine_line(r.engine, &call->state, &ln, &o) != 0) {
-      print_error(rd.lineno, "out_of_memory", "the call logic ran out of memory", NULL);
+      es_cli_line_error(lineno, "out_of_memory", "the call logic ran out of memory", NULL);
       r.nerrors++;
     }
-    print_fires(&r, ev.call_id, &o, &ev, rd.lineno);
+    print_fires(&r, ev.call_id, &o, &ev, lineno);
   }
   es_calls_foreach(calls, end_each, &r);
   fflush(stdout);
-  fprintf(stderr, "replay: %lld lines, %lld alerts, %lld errors\n", nlines, r.nalerts,
-          r.nerrors);
+  if (got < 0)
+    goto done;
+  fprintf(stderr, "replay: %lld lines, %lld alerts, %lld errors\n", in.lines, r.nalerts,
+          r.nerrors + in.errors);
   rc = 0;
 done:
-  if (rd_ok)
-    es_lines_deinit(&rd);
+  es_events_close(&in);
   free(r.out);
   es_calls_free(calls);
   es_engine_free(r.engine);
-  es_decoder_free(dec);
   es_matcher_free(m);
   es_rules_free(rules);
-  if (in != stdin)
-    fclose(in);
   free(rule_paths);
   return rc;
 }

@@ -37,12 +37,6 @@ static void sentiment_usage(FILE *f) {
         f);
 }
 
-static void print_error(long long line, const char *code, const char *message) {
-  char buf[ES_ERROR_JSON_CAP];
-  size_t n = es_error_json(buf, line, 0, 0, code, NULL, message);
-  fwrite(buf, 1, n, stderr);
-}
-
 /* Reads a whole lexicon file, at most ES_SENTIMENT_LEXICON_MAX bytes. */
 static char *read_lexicon(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
@@ -135,16 +129,14 @@ int es_cmd_sentiment(int argc, char **argv) {
   };
   const char *lexicon_path = NULL;
   unsigned flags = 0;
-  int partials = 0, c, rc = 1, rd_ok = 0;
-  FILE *in = stdin;
+  int partials = 0, c, rc = 1, got;
+  struct es_events in = {0};
   char *lexicon = NULL, *out = NULL;
   size_t lexicon_len = 0;
   struct es_sentiment *model = NULL;
   struct es_sentiment_scratch *scr = NULL;
-  struct es_decoder *dec = NULL;
-  struct es_lines rd;
   struct es_diags diags;
-  long long nlines = 0, nscored = 0, nerrors = 0;
+  long long nscored = 0, nerrors = 0;
 
   es_diags_init(&diags);
   optind = 1;
@@ -171,13 +163,9 @@ int es_cmd_sentiment(int argc, char **argv) {
     sentiment_usage(stderr);
     return 2;
   }
-  if (optind < argc && strcmp(argv[optind], "-") != 0) {
-    in = fopen(argv[optind], "r");
-    if (in == NULL) {
-      fprintf(stderr, "earshot sentiment: cannot open %s: %m\n", argv[optind]);
-      return 1;
-    }
-  }
+  if (es_events_open(&in, "sentiment", optind < argc ? argv[optind] : NULL,
+                     SENTIMENT_MAX_LINE) != 0)
+    goto done;
   if (lexicon_path != NULL && (lexicon = read_lexicon(lexicon_path, &lexicon_len)) == NULL)
     goto done;
   int mrc = es_sentiment_new(lexicon, lexicon_len, lexicon_path, &diags, &model);
@@ -187,55 +175,30 @@ int es_cmd_sentiment(int argc, char **argv) {
     goto done;
   }
   scr = es_sentiment_scratch_new(SENTIMENT_MAX_LINE);
-  dec = es_decoder_new(SENTIMENT_MAX_LINE);
   out = malloc(SENTIMENT_JSON_CAP);
-  if (scr == NULL || dec == NULL || out == NULL ||
-      es_lines_init(&rd, in, SENTIMENT_MAX_LINE) != 0) {
+  if (scr == NULL || out == NULL) {
     fprintf(stderr, "earshot sentiment: out of memory\n");
     goto done;
   }
-  rd_ok = 1;
 
-  for (;;) {
-    char *line;
-    size_t len;
-    int too_long, r;
-    struct es_event ev;
-    struct es_proto_error perr;
+  struct es_event ev;
+  while ((got = es_events_next(&in, &ev)) == 1) {
     struct es_sentiment_result res;
+    long long lineno = in.rd.lineno;
 
-    r = es_lines_next(&rd, &line, &len, &too_long);
-    if (r < 0) {
-      fprintf(stderr, "earshot sentiment: read error: %m\n");
-      goto done;
-    }
-    if (r == 0)
-      break;
-    nlines++;
-    if (too_long) {
-      char msg[128];
-      snprintf(msg, sizeof(msg), "line is longer than the limit of %d bytes", SENTIMENT_MAX_LINE);
-      print_error(rd.lineno, "line_too_long", msg);
-      nerrors++;
-      continue;
-    }
-    if (es_proto_decode(dec, line, len, &ev, &perr) != 0) {
-      print_error(rd.lineno, perr.code, perr.message);
-      nerrors++;
-      continue;
-    }
     if (ev.type != ES_EV_UTTERANCE || (!ev.final && !partials))
       continue;
     /* The decoder has checked the text is UTF-8; it is never longer than
      * the line, so the scratch takes it. */
     if (es_sentiment_score(model, scr, ev.text, ev.text_len, flags, &res) != 0) {
-      print_error(rd.lineno, "invalid_text", "text could not be scored");
+      es_cli_line_error(lineno, "invalid_text", "text could not be scored", NULL);
       nerrors++;
       continue;
     }
-    long n = format_record(out, SENTIMENT_JSON_CAP, &ev, rd.lineno, &res);
+    long n = format_record(out, SENTIMENT_JSON_CAP, &ev, lineno, &res);
     if (n < 0) {
-      print_error(rd.lineno, "record_too_big", "the sentiment record does not fit its buffer");
+      es_cli_line_error(lineno, "record_too_big", "the sentiment record does not fit its buffer",
+                        NULL);
       nerrors++;
       continue;
     }
@@ -243,19 +206,17 @@ int es_cmd_sentiment(int argc, char **argv) {
     nscored++;
   }
   fflush(stdout);
-  fprintf(stderr, "sentiment: %lld lines, %lld utterances scored, %lld errors\n", nlines, nscored,
-          nerrors);
+  if (got < 0)
+    goto done;
+  fprintf(stderr, "sentiment: %lld lines, %lld utterances scored, %lld errors\n", in.lines,
+          nscored, nerrors + in.errors);
   rc = 0;
 done:
-  if (rd_ok)
-    es_lines_deinit(&rd);
+  es_events_close(&in);
   free(out);
-  es_decoder_free(dec);
   es_sentiment_scratch_free(scr);
   es_sentiment_free(model);
   free(lexicon);
   es_diags_deinit(&diags);
-  if (in != stdin)
-    fclose(in);
   return rc;
 }
