@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "corpus.h"
 #include "earshot.h"
 
 #ifdef ES_HAVE_HYPERSCAN
@@ -38,159 +39,13 @@
 extern char **environ;
 
 #define MAX_SIZES 16
-#define MAX_FILE_BYTES ((size_t)4 << 30)
-
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double cpu_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Which clock the figures use: wall time (CLOCK_MONOTONIC, the default) or,
  * with --clock cpu, this thread's CPU time, which leaves out the time the
  * scheduler gave to other processes on a busy machine. */
 static int use_cpu_clock;
 
-static double bench_now(void) { return use_cpu_clock ? cpu_s() : now_s(); }
-
-/* Reads a whole file into a NUL-terminated malloc()ed buffer. */
-static char *slurp(const char *path, size_t *len_out)
-{
-  FILE *f = fopen(path, "rb");
-  char *buf = NULL;
-  if (!f)
-    goto fail;
-  if (fseek(f, 0, SEEK_END) != 0)
-    goto fail;
-  long sz = ftell(f);
-  if (sz < 0 || (size_t)sz > MAX_FILE_BYTES || fseek(f, 0, SEEK_SET) != 0)
-    goto fail;
-  buf = malloc((size_t)sz + 1);
-  if (!buf || fread(buf, 1, (size_t)sz, f) != (size_t)sz)
-    goto fail;
-  buf[sz] = '\0';
-  fclose(f);
-  *len_out = (size_t)sz;
-  return buf;
-fail:
-  fprintf(stderr, "bench_match: cannot read %s: %s\n", path, errno ? strerror(errno) : "error");
-  free(buf);
-  if (f)
-    fclose(f);
-  return NULL;
-}
-
-/* What the figures depend on: CPU, and whether something else was running. */
-static void print_machine(void)
-{
-  char line[512], model[256] = "?";
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (f) {
-    while (fgets(line, sizeof line, f))
-      if (strncmp(line, "model name", 10) == 0) {
-        const char *colon = strchr(line, ':');
-        snprintf(model, sizeof model, "%.200s", colon ? colon + 2 : line);
-        model[strcspn(model, "\n")] = '\0';
-        break;
-      }
-    fclose(f);
-  }
-  double load = -1;
-  f = fopen("/proc/loadavg", "r");
-  if (f) {
-    if (fscanf(f, "%lf", &load) != 1)
-      load = -1;
-    fclose(f);
-  }
-  printf("machine: %s, %ld CPUs online, load average %.2f at start%s\n", model,
-         sysconf(_SC_NPROCESSORS_ONLN), load,
-         load > 0.5 ? " (other work is running: figures will be low and noisy)" : "");
-}
-
-struct corpus {
-  char *text;
-  size_t bytes;
-  uint32_t *off;          /* nlines + 1 offsets; line i is text[off[i] .. off[i+1]-1) */
-  enum es_speaker *spk;
-  size_t nlines;
-  size_t file_lines;      /* lines in corpus.txt, used or not */
-};
-
-static int corpus_load(struct corpus *c, const char *dir, size_t max_lines)
-{
-  char path[4096];
-  size_t spk_len = 0;
-  char *spk = NULL;
-  memset(c, 0, sizeof *c);
-  snprintf(path, sizeof path, "%s/corpus.txt", dir);
-  c->text = slurp(path, &c->bytes);
-  if (!c->text)
-    goto fail;
-  if (c->bytes >= UINT32_MAX) {
-    fprintf(stderr, "bench_match: corpus too large\n");
-    goto fail;
-  }
-  snprintf(path, sizeof path, "%s/corpus.spk", dir);
-  spk = slurp(path, &spk_len);
-  if (!spk)
-    goto fail;
-
-  size_t n = 0;
-  for (size_t i = 0; i < c->bytes; i++)
-    n += c->text[i] == '\n';
-  c->file_lines = n;
-  if (max_lines && n > max_lines)
-    n = max_lines;
-  if (spk_len < n) {
-    fprintf(stderr, "bench_match: corpus.spk has %zu entries for %zu lines\n", spk_len, n);
-    goto fail;
-  }
-  c->off = malloc((n + 1) * sizeof *c->off);
-  c->spk = malloc((n + 1) * sizeof *c->spk);
-  if (!c->off || !c->spk)
-    goto fail;
-  size_t line = 0;
-  c->off[0] = 0;
-  for (size_t i = 0; i < c->bytes && line < n; i++) {
-    if (c->text[i] == '\n') {
-      c->text[i] = '\0';
-      c->spk[line] = spk[line] == 'a' ? ES_SPEAKER_AGENT : ES_SPEAKER_CUSTOMER;
-      c->off[++line] = (uint32_t)(i + 1);
-    }
-  }
-  c->nlines = line;
-  c->bytes = c->off[line]; /* bytes used, newlines included */
-  free(spk);
-  return 0;
-fail:
-  free(spk);
-  free(c->text);
-  free(c->off);
-  free(c->spk);
-  memset(c, 0, sizeof *c);
-  return -1;
-}
-
-static inline const char *line_ptr(const struct corpus *c, size_t i, size_t *len)
-{
-  *len = c->off[i + 1] - c->off[i] - 1;
-  return c->text + c->off[i];
-}
-
-static void corpus_free(struct corpus *c)
-{
-  free(c->text);
-  free(c->off);
-  free(c->spk);
-}
+static double bench_now(void) { return use_cpu_clock ? bench_cpu_s() : bench_wall_s(); }
 
 /* ---- earshot ------------------------------------------------------- */
 
@@ -204,15 +59,15 @@ struct run_result {
   uint64_t errors;
 };
 
-static struct run_result run_earshot(struct es_matcher *m, const struct corpus *c, size_t nlines,
+static struct run_result run_earshot(struct es_matcher *m, const struct bench_corpus *c, size_t nlines,
                                      unsigned flags, int use_speaker)
 {
   struct run_result r = {0};
   struct es_match_result res;
-  double w0 = now_s(), c0 = cpu_s();
+  double w0 = bench_wall_s(), c0 = bench_cpu_s();
   for (size_t i = 0; i < nlines; i++) {
     size_t len;
-    const char *p = line_ptr(c, i, &len);
+    const char *p = bench_line(c, i, &len);
     int rc = es_match_line(m, use_speaker ? c->spk[i] : ES_SPEAKER_ANY, p, len, flags, &res);
     if (rc != 0) {
       if (r.errors++ == 0)
@@ -223,8 +78,8 @@ static struct run_result run_earshot(struct es_matcher *m, const struct corpus *
     r.hits += res.nhits;
     r.limited += res.nlimited;
   }
-  r.wall = now_s() - w0;
-  r.cpu = cpu_s() - c0;
+  r.wall = bench_wall_s() - w0;
+  r.cpu = bench_cpu_s() - c0;
   r.seconds = use_cpu_clock ? r.cpu : r.wall;
   return r;
 }
@@ -236,7 +91,7 @@ struct hit_log {
   size_t nhits, cap;
 };
 
-static int log_hits(struct es_matcher *m, const struct corpus *c, size_t nlines, unsigned flags,
+static int log_hits(struct es_matcher *m, const struct bench_corpus *c, size_t nlines, unsigned flags,
                     struct hit_log *log)
 {
   struct es_match_result res;
@@ -246,7 +101,7 @@ static int log_hits(struct es_matcher *m, const struct corpus *c, size_t nlines,
     return -1;
   for (size_t i = 0; i < nlines; i++) {
     size_t len;
-    const char *p = line_ptr(c, i, &len);
+    const char *p = bench_line(c, i, &len);
     log->start[i] = (uint32_t)log->nhits;
     if (es_match_line(m, c->spk[i], p, len, flags, &res) != 0 || res.nhits == 0)
       continue;
@@ -273,17 +128,17 @@ static void hit_log_free(struct hit_log *log)
 
 /* Times the naive mode over the prefix and compares every line's hits with
  * `ref` (earshot's). Returns the run; *mismatches counts differing lines. */
-static struct run_result run_naive(struct es_matcher *m, const struct corpus *c, size_t nlines,
+static struct run_result run_naive(struct es_matcher *m, const struct bench_corpus *c, size_t nlines,
                                    const struct hit_log *ref, const struct es_rules *rules,
                                    uint64_t *mismatches)
 {
   struct run_result r = {0};
   struct es_match_result res;
   *mismatches = 0;
-  double w0 = now_s(), c0 = cpu_s();
+  double w0 = bench_wall_s(), c0 = bench_cpu_s();
   for (size_t i = 0; i < nlines; i++) {
     size_t len;
-    const char *p = line_ptr(c, i, &len);
+    const char *p = bench_line(c, i, &len);
     int rc = es_match_line(m, c->spk[i], p, len, ES_MATCH_NAIVE, &res);
     if (rc != 0) {
       r.errors++;
@@ -308,8 +163,8 @@ static struct run_result run_naive(struct es_matcher *m, const struct corpus *c,
       }
     }
   }
-  r.wall = now_s() - w0;
-  r.cpu = cpu_s() - c0;
+  r.wall = bench_wall_s() - w0;
+  r.cpu = bench_cpu_s() - c0;
   r.seconds = use_cpu_clock ? r.cpu : r.wall;
   return r;
 }
@@ -349,7 +204,7 @@ static int hs_build(const struct es_rules *rules, hs_database_t **db, size_t *ne
   *db = NULL;
   if (!exprs || !flags || !ids)
     goto done;
-  double t0 = now_s();
+  double t0 = bench_wall_s();
   size_t n = 0;
   for (uint32_t i = 0; i < nrules; i++) {
     for (size_t k = 0; k < es_rules_regex_count(rules, i); k++) {
@@ -394,7 +249,7 @@ static int hs_build(const struct es_rules *rules, hs_database_t **db, size_t *ne
     memmove(ids + bad, ids + bad + 1, (n - (size_t)bad - 1) * sizeof *ids);
     n--;
   }
-  *compile_s = now_s() - t0;
+  *compile_s = bench_wall_s() - t0;
   *nexpr = n;
   rc = *db ? 0 : -1;
 done:
@@ -404,23 +259,23 @@ done:
   return rc;
 }
 
-static struct run_result run_hs(hs_database_t *db, hs_scratch_t *scratch, const struct corpus *c,
+static struct run_result run_hs(hs_database_t *db, hs_scratch_t *scratch, const struct bench_corpus *c,
                                 size_t nlines, char *nbuf)
 {
   struct run_result r = {0};
   struct hs_ctx ctx = {0};
-  double w0 = now_s(), c0 = cpu_s();
+  double w0 = bench_wall_s(), c0 = bench_cpu_s();
   for (size_t i = 0; i < nlines; i++) {
     size_t len;
-    const char *p = line_ptr(c, i, &len);
+    const char *p = bench_line(c, i, &len);
     size_t nlen = es_norm(p, len, nbuf);
     ctx.last_line_matched = 0;
     if (hs_scan(db, nbuf, (unsigned)nlen, 0, scratch, hs_on_match, &ctx) != HS_SUCCESS)
       r.errors++;
     r.hit_lines += ctx.last_line_matched;
   }
-  r.wall = now_s() - w0;
-  r.cpu = cpu_s() - c0;
+  r.wall = bench_wall_s() - w0;
+  r.cpu = bench_cpu_s() - c0;
   r.seconds = use_cpu_clock ? r.cpu : r.wall;
   r.hits = ctx.matches;
   return r;
@@ -476,7 +331,7 @@ static int run_rg(const char *rg, const char *pats, const char *corpus, int word
   argv[a++] = (char *)corpus;
   argv[a] = NULL;
   pid_t pid;
-  double t0 = now_s();
+  double t0 = bench_wall_s();
   int rc = posix_spawn(&pid, rg, &fa, NULL, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   close(fds[1]);
@@ -495,7 +350,7 @@ static int run_rg(const char *rg, const char *pats, const char *corpus, int word
   struct rusage ru;
   while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
     ;
-  *seconds = now_s() - t0;
+  *seconds = bench_wall_s() - t0;
   if (use_cpu_clock)
     *seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
                (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
@@ -563,8 +418,8 @@ int main(int argc, char **argv)
   if (reps < 1)
     reps = 1;
 
-  struct corpus c;
-  if (corpus_load(&c, dir, max_lines) != 0)
+  struct bench_corpus c;
+  if (bench_corpus_load(&c, "bench_match", dir, max_lines) != 0)
     return 1;
   if (naive_lines > c.nlines)
     naive_lines = c.nlines;
@@ -572,7 +427,7 @@ int main(int argc, char **argv)
          (double)c.bytes / 1e6, (double)c.bytes / (double)(c.nlines ? c.nlines : 1));
   printf("single thread; earshot and hyperscan: best of %d passes after a warm-up; naive: one "
          "pass over the first %zu or more lines (about 1 s)\n", reps, naive_lines);
-  print_machine();
+  bench_print_machine();
   printf("clock: %s\n", use_cpu_clock ? "thread CPU time (CLOCK_THREAD_CPUTIME_ID; rg: child "
          "user+sys time)" : "wall time (CLOCK_MONOTONIC)");
 
@@ -609,7 +464,7 @@ int main(int argc, char **argv)
     char path[4096];
     snprintf(path, sizeof path, "%s/rules-%lu.json", dir, nr);
     size_t rlen;
-    char *rtext = slurp(path, &rlen);
+    char *rtext = bench_slurp("bench_match", path, &rlen);
     if (!rtext)
       return 1;
     struct es_rules_source src = {path, rtext, rlen};
@@ -618,9 +473,9 @@ int main(int argc, char **argv)
     struct es_diags diags;
     es_diags_init(&diags);
     struct es_rules *rules = NULL;
-    double t0 = now_s();
+    double t0 = bench_wall_s();
     int rc = es_rules_load_sources(&src, 1, &opts, &rules, &diags);
-    double load_s = now_s() - t0;
+    double load_s = bench_wall_s() - t0;
     if (rc != 0) {
       fprintf(stderr, "bench_match: %s: %s\n", path, es_strerror(rc));
       for (size_t i = 0; i < diags.count && i < 20; i++)
@@ -681,7 +536,7 @@ int main(int argc, char **argv)
       size_t ok = 0;
       for (size_t i = 0; i < c.nlines; i++) {
         size_t len;
-        const char *lp = line_ptr(&c, i, &len);
+        const char *lp = bench_line(&c, i, &len);
         ok += (size_t)es_utf8_valid(lp, len);
       }
       tv = bench_now() - tv;
@@ -689,7 +544,7 @@ int main(int argc, char **argv)
       size_t sum = 0;
       for (size_t i = 0; i < c.nlines; i++) {
         size_t len;
-        const char *lp = line_ptr(&c, i, &len);
+        const char *lp = bench_line(&c, i, &len);
         sum += es_norm(lp, len, nbuf);
       }
       tn = bench_now() - tn;
@@ -855,6 +710,6 @@ int main(int argc, char **argv)
            big->hs_state != 1 ? "n/a" : big->earshot >= big->hs ? "yes" : "NO");
   }
   free(nbuf);
-  corpus_free(&c);
+  bench_corpus_free(&c);
   return failed ? 1 : 0;
 }

@@ -22,136 +22,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "corpus.h"
 #include "earshot.h"
 #include "sentiment.h"
 
-#define MAX_FILE_BYTES ((size_t)4 << 30)
 #define MAX_TEXT 65536
 
 static int use_cpu_clock;
 
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(use_cpu_clock ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static char *slurp(const char *path, size_t *len_out)
-{
-  FILE *f = fopen(path, "rb");
-  char *buf = NULL;
-  if (!f)
-    goto fail;
-  if (fseek(f, 0, SEEK_END) != 0)
-    goto fail;
-  long sz = ftell(f);
-  if (sz < 0 || (size_t)sz > MAX_FILE_BYTES || fseek(f, 0, SEEK_SET) != 0)
-    goto fail;
-  buf = malloc((size_t)sz + 1);
-  if (!buf || fread(buf, 1, (size_t)sz, f) != (size_t)sz)
-    goto fail;
-  buf[sz] = '\0';
-  fclose(f);
-  *len_out = (size_t)sz;
-  return buf;
-fail:
-  fprintf(stderr, "bench_sentiment: cannot read %s: %s\n", path,
-          errno ? strerror(errno) : "error");
-  free(buf);
-  if (f)
-    fclose(f);
-  return NULL;
-}
-
-struct corpus {
-  char *text;
-  size_t bytes;
-  uint32_t *off;  /* nlines + 1 offsets */
-  enum es_speaker *spk;
-  size_t nlines;
-};
-
-static int corpus_load(struct corpus *c, const char *dir, size_t max_lines)
-{
-  char path[4096];
-  size_t spk_len = 0;
-  char *spk = NULL;
-  memset(c, 0, sizeof *c);
-  snprintf(path, sizeof path, "%s/corpus.txt", dir);
-  c->text = slurp(path, &c->bytes);
-  if (!c->text || c->bytes >= UINT32_MAX)
-    goto fail;
-  snprintf(path, sizeof path, "%s/corpus.spk", dir);
-  spk = slurp(path, &spk_len);
-  if (!spk)
-    goto fail;
-  size_t n = 0;
-  for (size_t i = 0; i < c->bytes; i++)
-    n += c->text[i] == '\n';
-  if (max_lines && n > max_lines)
-    n = max_lines;
-  if (spk_len < n)
-    goto fail;
-  c->off = malloc((n + 1) * sizeof *c->off);
-  c->spk = malloc((n + 1) * sizeof *c->spk);
-  if (!c->off || !c->spk)
-    goto fail;
-  size_t line = 0;
-  c->off[0] = 0;
-  for (size_t i = 0; i < c->bytes && line < n; i++) {
-    if (c->text[i] == '\n') {
-      c->text[i] = '\0';
-      c->spk[line] = spk[line] == 'a' ? ES_SPEAKER_AGENT : ES_SPEAKER_CUSTOMER;
-      c->off[++line] = (uint32_t)(i + 1);
-    }
-  }
-  c->nlines = line;
-  c->bytes = c->off[line];
-  free(spk);
-  return 0;
-fail:
-  fprintf(stderr, "bench_sentiment: cannot load the corpus in %s (run bench/sentiment.sh)\n", dir);
-  free(spk);
-  free(c->text);
-  free(c->off);
-  free(c->spk);
-  memset(c, 0, sizeof *c);
-  return -1;
-}
-
-static inline const char *line_ptr(const struct corpus *c, size_t i, size_t *len)
-{
-  *len = c->off[i + 1] - c->off[i] - 1;
-  return c->text + c->off[i];
-}
-
-/* What the figures depend on: CPU, and whether something else was running. */
-static void print_machine(void)
-{
-  char line[512], model[256] = "?";
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (f) {
-    while (fgets(line, sizeof line, f))
-      if (strncmp(line, "model name", 10) == 0) {
-        const char *colon = strchr(line, ':');
-        snprintf(model, sizeof model, "%.200s", colon ? colon + 2 : line);
-        model[strcspn(model, "\n")] = '\0';
-        break;
-      }
-    fclose(f);
-  }
-  double load = -1;
-  f = fopen("/proc/loadavg", "r");
-  if (f) {
-    if (fscanf(f, "%lf", &load) != 1)
-      load = -1;
-    fclose(f);
-  }
-  printf("machine: %s, %ld CPUs online, load average %.2f at start%s\n", model,
-         sysconf(_SC_NPROCESSORS_ONLN), load,
-         load > 0.5 ? " (other work is running: figures will be low and noisy)" : "");
-}
+static double now_s(void) { return use_cpu_clock ? bench_cpu_s() : bench_wall_s(); }
 
 enum mode { M_MATCH, M_BOTH, M_SENT, M_SENT_ASR, M_COUNT };
 static const char *const mode_names[M_COUNT] = {"match", "match+sentiment", "sentiment",
@@ -164,7 +43,7 @@ struct run {
 };
 
 static struct run run_pass(enum mode mode, struct es_matcher *m, const struct es_sentiment *model,
-                           struct es_sentiment_scratch *scr, const struct corpus *c, size_t nlines)
+                           struct es_sentiment_scratch *scr, const struct bench_corpus *c, size_t nlines)
 {
   struct run r = {0};
   struct es_match_result mr;
@@ -173,7 +52,7 @@ static struct run run_pass(enum mode mode, struct es_matcher *m, const struct es
   double t0 = now_s();
   for (size_t i = 0; i < nlines; i++) {
     size_t len;
-    const char *p = line_ptr(c, i, &len);
+    const char *p = bench_line(c, i, &len);
     if (mode == M_MATCH || mode == M_BOTH) {
       if (es_match_line(m, c->spk[i], p, len, 0, &mr) != 0)
         r.errors++;
@@ -228,14 +107,14 @@ int main(int argc, char **argv)
   if (reps < 1)
     reps = 1;
 
-  struct corpus c;
-  if (corpus_load(&c, dir, max_lines) != 0)
+  struct bench_corpus c;
+  if (bench_corpus_load(&c, "bench_sentiment", dir, max_lines) != 0)
     return 1;
 
   char path[4096];
   snprintf(path, sizeof path, "%s/rules-%u.json", dir, nrules);
   size_t rlen;
-  char *rtext = slurp(path, &rlen);
+  char *rtext = bench_slurp("bench_sentiment", path, &rlen);
   if (!rtext)
     return 1;
   struct es_rules_source src = {path, rtext, rlen};
@@ -267,7 +146,7 @@ int main(int argc, char **argv)
          es_sentiment_keys(model), tm * 1e3);
   printf("single thread, best of %d interleaved passes after a warm-up; clock: %s\n", reps,
          use_cpu_clock ? "thread CPU time" : "wall time");
-  print_machine();
+  bench_print_machine();
 
   size_t warm = c.nlines < 100000 ? c.nlines : 100000;
   for (int md = 0; md < M_COUNT; md++)
@@ -311,8 +190,6 @@ int main(int argc, char **argv)
   es_matcher_free(m);
   es_rules_free(rules);
   free(rtext);
-  free(c.text);
-  free(c.off);
-  free(c.spk);
+  bench_corpus_free(&c);
   return failed;
 }
