@@ -186,10 +186,6 @@ int es_cmd_replay(int argc, char **argv) {
       continue;
     }
     call->lines++;
-    /* Call time: the line's ts; a line without one keeps the last (earshotd
-     * uses its arrival time instead). */
-    if (ev.has_ts)
-      call->call_t = ev.ts;
     for (size_t i = 0; i < res.nlimited; i++) {
       const struct es_rule_info *info = es_rules_info(rules, res.limited[i]);
       es_cli_line_error(lineno, "match_limit",
@@ -199,7 +195,7 @@ int es_cmd_replay(int argc, char **argv) {
     }
     struct es_call_out o;
     struct es_line ln = {
-      .t = call->call_t, .end_t = ev.has_end_ts ? ev.end_ts : NAN, .speaker = ev.speaker,
+      .t = es_call_line_time(call, &ev, NAN), .end_t = ev.has_end_ts ? ev.end_ts : NAN, .speaker = ev.speaker,
       .text = ev.text, .len = ev.text_len, .res = &res,
     };
     if (es_engine_line(r.engine, &call->state, &ln, &o) != 0) {

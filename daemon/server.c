@@ -468,12 +468,6 @@ static void handle_utterance(struct esd_conn *c, struct es_event *ev, uint64_t *
     return;
   }
   call->lines++;
-  if (ev->has_ts) {
-    if (!call->has_ts)
-      call->first_ts = ev->ts;
-    call->has_ts = 1;
-    call->last_ts = ev->ts;
-  }
   rc = es_match_line(d->matcher, ev->speaker, ev->text, ev->text_len, ES_MATCH_VALID_UTF8, &res);
   if (rc != 0) {
     send_error(c, ev->has_seq, ev->seq, rc == ES_ETOOBIG ? "line_too_long" : "invalid_utf8",
@@ -483,15 +477,9 @@ static void handle_utterance(struct esd_conn *c, struct es_event *ev, uint64_t *
   for (size_t i = 0; i < res.nlimited; i++)
     send_error(c, ev->has_seq, ev->seq, "match_limit", es_rules_info(d->rules, res.limited[i])->id,
                "a PCRE2 limit stopped this rule on this line; its result is unknown");
-  /* Call time: the line's ts; without one, the last ts the call had, or
-   * (a call that never sends ts) seconds since it opened here. */
-  if (ev->has_ts)
-    call->call_t = ev->ts;
-  else if (!call->has_ts)
-    call->call_t = call->last_seen - call->opened_at;
   struct es_call_out out;
   struct es_line ln = {
-    .t = call->call_t, .end_t = ev->has_end_ts ? ev->end_ts : NAN, .speaker = ev->speaker,
+    .t = es_call_line_time(call, ev, call->last_seen - call->opened_at), .end_t = ev->has_end_ts ? ev->end_ts : NAN, .speaker = ev->speaker,
     .text = ev->text, .len = ev->text_len, .res = &res,
   };
   if (es_engine_line(d->engine, &call->state, &ln, &out) != 0)

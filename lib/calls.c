@@ -195,3 +195,13 @@ size_t es_calls_expire(struct es_calls *t, double now, double idle,
   }
   return n;
 }
+
+double es_call_line_time(struct es_call *c, const struct es_event *ev, double elapsed) {
+  if (ev->has_ts) {
+    c->call_t = ev->ts;
+    c->has_ts = 1;
+  } else if (!c->has_ts && elapsed == elapsed) {
+    c->call_t = elapsed;
+  }
+  return c->call_t;
+}

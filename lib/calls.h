@@ -23,14 +23,12 @@ struct es_call {
   char *attrs_json;     /* owned: JSON object of every start metadata field, or NULL */
   double opened_at;     /* caller's clock when the call was opened */
   double last_seen;     /* caller's clock at the last line */
-  double first_ts;      /* the client's ts of its first timed line; valid when has_ts */
-  double last_ts;       /* the client's latest ts */
   uint64_t lines;       /* final utterances */
   uint64_t partials;    /* partial hypotheses seen */
   uint64_t alerts;      /* alerts raised */
-  double call_t;        /* call time of the latest line (engine.h) */
+  double call_t;        /* call time of the latest line (es_call_line_time()) */
   struct es_callstate *state; /* owned: heat, counts, sequences (engine.h); NULL until a hit */
-  unsigned has_ts : 1;
+  unsigned has_ts : 1;  /* a line with "ts" was seen */
   unsigned started : 1; /* a "start" line was received */
   void *owner;          /* the caller's: e.g. the connection streaming it */
   /* table links, private */
@@ -51,6 +49,12 @@ struct es_call *es_calls_find(const struct es_calls *t, const char *id);
 
 /* Sets the metadata of a "start" line (replacing earlier metadata). */
 int es_call_set_meta(struct es_call *c, const struct es_event *start);
+
+/* The call time of a final line (engine.h), kept in c->call_t: the
+ * line's ts; without one, the call's latest; for a call that never sent a
+ * ts, `elapsed` when it is not NAN (earshotd: seconds since the call
+ * opened there; `earshot replay`, which has no clock, passes NAN). */
+double es_call_line_time(struct es_call *c, const struct es_event *ev, double elapsed);
 
 /* Removes and frees the call. */
 void es_calls_remove(struct es_calls *t, struct es_call *c);

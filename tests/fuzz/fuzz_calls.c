@@ -126,9 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct es_match_result res;
         struct es_call_out o;
         if (es_match_line(matcher, ev.speaker, ev.text, ev.text_len, ES_MATCH_VALID_UTF8, &res) == 0) {
-          if (ev.has_ts && isfinite(ev.ts))
-            c->call_t = ev.ts;
-          struct es_line ln = {c->call_t, ev.has_end_ts ? ev.end_ts : NAN, ev.speaker, ev.text,
+          struct es_line ln = {es_call_line_time(c, &ev, NAN), ev.has_end_ts ? ev.end_ts : NAN, ev.speaker, ev.text,
                                ev.text_len, &res};
           if (es_engine_line(engine, &c->state, &ln, &o) != 0)
             abort();
