@@ -1051,7 +1051,8 @@ void esd_tick(uv_timer_t *t) {
   struct esd *d = t->data;
   double now = (double)uv_now(d->loop) / 1000.0;
 
-  es_calls_foreach(d->calls, on_idle_check, d);
+  if (es_engine_wants_idle(d->engine))
+    es_calls_foreach(d->calls, on_idle_check, d);
   es_calls_expire(d->calls, now, d->cfg->call_idle_timeout, on_expired, d);
   for (struct esd_conn *c = d->conns, *next; c; c = next) {
     next = c->next;

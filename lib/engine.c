@@ -974,11 +974,13 @@ int es_engine_line(struct es_engine *e, struct es_callstate **csp, const struct 
   return e->oom ? ES_ENOMEM : 0;
 }
 
+int es_engine_wants_idle(const struct es_engine *e) { return e->rules->dead_air; }
+
 int es_engine_idle(struct es_engine *e, struct es_callstate **csp, double t,
                    struct es_call_out *out) {
   struct es_callstate *cs = *csp;
   begin(e, out);
-  if (cs == NULL || e->rules->nsignal == 0 || !isfinite(sane_time(t, NAN)))
+  if (cs == NULL || !e->rules->dead_air || !isfinite(sane_time(t, NAN)))
     return 0;
   /* Call time does not move here: t is an estimate, and the next line's
    * own ts must not be taken as earlier than it. */

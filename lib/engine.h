@@ -129,6 +129,10 @@ int es_engine_line(struct es_engine *e, struct es_callstate **cs, const struct e
 int es_engine_idle(struct es_engine *e, struct es_callstate **cs, double t,
                    struct es_call_out *out);
 
+/* 1 when es_engine_idle() can fire at all (the rules watch for dead air):
+ * callers skip their idle pass otherwise. */
+int es_engine_wants_idle(const struct es_engine *e);
+
 /* Ends the call at call time `t` (NAN: its last line's time): every
  * pending "not_followed_by" deadline fires, and *sum gets the summary.
  * Does not free *cs. Returns 0 or ES_ENOMEM. */

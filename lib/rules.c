@@ -1277,6 +1277,7 @@ static void link_call_logic(struct loader *ld) {
       rules->signal_rules[rules->nsignal++] = i;
       sentiment |= rules->rules[i].info.signal == ES_SIG_SENTIMENT ||
                    rules->rules[i].info.signal == ES_SIG_SENTIMENT_TREND;
+      rules->dead_air |= rules->rules[i].info.signal == ES_SIG_DEAD_AIR;
     }
   if (sentiment) {
     int rc = es_sentiment_new(NULL, 0, "lexicon/vader_lexicon.tsv (built in)", ld->diags,

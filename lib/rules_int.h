@@ -82,6 +82,7 @@ struct es_rules {
   uint32_t nnfb;
   uint32_t *signal_rules;     /* owned: signal rules, ascending */
   uint32_t nsignal;
+  int dead_air;               /* 1 when a signal rule watches for dead air */
   struct es_sentiment *sentiment; /* owned: the bundled lexicon, when a rule uses sentiment */
   char version[17];
 };
