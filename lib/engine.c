@@ -85,6 +85,8 @@ struct rbuf {
 struct es_engine {
   const struct es_rules *rules;
   struct es_fire *fires;        /* owned, cap_fires */
+  size_t *reason_at;            /* owned, cap_fires: each fire's reason, offset + 1
+                                   in `reasons` (0: none); pointers once done */
   size_t nfires, cap_fires;
   char *reasons;                /* owned: the fires' reasons, back to back */
   size_t reasons_len, reasons_cap;
@@ -122,6 +124,7 @@ void es_engine_free(struct es_engine *e) {
   if (e == NULL)
     return;
   free(e->fires);
+  free(e->reason_at);
   free(e->reasons);
   free(e->seen);
   es_sentiment_scratch_free(e->senti);
@@ -291,13 +294,17 @@ static struct es_fire *push_fire(struct es_engine *e) {
   if (e->nfires == e->cap_fires) {
     size_t cap = e->cap_fires ? e->cap_fires * 2 : 16;
     struct es_fire *v = realloc(e->fires, cap * sizeof(*v));
-    if (v == NULL) {
+    size_t *at = v ? realloc(e->reason_at, cap * sizeof(*at)) : NULL;
+    if (v)
+      e->fires = v;
+    if (at == NULL) {
       e->oom = 1;
       return NULL;
     }
-    e->fires = v;
+    e->reason_at = at;
     e->cap_fires = cap;
   }
+  e->reason_at[e->nfires] = 0;
   struct es_fire *f = &e->fires[e->nfires++];
   memset(f, 0, sizeof(*f));
   return f;
@@ -441,7 +448,7 @@ static void raise_backup(struct es_engine *e, struct es_callstate *cs, const str
   f->t = cs->t;
   f->heat = cs->heat;
   f->suppressed = ES_SENT;
-  f->reason = at ? (const char *)(uintptr_t)at : NULL; /* offset + 1; fixed up at the end */
+  e->reason_at[f - e->fires] = at;
   cs->armed = 0;
   cs->backup_raised = 1;
   cs->sent++;
@@ -533,7 +540,7 @@ static void fire(struct es_engine *e, struct es_callstate *cs, uint32_t q, struc
     }
     rb_put(b, "}");
     at = keep_reason(e, b);
-    f->reason = at ? (const char *)(uintptr_t)at : NULL;
+    e->reason_at[f - e->fires] = at;
   }
   if (r->info.backup && cs->armed && !e->at_end)
     raise_backup(e, cs, trig, q);
@@ -672,11 +679,10 @@ static void resolve_deadlines(struct es_engine *e, struct es_callstate *cs, uint
   }
 }
 
-/* Turns reason offsets into pointers once the arena stops moving. */
+/* Points the fires at their reasons once the arena stops moving. */
 static void finish_out(struct es_engine *e, struct es_call_out *out) {
   for (size_t i = 0; i < e->nfires; i++)
-    if (e->fires[i].reason)
-      e->fires[i].reason = e->reasons + ((uintptr_t)e->fires[i].reason - 1);
+    e->fires[i].reason = e->reason_at[i] ? e->reasons + e->reason_at[i] - 1 : NULL;
   out->fires = e->fires;
   out->n = e->nfires;
 }
