@@ -947,14 +947,7 @@ static int start_request(struct esd_webhooks *wh, struct dest *ds, struct delive
   return 0;
 fail:
   curl_slist_free_all(h);
-  if (dv->easy) {
-    curl_easy_cleanup(dv->easy);
-    dv->easy = NULL;
-  }
-  curl_slist_free_all(dv->hdrs);
-  dv->hdrs = NULL;
-  free(dv->body);
-  dv->body = NULL;
+  request_cleanup(wh, dv); /* removing a handle the multi never took is a no-op */
   return -1;
 }
 
