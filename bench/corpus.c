@@ -1,6 +1,8 @@
 /* corpus.c: see corpus.h. */
 #include "corpus.h"
 
+#include "error.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,4 +135,32 @@ void bench_corpus_free(struct bench_corpus *c) {
   free(c->off);
   free(c->spk);
   memset(c, 0, sizeof *c);
+}
+
+struct es_rules *bench_rules_load(const char *prog, const char *dir, unsigned n, double *load_s) {
+  char path[4096];
+  size_t rlen;
+  struct es_rules *rules = NULL;
+  struct es_diags diags;
+  snprintf(path, sizeof path, "%s/rules-%u.json", dir, n);
+  char *rtext = bench_slurp(prog, path, &rlen);
+  if (!rtext)
+    return NULL;
+  struct es_rules_source src = {path, rtext, rlen};
+  es_diags_init(&diags);
+  double t0 = bench_wall_s();
+  int rc = es_rules_load_sources(&src, 1, NULL, &rules, &diags);
+  if (load_s)
+    *load_s = bench_wall_s() - t0;
+  if (rc != 0) {
+    fprintf(stderr, "%s: %s: %s\n", prog, path, es_strerror(rc));
+    for (size_t i = 0; i < diags.count && i < 20; i++)
+      fprintf(stderr, "  %s:%d: %s: %s\n", diags.items[i].file, diags.items[i].line,
+              diags.items[i].rule_id, diags.items[i].message);
+    if (diags.count > 20)
+      fprintf(stderr, "  ... %zu more\n", diags.count - 20);
+  }
+  es_diags_deinit(&diags);
+  free(rtext);
+  return rules;
 }

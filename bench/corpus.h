@@ -37,6 +37,11 @@ static inline const char *bench_line(const struct bench_corpus *c, size_t i, siz
   return c->text + c->off[i];
 }
 
+/* Loads dir/rules-N.json (examples checked, as earshotd does); the time it
+ * took goes to *load_s when not NULL. NULL, with why on stderr (at most
+ * 20 diagnostics), when it does not load. */
+struct es_rules *bench_rules_load(const char *prog, const char *dir, unsigned n, double *load_s);
+
 /* What the figures depend on: CPU model, CPUs, load average at start. */
 void bench_print_machine(void);
 

@@ -461,33 +461,10 @@ int main(int argc, char **argv)
     row->rules = (unsigned)nr;
     printf("\n== %lu rules ==\n", nr);
 
-    char path[4096];
-    snprintf(path, sizeof path, "%s/rules-%lu.json", dir, nr);
-    size_t rlen;
-    char *rtext = bench_slurp("bench_match", path, &rlen);
-    if (!rtext)
+    double load_s = 0;
+    struct es_rules *rules = bench_rules_load("bench_match", dir, (unsigned)nr, &load_s);
+    if (rules == NULL)
       return 1;
-    struct es_rules_source src = {path, rtext, rlen};
-    struct es_rules_opts opts;
-    es_rules_opts_init(&opts);
-    struct es_diags diags;
-    es_diags_init(&diags);
-    struct es_rules *rules = NULL;
-    double t0 = bench_wall_s();
-    int rc = es_rules_load_sources(&src, 1, &opts, &rules, &diags);
-    double load_s = bench_wall_s() - t0;
-    if (rc != 0) {
-      fprintf(stderr, "bench_match: %s: %s\n", path, es_strerror(rc));
-      for (size_t i = 0; i < diags.count && i < 20; i++)
-        fprintf(stderr, "  %s:%d: %s: %s\n", diags.items[i].file, diags.items[i].line,
-                diags.items[i].rule_id, diags.items[i].message);
-      if (diags.count > 20)
-        fprintf(stderr, "  ... %zu more\n", diags.count - 20);
-      es_diags_deinit(&diags);
-      free(rtext);
-      return 1;
-    }
-    es_diags_deinit(&diags);
     size_t nregex = 0;
     for (uint32_t i = 0; i < es_rules_count(rules); i++)
       nregex += es_rules_regex_count(rules, i);
@@ -671,7 +648,6 @@ int main(int argc, char **argv)
 
     es_matcher_free(m);
     es_rules_free(rules);
-    free(rtext);
   }
 
   printf("\nlines/s by %s, one thread:\n", use_cpu_clock ? "thread CPU time" : "wall time");

@@ -111,28 +111,13 @@ int main(int argc, char **argv)
   if (bench_corpus_load(&c, "bench_sentiment", dir, max_lines) != 0)
     return 1;
 
-  char path[4096];
-  snprintf(path, sizeof path, "%s/rules-%u.json", dir, nrules);
-  size_t rlen;
-  char *rtext = bench_slurp("bench_sentiment", path, &rlen);
-  if (!rtext)
+  struct es_rules *rules = bench_rules_load("bench_sentiment", dir, nrules, NULL);
+  if (rules == NULL)
     return 1;
-  struct es_rules_source src = {path, rtext, rlen};
-  struct es_rules_opts opts;
-  es_rules_opts_init(&opts);
-  struct es_diags diags;
-  es_diags_init(&diags);
-  struct es_rules *rules = NULL;
-  int rc = es_rules_load_sources(&src, 1, &opts, &rules, &diags);
-  es_diags_deinit(&diags);
-  if (rc != 0) {
-    fprintf(stderr, "bench_sentiment: %s: %s\n", path, es_strerror(rc));
-    return 1;
-  }
   struct es_matcher *m = es_matcher_new(rules);
   struct es_sentiment *model = NULL;
   double tm = now_s();
-  rc = es_sentiment_new(NULL, 0, NULL, NULL, &model);
+  int rc = es_sentiment_new(NULL, 0, NULL, NULL, &model);
   tm = now_s() - tm;
   struct es_sentiment_scratch *scr = es_sentiment_scratch_new(MAX_TEXT);
   if (!m || rc != 0 || !scr) {
@@ -189,7 +174,6 @@ int main(int argc, char **argv)
   es_sentiment_free(model);
   es_matcher_free(m);
   es_rules_free(rules);
-  free(rtext);
   bench_corpus_free(&c);
   return failed;
 }
