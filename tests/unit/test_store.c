@@ -181,6 +181,8 @@ static int contains(const char *hay, size_t len, const char *needle) {
 
 /* ---- tests ------------------------------------------------------------- */
 
+static void expect_cheap_checks(sqlite3 *db);
+
 static void test_migrations(void) {
   char path[256], got[64];
   struct es_store_stats st;
@@ -210,6 +212,7 @@ static void test_migrations(void) {
                         "('alerts_by_ts', 'alerts_by_rule_ts', 'alerts_by_call_ts', "
                         "'alerts_by_category_ts', 'calls_by_agent_started', 'calls_by_started')"),
             6);
+  expect_cheap_checks(db);
   sqlite3_close(db);
 
   /* Re-opening applies nothing and changes nothing. */
@@ -574,9 +577,41 @@ static void test_read_only(void) {
   remove_db(path);
 }
 
+/* Undoes 005_writer_cost.sql: the CHECK constraints as 001-004 wrote
+ * them (IN lists) and the index trigger back; a file as version 4 left
+ * it. */
+#define UNDO_IN(table, new_check, old_check)                                       \
+  "UPDATE sqlite_schema SET sql = replace(sql, '" new_check "', '" old_check "')"  \
+  " WHERE type = 'table' AND name = '" table "';"
+#define DROP_005                                                                   \
+  "PRAGMA writable_schema = ON;"                                                   \
+  UNDO_IN("alerts",                                                                \
+          "CHECK (severity = ''info'' OR severity = ''low'' OR severity = "        \
+          "''medium'' OR severity = ''high'' OR severity = ''critical'')",         \
+          "CHECK (severity IN (''info'', ''low'', ''medium'', ''high'', "          \
+          "''critical''))")                                                        \
+  UNDO_IN("calls",                                                                 \
+          "CHECK (end_reason = ''ended'' OR end_reason = ''abandoned'' OR "        \
+          "end_reason = ''shutdown'')",                                            \
+          "CHECK (end_reason IN (''ended'', ''abandoned'', ''shutdown''))")        \
+  UNDO_IN("alert_marks",                                                           \
+          "CHECK (mark = ''taken'' OR mark = ''resolved'' OR "                     \
+          "mark = ''false_positive'')",                                            \
+          "CHECK (mark IN (''taken'', ''resolved'', ''false_positive''))")         \
+  UNDO_IN("webhook_outbox",                                                        \
+          "CHECK (state = ''pending'' OR state = ''suppressed'' OR "               \
+          "state = ''failed'')",                                                   \
+          "CHECK (state IN (''pending'', ''suppressed'', ''failed''))")            \
+  "PRAGMA writable_schema = RESET;"                                                \
+  "CREATE TRIGGER alerts_search_insert AFTER INSERT ON alerts BEGIN"               \
+  " INSERT INTO alert_search (rowid, text, matched, tip, rule_id)"                 \
+  " VALUES (new.id, new.text, new.matched, new.tip, new.rule_id); END;"            \
+  "PRAGMA user_version = 4;"
+
 /* Undoes 004_outbox.sql (the table's AUTOINCREMENT counter in
  * sqlite_sequence stays; the migration does not mind). */
 #define DROP_004                                                                   \
+  DROP_005                                                                         \
   "DROP TRIGGER alerts_delete_failed_deliveries; DROP TABLE webhook_outbox;"
 
 /* Undoes 003_marks_search.sql and what came after: a file as version 2
@@ -1164,6 +1199,85 @@ static void test_migrate_search(void) {
   remove_db(path);
 }
 
+/* Opcodes of the program SQLite compiles for `sql` that are `opcode`. */
+static int64_t count_opcode(sqlite3 *db, const char *sql, const char *opcode) {
+  sqlite3_stmt *st = NULL;
+  char explain[512];
+  int64_t n = 0;
+  snprintf(explain, sizeof explain, "EXPLAIN %s", sql);
+  ASSERT_EQ(sqlite3_prepare_v2(db, explain, -1, &st, NULL), SQLITE_OK);
+  while (sqlite3_step(st) == SQLITE_ROW)
+    if (strcmp((const char *)sqlite3_column_text(st, 1), opcode) == 0) n++;
+  sqlite3_finalize(st);
+  return n;
+}
+
+/* The writes earshotd makes, as SQLite compiles them: none may build a
+ * temporary index (a CHECK with an IN list did, on every row). */
+static void expect_cheap_checks(sqlite3 *db) {
+  static const char *const writes[] = {
+    "INSERT INTO alerts (alert_key, call_id, ts, rule_id, severity) VALUES ('k', 'c', 1, 'r', ?1)",
+    "INSERT INTO calls (call_id, end_reason) VALUES ('c', ?1)"
+    " ON CONFLICT (call_id) DO UPDATE SET end_reason = excluded.end_reason",
+    "INSERT INTO alert_marks (alert_id, mark, marked_at) VALUES (1, ?1, 0)",
+    "INSERT INTO webhook_outbox (destination, alert_id, payload, state, next_attempt_at,"
+    " created_at) VALUES ('d', 1, '{}', ?1, 0, 0)",
+  };
+  for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++)
+    ASSERT_EQ(count_opcode(db, writes[i], "OpenEphemeral"), 0);
+}
+
+/* 005_writer_cost.sql on a version-4 file with alerts in it: the same
+ * constraints, without IN lists; new alerts indexed by the store, not by
+ * a trigger; old ones still found. */
+static void test_migrate_writer_cost(void) {
+  char path[256];
+  path_in_tmp(path, sizeof path, "migrate5.db");
+  struct es_store *s = open_rw(path);
+  struct es_alert_rec r = alert("old-1", "I will post this on twitter", 12, 27);
+  ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  es_store_close(s);
+  sqlite3 *db = raw_open(path);
+  raw_exec(db, DROP_005);
+  /* as version 4 wrote it: an IN list, checked with a temporary index */
+  ASSERT(count_opcode(db, "INSERT INTO alerts (alert_key, call_id, ts, rule_id, severity)"
+                          " VALUES ('k', 'c', 1, 'r', ?1)", "OpenEphemeral") > 0);
+  sqlite3_close(db);
+
+  s = open_rw(path);
+  struct es_store_stats st;
+  es_store_get_stats(s, &st);
+  ASSERT_EQ(st.migrations_applied, 1);
+  /* this connection uses the new constraints at once: a new alert gets
+   * its index entry from the store */
+  struct es_alert_rec r2 = alert("new-1", "I will post this on facebook", 12, 28);
+  ASSERT_EQ(es_store_put_alert(s, &r2), 0);
+  es_store_close(s);
+
+  db = raw_open(path);
+  expect_cheap_checks(db);
+  ASSERT_EQ(raw_int(db, "SELECT count(*) FROM sqlite_schema"
+                        " WHERE type = 'trigger' AND name = 'alerts_search_insert'"), 0);
+  ASSERT_EQ(count_where(db, "SELECT count(*) FROM alert_search WHERE alert_search MATCH 'twitter'"), 1);
+  ASSERT_EQ(count_where(db, "SELECT count(*) FROM alert_search WHERE alert_search MATCH 'facebook'"), 1);
+  ASSERT_EQ(count_where(db, "SELECT count(*) FROM alert_search WHERE alert_search MATCH 'post'"), 2);
+  /* the rewritten constraints refuse what the old ones refused */
+  ASSERT(sqlite3_exec(db, "INSERT INTO alerts (alert_key, call_id, ts, rule_id, severity)"
+                          " VALUES ('bad', 'c', 1, 'r', 'urgent')", NULL, NULL, NULL) ==
+         SQLITE_CONSTRAINT);
+  ASSERT(sqlite3_exec(db, "INSERT INTO calls (call_id, end_reason) VALUES ('c', 'hung up')",
+                      NULL, NULL, NULL) == SQLITE_CONSTRAINT);
+  ASSERT(sqlite3_exec(db, "INSERT INTO alert_marks (alert_id, mark, marked_at)"
+                          " VALUES (1, 'maybe', 0)", NULL, NULL, NULL) == SQLITE_CONSTRAINT);
+  ASSERT(sqlite3_exec(db, "INSERT INTO webhook_outbox (destination, alert_id, payload, state,"
+                          " next_attempt_at, created_at) VALUES ('d', 1, '{}', 'lost', 0, 0)",
+                      NULL, NULL, NULL) == SQLITE_CONSTRAINT);
+  expect_text(db, "PRAGMA integrity_check", "ok");
+  raw_exec(db, "INSERT INTO alert_search (alert_search) VALUES ('integrity-check')");
+  sqlite3_close(db);
+  remove_db(path);
+}
+
 struct typed {
   int calls, rows;
   enum es_store_type types[4];
@@ -1414,6 +1528,7 @@ int main(void) {
   RUN(test_search_index);
   RUN(test_prune_marks_and_index);
   RUN(test_migrate_search);
+  RUN(test_migrate_writer_cost);
   RUN(test_query_typed);
   RUN(test_docs_queries);
   RUN(test_outbox);

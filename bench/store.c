@@ -1,0 +1,224 @@
+/*
+ * store.c: the SQLite writer's cost per row, as earshotd's writer thread
+ * pays it.
+ *
+ * Writes the rows a stream of calls leaves in the store (a call start, a
+ * share of alerting lines, a call end with its summary) through the same
+ * es_store calls earshotd's writer makes, in transactions of --batch
+ * alerts (earshotd commits every commit_interval_ms: at 24,000 alerts/s
+ * and the default 10 ms, about 240 alerts a transaction). Prints rows and
+ * alerts per CPU-second of the writing thread, and per wall second
+ * including the commits' fsyncs.
+ *
+ * usage: bench_store [--alerts N] [--batch N] [--alerts-per-call N]
+ *                    [--sync full|normal] [--exec SQL]... --db PATH
+ *   --exec runs a statement after the schema is in place, for experiments
+ *   ("DROP TRIGGER alerts_search_insert": the cost without the full-text
+ *   index).
+ *   bench/store.sh builds and runs it on a temporary database.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+
+/* Lines as a platform sends them (the text is stored masked): the first
+ * words vary per alert so that the full-text index sees a realistic
+ * vocabulary, not one repeated row. */
+static const char *const lines[] = {
+  "I want to speak to your manager right now, this is the %s time",
+  "this is ridiculous, I have called about the %s charge three times",
+  "I'm going to talk to my lawyer about the %s fee on my account",
+  "I'm cancelling my account, the %s bill was wrong again",
+  "you need to calm down sir, that's our policy for the %s plan",
+  "there's nothing I can do about the %s order, it has shipped",
+};
+static const char *const words[] = {
+  "third", "late", "roaming", "duplicate", "annual", "premium", "second",
+  "overdue", "cancelled", "upgrade", "refund", "activation", "missing",
+};
+static const char *const rules[] = {
+  "customer.manager_request", "customer.exasperation", "customer.legal_threat",
+  "customer.churn_threat", "agent.calm_down", "agent.nothing_i_can_do",
+};
+static const char *const cats[] = {
+  "manager_request", "exasperation", "legal_threat", "churn_threat",
+  "banned_phrase", "banned_phrase",
+};
+static const char *const tips[] = {
+  "Acknowledge the request, say what you will do now, and offer the supervisor if it stands.",
+  "Name the frustration and own the next step: \"I'm sorry you've had to call again.\"",
+  "Stay factual and calm; note the threat and raise it to a supervisor.",
+  "Acknowledge, then show what you can do to keep the customer.",
+  "Say instead: \"I can hear how frustrating this is.\"",
+  "Say what you can do instead: \"Here's what I can do.\"",
+};
+
+static double now(clockid_t clock) {
+  struct timespec t;
+  clock_gettime(clock, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void die_store(struct es_store *s, const char *what) {
+  fprintf(stderr, "bench_store: %s: %s\n", what, es_store_errmsg(s));
+  exit(1);
+}
+
+static long arg_long(const char *opt, const char *v) {
+  char *end;
+  errno = 0;
+  long n = strtol(v, &end, 10);
+  if (errno != 0 || *end != '\0' || n <= 0) {
+    fprintf(stderr, "bench_store: %s wants a positive integer, not \"%s\"\n", opt, v);
+    exit(2);
+  }
+  return n;
+}
+
+int main(int argc, char **argv) {
+  long alerts = 200000, batch = 240, per_call = 1;
+  const char *path = NULL, *sync = "normal";
+  const char *exec_sql[8];
+  size_t nexec = 0;
+  for (int i = 1; i < argc; i++) {
+    if (i + 1 < argc && strcmp(argv[i], "--alerts") == 0) {
+      alerts = arg_long(argv[i], argv[i + 1]);
+      i++;
+    } else if (i + 1 < argc && strcmp(argv[i], "--batch") == 0) {
+      batch = arg_long(argv[i], argv[i + 1]);
+      i++;
+    } else if (i + 1 < argc && strcmp(argv[i], "--alerts-per-call") == 0) {
+      per_call = arg_long(argv[i], argv[i + 1]);
+      i++;
+    } else if (i + 1 < argc && strcmp(argv[i], "--sync") == 0) {
+      sync = argv[++i];
+    } else if (i + 1 < argc && strcmp(argv[i], "--exec") == 0 && nexec < 8) {
+      exec_sql[nexec++] = argv[++i];
+    } else if (i + 1 < argc && strcmp(argv[i], "--db") == 0) {
+      path = argv[++i];
+    } else {
+      fprintf(stderr, "usage: bench_store --db PATH [--alerts N] [--batch N] "
+                      "[--alerts-per-call N] [--sync full|normal]\n");
+      return 2;
+    }
+  }
+  if (path == NULL) {
+    fprintf(stderr, "bench_store: --db PATH is required (a file that may be replaced)\n");
+    return 2;
+  }
+  if (strcmp(sync, "full") != 0 && strcmp(sync, "normal") != 0) {
+    fprintf(stderr, "bench_store: --sync is full or normal, not \"%s\"\n", sync);
+    return 2;
+  }
+
+  char side[4096];
+  unlink(path);
+  snprintf(side, sizeof side, "%s-wal", path);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", path);
+  unlink(side);
+
+  struct es_store_opts opts;
+  es_store_opts_init(&opts);
+  opts.synchronous = strcmp(sync, "full") == 0 ? ES_STORE_SYNC_FULL : ES_STORE_SYNC_NORMAL;
+  struct es_store *s = NULL;
+  if (es_store_open(path, &opts, &s, NULL) != 0) {
+    fprintf(stderr, "bench_store: cannot open %s\n", path);
+    return 1;
+  }
+
+  for (size_t i = 0; i < nexec; i++)
+    if (es_store_query(s, exec_sql[i], NULL, 0, NULL, NULL) != 0) die_store(s, exec_sql[i]);
+
+  const size_t nlines = sizeof lines / sizeof lines[0];
+  const size_t nwords = sizeof words / sizeof words[0];
+  double t0 = 1795000000.0; /* a fixed start: the same rows every run */
+  double cpu0 = now(CLOCK_THREAD_CPUTIME_ID), wall0 = now(CLOCK_MONOTONIC);
+  double commit_cpu = 0;
+  long rows = 0, in_batch = 0;
+  char call_id[64], key[96], text[256];
+
+  if (es_store_begin(s) != 0) die_store(s, "begin");
+  for (long a = 0; a < alerts; a++) {
+    long call = a / per_call, nth = a % per_call;
+    double ts = t0 + (double)a * 0.001;
+    snprintf(call_id, sizeof call_id, "bench-%08ld", call);
+    if (nth == 0) {
+      struct es_call_start cs = {.call_id = call_id,
+                                 .attributes = "{\"queue\":\"billing\",\"customer\":\"C-1042\"}",
+                                 .agent = "agent-17",
+                                 .queue = "billing",
+                                 .started = ts};
+      if (es_store_put_call_start(s, &cs) != 0) die_store(s, "call start");
+      rows++;
+    }
+    size_t k = (size_t)a % nlines;
+    int n = snprintf(text, sizeof text, lines[k], words[((size_t)a / nlines) % nwords]);
+    snprintf(key, sizeof key, "%s:%s:%ld", call_id, rules[k], nth);
+    struct es_alert_rec rec = {
+      .alert_key = key,
+      .call_id = call_id,
+      .ts = ts,
+      .call_ts = (double)nth * 12.5,
+      .rule_id = rules[k],
+      .category = cats[k],
+      .severity = ES_SEV_MEDIUM,
+      .speaker = k < 4 ? ES_SPEAKER_CUSTOMER : ES_SPEAKER_AGENT,
+      .text = text,
+      .text_len = (size_t)n,
+      .match_start = 2,
+      .match_end = 20,
+      .matched = NULL,
+      .tip = tips[k],
+      .heat = 3.5 + (double)nth,
+      .rule_set = "0123456789abcdef",
+      .reason = NULL,
+      .id = a + 1,
+    };
+    if (es_store_put_alert(s, &rec) != 0) die_store(s, "alert");
+    rows++;
+    if (nth == per_call - 1 || a == alerts - 1) {
+      struct es_call_end ce = {.call_id = call_id,
+                               .ended = ts + 300,
+                               .reason = ES_END_ENDED,
+                               .alert_count = nth + 1,
+                               .peak_heat = 3.5 + (double)nth,
+                               .final_heat = 1.0,
+                               .hits_by_category = "{\"manager_request\":1}",
+                               .backup_raised = 0,
+                               .deescalated = 1};
+      if (es_store_put_call_end(s, &ce) != 0) die_store(s, "call end");
+      rows++;
+    }
+    if (++in_batch == batch || a == alerts - 1) {
+      double c = now(CLOCK_THREAD_CPUTIME_ID);
+      if (es_store_commit(s) != 0) die_store(s, "commit");
+      commit_cpu += now(CLOCK_THREAD_CPUTIME_ID) - c;
+      in_batch = 0;
+      if (a != alerts - 1 && es_store_begin(s) != 0) die_store(s, "begin");
+    }
+  }
+  double cpu = now(CLOCK_THREAD_CPUTIME_ID) - cpu0, wall = now(CLOCK_MONOTONIC) - wall0;
+
+  struct es_store_stats st;
+  es_store_get_stats(s, &st);
+  es_store_close(s);
+  if (st.alerts_written != (uint64_t)alerts) {
+    fprintf(stderr, "bench_store: %llu alerts written, expected %ld\n",
+            (unsigned long long)st.alerts_written, alerts);
+    return 1;
+  }
+  printf("bench_store: %ld alerts, %ld rows, %ld alerts per transaction, %ld per call, "
+         "synchronous %s\n", alerts, rows, batch, per_call, sync);
+  printf("bench_store: CPU %.3f s (commits %.3f s): %.1f us per alert with its call rows, "
+         "%.0f alerts/CPU-s, %.0f rows/CPU-s\n",
+         cpu, commit_cpu, cpu / (double)alerts * 1e6, (double)alerts / cpu, (double)rows / cpu);
+  printf("bench_store: wall %.3f s: %.0f alerts/s\n", wall, (double)alerts / wall);
+  return 0;
+}
