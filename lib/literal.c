@@ -13,6 +13,11 @@
  *     group, a quantifier that may repeat.
  *   - An alternation is the union of its branches' sets, and none as soon
  *     as one branch has none or the union grows past ES_LITSET_MAX.
+ *   - A sequence also keeps its second-best factor, when it shares no
+ *     literal (nor a part of one) with the best: every match contains a
+ *     literal of each, so the prefilter may require both. It survives a
+ *     group with one branch and the whole pattern when that has one
+ *     branch; an alternation of several branches keeps only the union.
  *   - An atom quantified by ?, * or {0,...} is dropped; one quantified by
  *     + or {n,...} with n >= 1 counts once and ends the run.
  *   - Lookarounds are read (to find their end) and then ignored.
@@ -142,26 +147,131 @@ static int set_union(struct es__litset *dst, struct es__litset *src, int *overfl
   return 0;
 }
 
-/* Keeps the better of *best and *cand in *best and frees the other. A set
- * is better when its shortest literal is longer (fewer false candidates
- * for the prefilter), then when it has fewer literals. */
+/* Keeps the better of *best and *cand (set_better()) in *best and frees
+ * the other. */
+/* Words so common in speech that a literal made of them passes most
+ * lines (compare rules.c's weak_words, for phrases). */
+static const char *const common_words[] = {
+  "a", "about", "all", "am", "an", "and", "are", "as", "at", "be", "but", "can", "cant",
+  "do", "dont", "for", "get", "go", "going", "got", "have", "he", "i", "if", "ill", "im",
+  "in", "is", "it", "its", "just", "me", "my", "no", "not", "of", "on", "one", "or",
+  "our", "out", "she", "so", "that", "the", "them", "there", "they", "this", "to", "up",
+  "was", "we", "were", "what", "will", "with", "you", "your",
+  NULL,
+};
+
+static int is_word_byte(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* How much a literal narrows the lines it occurs in: its bytes in runs of
+ * letters and digits, counting a run of one or two (a fragment such as
+ * "th" or "tv", which may hide inside many words) as one and a common
+ * word as nothing. */
+static size_t lit_strength(const char *lit, size_t len) {
+  size_t total = 0, i = 0;
+  while (i < len) {
+    size_t start;
+    while (i < len && !is_word_byte((unsigned char)lit[i])) i++;
+    start = i;
+    while (i < len && is_word_byte((unsigned char)lit[i])) i++;
+    size_t run = i - start;
+    if (run == 0) continue;
+    if (run < 3) {
+      total += 1;
+      continue;
+    }
+    int common = 0;
+    for (const char *const *w = common_words; *w && !common; w++)
+      common = strlen(*w) == run && memcmp(*w, lit + start, run) == 0;
+    if (!common) total += run;
+  }
+  return total;
+}
+
+static size_t set_strength(const struct es__litset *s) {
+  size_t min = (size_t)-1;
+  for (size_t i = 0; i < s->n; i++) {
+    size_t st = lit_strength(s->lits[i], s->lens[i]);
+    if (st < min) min = st;
+  }
+  return min;
+}
+
+/* 1 when cand is the better anchor set: its weakest literal is stronger,
+ * then its shortest literal longer, then it has fewer literals (fewer
+ * false candidates for the prefilter, a smaller automaton). */
+static int set_better(const struct es__litset *cand, const struct es__litset *best) {
+  size_t cs = set_strength(cand), bs = set_strength(best);
+  if (cs != bs) return cs > bs;
+  size_t cm = set_min_len(cand), bm = set_min_len(best);
+  return cm > bm || (cm == bm && cand->n < best->n);
+}
+
 static void keep_better(struct es__litset *best, struct es__litset *cand) {
   if (cand->n == 0) {
     es__litset_free(cand);
     return;
   }
-  int better = best->n == 0;
-  if (!better) {
-    size_t cm = set_min_len(cand), bm = set_min_len(best);
-    better = cm > bm || (cm == bm && cand->n < best->n);
-  }
-  if (better) {
+  if (best->n == 0 || set_better(cand, best)) {
     es__litset_free(best);
     *best = *cand;
     set_init(cand);
   } else {
     es__litset_free(cand);
   }
+}
+
+/* The best factor of a sequence and, independent of it, the second best
+ * (b.n == 0: none). */
+struct factors {
+  struct es__litset a, b;
+};
+
+static void factors_init(struct factors *f) {
+  set_init(&f->a);
+  set_init(&f->b);
+}
+
+static void factors_free(struct factors *f) {
+  es__litset_free(&f->a);
+  es__litset_free(&f->b);
+}
+
+/* 1 when some literal of x contains some literal of y or the reverse:
+ * requiring both would then say little more than requiring one. */
+static int sets_overlap(const struct es__litset *x, const struct es__litset *y) {
+  for (size_t i = 0; i < x->n; i++)
+    for (size_t j = 0; j < y->n; j++)
+      if (contains(x->lits[i], x->lens[i], y->lits[j], y->lens[j]) ||
+          contains(y->lits[j], y->lens[j], x->lits[i], x->lens[i]))
+        return 1;
+  return 0;
+}
+
+/* Offers cand to f: it becomes the best, the second best, or is freed
+ * (cand ends empty either way). */
+static void keep_top2(struct factors *f, struct es__litset *cand) {
+  if (cand->n == 0) {
+    es__litset_free(cand);
+    return;
+  }
+  if (f->a.n == 0 || set_better(cand, &f->a)) {
+    struct es__litset old = f->a;
+    f->a = *cand;
+    set_init(cand);
+    if (f->b.n != 0 && sets_overlap(&f->b, &f->a)) es__litset_free(&f->b);
+    if (old.n != 0 && sets_overlap(&old, &f->a))
+      es__litset_free(&old);
+    else
+      keep_better(&f->b, &old);
+    return;
+  }
+  if (sets_overlap(cand, &f->a)) {
+    es__litset_free(cand);
+    return;
+  }
+  keep_better(&f->b, cand);
 }
 
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
@@ -256,7 +366,7 @@ give_up:
   r->give_up = 1;
 }
 
-static int read_alternation(struct reader *r, struct es__litset *out, struct es__litset *exact,
+static int read_alternation(struct reader *r, struct factors *out, struct es__litset *exact,
                             int *is_exact);
 
 /*
@@ -276,7 +386,7 @@ static int chain_reset(struct es__litset *chain) {
   return set_push(chain, "", 0);
 }
 
-static int chain_flush(struct reader *r, struct es__litset *chain, struct es__litset *best) {
+static int chain_flush(struct reader *r, struct es__litset *chain, struct factors *best) {
   struct es__litset cand;
   int rc = 0, has_empty = 0;
   (void)r;
@@ -288,7 +398,7 @@ static int chain_flush(struct reader *r, struct es__litset *chain, struct es__li
       rc = set_push(&cand, chain->lits[i], chain->lens[i]);
     if (rc == 0) {
       set_prune(&cand);
-      keep_better(best, &cand);
+      keep_top2(best, &cand);
     }
   }
   es__litset_free(&cand);
@@ -339,12 +449,13 @@ static int chain_char(struct es__litset *chain, char c) {
 
 /* Reads a group; r->p is just past the `(`. Updates the sequence's best
  * factor, its chain and whether it is still exact. */
-static void read_group(struct reader *r, struct es__litset *best, struct es__litset *chain,
+static void read_group(struct reader *r, struct factors *best, struct es__litset *chain,
                        int *seq_exact) {
   int lookaround = 0, inner_exact = 0, rc = 0;
   const unsigned char *p = r->p;
-  struct es__litset inner, exact;
-  set_init(&inner);
+  struct factors inner;
+  struct es__litset exact;
+  factors_init(&inner);
   set_init(&exact);
 
   if (*p == '*') goto give_up; /* (*VERB) and friends */
@@ -384,7 +495,10 @@ static void read_group(struct reader *r, struct es__litset *best, struct es__lit
     /* The chain stops here; an inexact group still offers its factor. */
     *seq_exact = 0;
     if ((rc = chain_flush(r, chain, best)) != 0) goto nomem;
-    if (!lookaround && q != QUANT_OPTIONAL) keep_better(best, &inner);
+    if (!lookaround && q != QUANT_OPTIONAL) {
+      keep_top2(best, &inner.a);
+      keep_top2(best, &inner.b);
+    }
     goto done;
   }
   if (chain_product(chain, &exact, &rc)) {
@@ -403,7 +517,7 @@ static void read_group(struct reader *r, struct es__litset *best, struct es__lit
     if ((rc = chain_flush(r, chain, best)) != 0) goto nomem;
   }
 done:
-  es__litset_free(&inner);
+  factors_free(&inner);
   es__litset_free(&exact);
   return;
 nomem:
@@ -411,18 +525,19 @@ nomem:
   goto done;
 give_up:
   r->give_up = 1;
-  es__litset_free(&inner);
+  factors_free(&inner);
   es__litset_free(&exact);
 }
 
-/* Reads a sequence up to `|`, `)` or the end into *out (its best factor,
- * or none) and, when everything in it was exact, its exact set into
- * *exact with *is_exact = 1. */
-static int read_sequence(struct reader *r, struct es__litset *out, struct es__litset *exact,
+/* Reads a sequence up to `|`, `)` or the end into *out (its two best
+ * factors, or none) and, when everything in it was exact, its exact set
+ * into *exact with *is_exact = 1. */
+static int read_sequence(struct reader *r, struct factors *out, struct es__litset *exact,
                          int *is_exact) {
-  struct es__litset best, chain;
+  struct factors best;
+  struct es__litset chain;
   int rc = 0, seq_exact = 1;
-  set_init(&best);
+  factors_init(&best);
   set_init(&chain);
   *is_exact = 0;
   set_init(exact);
@@ -524,7 +639,7 @@ static int read_sequence(struct reader *r, struct es__litset *out, struct es__li
   *out = best;
   return 0;
 fail:
-  es__litset_free(&best);
+  factors_free(&best);
   es__litset_free(&chain);
   es__litset_free(exact);
   *is_exact = 0;
@@ -533,31 +648,40 @@ fail:
 }
 
 /* Reads branches separated by `|` up to `)` or the end into *out: the
- * union of the branches' sets, or none; and, when every branch is exact,
- * the union of their exact sets (at most ES_LITSET_MAX) into *exact. */
-static int read_alternation(struct reader *r, struct es__litset *out, struct es__litset *exact,
+ * union of the branches' best sets, or none, and with one branch only,
+ * its second factor too; and, when every branch is exact, the union of
+ * their exact sets (at most ES_LITSET_MAX) into *exact. */
+static int read_alternation(struct reader *r, struct factors *out, struct es__litset *exact,
                             int *is_exact) {
-  struct es__litset all, branch, bexact;
-  int every_branch_has_one = 1, all_exact = 1, bex = 0;
+  struct factors branch;
+  struct es__litset all, second, bexact;
+  int every_branch_has_one = 1, all_exact = 1, bex = 0, nbranches = 0;
   int rc = 0;
   set_init(&all);
-  set_init(&branch);
+  set_init(&second);
+  factors_init(&branch);
   set_init(&bexact);
   set_init(exact);
   for (;;) {
     if ((rc = read_sequence(r, &branch, &bexact, &bex)) != 0) goto fail;
     if (r->give_up) {
-      es__litset_free(&branch);
+      factors_free(&branch);
       es__litset_free(&bexact);
       break;
     }
-    if (branch.n == 0) every_branch_has_one = 0;
+    if (nbranches++ == 0) {
+      second = branch.b;
+      set_init(&branch.b);
+    } else {
+      es__litset_free(&second); /* a union of conjunctions is no conjunction */
+    }
+    if (branch.a.n == 0) every_branch_has_one = 0;
     if (every_branch_has_one) {
       int overflow = 0;
-      if ((rc = set_union(&all, &branch, &overflow)) != 0) goto fail;
+      if ((rc = set_union(&all, &branch.a, &overflow)) != 0) goto fail;
       if (overflow) every_branch_has_one = 0;
     }
-    es__litset_free(&branch);
+    factors_free(&branch);
     if (!bex || exact->n + bexact.n > ES_LITSET_MAX) {
       all_exact = 0;
     } else if (all_exact) {
@@ -574,36 +698,53 @@ static int read_alternation(struct reader *r, struct es__litset *out, struct es_
     if (*r->p != '|') break;
     r->p++;
   }
-  if (r->give_up || !every_branch_has_one) es__litset_free(&all);
+  if (r->give_up || !every_branch_has_one) {
+    es__litset_free(&all);
+    es__litset_free(&second);
+  }
   if (r->give_up || !all_exact) es__litset_free(exact);
   *is_exact = !r->give_up && all_exact;
-  *out = all;
+  out->a = all;
+  out->b = second;
   return 0;
 fail:
-  es__litset_free(&branch);
+  factors_free(&branch);
   es__litset_free(&bexact);
   es__litset_free(&all);
+  es__litset_free(&second);
   es__litset_free(exact);
   *is_exact = 0;
   r->nomem = 1;
   return rc;
 }
 
-int es__lit_from_pattern(const char *pattern, struct es__litset *out) {
+int es__lit_from_pattern2(const char *pattern, struct es__litset *out, struct es__litset *also) {
   struct reader r;
+  struct factors f;
   struct es__litset exact;
   int is_exact = 0;
   set_init(out);
+  if (also) set_init(also);
+  factors_init(&f);
   set_init(&exact);
   if (pattern == NULL) return 0;
   r.p = (const unsigned char *)pattern;
   r.depth = 0;
   r.give_up = 0;
   r.nomem = 0;
-  int rc = read_alternation(&r, out, &exact, &is_exact);
+  int rc = read_alternation(&r, &f, &exact, &is_exact);
   es__litset_free(&exact);
   if (rc != 0) return rc;
   /* A stray `)` at top level is a compile error: say nothing. */
-  if (r.give_up || *r.p != '\0') es__litset_free(out);
+  if (r.give_up || *r.p != '\0') factors_free(&f);
+  *out = f.a;
+  if (also)
+    *also = f.b;
+  else
+    es__litset_free(&f.b);
   return 0;
+}
+
+int es__lit_from_pattern(const char *pattern, struct es__litset *out) {
+  return es__lit_from_pattern2(pattern, out, NULL);
 }

@@ -30,6 +30,12 @@ struct es__litset {
  * could be found. Returns ES_ENOMEM on allocation failure. The caller
  * frees with es__litset_free() in every case. */
 int es__lit_from_pattern(const char *pattern, struct es__litset *out);
+
+/* The same, and a second anchor set into *also (may be NULL): when
+ * also->n > 0, every match contains a literal of *out AND a literal of
+ * *also, and no literal of one contains or is contained in a literal of
+ * the other. Only a pattern of one top-level branch has one. */
+int es__lit_from_pattern2(const char *pattern, struct es__litset *out, struct es__litset *also);
 void es__litset_free(struct es__litset *s);
 
 #endif

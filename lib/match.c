@@ -17,8 +17,9 @@ struct es_matcher {
   pcre2_match_context *mctx;
   pcre2_jit_stack *jstack;
   char *nbuf;                    /* normalised line, max_line_bytes + 3 */
-  uint64_t *seen;                /* candidate bitmap, (n + 63) / 64 words */
-  uint32_t *cand;                /* prefilter output, n */
+  uint64_t *seen;                /* candidate rules, (n + 63) / 64 words */
+  uint64_t *sets;                /* anchor sets found, (nsets + 63) / 64 words */
+  uint32_t *cand;                /* prefilter output: anchor sets, nsets */
   struct es_hit *hits;           /* n */
   uint32_t *limited;             /* n */
   uint64_t *limit_hits;          /* per rule, n */
@@ -27,7 +28,7 @@ struct es_matcher {
 
 struct es_matcher *es_matcher_new(const struct es_rules *rules) {
   struct es_matcher *m = calloc(1, sizeof(*m));
-  size_t n = rules->n ? rules->n : 1;
+  size_t n = rules->n ? rules->n : 1, nsets = rules->nsets ? rules->nsets : 1;
   const struct es_rules_opts *o = &rules->opts;
 
   if (m == NULL)
@@ -38,11 +39,12 @@ struct es_matcher *es_matcher_new(const struct es_rules *rules) {
   m->jstack = pcre2_jit_stack_create(32 * 1024, o->jit_stack_max, NULL);
   m->nbuf = malloc(o->max_line_bytes + 3);
   m->seen = calloc((n + 63) / 64, sizeof(*m->seen));
-  m->cand = calloc(n, sizeof(*m->cand));
+  m->sets = calloc((nsets + 63) / 64, sizeof(*m->sets));
+  m->cand = calloc(nsets, sizeof(*m->cand));
   m->hits = calloc(n, sizeof(*m->hits));
   m->limited = calloc(n, sizeof(*m->limited));
   m->limit_hits = calloc(n, sizeof(*m->limit_hits));
-  if (!m->md || !m->mctx || !m->jstack || !m->nbuf || !m->seen || !m->cand || !m->hits ||
+  if (!m->md || !m->mctx || !m->jstack || !m->nbuf || !m->seen || !m->sets || !m->cand || !m->hits ||
       !m->limited || !m->limit_hits) {
     es_matcher_free(m);
     return NULL;
@@ -62,6 +64,7 @@ void es_matcher_free(struct es_matcher *m) {
   pcre2_jit_stack_free(m->jstack);
   free(m->nbuf);
   free(m->seen);
+  free(m->sets);
   free(m->cand);
   free(m->hits);
   free(m->limited);
@@ -136,16 +139,32 @@ static int negated(const struct es_rules *rules, const struct es__rule *r, const
   return 0;
 }
 
-/* Matches rule `idx` against the normalised line; fills *hit or records a
- * limit. Returns 1 on a hit. */
+static int set_found(const uint64_t *sets, uint32_t id) {
+  return (sets[id / 64] >> (id % 64)) & 1;
+}
+
+/* 1 when the line holds a literal of every anchor set of rx's gate. */
+static int gate_open(const struct es__regex *rx, const uint64_t *sets) {
+  for (unsigned g = 0; g < rx->ngate; g++)
+    if (!set_found(sets, rx->gate[g]))
+      return 0;
+  return 1;
+}
+
+/* Matches rule `idx` against the normalised line, running only the
+ * regexes whose gate is open (every regex when sets is NULL); fills *hit
+ * or records a limit. Returns 1 on a hit. */
 static int match_rule(struct es_matcher *m, uint32_t idx, const char *text, size_t len,
-                      const char *nb, size_t nlen, struct es_hit *hit, int *limited) {
+                      const char *nb, size_t nlen, const uint64_t *sets, struct es_hit *hit,
+                      int *limited) {
   const struct es__rule *r = &m->rules->rules[idx];
 
   for (size_t k = 0; k < r->nregexes; k++) {
     const struct es__regex *rx = &r->regexes[k];
     size_t off = 0, s, e;
 
+    if (sets && !gate_open(rx, sets))
+      continue;
     while (off < nlen) {
       int rc = run(m, rx, nb, nlen, off, &s, &e);
       size_t hs = s, he = e;
@@ -189,8 +208,9 @@ static int match_rule(struct es_matcher *m, uint32_t idx, const char *text, size
 int es_match_line(struct es_matcher *m, enum es_speaker speaker, const char *text, size_t len,
                   unsigned flags, struct es_match_result *out) {
   const struct es_rules *rules = m->rules;
-  size_t nlen, ncand, nhits = 0, nlimited = 0;
+  size_t nlen, ncand = 0, nsets = 0, nhits = 0, nlimited = 0;
   uint64_t *seen = m->seen;
+  const uint64_t *sets = NULL;
 
   memset(out, 0, sizeof(*out));
   if (len > rules->opts.max_line_bytes)
@@ -205,9 +225,23 @@ int es_match_line(struct es_matcher *m, enum es_speaker speaker, const char *tex
       seen[i / 64] |= 1ULL << (i % 64);
     ncand = rules->n;
   } else {
-    ncand = es__pf_scan(rules->pf, m->nbuf, nlen, seen, m->cand);
-    if (ncand == 0 && rules->nunfiltered == 0)
+    nsets = es__pf_scan(rules->pf, m->nbuf, nlen, m->sets, m->cand);
+    if (nsets == 0 && rules->nunfiltered == 0)
       goto done;
+    sets = m->sets;
+    /* A rule is a candidate when one of its regexes has its gate open. */
+    for (size_t i = 0; i < nsets; i++) {
+      uint32_t id = rules->set_rule[m->cand[i]];
+      const struct es__rule *r = &rules->rules[id];
+      if (seen[id / 64] & (1ULL << (id % 64)))
+        continue;
+      for (size_t k = 0; k < r->nregexes; k++)
+        if (r->regexes[k].ngate > 0 && gate_open(&r->regexes[k], sets)) {
+          seen[id / 64] |= 1ULL << (id % 64);
+          ncand++;
+          break;
+        }
+    }
     for (uint32_t i = 0; i < rules->nunfiltered; i++) {
       uint32_t id = rules->unfiltered[i];
       ncand += !(seen[id / 64] & (1ULL << (id % 64)));
@@ -227,7 +261,7 @@ int es_match_line(struct es_matcher *m, enum es_speaker speaker, const char *tex
       if (speaker != ES_SPEAKER_ANY && r->info.speaker != ES_SPEAKER_ANY &&
           r->info.speaker != speaker)
         continue;
-      if (match_rule(m, idx, text, len, m->nbuf, nlen, &m->hits[nhits], &limited))
+      if (match_rule(m, idx, text, len, m->nbuf, nlen, sets, &m->hits[nhits], &limited))
         nhits++;
       if (limited) {
         m->limited[nlimited++] = idx;
@@ -236,6 +270,8 @@ int es_match_line(struct es_matcher *m, enum es_speaker speaker, const char *tex
       }
     }
   }
+  for (size_t i = 0; i < nsets; i++)
+    m->sets[m->cand[i] / 64] &= ~(1ULL << (m->cand[i] % 64));
 done:
   m->stats.hits += nhits;
   out->hits = m->hits;

@@ -327,6 +327,8 @@ struct loader {
   struct es_rules *rules;
   size_t cap;                /* allocated rules */
   struct es__pf_builder *pfb;
+  uint32_t *set_rule;        /* owner of each anchor set so far (moved to rules) */
+  uint32_t nsets, sets_cap;
   int errors;
   int oom;
   /* the file being loaded */
@@ -575,10 +577,34 @@ static const char *token_form(const struct ptoken *t, char words[][128], int f) 
   return t->kind == 1 ? contraction_groups[t->group][f] : words[t->word];
 }
 
+/* A new anchor set (prefilter id) screening rule `idx`; UINT32_MAX when
+ * out of memory (ld->oom is then set). */
+static uint32_t new_set(struct loader *ld, uint32_t idx) {
+  if (ld->nsets == ld->sets_cap) {
+    uint32_t cap = ld->sets_cap ? ld->sets_cap * 2 : 64;
+    uint32_t *v = realloc(ld->set_rule, cap * sizeof(*v));
+    if (v == NULL) {
+      ld->oom = 1;
+      return UINT32_MAX;
+    }
+    ld->set_rule = v;
+    ld->sets_cap = cap;
+  }
+  ld->set_rule[ld->nsets] = idx;
+  return ld->nsets++;
+}
+
+/* Adds every literal of `set` to the prefilter as anchor set `sid`. */
+static void add_set(struct loader *ld, const struct es__litset *set, uint32_t sid) {
+  for (size_t i = 0; i < set->n; i++)
+    if (es__pf_add(ld->pfb, set->lits[i], set->lens[i], sid) != 0)
+      ld->oom = 1;
+}
+
 /* Adds to the prefilter every spelling of tokens [a, b) as " w1 w2 ... ",
  * the surrounding spaces making them whole words. */
 static void add_anchor_range(struct loader *ld, const struct ptoken *tok, char words[][128], int a,
-                             int b, uint32_t idx) {
+                             int b, uint32_t sid) {
   int forms[ES_RULE_PHRASE_WORDS] = {0};
   for (;;) {
     struct es_strbuf lit = {0};
@@ -587,7 +613,7 @@ static void add_anchor_range(struct loader *ld, const struct ptoken *tok, char w
       es_strbuf_str(&lit, token_form(&tok[k], words, forms[k]));
       es_strbuf_str(&lit, " ");
     }
-    if (lit.failed || es__pf_add(ld->pfb, lit.p, lit.len, idx) != 0)
+    if (lit.failed || es__pf_add(ld->pfb, lit.p, lit.len, sid) != 0)
       ld->oom = 1;
     free(lit.p);
     /* next combination, odometer style */
@@ -602,14 +628,14 @@ static void add_anchor_range(struct loader *ld, const struct ptoken *tok, char w
 }
 
 /* Compiles one phrase into `rx` (a regex alternative without the padding)
- * and adds its prefilter anchors for rule `idx`: the range of consecutive
+ * and adds its prefilter anchors to anchor set `sid`: the range of consecutive
  * words and contraction groups whose shortest spelling is longest, with
  * every spelling of it (at most ES_ANCHOR_MAX). A range made of one common
  * word counts as short. Wildcards and non-ASCII words (whose case the
  * normaliser does not fold) never take part. Sets *anchored to 0 when no
  * range qualifies: the rule then runs on every line. */
 static int compile_phrase(struct loader *ld, const cJSON *where, const char *phrase,
-                          uint32_t idx, struct es_strbuf *rx, int *anchored) {
+                          uint32_t sid, struct es_strbuf *rx, int *anchored) {
   char words[ES_RULE_PHRASE_WORDS][128];
   int wild[ES_RULE_PHRASE_WORDS];
   struct ptoken tok[ES_RULE_PHRASE_WORDS];
@@ -713,7 +739,7 @@ static int compile_phrase(struct loader *ld, const cJSON *where, const char *phr
   }
   *anchored = best_a >= 0;
   if (best_a >= 0)
-    add_anchor_range(ld, tok, words, best_a, best_b, idx);
+    add_anchor_range(ld, tok, words, best_a, best_b, sid);
   return rx->failed ? ES_ENOMEM : 0;
 }
 
@@ -1593,13 +1619,14 @@ static void load_rule(struct loader *ld, const cJSON *obj, uint32_t idx) {
   if (cJSON_GetArraySize(phrases) > 0) {
     struct es_strbuf rx = {0};
     int all_anchored = 1, first = 1;
+    uint32_t sid = new_set(ld, idx); /* every phrase's anchors: one set */
     es_strbuf_str(&rx, " (?:");
     cJSON_ArrayForEach(e, phrases) {
       int anchored = 0;
       if (!first)
         es_strbuf_str(&rx, "|");
       first = 0;
-      if (compile_phrase(ld, e, e->valuestring, idx, &rx, &anchored) == 0)
+      if (compile_phrase(ld, e, e->valuestring, sid, &rx, &anchored) == 0)
         all_anchored &= anchored;
     }
     es_strbuf_str(&rx, ") ");
@@ -1607,16 +1634,20 @@ static void load_rule(struct loader *ld, const cJSON *obj, uint32_t idx) {
       ld->oom = 1;
     } else if (ld->errors == errors_before &&
                compile_regex(ld, phrases, rx.p, ES__RX_PHRASES, &r->regexes[r->nregexes]) == 0) {
-      r->nregexes++;
+      struct es__regex *x = &r->regexes[r->nregexes++];
+      if (all_anchored) {
+        x->gate[0] = sid;
+        x->ngate = 1;
+      } else {
+        r->unfiltered = 1;
+      }
     } else if (r->regexes[r->nregexes].src) {
       free_regex(&r->regexes[r->nregexes]);
     }
     free(rx.p);
-    if (!all_anchored)
-      r->unfiltered = 1;
   }
   cJSON_ArrayForEach(e, patterns) {
-    struct es__litset set = {0};
+    struct es__litset set = {0}, also = {0};
     if (strchr(e->valuestring, '\'') || strstr(e->valuestring, "\xE2\x80\x99")) {
       report(ld, e, 0, "patterns match normalised text, where apostrophes are removed: "
                        "write thats, not that's (see docs/rules.md)");
@@ -1627,17 +1658,23 @@ static void load_rule(struct loader *ld, const cJSON *obj, uint32_t idx) {
       memset(&r->regexes[r->nregexes], 0, sizeof(r->regexes[0]));
       continue;
     }
-    r->nregexes++;
-    if (es__lit_from_pattern(e->valuestring, &set) != 0) {
+    struct es__regex *x = &r->regexes[r->nregexes++];
+    if (es__lit_from_pattern2(e->valuestring, &set, &also) != 0) {
       ld->oom = 1;
     } else if (set.n == 0) {
       r->unfiltered = 1;
     } else {
-      for (size_t i = 0; i < set.n; i++)
-        if (es__pf_add(ld->pfb, set.lits[i], set.lens[i], idx) != 0)
-          ld->oom = 1;
+      /* Every match holds a literal of `set` and, when there is one, of
+       * `also`: the regex runs only on lines that have both. */
+      x->gate[x->ngate++] = new_set(ld, idx);
+      add_set(ld, &set, x->gate[0]);
+      if (also.n > 0) {
+        x->gate[x->ngate++] = new_set(ld, idx);
+        add_set(ld, &also, x->gate[1]);
+      }
     }
     es__litset_free(&set);
+    es__litset_free(&also);
   }
   cJSON_ArrayForEach(e, unless) {
     if (strchr(e->valuestring, '\'') || strstr(e->valuestring, "\xE2\x80\x99")) {
@@ -1923,9 +1960,12 @@ int es_rules_load_sources(const struct es_rules_source *src, size_t nsrc,
     goto fail;
   }
 
-  rc = es__pf_build(ld.pfb, rules->n, &rules->pf);
+  rc = es__pf_build(ld.pfb, ld.nsets, &rules->pf);
   if (rc != 0)
     goto fail;
+  rules->nsets = ld.nsets;
+  rules->set_rule = ld.set_rule;
+  ld.set_rule = NULL;
   rules->unfiltered = calloc(rules->n, sizeof(*rules->unfiltered));
   if (rules->unfiltered == NULL)
     goto oom;
@@ -1947,6 +1987,7 @@ int es_rules_load_sources(const struct es_rules_source *src, size_t nsrc,
   }
   es__pf_builder_free(ld.pfb);
   free(ld.map.v);
+  free(ld.set_rule);
   *out = rules;
   return 0;
 
@@ -1956,6 +1997,7 @@ oom:
 fail:
   es__pf_builder_free(ld.pfb);
   free(ld.map.v);
+  free(ld.set_rule);
   es_rules_free(rules);
   return rc;
 }
@@ -2141,6 +2183,7 @@ void es_rules_free(struct es_rules *rules) {
     free_rule(&rules->rules[i]);
   free(rules->rules);
   es__pf_free(rules->pf);
+  free(rules->set_rule);
   free(rules->unfiltered);
   free_strv(rules->default_cues);
   free((char *)rules->backup.id);

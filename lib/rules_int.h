@@ -23,6 +23,11 @@ struct es__regex {
   char *src;         /* owned: the PCRE2 source */
   int kind;          /* enum es__regex_kind */
   int jit;           /* 1 when JIT-compiled */
+  /* Prefilter gate: the regex runs on a line only when a literal of every
+   * anchor set gate[0..ngate) occurs in it; ngate 0: on every line (no
+   * anchor set could be found). An anchor set is a prefilter id. */
+  uint32_t gate[2];
+  unsigned ngate;
 };
 
 /* Where an example sits in its file, for diagnostics. */
@@ -55,7 +60,7 @@ struct es__rule {
   struct es__pos *match_pos;  /* owned, one per match example */
   struct es__pos *no_match_pos;
   int column;                 /* column of the rule's opening brace */
-  int unfiltered;             /* 1: the prefilter cannot screen this rule */
+  int unfiltered;             /* 1: a regex of this rule has no gate */
   int category_idx;           /* index in the category list */
   struct es__ref when, after, nfb;  /* nfb: "not_followed_by" */
   struct es__pos *match_call_pos;   /* one per call example */
@@ -65,7 +70,9 @@ struct es__rule {
 struct es_rules {
   struct es__rule *rules;     /* owned, n */
   uint32_t n;
-  struct es__pf *pf;          /* owned */
+  struct es__pf *pf;          /* owned; its ids are anchor sets */
+  uint32_t nsets;             /* anchor sets */
+  uint32_t *set_rule;         /* owned, nsets: the rule each set screens */
   uint32_t *unfiltered;       /* owned: indexes of rules always run, ascending */
   uint32_t nunfiltered;
   char **default_cues;        /* owned, " cue " forms, NULL-terminated */

@@ -88,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t raw_len = sep ? size - plen - 1 : size;
   char pattern[MAX_PATTERN + 1];
   char text[MAX_TEXT];
-  struct es__litset set;
+  struct es__litset set, also;
   pcre2_code *code = NULL;
   pcre2_match_data *md = NULL;
   pcre2_match_context *mctx = NULL;
@@ -101,8 +101,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   pattern[plen] = '\0';
   size_t tlen = fold_text(raw_text, raw_len, text);
 
-  if (es__lit_from_pattern(pattern, &set) != 0) abort(); /* ENOMEM: not here */
+  if (es__lit_from_pattern2(pattern, &set, &also) != 0) abort(); /* ENOMEM: not here */
   check_shape(&set);
+  check_shape(&also);
+  if (also.n > 0 && set.n == 0) abort();
   if (set.n == 0) goto done;
 
   int reported = prefilter_reports(&set, text, tlen);
@@ -135,6 +137,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       for (size_t i = 0; i < set.n; i++) fprintf(stderr, "  \"%s\"\n", set.lits[i]);
       abort();
     }
+    if (also.n > 0 && !span_has_anchor(&also, text, ov[0], ov[1])) {
+      fprintf(stderr, "/%s/ matched \"%.*s\" without an anchor of its second set:\n",
+              pattern, (int)(ov[1] - ov[0]), text + ov[0]);
+      for (size_t i = 0; i < also.n; i++) fprintf(stderr, "  \"%s\"\n", also.lits[i]);
+      abort();
+    }
   }
   if (matched && !reported) {
     fprintf(stderr, "/%s/ matched but the prefilter missed it\n", pattern);
@@ -146,5 +154,6 @@ done:
   pcre2_match_data_free(md);
   pcre2_code_free(code);
   es__litset_free(&set);
+  es__litset_free(&also);
   return 0;
 }

@@ -353,7 +353,7 @@ static void fail_span(const char *pattern, const struct es__litset *s, const cha
 static void test_random_patterns(void) {
   enum { NPATTERNS = 16000, NTEXTS = 24, DFA_WORKSPACE = 1000 };
   static const char alphabet[] = "ab c";
-  size_t compiled = 0, with_anchors = 0, matches_checked = 0;
+  size_t compiled = 0, with_anchors = 0, with_second = 0, matches_checked = 0;
   pcre2_match_data *md = pcre2_match_data_create(32, NULL);
   pcre2_match_data *dfa_md = pcre2_match_data_create(64, NULL);
   int workspace[DFA_WORKSPACE];
@@ -374,9 +374,28 @@ static void test_random_patterns(void) {
     gen_alternation(&g, 0);
     if (!g.ok) continue;
 
-    struct es__litset s;
-    ASSERT_EQ(es__lit_from_pattern(g.buf, &s), 0);
+    struct es__litset s, also;
+    ASSERT_EQ(es__lit_from_pattern2(g.buf, &s, &also), 0);
     check_set_shape(&s);
+    check_set_shape(&also);
+    if (also.n > 0) {
+      ASSERT_GT(s.n, 0);
+      /* independent: no literal of one contains one of the other */
+      for (size_t a = 0; a < s.n; a++)
+        ASSERT(!span_has_anchor(&also, s.lits[a], 0, s.lens[a]));
+      for (size_t b = 0; b < also.n; b++)
+        ASSERT(!span_has_anchor(&s, also.lits[b], 0, also.lens[b]));
+    }
+    /* the one-set form gives the same first set */
+    {
+      struct es__litset one;
+      char x[4096], y[4096];
+      ASSERT_EQ(es__lit_from_pattern(g.buf, &one), 0);
+      format_set(&one, x, sizeof x);
+      format_set(&s, y, sizeof y);
+      ASSERT_STR_EQ(x, y);
+      es__litset_free(&one);
+    }
 
     int errcode;
     PCRE2_SIZE erroff;
@@ -384,10 +403,12 @@ static void test_random_patterns(void) {
                                      PCRE2_CASELESS | PCRE2_UTF, &errcode, &erroff, NULL);
     if (code == NULL) { /* e.g. a lookbehind of variable length */
       es__litset_free(&s);
+      es__litset_free(&also);
       continue;
     }
     compiled++;
     if (s.n > 0) with_anchors++;
+    if (also.n > 0) with_second++;
 
     for (int t = 0; t < NTEXTS && s.n > 0; t++) {
       char text[40];
@@ -402,6 +423,8 @@ static void test_random_patterns(void) {
           PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
           matches_checked++;
           if (!span_has_anchor(&s, text, ov[0], ov[1])) fail_span(g.buf, &s, text, ov[0], ov[1]);
+          if (also.n > 0 && !span_has_anchor(&also, text, ov[0], ov[1]))
+            fail_span(g.buf, &also, text, ov[0], ov[1]);
         }
         rc = pcre2_dfa_match(code, (PCRE2_SPTR)text, tlen, start, PCRE2_ANCHORED, dfa_md, mctx,
                              workspace, DFA_WORKSPACE);
@@ -411,20 +434,24 @@ static void test_random_patterns(void) {
           matches_checked++;
           if (!span_has_anchor(&s, text, ov[2 * m], ov[2 * m + 1]))
             fail_span(g.buf, &s, text, ov[2 * m], ov[2 * m + 1]);
+          if (also.n > 0 && !span_has_anchor(&also, text, ov[2 * m], ov[2 * m + 1]))
+            fail_span(g.buf, &also, text, ov[2 * m], ov[2 * m + 1]);
         }
       }
     }
     pcre2_code_free(code);
     es__litset_free(&s);
+    es__litset_free(&also);
   }
   pcre2_match_context_free(mctx);
   pcre2_match_data_free(dfa_md);
   pcre2_match_data_free(md);
-  fprintf(stderr, "   %zu patterns compiled, %zu with anchors, %zu matches checked\n", compiled,
-          with_anchors, matches_checked);
+  fprintf(stderr, "   %zu patterns compiled, %zu with anchors, %zu with two sets, %zu matches checked\n",
+          compiled, with_anchors, with_second, matches_checked);
   /* the test must not be vacuous */
   ASSERT_GT(compiled, NPATTERNS / 2);
   ASSERT_GT(with_anchors, compiled / 5);
+  ASSERT_GT(with_second, compiled / 50);
   ASSERT_GT(matches_checked, 10000);
 }
 
