@@ -198,6 +198,8 @@ static size_t set_strength(const struct es__litset *s) {
   return min;
 }
 
+size_t es__litset_strength(const struct es__litset *s) { return s->n ? set_strength(s) : 0; }
+
 /* 1 when cand is the better anchor set: its weakest literal is stronger,
  * then its shortest literal longer, then it has fewer literals (fewer
  * false candidates for the prefilter, a smaller automaton). */

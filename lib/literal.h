@@ -36,6 +36,14 @@ int es__lit_from_pattern(const char *pattern, struct es__litset *out);
  * *also, and no literal of one contains or is contained in a literal of
  * the other. Only a pattern of one top-level branch has one. */
 int es__lit_from_pattern2(const char *pattern, struct es__litset *out, struct es__litset *also);
+
+/* How much the weakest literal of s narrows the lines it occurs in: the
+ * bytes of its runs of letters and digits, a run of one or two counting
+ * one and a common word ("the", "to", "my") nothing. 0 for an empty set.
+ * The extraction prefers stronger sets; a caller may decline a weak
+ * second set (it screens out little, and costs the prefilter a report at
+ * every occurrence). */
+size_t es__litset_strength(const struct es__litset *s);
 void es__litset_free(struct es__litset *s);
 
 #endif

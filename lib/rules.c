@@ -562,6 +562,11 @@ struct ptoken {
 
 #define ES_ANCHOR_MAX 16    /* spellings one phrase anchor may expand to */
 #define ES_ANCHOR_ENOUGH 32 /* bytes of anchor beyond which longer is no better */
+/* The weakest second anchor set of a pattern worth requiring
+ * (es__litset_strength()): a set of common words or fragments such as
+ * {"to ", "with "} occurs on most lines, screens out little, and costs the
+ * prefilter a report at every occurrence. */
+#define ES_ANCHOR_ALSO_STRENGTH 3
 
 /* The spellings of token t, for anchors: its count, and each in turn. */
 static int token_forms(const struct ptoken *t) {
@@ -1668,7 +1673,7 @@ static void load_rule(struct loader *ld, const cJSON *obj, uint32_t idx) {
        * `also`: the regex runs only on lines that have both. */
       x->gate[x->ngate++] = new_set(ld, idx);
       add_set(ld, &set, x->gate[0]);
-      if (also.n > 0) {
+      if (also.n > 0 && es__litset_strength(&also) >= ES_ANCHOR_ALSO_STRENGTH) {
         x->gate[x->ngate++] = new_set(ld, idx);
         add_set(ld, &also, x->gate[1]);
       }
