@@ -8,6 +8,7 @@
 
 #include "engine.h"
 #include "error.h"
+#include "numfmt.h"
 #include "proto.h"
 
 static int put(char *buf, size_t cap, size_t *pos, const char *s, size_t n) {
@@ -77,13 +78,14 @@ static int field_str(char *buf, size_t cap, size_t *pos, const char *key, const 
 }
 
 /* The shortest of %.15g and %.17g that reads back as the same double, so
- * that 12.5 prints as 12.5 and not 12.500000000000000. */
+ * that 12.5 prints as 12.5 and not 12.500000000000000 (numfmt.h). */
 static int field_num(char *buf, size_t cap, size_t *pos, const char *key, double v) {
-  char tmp[64];
-  int n = snprintf(tmp, sizeof(tmp), "%s%.15g", key, v);
-  if (strtod(tmp + strlen(key), NULL) != v)
-    n = snprintf(tmp, sizeof(tmp), "%s%.17g", key, v);
-  return put(buf, cap, pos, tmp, (size_t)n);
+  char tmp[ES_FMT_DOUBLE_MAX];
+  int rc = puts_(buf, cap, pos, key);
+  if (rc)
+    return rc;
+  size_t n = es_fmt_double(v, tmp);
+  return put(buf, cap, pos, tmp, n);
 }
 
 static int field_int(char *buf, size_t cap, size_t *pos, const char *key, int64_t v) {

@@ -8,6 +8,7 @@
 
 #include "alert.h"
 #include "error.h"
+#include "numfmt.h"
 
 static int put(char *buf, size_t cap, size_t *pos, const char *s) {
   size_t n = strlen(s);
@@ -27,12 +28,16 @@ static int str_field(char *buf, size_t cap, size_t *pos, const char *key, const 
   return es_json_str(buf, cap, pos, v, strlen(v));
 }
 
+/* Rounded to 0.001, then printed by es_fmt_double() (the %.15g text for
+ * any value under 10^12, which reads back). */
 static int num_field(char *buf, size_t cap, size_t *pos, const char *key, double v) {
-  char tmp[64];
+  char tmp[ES_FMT_DOUBLE_MAX];
+  int rc = put(buf, cap, pos, key);
+  if (rc)
+    return rc;
   if (!isfinite(v))
-    snprintf(tmp, sizeof(tmp), "%snull", key);
-  else
-    snprintf(tmp, sizeof(tmp), "%s%.15g", key, round(v * 1000) / 1000);
+    return put(buf, cap, pos, "null");
+  es_fmt_double(round(v * 1000) / 1000, tmp);
   return put(buf, cap, pos, tmp);
 }
 
