@@ -30,8 +30,8 @@ const char *es__sentiment_lexicon(size_t *len);
 
 #define KEY_CHUNKS (ES_SENTIMENT_KEY_MAX / 8)
 /* Room after the copied text: classify() reads 16 bytes at offsets up
- * to n, a token's key 16 bytes from its start; copy_text() zeroes the
- * first 16. */
+ * to n, fast_run() a word's key 16 bytes from its start; copy_text()
+ * zeroes the first 16. */
 #define TEXT_PAD 64
 
 /* ---- the package's word lists ----------------------------------------- */
@@ -94,6 +94,12 @@ static const struct idiom idioms[] = {
   {3, {W_CUT, W_THE, W_MUSTARD}, 2},    {3, {W_KISS, W_OF, W_DEATH}, -1.5},
   {3, {W_HAND, W_TO, W_MOUTH}, -2},
 };
+
+/* PUNC_LIST's one-character entries, as bits 0..31 for 0x20..0x3F. */
+#define PUNC1_BITS                                                                    \
+  ((1u << ('!' - 0x20)) | (1u << ('"' - 0x20)) | (1u << ('\'' - 0x20)) |              \
+   (1u << (',' - 0x20)) | (1u << ('-' - 0x20)) | (1u << ('.' - 0x20)) |               \
+   (1u << (':' - 0x20)) | (1u << (';' - 0x20)) | (1u << ('?' - 0x20)))
 
 /* PUNC_LIST: what the package strips from either end of a word. */
 static int punc_listed(const unsigned char *p, size_t n)
@@ -234,8 +240,12 @@ static inline void key_chunks(const unsigned char *p, size_t len, uint64_t k[KEY
 /* The hash of a key of up to 16 bytes (chunks k0, k1). */
 static inline uint64_t key_hash16(uint64_t k0, uint64_t k1, size_t len)
 {
-  uint64_t h = (k0 ^ ((k1 << 29) | (k1 >> 35)) ^ ((uint64_t)len << 56)) * 0x9e3779b97f4a7c15ull;
-  return h ^ (h >> 31);
+  /* Bit j of a product depends on bits 0..j of the factors only: the
+   * table takes the tag and the home slot from the high bits. The length
+   * is left out: a look-up compares it, and only keys that differ in
+   * trailing NUL bytes have the same chunks. */
+  (void)len;
+  return (k0 ^ ((k1 << 29) | (k1 >> 35))) * 0x9e3779b97f4a7c15ull;
 }
 
 /* The same function for any key: chunks 2 and 3 fold into 0 and 1, and
@@ -272,6 +282,27 @@ struct entry {
   uint8_t tok_flags;         /* the TF_* flags kind gives a token (set once built) */
 };
 
+/* ent, flags and word of a struct tok as the four bytes they take, so
+ * that one store writes them (tok_set_info()). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define TOK_INFO(ent, flags, word) \
+  ((uint32_t)(ent) << 16 | (uint32_t)(flags) << 8 | (uint32_t)(word))
+#else
+#define TOK_INFO(ent, flags, word) \
+  ((uint32_t)(ent) | (uint32_t)(flags) << 16 | (uint32_t)(word) << 24)
+#endif
+
+/* What a word of up to 16 bytes needs from the entry in a slot, kept in
+ * slot order: a look-up reads it straight after the tags, where going
+ * through index[] and entries[] would add a load to the chain. A slot
+ * that holds no key holds zeros, and so does one whose key is longer
+ * than 16 bytes, but for its length, which no such word has. */
+struct slot {
+  uint64_t key[2];           /* the entry's key[0] and key[1] */
+  uint32_t info;             /* TOK_INFO(entry, tok_flags, word) */
+  uint8_t len;
+};
+
 struct phrase {
   char text[ES_SENTIMENT_KEY_MAX + 1]; /* words separated by single spaces */
   uint8_t nwords;
@@ -283,14 +314,18 @@ struct es_sentiment {
    * in one of the PROBE slots from its home slot on (one that cannot makes
    * the table double; at the default load of a half the longest
    * displacement is about 7). tags[] holds 8 bits of each key's hash
-   * (never 0; 0 is an empty slot), index[] the entry of the slot. A lookup
-   * compares the 16 tags of the window with one load; most words of a line
-   * are not in the table and stop there, the others read one entry. The
-   * tags of the bundled lexicon take 16 KiB, so they can stay in the
-   * first-level cache. entries[0] is all zero and matches nothing. */
+   * (never 0; 0 is an empty slot), index[] the entry of the slot, and
+   * slots[] what a word of up to 16 bytes needs of it (struct slot). A
+   * lookup compares the 16 tags of the window with one load, then the key
+   * of the first slot with the tag; most words of a line are not in the
+   * table, have no slot with the tag, and compare slot 0. The tags of the
+   * bundled lexicon take 16 KiB, so they can stay in the first-level
+   * cache. entries[0] is all zero and matches nothing. */
   uint8_t *tags;           /* nslots + PROBE: windows never wrap */
   uint16_t *index;         /* nslots + PROBE */
+  struct slot *slots;      /* nslots + PROBE, filled once built */
   uint32_t slot_mask;      /* nslots - 1 */
+  unsigned home_shift;     /* 56 - log2(nslots): the home slot is the hash's bits below the tag's */
   struct entry *entries;
   uint32_t nentries, cap;  /* entries in use (with entries[0]) and allocated */
   struct phrase *phrases;
@@ -308,7 +343,7 @@ static inline uint8_t slot_tag(uint64_t h)
 }
 static inline uint32_t slot_home(const struct es_sentiment *s, uint64_t h)
 {
-  return (uint32_t)(h >> 20) & s->slot_mask;
+  return (uint32_t)(h >> s->home_shift) & s->slot_mask;
 }
 
 static inline __attribute__((always_inline)) uint64_t
@@ -336,55 +371,63 @@ static inline unsigned window_matches(const uint8_t *w, uint8_t tag)
  * alias anything) would otherwise reload them from the model every time. */
 struct table {
   const uint8_t *tags;
-  const uint16_t *index;
-  const struct entry *entries;
+  const struct slot *slots;
   uint32_t slot_mask;
+  unsigned home_shift;
 };
 
 static inline struct table table_of(const struct es_sentiment *s)
 {
-  struct table t = {s->tags, s->index, s->entries, s->slot_mask};
+  struct table t = {s->tags, s->slots, s->slot_mask, s->home_shift};
   return t;
 }
 
-/* The index of the entry whose key has chunks k0..k3 (key_chunks() of a
- * word of len bytes; h its key_hash()), or 0. With len <= 16, k2 and k3
- * are 0, and so are those of any entry of that length. */
-static inline __attribute__((always_inline)) uint32_t
-table_find_h(const struct table *s, uint64_t k0, uint64_t k1, uint64_t k2, uint64_t k3, size_t len,
-             uint64_t h, int short_key)
+/* The index of the entry whose key has chunks k[] (key_chunks() of a word
+ * of len bytes), or 0. For building the model and for the words the slow
+ * path looks up; table_find16() is the one for most words. */
+static uint32_t table_find(const struct es_sentiment *s, const uint64_t k[KEY_CHUNKS],
+                           size_t len)
 {
-  uint32_t home = (uint32_t)(h >> 20) & s->slot_mask;
+  uint64_t h = key_hash(k, len);
+  uint32_t home = slot_home(s, h);
   unsigned m = window_matches(s->tags + home, slot_tag(h));
-  /* No slot with the tag: not in the table (most words). Taking the
-   * branch, rather than selecting without one, lets the caller's loads of
-   * entries[0] start at once instead of waiting on the chain of loads
-   * (tags, index, entry) a word in the table needs. */
-  if (m == 0)
-    return 0;
-  uint32_t idx = s->index[home + (unsigned)__builtin_ctz(m)];
-  const struct entry *e = &s->entries[idx];
-  uint64_t differs = (e->key[0] ^ k0) | (e->key[1] ^ k1) | (e->len ^ (uint64_t)len);
-  if (!short_key)
-    differs |= (e->key[2] ^ k2) | (e->key[3] ^ k3);
-  if (__builtin_expect((differs != 0) & ((m & (m - 1)) != 0), 0)) {
-    /* More slots of the window have the tag: check them all. */
-    const uint64_t k[KEY_CHUNKS] = {k0, k1, k2, k3};
-    for (unsigned i = 0; i < PROBE; i++) {
-      uint32_t j = s->index[home + i];
-      if ((m >> i & 1) && key_differs(&s->entries[j], k, len) == 0)
-        return j;
-    }
-    return 0;
+  for (; m; m &= m - 1) {
+    uint32_t j = s->index[home + (unsigned)__builtin_ctz(m)];
+    if (key_differs(&s->entries[j], k, len) == 0)
+      return j;
   }
-  return idx & (0u - (uint32_t)(differs == 0));
+  return 0;
 }
 
-static inline uint32_t table_find(const struct es_sentiment *s, const uint64_t k[KEY_CHUNKS],
-                                  size_t len)
+/* table_find() for a key of up to 16 bytes (chunks k0, k1), from the
+ * slots, without a branch on whether the key is in the table (a branch
+ * the predictor would often miss). Returns the slot whose key it compared
+ * (slot 0, which is hot, when the window has no slot with the tag) and
+ * sets *found to all ones when the keys are equal, else to 0: the caller
+ * reads the slot while the comparison is under way, and masks it. */
+static inline __attribute__((always_inline)) const struct slot *
+table_find16(const struct table *s, uint64_t k0, uint64_t k1, size_t len, unsigned *found)
 {
-  struct table t = table_of(s);
-  return table_find_h(&t, k[0], k[1], k[2], k[3], len, key_hash(k, len), 0);
+  uint64_t h = key_hash16(k0, k1, len);
+  uint32_t home = (uint32_t)(h >> s->home_shift) & s->slot_mask;
+  unsigned m = window_matches(s->tags + home, slot_tag(h));
+  const struct slot *sl =
+      &s->slots[(home + (unsigned)__builtin_ctz(m | (1u << PROBE))) & (0u - (m != 0))];
+  uint64_t differs = (sl->key[0] ^ k0) | (sl->key[1] ^ k1) | (sl->len ^ (uint64_t)len);
+  if (__builtin_expect((differs != 0) & ((m & (m - 1)) != 0), 0)) {
+    /* More slots of the window have the tag: check them all. */
+    for (unsigned j = 0; j < PROBE; j++) {
+      const struct slot *x = &s->slots[home + j];
+      if ((m >> j & 1) && ((x->key[0] ^ k0) | (x->key[1] ^ k1) | (x->len ^ (uint64_t)len)) == 0) {
+        *found = ~0u;
+        return x;
+      }
+    }
+    *found = 0;
+    return s->slots;
+  }
+  *found = 0u - (unsigned)(differs == 0);
+  return sl;
 }
 
 /* Puts entry idx in its window, Robin Hood style: walking from its home, it
@@ -432,6 +475,7 @@ static int table_rebuild(struct es_sentiment *s, uint32_t nslots)
     s->tags = tags;
     s->index = index;
     s->slot_mask = nslots - 1;
+    s->home_shift = 56 - (unsigned)__builtin_ctz(nslots);
     uint32_t i;
     for (i = 1; i < s->nentries; i++)
       if (table_place(s, i) != 0)
@@ -671,6 +715,7 @@ int es_sentiment_new(const char *lexicon, size_t len, const char *name, struct e
   while (nslots < 2 * s->cap)
     nslots *= 2;
   s->slot_mask = nslots - 1;
+  s->home_shift = 56 - (unsigned)__builtin_ctz(nslots);
   s->tags = calloc((size_t)nslots + PROBE, sizeof *s->tags);
   s->index = calloc((size_t)nslots + PROBE, sizeof *s->index);
   s->entries = calloc(s->cap, sizeof *s->entries);
@@ -689,6 +734,24 @@ int es_sentiment_new(const char *lexicon, size_t len, const char *name, struct e
                              ((e->kind & E_BOOSTER) ? TF_BOOSTER : 0) |
                              ((e->kind & E_NEGATE) ? TF_NEGWORD : 0));
   }
+  uint32_t nfill = s->slot_mask + 1 + PROBE;
+  s->slots = calloc(nfill, sizeof *s->slots);
+  if (!s->slots) {
+    rc = ES_ENOMEM;
+    goto fail;
+  }
+  for (uint32_t pos = 0; pos < nfill; pos++) {
+    if (!s->tags[pos])
+      continue;
+    const struct entry *e = &s->entries[s->index[pos]];
+    struct slot *sl = &s->slots[pos];
+    sl->len = e->len;
+    if (e->len <= 16) {
+      sl->key[0] = e->key[0];
+      sl->key[1] = e->key[1];
+      sl->info = TOK_INFO(s->index[pos], e->tok_flags, e->word);
+    }
+  }
   *out = s;
   return 0;
 fail:
@@ -702,6 +765,7 @@ void es_sentiment_free(struct es_sentiment *s)
     return;
   free(s->tags);
   free(s->index);
+  free(s->slots);
   free(s->entries);
   free(s->phrases);
   free(s);
@@ -719,15 +783,38 @@ struct tok {
   uint8_t word;     /* enum word_id of the lower-cased word */
 };
 
+_Static_assert(offsetof(struct tok, flags) == offsetof(struct tok, ent) + 2 &&
+                   offsetof(struct tok, word) == offsetof(struct tok, ent) + 3,
+               "struct tok: ent, flags and word are four bytes in a row");
+
+static inline void tok_set_info(struct tok *t, uint32_t info)
+{
+  memcpy(&t->ent, &info, sizeof info);
+}
+
+/* The token starts and ends of a word of 64 bytes of the text, and which
+ * tokens fast_run() can take (each marked at its end):
+ *   clean  the tokens of letters and digits (the word is the token);
+ *   ext    the other tokens that start with a letter or a digit and
+ *          either are letters, digits and apostrophes ending with a
+ *          letter or a digit (the word is the token), or are letters and
+ *          digits then one byte that is neither (the word is the token
+ *          without it, when PUNC_LIST has it);
+ *   trail  the latter. */
+struct wmask {
+  uint64_t starts, ends, clean, ext, trail;
+};
+
 struct es_sentiment_scratch {
   size_t max_bytes;
   size_t max_tokens;
   unsigned char *text;   /* max_bytes + TEXT_PAD: the text as scored */
   uint32_t *map;         /* max_bytes + 1: offset in the caller's text of each byte */
-  unsigned char *low;    /* max_bytes + TEXT_PAD: the same, ASCII lower-cased */
   uint64_t *bits;        /* 2 masks of max_bytes / 64 + 2 words, one bit per byte: */
-  uint64_t *space;       /*   white space (JavaScript's \s) */
-  uint64_t *alnum;       /*   ASCII letters and digits */
+  uint64_t *upper;       /*   A-Z */
+  uint64_t *lower;       /*   a-z */
+  struct wmask *wm;      /* max_bytes / 64 + 2: word_masks() of each word */
+  int caps;              /* the text has a capital */
   struct tok *toks;      /* max_tokens */
   uint32_t *lex;         /* max_tokens: indexes of the lexicon words among toks */
   struct es_sentiment_word words[ES_SENTIMENT_MAX_WORDS];
@@ -745,17 +832,17 @@ struct es_sentiment_scratch *es_sentiment_scratch_new(size_t max_bytes)
   scr->max_tokens = max_bytes / 3 + 2;
   size_t nwords = max_bytes / 64 + 2;
   scr->text = calloc(1, max_bytes + TEXT_PAD);
-  scr->low = calloc(1, max_bytes + TEXT_PAD);
   scr->bits = calloc(2 * nwords, sizeof *scr->bits);
+  scr->wm = calloc(nwords, sizeof *scr->wm);
   scr->map = malloc((max_bytes + 1) * sizeof *scr->map);
   scr->toks = malloc(scr->max_tokens * sizeof *scr->toks);
   scr->lex = malloc(scr->max_tokens * sizeof *scr->lex);
-  if (!scr->text || !scr->low || !scr->bits || !scr->map || !scr->toks || !scr->lex) {
+  if (!scr->text || !scr->bits || !scr->wm || !scr->map || !scr->toks || !scr->lex) {
     es_sentiment_scratch_free(scr);
     return NULL;
   }
-  scr->space = scr->bits;
-  scr->alnum = scr->bits + nwords;
+  scr->upper = scr->bits;
+  scr->lower = scr->bits + nwords;
   return scr;
 }
 
@@ -764,8 +851,8 @@ void es_sentiment_scratch_free(struct es_sentiment_scratch *scr)
   if (!scr)
     return;
   free(scr->text);
-  free(scr->low);
   free(scr->bits);
+  free(scr->wm);
   free(scr->map);
   free(scr->toks);
   free(scr->lex);
@@ -839,57 +926,124 @@ static inline int needs_remap(const unsigned char *p, unsigned flags)
          (p[0] == 0xCA && p[1] == 0xBC) || (p[0] == 0xC2 && p[1] == 0xB4);
 }
 
+/* a + b + *carry, setting *carry to the carry out. */
+static inline uint64_t add_carry(uint64_t a, uint64_t b, unsigned *carry)
+{
+  uint64_t x;
+  unsigned c = __builtin_add_overflow(a, b, &x);
+  c |= __builtin_add_overflow(x, (uint64_t)*carry, &x);
+  *carry = c;
+  return x;
+}
+
+/* What word_masks() carries from one word to the next: bit 63 of the
+ * last word's space, alnum and stop masks, and two carries. Before the
+ * text counts as white space. */
+struct wcarry {
+  uint64_t sp, an, stop;
+  unsigned c1, c2;
+};
+
+/* Fills *m from the word's white space, letters and digits, and
+ * apostrophes. Adding the starts of the tokens to a run of bytes of a
+ * class carries each start along its run: the carry lands on the first
+ * byte after it, and on into the next word. */
+static inline void word_masks(struct wmask *m, uint64_t sp, uint64_t an, uint64_t ap,
+                              struct wcarry *wc)
+{
+  uint64_t tok = ~sp, starts = tok & ((sp << 1) | wc->sp), sa = starts & an;
+  /* Runs of letters and digits from such a start. */
+  uint64_t run = tok & an, land = add_carry(run, sa, &wc->c1) & ~run;
+  uint64_t clean = land & sp, stop = land & tok;
+  uint64_t trail = ((stop << 1) | wc->stop) & sp;
+  /* Runs of letters, digits and apostrophes, ending with one of the
+   * former. */
+  uint64_t run1 = tok & (an | ap);
+  uint64_t clean1 = add_carry(run1, sa, &wc->c2) & ~run1 & sp & ((an << 1) | wc->an);
+  m->starts = starts;
+  m->ends = sp & ~((sp << 1) | wc->sp);
+  m->clean = clean;
+  m->ext = (clean1 & ~clean) | trail;
+  m->trail = trail;
+  wc->sp = sp >> 63;
+  wc->an = an >> 63;
+  wc->stop = stop >> 63;
+}
+
+#if defined(__SSE2__) && !defined(ES_SENTIMENT_SCALAR)
+/* All ones in each byte of v in lo..lo+n-1 (n < 128): adding 0x80 - lo
+ * moves that range to the bottom of the signed bytes. */
+#define IN_RANGE(v, lo, n)                                                        \
+  _mm_cmpgt_epi8(_mm_set1_epi8((char)(-128 + (n))),                               \
+                 _mm_add_epi8((v), _mm_set1_epi8((char)(0x80 - (lo)))))
+#endif
+
 /* One pass over text[0..n) in the scratch, sixteen bytes at a time: fills
- * the masks space and alnum (bit i for byte i) and the lower-cased copy.
- * Returns 1, unfinished, when the text has something remap_text() must
- * rewrite first. In `space`, every bit from n on is set, so that a scan
- * for the end of a word always stops. Reads and writes up to 16 bytes past
- * n, within the padding. Per-token work then tests a word's classes with a
- * few shifts of these masks instead of a loop over its bytes. */
-static int classify(struct es_sentiment_scratch *scr, size_t n, unsigned flags)
+ * the masks upper and lower (bit i for byte i), word_masks() of each word
+ * of 64 bytes (bytes from n on count as white space, so that the last
+ * token ends), scr->caps, whether the text has a capital, and the counts
+ * of '!' and '?' (*nex, *nq). Returns 1, unfinished, when the text has
+ * something remap_text() must rewrite first. Reads up to 16 bytes past n,
+ * within the zero padding. Per-token work then tests a word's classes
+ * with a few operations on these masks instead of a loop over its bytes. */
+static int classify(struct es_sentiment_scratch *scr, size_t n, unsigned flags, unsigned *nex,
+                    unsigned *nq)
 {
   const unsigned char *b = scr->text;
-  unsigned char *low = scr->low;
   uint64_t spill = 0; /* bits of a Unicode space that runs into the next word */
+  uint64_t caps = 0;
+  struct wcarry wc = {1, 0, 0, 0, 0};
+  *nex = *nq = 0;
   for (size_t w = 0; w <= n / 64; w++) {
-    uint64_t space = spill, alnum = 0, lead = 0;
+    uint64_t space = spill, alnum = 0, upper = 0, lower = 0, apos = 0, lead = 0, marks = 0;
     size_t base = 64 * w;
     for (size_t at = base; at <= n && at < base + 64; at += 16) {
-      uint32_t ws16, lead16, an16;
+      uint32_t ws16, lead16, an16, up16, lo16, ap16, mk16;
 #if defined(__SSE2__) && !defined(ES_SENTIMENT_SCALAR)
       __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + at));
-      __m128i sp = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')),
-                                _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x08)),
-                                              _mm_cmplt_epi8(v, _mm_set1_epi8(0x0e))));
+      __m128i sp = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), IN_RANGE(v, 0x09, 5));
       /* Bytes 0xC2..0xFF: the lead bytes a Unicode space can start with. */
       __m128i hi = _mm_and_si128(v, _mm_cmpgt_epi8(v, _mm_set1_epi8((char)0xC1)));
-      __m128i up = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)),
-                                 _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
-      __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
-      __m128i let = _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8('a' - 1)),
-                                  _mm_cmplt_epi8(folded, _mm_set1_epi8('z' + 1)));
-      __m128i dig = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
-                                  _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
-      _mm_storeu_si128((__m128i *)(void *)(low + at),
-                       _mm_or_si128(v, _mm_and_si128(up, _mm_set1_epi8(0x20))));
+      __m128i up = IN_RANGE(v, 'A', 26), lo = IN_RANGE(v, 'a', 26);
+      __m128i an = _mm_or_si128(_mm_or_si128(up, lo), IN_RANGE(v, '0', 10));
+      __m128i mk = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('!')),
+                                _mm_cmpeq_epi8(v, _mm_set1_epi8('?')));
       ws16 = (uint32_t)_mm_movemask_epi8(sp);
       lead16 = (uint32_t)_mm_movemask_epi8(hi);
-      an16 = (uint32_t)_mm_movemask_epi8(_mm_or_si128(let, dig));
+      up16 = (uint32_t)_mm_movemask_epi8(up);
+      lo16 = (uint32_t)_mm_movemask_epi8(lo);
+      an16 = (uint32_t)_mm_movemask_epi8(an);
+      ap16 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\'')));
+      mk16 = (uint32_t)_mm_movemask_epi8(mk);
 #else
-      ws16 = lead16 = an16 = 0;
+      ws16 = lead16 = an16 = up16 = lo16 = ap16 = mk16 = 0;
       for (unsigned j = 0; j < 16; j++) {
         unsigned char c = b[at + j];
         unsigned k = byte_class[c];
         ws16 |= (uint32_t)((k & C_WS) != 0) << j;
         lead16 |= (uint32_t)(c >= 0xC2) << j;
         an16 |= (uint32_t)((k & (C_UPPER | C_LOWER | C_DIGIT)) != 0) << j;
-        low[at + j] = (unsigned char)((k & C_UPPER) ? c + 32 : c);
+        up16 |= (uint32_t)((k & C_UPPER) != 0) << j;
+        lo16 |= (uint32_t)((k & C_LOWER) != 0) << j;
+        ap16 |= (uint32_t)(c == '\'') << j;
+        mk16 |= (uint32_t)(c == '!' || c == '?') << j;
       }
 #endif
       unsigned sh = (unsigned)(at - base);
       space |= (uint64_t)ws16 << sh;
       alnum |= (uint64_t)an16 << sh;
+      upper |= (uint64_t)up16 << sh;
+      lower |= (uint64_t)lo16 << sh;
+      apos |= (uint64_t)ap16 << sh;
+      marks |= (uint64_t)mk16 << sh;
       lead |= (uint64_t)lead16 << sh;
+    }
+    /* '!' and '?' (the padding past n has none). The package counts them
+     * in the words; every one is in some word. */
+    for (; marks; marks &= marks - 1) {
+      unsigned char c = b[base + (unsigned)__builtin_ctzll(marks)];
+      *nex += c == '!';
+      *nq += c == '?';
     }
     spill = 0;
     while (lead) {
@@ -907,15 +1061,18 @@ static int classify(struct es_sentiment_scratch *scr, size_t n, unsigned flags)
           spill |= (uint64_t)1 << (k - 64);
       }
     }
-    scr->space[w] = space;
-    scr->alnum[w] = alnum;
+    /* Bits from n on are white space, so that the last token ends. */
+    if (w == n / 64)
+      space |= ~(uint64_t)0 << (n % 64);
+    scr->upper[w] = upper;
+    scr->lower[w] = lower;
+    caps |= upper;
+    word_masks(&scr->wm[w], space, alnum, apos, &wc);
   }
-  /* A Unicode space may have marked a bit in the word after n / 64; the
-   * sentinel sets that word whole anyway. Bits from n on are white space,
-   * so that the last token ends. bits_at() may read alnum[] one word past
-   * n / 64 (left from an earlier text): it masks what lies past the token. */
-  scr->space[n / 64] |= ~(uint64_t)0 << (n % 64);
-  scr->space[n / 64 + 1] = ~(uint64_t)0;
+  /* The padding past n has no capital. bits_at() may read upper[] and
+   * lower[] one word past n / 64 (left from an earlier text): it masks
+   * what lies past the token. */
+  scr->caps = caps != 0;
   return 0;
 }
 
@@ -933,17 +1090,34 @@ static inline uint64_t bits_at(const uint64_t *m, size_t pos, size_t len)
   return x & (((uint64_t)1 << len) - 1);
 }
 
-/* Masks keeping the first n bytes (1 <= n <= 16) of the two 8-byte chunks
- * of a word, computed rather than loaded from a table: a load that can
- * happen to share its address bits 0-11 with a recent store (a spill to
- * the stack) waits for it, which made the speed of this loop depend on
- * where the linker put such a table. */
+/* Whether mask m has a bit among pos..pos+len-1. */
+static inline unsigned range_any(const uint64_t *m, size_t pos, size_t len)
+{
+  while (len > 56) {
+    if (bits_at(m, pos, 56))
+      return 1;
+    pos += 56;
+    len -= 56;
+  }
+  return bits_at(m, pos, len) != 0;
+}
+
+/* Masks keeping the first n bytes (0 <= n <= 16) of the two 8-byte chunks
+ * of a word. A table: computing them took more instructions than the
+ * rest of a word's key, in the loop that is most of the time. */
+#define M8(n) (~(uint64_t)0 >> (64 - 8 * (n)))
+static const uint64_t keep16[17][2] = {
+  {0, 0}, {M8(1), 0}, {M8(2), 0}, {M8(3), 0}, {M8(4), 0}, {M8(5), 0}, {M8(6), 0}, {M8(7), 0},
+  {M8(8), 0}, {M8(8), M8(1)}, {M8(8), M8(2)}, {M8(8), M8(3)}, {M8(8), M8(4)}, {M8(8), M8(5)},
+  {M8(8), M8(6)}, {M8(8), M8(7)}, {M8(8), M8(8)},
+};
+#undef M8
+
 static inline void keep_masks(size_t n, uint64_t *m0, uint64_t *m1)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  size_t r0 = n < 8 ? n : 8, r1 = n > 8 ? n - 8 : 0;
-  *m0 = ~(uint64_t)0 >> (64 - 8 * r0);
-  *m1 = r1 ? ~(uint64_t)0 >> (64 - 8 * r1) : 0;
+  *m0 = keep16[n][0];
+  *m1 = keep16[n][1];
 #else
   *m0 = keep_mask(n);
   *m1 = keep_mask(n > 8 ? n - 8 : 0);
@@ -968,32 +1142,28 @@ struct word {
   uint32_t entry;      /* its entry, or 0 */
 };
 
-/* The slow path of tokenise(), byte by byte: a token with punctuation, a
- * byte that is not ASCII, or more than 16 bytes. Works out which part of
- * b[ts..te) the package keeps as the word, and looks it up; counts the '!' and
- * '?' (only such tokens have them). Returns 0 when the package drops the
- * token. */
+/* The slow path of tokenise(), byte by byte, for the tokens fast_run()
+ * leaves (about one in sixty on the bench corpus): a byte that is not
+ * ASCII, punctuation other than apostrophes inside and one PUNC_LIST entry
+ * at the end, or a word of more than 16 bytes. Works out which part of
+ * b[ts..te) the package keeps as the word, and looks it up. Returns 0 when
+ * the package drops the token. */
 static __attribute__((noinline)) int slow_word(const struct es_sentiment *s,
-                                               const struct es_sentiment_scratch *scr, size_t ts,
-                                               size_t te, struct word *wd, struct split *sp)
+                                               const unsigned char *b, size_t ts, size_t te,
+                                               struct word *wd)
 {
-  const unsigned char *b = scr->text;
-  size_t npunct = 0, first = SIZE_MAX, last = 0, tl = te - ts;
-  unsigned any = 0, ex = 0, q = 0;
+  size_t tl = te - ts;
+  size_t npunct = 0, first = SIZE_MAX, last = 0;
+  unsigned any = 0;
   for (size_t i = ts; i < te; i++) {
-    unsigned char c = b[i];
-    unsigned k = byte_class[c];
+    unsigned k = byte_class[b[i]];
     size_t is_punct = (k & C_PUNCT) != 0;
     any |= k;
     npunct += is_punct;
-    ex += c == '!';
-    q += c == '?';
     /* The first and last bytes that are not punctuation, without a branch. */
     first = first == SIZE_MAX && !is_punct ? i : first;
     last = is_punct ? last : i;
   }
-  sp->nex += ex;
-  sp->nq += q;
   /* ASCII: a code unit per byte. */
   if (any & C_HI ? !longer_than_one_unit(b + ts, tl) : tl < 2)
     return 0;
@@ -1018,115 +1188,197 @@ static __attribute__((noinline)) int slow_word(const struct es_sentiment *s,
   wd->entry = 0;
   if (wd->len <= ES_SENTIMENT_KEY_MAX) { /* no key is longer */
     uint64_t k[KEY_CHUNKS];
-    key_chunks(scr->low + wd->start, wd->len, k);
+    key_chunks(b + wd->start, wd->len, k);
     wd->entry = table_find(s, k, wd->len);
   }
   return 1;
+}
+
+/* Where fast_run() is in the text. */
+struct run {
+  const struct es_sentiment_scratch *scr;
+  size_t sw, ew;           /* the words of st and ends */
+  size_t last;             /* the word that holds bit n */
+  uint64_t st, ends;       /* token starts and ends not taken yet in them */
+  struct tok *t;           /* the next token */
+  uint32_t found;          /* the TOK_INFO() of the words found, or'ed */
+  size_t ts, te;           /* when fast_run() returns 1: a token it left */
+};
+
+/* Fills *t for the word b[ts..ts+wl) (wl <= 16) of letters, digits and
+ * apostrophes, with the case flags `tf`, and looks it up; returns the
+ * TOK_INFO() of its slot when the word is in the table, else 0. */
+static inline __attribute__((always_inline)) uint32_t
+put_word(const struct table *tb, const unsigned char *b, struct tok *t, size_t ts, size_t wl,
+         unsigned tf)
+{
+  /* Among letters, digits and apostrophes, a capital has 0x40 set and
+   * 0x20 clear, a small letter both, the others 0x20 set and 0x40 clear:
+   * setting 0x20 lower-cases them all. */
+  const uint64_t bit5 = 0x2020202020202020ull;
+  uint64_t m0, m1;
+  keep_masks(wl, &m0, &m1);
+  uint64_t k0 = (load8(b + ts) | bit5) & m0, k1 = (load8(b + ts + 8) | bit5) & m1;
+  unsigned found;
+  const struct slot *sl = table_find16(tb, k0, k1, wl, &found);
+  uint32_t info = sl->info & found;
+  t->start = (uint32_t)ts;
+  t->len = (uint32_t)wl;
+  tok_set_info(t, info | TOK_INFO(0, tf, 0));
+  return info;
+}
+
+/* Takes the tokens from r on while word_masks() marks them clean or ext
+ * and their words have at most 16 bytes: looks each up and fills a
+ * struct tok (a token of one byte is dropped). Returns 0 at the end of
+ * the text, or 1 at a token for slow_word() (r->ts, r->te). It has no
+ * call, so that its state stays in registers, and no branch on a word's
+ * length or whether it is in the table (it computes what it needs for
+ * every word and keeps the result or not), because word lengths vary too
+ * much for the branch predictor. */
+static __attribute__((noinline)) int fast_run(const struct table *tb, const unsigned char *b,
+                                              struct run *r)
+{
+  const struct es_sentiment_scratch *scr = r->scr;
+  struct tok *t = r->t;
+  const struct wmask *wm = scr->wm;
+  uint64_t st = r->st, ends = r->ends, clean = wm[r->ew].clean;
+  size_t sw = r->sw, ew = r->ew, sbase = 64 * sw, ebase = 64 * ew;
+  uint32_t acc = r->found;
+  int rc = 0;
+  for (;;) {
+    while (!st) {
+      if (sw == r->last)
+        goto out;
+      st = wm[++sw].starts;
+      sbase += 64;
+    }
+    size_t ts = sbase + (unsigned)__builtin_ctzll(st);
+    st &= st - 1;
+    while (!ends) {
+      ends = wm[++ew].ends;
+      clean = wm[ew].clean;
+      ebase += 64;
+    }
+    uint64_t eb = ends & (0 - ends);
+    size_t te = ebase + (unsigned)__builtin_ctzll(ends);
+    ends ^= eb;
+    size_t tl = te - ts;
+    if (__builtin_expect((eb & clean) && tl <= 16, 1)) {
+      acc |= put_word(tb, b, t, ts, tl, 0);
+      t += tl >= 2;
+      continue;
+    }
+    /* Letters, digits and apostrophes, or letters and digits and a
+     * PUNC_LIST entry that goes, when the word has two or more. */
+    size_t wl = tl;
+    unsigned tf = TF_APOS;
+    if (!(eb & wm[ew].ext))
+      goto slow;
+    if (eb & wm[ew].trail) {
+      unsigned c = b[te - 1];
+      wl = tl - 1;
+      if (wl < 2 || !(c - 0x20u < 32 && (PUNC1_BITS >> (c - 0x20u) & 1)))
+        goto slow;
+      tf = (c == '\'') * TF_APOS;
+    }
+    if (wl > 16)
+      goto slow;
+    acc |= put_word(tb, b, t, ts, wl, tf);
+    t++;
+    continue;
+  slow:
+    r->ts = ts;
+    r->te = te;
+    rc = 1;
+    break;
+  }
+out:
+  r->t = t;
+  r->st = st;
+  r->ends = ends;
+  r->sw = sw;
+  r->ew = ew;
+  r->found = acc;
+  return rc;
 }
 
 /* Splits the copied text into words as the package's SentiText does:
  * split on JavaScript white space; drop tokens of one code unit or none;
  * replace a token that is a PUNC_LIST entry followed or preceded by a word
  * of two or more units without ASCII punctuation by that word. Looks every
- * word up, lower-cased, and lists the lexicon words.
- *
- * Most tokens are short runs of ASCII letters and digits: those take a
- * path with no branch on the word's length or letters (it computes what
- * it needs for every such token and keeps the result or not), because
- * word lengths and classes vary too much for the branch predictor. The
- * one branch left is whether the word is in the table (see
- * table_find_h()). */
+ * word up, lower-cased, and lists the lexicon words. Token starts (a
+ * non-space after a space) and ends (a space after a non-space) come a
+ * word of 64 bytes at a time; before the text counts as white space, and
+ * every bit from n on is set, so the last token ends. A count of trailing
+ * zeros finds each, instead of a branch per byte, which the ever-changing
+ * word lengths would mispredict. Most tokens are short runs of ASCII
+ * letters and digits, which fast_run() takes; slow_word() the others. */
 static void tokenise(const struct es_sentiment *s, struct es_sentiment_scratch *scr, size_t n,
-                     struct split *sp)
+                     unsigned flags, struct split *sp)
 {
   const unsigned char *b = scr->text;
   struct tok *toks = scr->toks;
-  uint32_t *lex = scr->lex;
-  size_t ntok = 0, nlex = 0, nupper = 0;
   sp->but_lower = sp->but_upper = sp->but_any = SIZE_MAX;
-  sp->nex = sp->nq = 0;
-  const unsigned char *low = scr->low;
-  const uint64_t *space = scr->space, *alnum = scr->alnum;
   const struct table table = table_of(s);
-  size_t last_word = n / 64;
-  /* Token starts (a non-space after a space) and ends (a space after a
-   * non-space), a word of 64 bytes at a time; before the text counts as
-   * white space, and every bit from n on is set, so the last token ends.
-   * A count of trailing zeros finds each, instead of a branch per byte,
-   * which the ever-changing word lengths would mispredict. */
-  size_t sw = 0, ew = 0;
-  uint64_t st = ~space[0] & ((space[0] << 1) | 1), ends = space[0] & ~((space[0] << 1) | 1);
-
-  for (;;) {
-    while (!st) {
-      if (++sw > last_word)
-        goto done;
-      st = ~space[sw] & ((space[sw] << 1) | (space[sw - 1] >> 63));
-    }
-    size_t ts = 64 * sw + (size_t)__builtin_ctzll(st);
-    st &= st - 1;
-    while (!ends) {
-      ++ew;
-      ends = space[ew] & ~((space[ew] << 1) | (space[ew - 1] >> 63));
-    }
-    size_t te = 64 * ew + (size_t)__builtin_ctzll(ends);
-    ends &= ends - 1;
-    size_t tl = te - ts;
-    size_t ws = ts, wl = tl;
-    unsigned flags;
-    size_t keep;
-    uint32_t e;
-    /* The first byte that is not a letter or a digit, among the first 16
-     * (16 when all are): the end of the token (white space) when the token
-     * is at most 16 letters and digits. */
-    size_t alnum_run = (size_t)__builtin_ctzll(~bits_at(alnum, ts, 16));
-    if (__builtin_expect(alnum_run == tl, 1)) {
-      /* Up to 16 ASCII letters and digits: the token is the word, its
-       * lower-cased bytes (two chunks) the key. */
-      uint64_t m0, m1;
-      keep_masks(tl, &m0, &m1);
-      uint64_t k0 = load8(low + ts) & m0, k1 = load8(low + ts + 8) & m1;
-      /* Capitals: 0x20 where lower-casing changed a byte. Python's
-       * isupper(): some, and every letter (0x40 set, lower-cased) one. */
-      uint64_t up0 = (load8(b + ts) & m0) ^ k0, up1 = (load8(b + ts + 8) & m1) ^ k1;
-      const uint64_t letter_bit = 0x4040404040404040ull;
-      unsigned upper = (up0 | up1) != 0;
-      unsigned all_upper = (((k0 & letter_bit) >> 1) == up0) & (((k1 & letter_bit) >> 1) == up1);
-      flags = upper * TF_HAS_UPPER + (upper & all_upper) * TF_UPPER;
-      keep = tl >= 2;
-      e = table_find_h(&table, k0, k1, 0, 0, tl, key_hash16(k0, k1, tl), 1);
-    } else {
-      struct word wd;
-      if (!slow_word(s, scr, ts, te, &wd, sp))
-        continue;
-      ws = wd.start;
-      wl = wd.len;
-      flags = wd.flags;
-      keep = 1;
-      e = wd.entry;
-    }
-
-    const struct entry *en = &table.entries[e];
-    struct tok *t = &toks[ntok];
-    t->start = (uint32_t)ws;
-    t->len = (uint32_t)wl;
-    t->ent = (uint16_t)e;
+  struct run r;
+  r.scr = scr;
+  r.sw = r.ew = 0;
+  r.last = n / 64;
+  r.st = scr->wm[0].starts;
+  r.ends = scr->wm[0].ends;
+  r.t = toks;
+  r.found = 0;
+  while (fast_run(&table, b, &r)) {
+    struct word wd;
+    if (!slow_word(s, b, r.ts, r.te, &wd))
+      continue;
+    const struct entry *en = &s->entries[wd.entry];
+    struct tok *t = r.t++;
+    t->start = (uint32_t)wd.start;
+    t->len = (uint32_t)wd.len;
+    t->ent = (uint16_t)wd.entry;
     t->word = en->word;
-    t->flags = (uint8_t)(flags | en->tok_flags);
-    lex[nlex] = (uint32_t)ntok;
-    nlex += keep & (en->kind & E_LEXICON);
-    nupper += keep & ((flags & TF_UPPER) != 0);
-    if (__builtin_expect(en->word == W_BUT, 0) && keep) {
-      if (sp->but_any == SIZE_MAX)
-        sp->but_any = ntok;
-      if (!(flags & TF_HAS_UPPER) && sp->but_lower == SIZE_MAX)
-        sp->but_lower = ntok;
-      if (sp->but_upper == SIZE_MAX && memcmp(b + ws, "BUT", 3) == 0)
-        sp->but_upper = ntok;
-    }
-    ntok += keep;
+    t->flags = (uint8_t)(wd.flags | en->tok_flags);
+    r.found |= TOK_INFO(wd.entry, en->tok_flags, 0);
   }
-done:
+  /* No lexicon word (nor, with ES_SENTIMENT_PHRASES, a word in the table,
+   * which may start a phrase): nothing more to know (half the lines). */
+  size_t ntok = (size_t)(r.t - toks), nlex = 0, nupper = 0;
+  if (!(r.found & TOK_INFO(0, TF_LEX, 0)) &&
+      !((flags & ES_SENTIMENT_PHRASES) && (r.found & TOK_INFO(0xffff, 0, 0)))) {
+    sp->ntok = ntok;
+    sp->nlex = sp->nupper = 0;
+    return;
+  }
+  /* The capitals of each word (above, only the slow path's words have
+   * them), the lexicon words, the words in capitals and the first "but"s,
+   * in a pass of their own: in the loop above, a count of lexicon words
+   * would chain every word's table look-up to the next word's. */
+  uint32_t *lex = scr->lex;
+  for (size_t i = 0; i < ntok; i++) {
+    unsigned f = toks[i].flags;
+    if (scr->caps) {
+      /* TF_HAS_UPPER and TF_UPPER from the word's bytes, which are those
+       * of the token but punctuation, which has no letter. */
+      f &= ~(unsigned)(TF_HAS_UPPER | TF_UPPER);
+      if (range_any(scr->upper, toks[i].start, toks[i].len))
+        f |= range_any(scr->lower, toks[i].start, toks[i].len) ? TF_HAS_UPPER
+                                                               : TF_HAS_UPPER | TF_UPPER;
+      toks[i].flags = (uint8_t)f;
+    }
+    lex[nlex] = (uint32_t)i;
+    nlex += f & TF_LEX;
+    nupper += (f & TF_UPPER) != 0;
+    if (__builtin_expect(toks[i].word == W_BUT, 0)) {
+      if (sp->but_any == SIZE_MAX)
+        sp->but_any = i;
+      if (!(f & TF_HAS_UPPER) && sp->but_lower == SIZE_MAX)
+        sp->but_lower = i;
+      if (sp->but_upper == SIZE_MAX && memcmp(b + toks[i].start, "BUT", 3) == 0)
+        sp->but_upper = i;
+    }
+  }
   sp->ntok = ntok;
   sp->nlex = nlex;
   sp->nupper = nupper;
@@ -1419,12 +1671,12 @@ int es_sentiment_score(const struct es_sentiment *s, struct es_sentiment_scratch
   size_t n = len;
   struct split sp;
   copy_text(scr, (const unsigned char *)text, len);
-  if (classify(scr, n, flags)) {
+  if (classify(scr, n, flags, &sp.nex, &sp.nq)) {
     n = remap_text(scr, (const unsigned char *)text, len, flags);
     mapped = 1;
-    classify(scr, n, flags);
+    classify(scr, n, flags, &sp.nex, &sp.nq);
   }
-  tokenise(s, scr, n, &sp);
+  tokenise(s, scr, n, flags, &sp);
   out->ntokens = (uint32_t)sp.ntok;
   if (sp.ntok == 0)
     return 0;

@@ -369,6 +369,123 @@ static void test_threads(void)
   }
 }
 
+/* Scores as bits: the scores must not change by a bit, whatever path a
+ * word takes through the tokeniser. */
+#define ASSERT_SAME(a, b)                                                                       \
+  do {                                                                                          \
+    double a_ = (a), b_ = (b);                                                                  \
+    if (memcmp(&a_, &b_, sizeof a_) != 0)                                                       \
+      ES_FAIL_("%s == %s (%a vs %a)", #a, #b, a_, b_);                                          \
+  } while (0)
+
+static void test_token_shapes(void)
+{
+  /* The shapes of words the tokeniser takes by different paths (letters
+   * and digits; apostrophes inside; one PUNC_LIST mark after; punctuation
+   * elsewhere, bytes that are not ASCII, white space other than ' ',
+   * words of 16 and 17 bytes; capitals in words that are and are not in
+   * the lexicon; "but" in each case; '!' and '?'), with the scores of the
+   * implementation before the tokeniser was rewritten for speed, which
+   * agreed with vader-sentiment (tests/sentiment). */
+  static const struct {
+    const char *text;
+    double compound, neg, neu, pos;
+    unsigned ntokens, nscored;
+  } cases[] = {
+    {"I don't like it, I can't stand it.",
+     -0x1.1a1f00ed2b438p-2, 0x1.2fe3320c3deep-2, 0x1.680e66f9e1091p-1, 0x0p+0, 6, 1},
+    {"that's great, isn't it?",
+     0x1.3ff204a562003p-1, 0x0p+0, 0x1.b0ad12073615bp-2, 0x1.27a976fc64f53p-1, 4, 1},
+    {"the dogs' dinner was awful!",
+     -0x1.04c1f5819a0cdp-1, 0x1.ce49dd746a29dp-2, 0x1.18db1145caeb1p-1, 0x0p+0, 5, 1},
+    {"it's.",
+     0x0p+0, 0x0p+0, 0x1p+0, 0x0p+0, 1, 0},
+    {"rock'n'roll is GREAT",
+     0x1.6827c4c7387d8p-1, 0x0p+0, 0x1.2bb8d0e7fc1a8p-2, 0x1.6a23978c01f2cp-1, 3, 1},
+    {"Good, good. GOOD! good? good; good: good- good\" good'",
+     0x1.f4b25ade85a8bp-1, 0x0p+0, 0x0p+0, 0x1p+0, 9, 9},
+    {"a. b, ok. no!",
+     0x0p+0, 0x1.6p-2, 0x1.4p-2, 0x1.6p-2, 4, 2},
+    {"extraordinarily good and abcdefghijklmnop abcdefghijklmnopq wonderful",
+     0x1.87a9f79386007p-1, 0x0p+0, 0x1.826a439f656f2p-2, 0x1.3ecade304d487p-1, 6, 2},
+    {"I am SO HAPPY but SAD",
+     -0x1.52110b1c70e83p-1, 0x1.080fc6e8eefabp-1, 0x1.dd9bb4ccf31c4p-3, 0x1.011297c7a87c8p-2, 5, 2},
+    {"BUT the food was good",
+     0x1.2f750a2c633e7p-1, 0x0p+0, 0x1.04e447bec6ee1p-1, 0x1.f63770827223ep-2, 5, 1},
+    {"But the food was good",
+     0x1.c3010499e6d6p-2, 0x0p+0, 0x1.28cfc4a33f129p-1, 0x1.ae6076b981daep-2, 5, 1},
+    {"The food was good BUT the service was bad",
+     -0x1.2bf8b1dbd3f9p-1, 0x1.630957d3273dbp-2, 0x1.059b184abe994p-1, 0x1.2380ef2eb71fcp-3, 9, 2},
+    {"NOT good, not GOOD, Not good",
+     -0x1.67fed874c857p-2, 0x1.e72e07586813dp-2, 0x1.10f59cceb5626p-2, 0x1.07dc5bd8e289cp-2, 6, 3},
+    {"what?? really!!! no?!? yes!?!?",
+     0x1.1e619d5c8bb99p-1, 0x1.09f0212cf2c8dp-2, 0x1.aab2100e9d445p-3, 0x1.105b6b65df4a9p-1, 4, 2},
+    {"I'm not happy",
+     -0x1.d578edafcbc02p-2, 0x1.331e3857b0818p-1, 0x1.99c38f509efdp-2, 0x0p+0, 3, 1},
+    {"I\xe2\x80\x99m not happy",
+     -0x1.d578edafcbc02p-2, 0x1.331e3857b0818p-1, 0x1.99c38f509efdp-2, 0x0p+0, 3, 1},
+    {"k\xc3\xb6nig is great, \xe2\x82\xac" "15 is bad",
+     0x1.3988e1409213p-3, 0x1.34f72c234f72cp-2, 0x1.611a7b9611a7cp-2, 0x1.69ee58469ee58p-2, 6, 2},
+    {"good\tbad\ngreat\x0bhorrible\x0c" "fine\rok",
+     0x1.d5d7ea914b936p-2, 0x1.8e38e38e38e39p-2, 0x0p+0, 0x1.38e38e38e38e4p-1, 6, 6},
+    {"kind of good, sort of bad, just enough",
+     -0x1.3988e1409213p-3, 0x1.210842108421p-2, 0x1.ef7bdef7bdef7p-2, 0x1.def7bdef7bdefp-3, 8, 2},
+    {"never so good, never this bad, at least not terrible",
+     0x1.163d3c33e90cep-2, 0x1.0598c7878e2ap-2, 0x1.8182d5338e23p-2, 0x1.78e46344e3b32p-2, 10, 3},
+    {"d: that was d; o: s:", /* "d:" is in the lexicon, "d" is not */
+     -0x1.3988e1409212fp-1, 0x1.435e50d79435ep-1, 0x1.674c59d31674dp-3, 0x1.8b3a62ce98b3cp-3, 6, 4},
+    {"enthusiastically disadvantageously enthusiastically! disadvantageously. ENTHUSIASTICALLY",
+     0x1.888af07cb3db2p-1, 0x1.6038cf5b40442p-2, 0x0p+0, 0x1.4fe398525fddep-1, 5, 5},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct es_sentiment_result r = score_flags(cases[i].text, 0);
+    fprintf(stderr, "   case %zu: %a\n", i, r.compound);
+    ASSERT_SAME(r.compound, cases[i].compound);
+    ASSERT_SAME(r.neg, cases[i].neg);
+    ASSERT_SAME(r.neu, cases[i].neu);
+    ASSERT_SAME(r.pos, cases[i].pos);
+    ASSERT_EQ(r.ntokens, cases[i].ntokens);
+    ASSERT_EQ(r.nscored, cases[i].nscored);
+  }
+}
+
+static void test_word_boundaries(void)
+{
+  /* The tokeniser works on words of 64 bytes of the text: a text scores
+   * the same wherever its words fall across them, and its reported words
+   * move with it. Texts of different lengths in a row also check that
+   * nothing of an earlier text in the scratch is read as part of this one. */
+  static const char *const texts[] = {
+    "I don't like it, I can't stand it, but the agent was GREAT!",
+    "NOT good? extraordinarily terrible; the dogs' dinner was awful!!",
+    "Kind of good but VERY bad, never so happy, at least not horrible",
+    "abcdefghijklmnop abcdefghijklmnopq good\xe2\x80\x99s \xc3\xa9 great",
+  };
+  char buf[512];
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+    size_t len = strlen(texts[i]);
+    struct es_sentiment_result r0 = score_flags(texts[i], 0);
+    struct es_sentiment_word w0[ES_SENTIMENT_MAX_WORDS];
+    memcpy(w0, r0.words, r0.nwords * sizeof *w0);
+    for (size_t pad = 1; pad <= 140; pad++) {
+      memset(buf, ' ', pad);
+      memcpy(buf + pad, texts[i], len + 1);
+      struct es_sentiment_result r = score_flags(buf, 0);
+      ASSERT_SAME(r.compound, r0.compound);
+      ASSERT_SAME(r.neg, r0.neg);
+      ASSERT_SAME(r.neu, r0.neu);
+      ASSERT_SAME(r.pos, r0.pos);
+      ASSERT_EQ(r.ntokens, r0.ntokens);
+      ASSERT_EQ(r.nwords, r0.nwords);
+      for (size_t k = 0; k < r.nwords; k++) {
+        ASSERT_EQ(r.words[k].start, w0[k].start + pad);
+        ASSERT_EQ(r.words[k].end, w0[k].end + pad);
+        ASSERT_SAME(r.words[k].valence, w0[k].valence);
+      }
+    }
+  }
+}
+
 int main(void)
 {
   ASSERT_EQ(es_sentiment_new(NULL, 0, NULL, NULL, &model), 0);
@@ -377,6 +494,8 @@ int main(void)
   RUN(test_package_demo);
   RUN(test_rules);
   RUN(test_tokens);
+  RUN(test_token_shapes);
+  RUN(test_word_boundaries);
   RUN(test_words);
   RUN(test_flags);
   RUN(test_limits);
