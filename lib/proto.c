@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "error.h"
@@ -75,6 +76,34 @@ static int hexval(char c) {
 }
 
 /* Reads a JSON string at s[*i] == '"' into scratch at *o. 0 or -1. */
+/* Offset of the first byte at or after j that ends a plain run of a JSON
+ * string ('"', '\\' or a control byte below 0x20), or len. Eight bytes
+ * at a time (SWAR, as in "Bit Twiddling Hacks": a byte of x is zero when
+ * (x - 0x01..) & ~x & 0x80.. has its high bit; a byte below n when
+ * (x - n..) & ~x & 0x80..), then byte by byte for the tail. The first
+ * flagged byte is exact: a borrow only runs upwards from a byte that is
+ * itself flagged, so false positives sit above the first true one. */
+static size_t plain_run(const char *s, size_t j, size_t len) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  /* Little-endian only: there the first byte in memory is the least
+   * significant, below any borrow's false positives. */
+  const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  while (j + 8 <= len) {
+    uint64_t x, q, b;
+    memcpy(&x, s + j, 8);
+    q = x ^ (ones * '"');
+    b = x ^ (ones * '\\');
+    uint64_t hit = (((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x)) & highs;
+    if (hit)
+      return j + (size_t)(__builtin_ctzll(hit) / 8);
+    j += 8;
+  }
+#endif
+  while (j < len && s[j] != '"' && s[j] != '\\' && (unsigned char)s[j] >= 0x20)
+    j++;
+  return j;
+}
+
 static int fast_string(const char *s, size_t len, size_t *i, char *out, size_t *o,
                        struct fast_str *fs) {
   size_t start = *o;
@@ -82,9 +111,7 @@ static int fast_string(const char *s, size_t len, size_t *i, char *out, size_t *
   (*i)++;
   for (;;) {
     /* copy the plain run in one go */
-    size_t j = *i;
-    while (j < len && s[j] != '"' && s[j] != '\\' && (unsigned char)s[j] >= 0x20)
-      j++;
+    size_t j = plain_run(s, *i, len);
     memcpy(out + *o, s + *i, j - *i);
     *o += j - *i;
     *i = j;
