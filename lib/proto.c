@@ -64,7 +64,9 @@ struct fast_str {
 };
 
 static void fast_ws(const char *s, size_t len, size_t *i) {
-  while (*i < len && (s[*i] == ' ' || s[*i] == '\t' || s[*i] == '\n' || s[*i] == '\r'))
+  /* Most calls find no white space: one compare says so. */
+  while (*i < len && (unsigned char)s[*i] <= ' ' &&
+         (s[*i] == ' ' || s[*i] == '\t' || s[*i] == '\n' || s[*i] == '\r'))
     (*i)++;
 }
 
@@ -245,13 +247,26 @@ struct fast_val {
   double num;
 };
 
+enum { K_TYPE, K_CALL, K_SPEAKER, K_TEXT, K_TS, K_END_TS, K_SEQ, K_FINAL, NKEYS };
+
+/* The K_* of an utterance field name, or NKEYS. By length first, so that
+ * each compare is of a known size (inlined, no call). */
+static int fast_key(const char *p, size_t n) {
+  switch (n) {
+  case 2: return memcmp(p, "ts", 2) == 0 ? K_TS : NKEYS;
+  case 3: return memcmp(p, "seq", 3) == 0 ? K_SEQ : NKEYS;
+  case 4: return memcmp(p, "text", 4) == 0 ? K_TEXT : memcmp(p, "type", 4) == 0 ? K_TYPE : NKEYS;
+  case 5: return memcmp(p, "final", 5) == 0 ? K_FINAL : NKEYS;
+  case 6: return memcmp(p, "end_ts", 6) == 0 ? K_END_TS : NKEYS;
+  case 7:
+    return memcmp(p, "call_id", 7) == 0 ? K_CALL : memcmp(p, "speaker", 7) == 0 ? K_SPEAKER : NKEYS;
+  default: return NKEYS;
+  }
+}
+
 /* Returns 1 with *ev filled when the line is a valid utterance the fast
  * path understands; 0 to let the cJSON path decide. */
 static int fast_decode(struct es_decoder *d, const char *s, size_t len, struct es_event *ev) {
-  enum { K_TYPE, K_CALL, K_SPEAKER, K_TEXT, K_TS, K_END_TS, K_SEQ, K_FINAL, NKEYS };
-  static const char *const keys[NKEYS] = {"type", "call_id", "speaker", "text", "ts",
-                                          "end_ts", "seq", "final"};
-  static const size_t key_lens[NKEYS] = {4, 7, 7, 4, 2, 6, 3, 5};
   struct fast_val vals[NKEYS];
   size_t i = 0, o = 0;
 
@@ -282,12 +297,7 @@ static int fast_decode(struct es_decoder *d, const char *s, size_t len, struct e
     mark = o;
     if (fast_string(s, len, &i, d->scratch, &o, &key) != 0)
       return 0;
-    k = NKEYS;
-    for (int q = 0; q < NKEYS; q++)
-      if (key_lens[q] == key.len && memcmp(key.p, keys[q], key.len) == 0) {
-        k = q;
-        break;
-      }
+    k = fast_key(key.p, key.len);
     o = mark; /* the key's bytes are not kept */
     fast_ws(s, len, &i);
     if (i >= len || s[i] != ':')
