@@ -1555,28 +1555,39 @@ static void free_list(struct delivery *dv) {
   }
 }
 
-void esd_webhooks_stop(struct esd_webhooks *wh) {
-  uint64_t pending = 0, in_flight = 0;
+static void close_timers(struct esd_webhooks *wh) {
+  if (!wh->handles_init)
+    return;
+  uv_close((uv_handle_t *)&wh->curl_timer, NULL);
+  uv_close((uv_handle_t *)&wh->pump_timer, NULL);
+  wh->handles_init = 0;
+}
 
-  if (wh == NULL || wh->stopped)
-    return;
-  wh->stopped = 1;
-  if (wh->multi == NULL) {
-    /* never started (or failed to) */
-    if (wh->handles_init) {
-      uv_close((uv_handle_t *)&wh->curl_timer, NULL);
-      uv_close((uv_handle_t *)&wh->pump_timer, NULL);
-      wh->handles_init = 0;
-    }
-    return;
-  }
+/* Abandons every request in flight (its outbox row stays pending);
+ * returns how many there were. */
+static uint64_t drop_in_flight(struct esd_webhooks *wh) {
+  uint64_t n = 0;
   while (wh->inflight) {
     struct delivery *dv = wh->inflight;
     inflight_remove(wh, dv);
     request_cleanup(wh, dv);
     delivery_free(dv);
-    in_flight++;
+    n++;
   }
+  return n;
+}
+
+void esd_webhooks_stop(struct esd_webhooks *wh) {
+  uint64_t pending = 0, in_flight;
+
+  if (wh == NULL || wh->stopped)
+    return;
+  wh->stopped = 1;
+  if (wh->multi == NULL) {
+    close_timers(wh); /* never started (or failed to) */
+    return;
+  }
+  in_flight = drop_in_flight(wh);
   /* Closes curl's connections: their sockets leave through
    * CURL_POLL_REMOVE; any left are closed below. */
   curl_multi_cleanup(wh->multi);
@@ -1591,11 +1602,7 @@ void esd_webhooks_stop(struct esd_webhooks *wh) {
     ds->ready = ds->ready_tail = ds->waiting = NULL;
     ds->queued = 0;
   }
-  if (wh->handles_init) {
-    uv_close((uv_handle_t *)&wh->curl_timer, NULL);
-    uv_close((uv_handle_t *)&wh->pump_timer, NULL);
-    wh->handles_init = 0;
-  }
+  close_timers(wh);
   esd_info("webhook", "stopped: %" PRIu64 " deliveries (%" PRIu64 " of them in flight) stay in "
            "the outbox for the next start", pending + in_flight, in_flight);
 }
@@ -1604,12 +1611,7 @@ void esd_webhooks_free(struct esd_webhooks *wh) {
   if (wh == NULL)
     return;
   /* Not stopped: startup failed; the loop closed the handles already. */
-  while (wh->inflight) {
-    struct delivery *dv = wh->inflight;
-    inflight_remove(wh, dv);
-    request_cleanup(wh, dv);
-    delivery_free(dv);
-  }
+  drop_in_flight(wh);
   if (wh->multi)
     curl_multi_cleanup(wh->multi);
   for (struct wh_sock *k = wh->socks, *next; k; k = next) {

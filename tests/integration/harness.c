@@ -644,6 +644,34 @@ int it_send(struct it_conn *c, const void *data, size_t len) {
   return 0;
 }
 
+int it_send_jsonl(struct it_conn *c, const char *path, const char *call_id, int *seq) {
+  FILE *f = fopen(path, "r");
+  char *line = NULL;
+  size_t cap = 0;
+  int sent = 0;
+  if (f == NULL)
+    IT_FAIL("cannot read %s: %s", path, strerror(errno));
+  while (getline(&line, &cap, f) > 0) {
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+      line[--n] = '\0';
+    cJSON *o = cJSON_Parse(line);
+    if (o == NULL || !cJSON_IsObject(o))
+      IT_FAIL("%s: not a JSON object: %s", path, line);
+    if (call_id)
+      cJSON_ReplaceItemInObject(o, "call_id", cJSON_CreateString(call_id));
+    cJSON_AddNumberToObject(o, "seq", ++*seq);
+    char *out = cJSON_PrintUnformatted(o);
+    ASSERT_EQ(it_sendf(c, "%s", out), 0);
+    free(out);
+    cJSON_Delete(o);
+    sent++;
+  }
+  fclose(f);
+  free(line);
+  return sent;
+}
+
 int it_sendf(struct it_conn *c, const char *fmt, ...) {
   struct it_str s = {0};
   va_list ap;

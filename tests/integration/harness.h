@@ -177,6 +177,12 @@ int it_send(struct it_conn *c, const void *data, size_t len);
 /* printf-style, a newline appended. */
 int it_sendf(struct it_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Sends every line of the JSON-lines file at `path` (the test fails if
+ * it cannot be read or a line is not a JSON object) with "seq" set to
+ * ++*seq and, when call_id is not NULL, "call_id" replaced by it.
+ * Returns how many lines were sent. */
+int it_send_jsonl(struct it_conn *c, const char *path, const char *call_id, int *seq);
+
 /* Nonblocking: writes what the socket takes now; returns bytes written
  * (0 when it would block) or -1 when the peer closed. */
 long it_send_some(struct it_conn *c, const void *data, size_t len);

@@ -72,24 +72,10 @@ static void test_socket_and_replay_agree(void) {
     ASSERT_EQ(pclose(p), 0);
 
     /* Through the socket, line by line with a seq, waiting for the last ack. */
-    FILE *f = fopen(path, "r");
-    ASSERT(f != NULL);
     struct it_conn *c = it_connect(&d);
     free(it_hello(c, 1));
     int seq = 0;
-    while (getline(&line, &cap, f) > 0) {
-      size_t n = strlen(line);
-      while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-      cJSON *o = cJSON_Parse(line);
-      ASSERT(o != NULL);
-      cJSON_AddNumberToObject(o, "seq", ++seq);
-      char *out = cJSON_PrintUnformatted(o);
-      ASSERT_EQ(it_sendf(c, "%s", out), 0);
-      free(out);
-      cJSON_Delete(o);
-    }
-    fclose(f);
+    it_send_jsonl(c, path, NULL, &seq);
     struct it_str online = {0};
     int nonline = 0;
     for (;;) {

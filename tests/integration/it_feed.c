@@ -19,33 +19,15 @@
 /* Streams a sample call (tests/golden/calls/NAME.jsonl) with seqs on a new
  * connection, waiting for the last ack. Returns how many alerts came back. */
 static int stream_call(struct it_daemon *d, const char *name, const char *rename_to) {
-  char path[512], *line = NULL;
-  size_t cap = 0;
+  char path[512];
   int seq = 0, alerts = 0;
   snprintf(path, sizeof(path), "%s/%s.jsonl", ES_GOLDEN_CALLS, name);
-  FILE *f = fopen(path, "r");
-  ASSERT(f != NULL);
   struct it_conn *c = it_connect(d);
   free(it_hello(c, 1));
   if (rename_to)
     ASSERT_EQ(it_sendf(c, "{\"type\":\"start\",\"call_id\":\"%s\",\"agent_id\":\"dana\","
                           "\"queue\":\"billing\",\"seq\":%d}", rename_to, ++seq), 0);
-  while (getline(&line, &cap, f) > 0) {
-    size_t n = strlen(line);
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-      line[--n] = '\0';
-    cJSON *o = cJSON_Parse(line);
-    ASSERT(o != NULL);
-    if (rename_to)
-      cJSON_ReplaceItemInObject(o, "call_id", cJSON_CreateString(rename_to));
-    cJSON_AddNumberToObject(o, "seq", ++seq);
-    char *out = cJSON_PrintUnformatted(o);
-    ASSERT_EQ(it_sendf(c, "%s", out), 0);
-    free(out);
-    cJSON_Delete(o);
-  }
-  fclose(f);
-  free(line);
+  it_send_jsonl(c, path, rename_to, &seq);
   for (;;) {
     cJSON *m = it_read_json(c, -1);
     ASSERT(m != NULL);

@@ -117,6 +117,19 @@ static void key_of(char *buf, size_t cap, int64_t alert_id, const char *dest) {
   snprintf(buf, cap, "%" PRId64 "-%s", alert_id, dest);
 }
 
+/* Stops the daemon (which must exit 0), checks that nothing is owed any
+ * more (the outbox is empty) and that the receiver got `requests`
+ * requests in all, then frees both. */
+static void finish_drained(struct it_daemon *d, struct httpd *h, size_t requests) {
+  ASSERT_EQ(it_daemon_stop(d, SIGTERM), 0);
+  sqlite3 *db = it_db_open(d->db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox", NULL), 0);
+  sqlite3_close(db);
+  ASSERT_EQ(httpd_count(h), requests);
+  httpd_free(h);
+  it_daemon_cleanup(d);
+}
+
 /* ---- tests ---------------------------------------------------------------- */
 
 /* Receiver up: each destination gets the alerts its filter passes, with
@@ -198,13 +211,7 @@ static void test_delivered(void) {
   ASSERT_EQ(wstat(st, "sup", "failed"), 0);
   ASSERT_EQ(wstat(st, "sup", "suppressed"), 0);
   cJSON_Delete(st);
-  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
-  db = it_db_open(d.db);
-  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox", NULL), 0);
-  sqlite3_close(db);
-  ASSERT_EQ(httpd_count(h), 3);
-  httpd_free(h);
-  it_daemon_cleanup(&d);
+  finish_drained(&d, h, 3);
 }
 
 /* The receiver refuses connections at first; once it listens, the alert
@@ -242,13 +249,7 @@ static void test_receiver_down(void) {
   ASSERT_EQ(wstat(st, "ops", "in_flight"), 0);
   ASSERT_EQ(wstat(st, "ops", "failed"), 0);
   cJSON_Delete(st);
-  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
-  sqlite3 *db = it_db_open(d.db);
-  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox", NULL), 0);
-  sqlite3_close(db);
-  ASSERT_EQ(httpd_count(h), 1);
-  httpd_free(h);
-  it_daemon_cleanup(&d);
+  finish_drained(&d, h, 1);
 }
 
 /* SIGTERM while the receiver is down: the deliveries stay in the outbox;
@@ -302,13 +303,7 @@ static void test_restart_pending(void) {
   ASSERT_EQ(wstat(st, "ops", "pending"), 0);
   ASSERT_EQ(wstat(st, "ops", "in_flight"), 0);
   cJSON_Delete(st);
-  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
-  db = it_db_open(d.db);
-  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox", NULL), 0);
-  sqlite3_close(db);
-  ASSERT_EQ(httpd_count(h), 3);
-  httpd_free(h);
-  it_daemon_cleanup(&d);
+  finish_drained(&d, h, 3);
 }
 
 /* A burst over the limit: burst alerts go out at once, the rest are
@@ -355,13 +350,7 @@ static void test_rate_limit(void) {
   ASSERT_EQ(wstat(st, "chat", "pending"), 0);
   ASSERT_EQ(wstat(st, "chat", "in_flight"), 0);
   cJSON_Delete(st);
-  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
-  sqlite3 *db = it_db_open(d.db);
-  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox", NULL), 0);
-  sqlite3_close(db);
-  ASSERT_EQ(httpd_count(h), 4);
-  httpd_free(h);
-  it_daemon_cleanup(&d);
+  finish_drained(&d, h, 4);
 }
 
 /* Suppressed alerts are owed a summary across a restart, and the next
@@ -409,13 +398,7 @@ static void test_suppressed_restart(void) {
   ASSERT_EQ(wstat(st, "chat", "summaries"), 0);
   ASSERT_EQ(wstat(st, "chat", "awaiting_summary"), 0);
   cJSON_Delete(st);
-  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
-  db = it_db_open(d.db);
-  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox", NULL), 0);
-  sqlite3_close(db);
-  ASSERT_EQ(httpd_count(h), 3);
-  httpd_free(h);
-  it_daemon_cleanup(&d);
+  finish_drained(&d, h, 3);
 }
 
 /* A receiver that keeps failing: max_attempts requests, then the row is
