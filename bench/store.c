@@ -117,12 +117,13 @@ int main(int argc, char **argv) {
     return 2;
   }
 
-  char side[4096];
-  unlink(path);
-  snprintf(side, sizeof side, "%s-wal", path);
-  unlink(side);
-  snprintf(side, sizeof side, "%s-shm", path);
-  unlink(side);
+  /* A fresh file each run: the database and its WAL and index files. */
+  static const char *const suffixes[] = {"", "-wal", "-shm"};
+  for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+    char file[4096];
+    snprintf(file, sizeof file, "%s%s", path, suffixes[i]);
+    unlink(file);
+  }
 
   struct es_store_opts opts;
   es_store_opts_init(&opts);

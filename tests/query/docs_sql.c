@@ -107,21 +107,10 @@ int main(void) {
   struct es_call_start cs = {"7f3c9e21", "{\"customer_tier\":\"gold\"}", "alice", "billing",
                              (double)time(NULL) - 600};
   ASSERT_EQ(es_store_put_call_start(s, &cs), 0);
-  struct es_alert_rec r;
-  memset(&r, 0, sizeof r);
-  r.alert_key = "7f3c9e21/1";
-  r.call_id = "7f3c9e21";
-  r.ts = (double)time(NULL) - 590;
-  r.call_ts = 10;
-  r.rule_id = "customer.manager_request";
-  r.category = "manager_request";
-  r.severity = ES_SEV_HIGH;
-  r.speaker = ES_SPEAKER_CUSTOMER;
-  r.text = "I want a refund or your manager";
-  r.text_len = strlen(r.text);
-  r.match_start = 19;
-  r.match_end = 31;
-  r.heat = 3;
+  const struct qt_alert q = {"7f3c9e21/1", "7f3c9e21", 590, 10, "customer.manager_request",
+                             "manager_request", ES_SEV_HIGH, ES_SPEAKER_CUSTOMER,
+                             "I want a refund or your manager", "your manager", NULL, 3, NULL};
+  struct es_alert_rec r = qt_alert_rec(&q, (double)time(NULL));
   ASSERT_EQ(es_store_put_alert(s, &r), 0);
   es_store_close(s);
   RUN(test_schema_sql);

@@ -806,12 +806,7 @@ static void test_purge(void) {
   qt_run_free(&r);
 
   /* the search index is still consistent with the table */
-  sqlite3 *h = NULL;
-  ASSERT_EQ(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(h, "INSERT INTO alert_search (alert_search) VALUES ('integrity-check')",
-                         NULL, NULL, NULL),
-            SQLITE_OK);
-  sqlite3_close(h);
+  qt_check_search_index(db);
 }
 
 int main(void) {

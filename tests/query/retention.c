@@ -42,22 +42,10 @@ static void on_commit(void *ud, uint64_t id) {
 static void on_closed(void *ud) { ((struct ctx *)ud)->closed = 1; }
 
 static struct es_alert_rec new_alert(const char *key, double ts) {
-  struct es_alert_rec r;
-  memset(&r, 0, sizeof r);
-  r.alert_key = key;
-  r.call_id = "call-new";
-  r.ts = ts;
-  r.call_ts = NAN;
-  r.rule_id = "customer.manager_request";
-  r.category = "manager_request";
-  r.severity = ES_SEV_HIGH;
-  r.speaker = ES_SPEAKER_CUSTOMER;
-  r.text = "let me talk to a supervisor";
-  r.text_len = strlen(r.text);
-  r.match_start = 17;
-  r.match_end = 27;
-  r.heat = NAN;
-  return r;
+  const struct qt_alert q = {key, "call-new", 0, NAN, "customer.manager_request",
+                             "manager_request", ES_SEV_HIGH, ES_SPEAKER_CUSTOMER,
+                             "let me talk to a supervisor", "supervisor", NULL, NAN, NULL};
+  return qt_alert_rec(&q, ts);
 }
 
 /* Runs the loop one turn at a time until `done` says so; fails after
@@ -142,12 +130,7 @@ static void test_daily_purge(void) {
   es_store_close(s);
 
   /* The index matches the table after all those deletes. */
-  sqlite3 *h = NULL;
-  ASSERT_EQ(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(h, "INSERT INTO alert_search (alert_search) VALUES ('integrity-check')",
-                         NULL, NULL, NULL),
-            SQLITE_OK);
-  sqlite3_close(h);
+  qt_check_search_index(db);
   qt_remove_db(db);
 }
 
