@@ -189,22 +189,20 @@ static size_t lit_strength(const char *lit, size_t len) {
   return total;
 }
 
-static size_t set_strength(const struct es__litset *s) {
+size_t es__litset_strength(const struct es__litset *s) {
   size_t min = (size_t)-1;
   for (size_t i = 0; i < s->n; i++) {
     size_t st = lit_strength(s->lits[i], s->lens[i]);
     if (st < min) min = st;
   }
-  return min;
+  return s->n ? min : 0;
 }
-
-size_t es__litset_strength(const struct es__litset *s) { return s->n ? set_strength(s) : 0; }
 
 /* 1 when cand is the better anchor set: its weakest literal is stronger,
  * then its shortest literal longer, then it has fewer literals (fewer
  * false candidates for the prefilter, a smaller automaton). */
 static int set_better(const struct es__litset *cand, const struct es__litset *best) {
-  size_t cs = set_strength(cand), bs = set_strength(best);
+  size_t cs = es__litset_strength(cand), bs = es__litset_strength(best);
   if (cs != bs) return cs > bs;
   size_t cm = set_min_len(cand), bm = set_min_len(best);
   return cm > bm || (cm == bm && cand->n < best->n);
@@ -254,26 +252,22 @@ static int sets_overlap(const struct es__litset *x, const struct es__litset *y) 
 /* Offers cand to f: it becomes the best, the second best, or is freed
  * (cand ends empty either way). */
 static void keep_top2(struct factors *f, struct es__litset *cand) {
+  struct es__litset old;
   if (cand->n == 0) {
     es__litset_free(cand);
     return;
   }
   if (f->a.n == 0 || set_better(cand, &f->a)) {
-    struct es__litset old = f->a;
+    old = f->a;
     f->a = *cand;
     set_init(cand);
-    if (f->b.n != 0 && sets_overlap(&f->b, &f->a)) es__litset_free(&f->b);
-    if (old.n != 0 && sets_overlap(&old, &f->a))
-      es__litset_free(&old);
-    else
-      keep_better(&f->b, &old);
-    return;
+    if (sets_overlap(&f->b, &f->a)) es__litset_free(&f->b);
+    cand = &old; /* the former best competes for second place */
   }
-  if (sets_overlap(cand, &f->a)) {
+  if (sets_overlap(cand, &f->a))
     es__litset_free(cand);
-    return;
-  }
-  keep_better(&f->b, cand);
+  else
+    keep_better(&f->b, cand);
 }
 
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }

@@ -229,18 +229,16 @@ int es_match_line(struct es_matcher *m, enum es_speaker speaker, const char *tex
     if (nsets == 0 && rules->nunfiltered == 0)
       goto done;
     sets = m->sets;
-    /* A rule is a candidate when one of its regexes has its gate open. */
+    /* A rule is a candidate when one of its regexes has its gate open:
+     * each set found names the one regex it gates. */
     for (size_t i = 0; i < nsets; i++) {
-      uint32_t id = rules->set_rule[m->cand[i]];
-      const struct es__rule *r = &rules->rules[id];
-      if (seen[id / 64] & (1ULL << (id % 64)))
-        continue;
-      for (size_t k = 0; k < r->nregexes; k++)
-        if (r->regexes[k].ngate > 0 && gate_open(&r->regexes[k], sets)) {
-          seen[id / 64] |= 1ULL << (id % 64);
-          ncand++;
-          break;
-        }
+      const struct es__set_owner *o = &rules->set_owner[m->cand[i]];
+      uint32_t id = o->rule;
+      if (!(seen[id / 64] & (1ULL << (id % 64))) &&
+          gate_open(&rules->rules[id].regexes[o->rx], sets)) {
+        seen[id / 64] |= 1ULL << (id % 64);
+        ncand++;
+      }
     }
     for (uint32_t i = 0; i < rules->nunfiltered; i++) {
       uint32_t id = rules->unfiltered[i];

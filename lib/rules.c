@@ -327,7 +327,7 @@ struct loader {
   struct es_rules *rules;
   size_t cap;                /* allocated rules */
   struct es__pf_builder *pfb;
-  uint32_t *set_rule;        /* owner of each anchor set so far (moved to rules) */
+  struct es__set_owner *set_owner; /* of each anchor set so far (moved to rules) */
   uint32_t nsets, sets_cap;
   int errors;
   int oom;
@@ -567,6 +567,7 @@ struct ptoken {
  * {"to ", "with "} occurs on most lines, screens out little, and costs the
  * prefilter a report at every occurrence. */
 #define ES_ANCHOR_ALSO_STRENGTH 3
+_Static_assert(ES_ANCHOR_ALSO_STRENGTH > 0, "an empty set (strength 0) must never gate a regex");
 
 /* The spellings of token t, for anchors: its count, and each in turn. */
 static int token_forms(const struct ptoken *t) {
@@ -582,20 +583,21 @@ static const char *token_form(const struct ptoken *t, char words[][128], int f) 
   return t->kind == 1 ? contraction_groups[t->group][f] : words[t->word];
 }
 
-/* A new anchor set (prefilter id) screening rule `idx`; UINT32_MAX when
- * out of memory (ld->oom is then set). */
-static uint32_t new_set(struct loader *ld, uint32_t idx) {
+/* A new anchor set (prefilter id) gating regex `rx` of rule `idx`;
+ * UINT32_MAX when out of memory (ld->oom is then set). */
+static uint32_t new_set(struct loader *ld, uint32_t idx, size_t rx) {
   if (ld->nsets == ld->sets_cap) {
     uint32_t cap = ld->sets_cap ? ld->sets_cap * 2 : 64;
-    uint32_t *v = realloc(ld->set_rule, cap * sizeof(*v));
+    struct es__set_owner *v = realloc(ld->set_owner, cap * sizeof(*v));
     if (v == NULL) {
       ld->oom = 1;
       return UINT32_MAX;
     }
-    ld->set_rule = v;
+    ld->set_owner = v;
     ld->sets_cap = cap;
   }
-  ld->set_rule[ld->nsets] = idx;
+  ld->set_owner[ld->nsets].rule = idx;
+  ld->set_owner[ld->nsets].rx = (uint32_t)rx;
   return ld->nsets++;
 }
 
@@ -1624,7 +1626,8 @@ static void load_rule(struct loader *ld, const cJSON *obj, uint32_t idx) {
   if (cJSON_GetArraySize(phrases) > 0) {
     struct es_strbuf rx = {0};
     int all_anchored = 1, first = 1;
-    uint32_t sid = new_set(ld, idx); /* every phrase's anchors: one set */
+    /* every phrase's anchors: one set, for the regex compiled below */
+    uint32_t sid = new_set(ld, idx, r->nregexes);
     es_strbuf_str(&rx, " (?:");
     cJSON_ArrayForEach(e, phrases) {
       int anchored = 0;
@@ -1671,10 +1674,10 @@ static void load_rule(struct loader *ld, const cJSON *obj, uint32_t idx) {
     } else {
       /* Every match holds a literal of `set` and, when there is one, of
        * `also`: the regex runs only on lines that have both. */
-      x->gate[x->ngate++] = new_set(ld, idx);
+      x->gate[x->ngate++] = new_set(ld, idx, r->nregexes - 1);
       add_set(ld, &set, x->gate[0]);
-      if (also.n > 0 && es__litset_strength(&also) >= ES_ANCHOR_ALSO_STRENGTH) {
-        x->gate[x->ngate++] = new_set(ld, idx);
+      if (es__litset_strength(&also) >= ES_ANCHOR_ALSO_STRENGTH) {
+        x->gate[x->ngate++] = new_set(ld, idx, r->nregexes - 1);
         add_set(ld, &also, x->gate[1]);
       }
     }
@@ -1969,8 +1972,8 @@ int es_rules_load_sources(const struct es_rules_source *src, size_t nsrc,
   if (rc != 0)
     goto fail;
   rules->nsets = ld.nsets;
-  rules->set_rule = ld.set_rule;
-  ld.set_rule = NULL;
+  rules->set_owner = ld.set_owner;
+  ld.set_owner = NULL;
   rules->unfiltered = calloc(rules->n, sizeof(*rules->unfiltered));
   if (rules->unfiltered == NULL)
     goto oom;
@@ -1992,7 +1995,7 @@ int es_rules_load_sources(const struct es_rules_source *src, size_t nsrc,
   }
   es__pf_builder_free(ld.pfb);
   free(ld.map.v);
-  free(ld.set_rule);
+  free(ld.set_owner);
   *out = rules;
   return 0;
 
@@ -2002,7 +2005,7 @@ oom:
 fail:
   es__pf_builder_free(ld.pfb);
   free(ld.map.v);
-  free(ld.set_rule);
+  free(ld.set_owner);
   es_rules_free(rules);
   return rc;
 }
@@ -2188,7 +2191,7 @@ void es_rules_free(struct es_rules *rules) {
     free_rule(&rules->rules[i]);
   free(rules->rules);
   es__pf_free(rules->pf);
-  free(rules->set_rule);
+  free(rules->set_owner);
   free(rules->unfiltered);
   free_strv(rules->default_cues);
   free((char *)rules->backup.id);

@@ -67,12 +67,18 @@ struct es__rule {
   struct es__pos *no_match_call_pos;
 };
 
+/* The regex an anchor set belongs to (each set gates exactly one). */
+struct es__set_owner {
+  uint32_t rule;              /* index in rules[] */
+  uint32_t rx;                /* index in that rule's regexes[] */
+};
+
 struct es_rules {
   struct es__rule *rules;     /* owned, n */
   uint32_t n;
   struct es__pf *pf;          /* owned; its ids are anchor sets */
   uint32_t nsets;             /* anchor sets */
-  uint32_t *set_rule;         /* owned, nsets: the rule each set screens */
+  struct es__set_owner *set_owner; /* owned, nsets: the regex each set gates */
   uint32_t *unfiltered;       /* owned: indexes of rules always run, ascending */
   uint32_t nunfiltered;
   char **default_cues;        /* owned, " cue " forms, NULL-terminated */
