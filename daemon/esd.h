@@ -104,6 +104,7 @@ struct esd {
   uv_timer_t tick;           /* once a second: idle calls, rates */
   uv_idle_t resume;          /* resumes connections that read their share */
   uv_prepare_t turn_start;   /* counts loop turns */
+  uv_check_t turn_end;       /* writes each connection's output once a turn */
   uint64_t turn;
   unsigned resume_on : 1, turn_handles : 1;
   char rbuf[ESD_READ_CHUNK]; /* every read lands here: the loop is single-threaded */

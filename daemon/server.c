@@ -698,8 +698,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (!c->closing) {
+    /* Acks join the output buffer; on_turn_end writes it, once for all the
+     * reads of this turn (a write wakes the client: one per turn, not one
+     * per 64 KiB read). */
     ack_release(c, esd_writer_committed(c->d->writer));
-    esd_conn_flush(c);
     /* libuv would keep reading a busy connection for up to 32 chunks in one
      * turn; past its share, let the others, the writer and the acks have
      * the loop, and pick it up again next turn. */
@@ -993,6 +995,17 @@ static void on_turn_start(uv_prepare_t *h) {
   d->turn++;
 }
 
+/* After the turn's I/O callbacks: what they queued leaves in one write per
+ * connection. Flushing may close only the connection flushed. */
+static void on_turn_end(uv_check_t *h) {
+  struct esd *d = h->data;
+  for (struct esd_conn *c = d->conns, *next; c; c = next) {
+    next = c->next;
+    if (c->out_len > 0)
+      esd_conn_flush(c);
+  }
+}
+
 int esd_listen(struct esd *d) {
   uv_idle_init(d->loop, &d->resume);
   d->resume.data = d;
@@ -1000,6 +1013,10 @@ int esd_listen(struct esd *d) {
   d->turn_start.data = d;
   uv_prepare_start(&d->turn_start, on_turn_start);
   uv_unref((uv_handle_t *)&d->turn_start);
+  uv_check_init(d->loop, &d->turn_end);
+  d->turn_end.data = d;
+  uv_check_start(&d->turn_end, on_turn_end);
+  uv_unref((uv_handle_t *)&d->turn_end);
   d->turn_handles = 1;
   if (listen_unix(d) != 0)
     return -1;
@@ -1120,6 +1137,7 @@ void esd_finish_all(struct esd *d) {
   if (d->turn_handles) {
     uv_close((uv_handle_t *)&d->resume, NULL);
     uv_close((uv_handle_t *)&d->turn_start, NULL);
+    uv_close((uv_handle_t *)&d->turn_end, NULL);
     d->turn_handles = 0;
   }
   for (struct esd_conn *c = d->conns, *next; c; c = next) {
