@@ -375,7 +375,7 @@ static void corpus_build(struct corpus *c, size_t want, uint64_t seed, double tr
 
     off = c->arena.len;
     buf_add(&c->arena, id, (size_t)idlen);
-    buf_str(&c->arena, ",\"agent\":\"agent-");
+    buf_str(&c->arena, ",\"agent_id\":\"agent-");
     buf_u64(&c->arena, below(&s, 400));
     buf_str(&c->arena, "\",\"queue\":\"");
     buf_str(&c->arena, queues[below(&s, COUNT(queues))]);

@@ -49,18 +49,18 @@ uint64_t es_decoder_fast_lines(const struct es_decoder *d) { return d->fast_line
  * The fast path. Platforms send millions of utterance lines, all flat
  * objects of strings and numbers; building a cJSON tree for each (a node
  * and a string allocation per field) was half of earshotd's time per line.
- * This scanner reads such a line in one pass without allocating. It only
- * ever says "this is a valid utterance, here it is" or "not for me": every
- * other shape, every error and every doubtful case (nested values, unknown
- * escapes, surrogates, numbers it would have to think about, a field of the
- * wrong type, another "type") falls through to the cJSON path, so error
- * codes and messages have one implementation. A differential test (and the
- * protocol fuzzer) checks that both paths agree.
+ * This scanner reads such a line in one pass without allocating. The start
+ * and end lines that frame each call are flat too and go the same way. It
+ * only ever says "this is a valid utterance (start, end), here it is" or
+ * "not for me": every other shape, every error and every doubtful case
+ * (nested values, unknown escapes, surrogates, numbers it would have to
+ * think about, a field of the wrong type, another "type") falls through to
+ * the cJSON path, so error codes and messages have one implementation. A
+ * differential test (and the protocol fuzzer) checks that both paths agree.
  */
 struct fast_str {
   const char *p;  /* decoded, NUL-terminated, in scratch */
   size_t len;
-  int escaped_u;  /* had a \u escape: decoded bytes need their own UTF-8 check */
 };
 
 static void fast_ws(const char *s, size_t len, size_t *i) {
@@ -77,7 +77,6 @@ static int hexval(char c) {
   return -1;
 }
 
-/* Reads a JSON string at s[*i] == '"' into scratch at *o. 0 or -1. */
 /* Offset of the first byte at or after j that ends a plain run of a JSON
  * string ('"', '\\' or a control byte below 0x20), or len. Eight bytes
  * at a time (SWAR, as in "Bit Twiddling Hacks": a byte of x is zero when
@@ -106,10 +105,11 @@ static size_t plain_run(const char *s, size_t j, size_t len) {
   return j;
 }
 
+/* Reads a JSON string at s[*i] == '"' into out at *o. 0 or -1. */
 static int fast_string(const char *s, size_t len, size_t *i, char *out, size_t *o,
                        struct fast_str *fs) {
   size_t start = *o;
-  fs->escaped_u = 0;
+  int escaped_u = 0;
   (*i)++;
   for (;;) {
     /* copy the plain run in one go */
@@ -155,7 +155,7 @@ static int fast_string(const char *s, size_t len, size_t *i, char *out, size_t *
         out[(*o)++] = (char)(0x80 | ((cp >> 6) & 0x3F));
         out[(*o)++] = (char)(0x80 | (cp & 0x3F));
       }
-      fs->escaped_u = 1;
+      escaped_u = 1;
       *i = j + 6;
       continue;
     }
@@ -168,6 +168,9 @@ static int fast_string(const char *s, size_t len, size_t *i, char *out, size_t *
   fs->p = out + start;
   fs->len = *o - start;
   out[(*o)++] = '\0';
+  /* \u escapes make bytes that the raw line's UTF-8 check never saw. */
+  if (escaped_u && !es_utf8_valid(fs->p, fs->len))
+    return -1;
   return 0;
 }
 
@@ -247,89 +250,146 @@ struct fast_val {
   double num;
 };
 
-enum { K_TYPE, K_CALL, K_SPEAKER, K_TEXT, K_TS, K_END_TS, K_SEQ, K_FINAL, NKEYS };
+/* A scalar value at s[*i] into *v, a string decoded into out at *o. 0, or
+ * -1 for nested values and anything else left to the slow path. */
+static int fast_value(const char *s, size_t len, size_t *i, char *out, size_t *o,
+                      struct fast_val *v) {
+  memset(v, 0, sizeof(*v));
+  if (*i >= len)
+    return -1;
+  if (s[*i] == '"') {
+    v->kind = FV_STR;
+    return fast_string(s, len, i, out, o, &v->str);
+  }
+  if (s[*i] == '-' || (s[*i] >= '0' && s[*i] <= '9')) {
+    v->kind = FV_NUM;
+    return fast_number(s, len, i, &v->num);
+  }
+  if (len - *i >= 4 && memcmp(s + *i, "true", 4) == 0) {
+    v->kind = FV_TRUE;
+    *i += 4;
+  } else if (len - *i >= 5 && memcmp(s + *i, "false", 5) == 0) {
+    v->kind = FV_FALSE;
+    *i += 5;
+  } else if (len - *i >= 4 && memcmp(s + *i, "null", 4) == 0) {
+    v->kind = FV_NULL;
+    *i += 4;
+  } else {
+    return -1;
+  }
+  return 0;
+}
 
-/* The K_* of an utterance field name, or NKEYS. By length first, so that
- * each compare is of a known size (inlined, no call). */
+/* Field names the fast path knows: those it reads by name (below NKEYS),
+ * then the metadata a start line gives its own event fields. */
+enum {
+  K_TYPE, K_CALL, K_SPEAKER, K_TEXT, K_TS, K_END_TS, K_SEQ, K_FINAL, NKEYS,
+  K_AGENT = NKEYS, K_QUEUE, K_CUSTOMER, K_OTHER
+};
+
+/* The fields a start line does not keep as metadata, every occurrence. */
+#define K_NOT_ATTR (1u << K_TYPE | 1u << K_CALL | 1u << K_TS | 1u << K_SEQ)
+
+/* The K_* of a field name. By length first, so that each compare is of a
+ * known size (inlined, no call). */
 static int fast_key(const char *p, size_t n) {
   switch (n) {
-  case 2: return memcmp(p, "ts", 2) == 0 ? K_TS : NKEYS;
-  case 3: return memcmp(p, "seq", 3) == 0 ? K_SEQ : NKEYS;
-  case 4: return memcmp(p, "text", 4) == 0 ? K_TEXT : memcmp(p, "type", 4) == 0 ? K_TYPE : NKEYS;
-  case 5: return memcmp(p, "final", 5) == 0 ? K_FINAL : NKEYS;
-  case 6: return memcmp(p, "end_ts", 6) == 0 ? K_END_TS : NKEYS;
+  case 2: return memcmp(p, "ts", 2) == 0 ? K_TS : K_OTHER;
+  case 3: return memcmp(p, "seq", 3) == 0 ? K_SEQ : K_OTHER;
+  case 4: return memcmp(p, "text", 4) == 0 ? K_TEXT : memcmp(p, "type", 4) == 0 ? K_TYPE : K_OTHER;
+  case 5:
+    return memcmp(p, "final", 5) == 0 ? K_FINAL : memcmp(p, "queue", 5) == 0 ? K_QUEUE : K_OTHER;
+  case 6: return memcmp(p, "end_ts", 6) == 0 ? K_END_TS : K_OTHER;
   case 7:
-    return memcmp(p, "call_id", 7) == 0 ? K_CALL : memcmp(p, "speaker", 7) == 0 ? K_SPEAKER : NKEYS;
-  default: return NKEYS;
+    return memcmp(p, "call_id", 7) == 0 ? K_CALL : memcmp(p, "speaker", 7) == 0 ? K_SPEAKER : K_OTHER;
+  case 8:
+    return memcmp(p, "agent_id", 8) == 0   ? K_AGENT
+           : memcmp(p, "customer", 8) == 0 ? K_CUSTOMER
+                                           : K_OTHER;
+  default: return K_OTHER;
   }
 }
 
-/* Returns 1 with *ev filled when the line is a valid utterance the fast
- * path understands; 0 to let the cJSON path decide. */
-static int fast_decode(struct es_decoder *d, const char *s, size_t len, struct es_event *ev) {
-  struct fast_val vals[NKEYS];
+/* A flat object as fast_scan() read it. Its strings are in the decoder's
+ * scratch buffer. The metadata is what the cJSON path's start branch would
+ * make of the object, worked out as the fields go by because the type may
+ * come last. */
+struct fast_obj {
+  struct fast_val vals[NKEYS]; /* the first occurrence of each name */
+  const char *attr_keys[ES_ATTR_MAX];
+  const char *attr_values[ES_ATTR_MAX];
+  size_t nattrs;
+  const char *agent, *queue, *customer;
+  int attrs_ok; /* 0: the start branch would refuse a field */
+};
+
+/* One metadata field, as the start branch's loop over every field takes
+ * it: a string, at most ES_ATTR_MAX of them, and an agent_id, queue or
+ * customer replaces the one before (the last occurrence wins). */
+static void fast_attr(struct fast_obj *obj, int k, const char *key, const struct fast_val *v) {
+  if (v->kind != FV_STR || obj->nattrs == ES_ATTR_MAX) {
+    obj->attrs_ok = 0;
+    return;
+  }
+  if (k == K_AGENT)
+    obj->agent = v->str.p;
+  else if (k == K_QUEUE)
+    obj->queue = v->str.p;
+  else if (k == K_CUSTOMER)
+    obj->customer = v->str.p;
+  obj->attr_keys[obj->nattrs] = key;
+  obj->attr_values[obj->nattrs] = v->str.p;
+  obj->nattrs++;
+}
+
+/* Reads a line that is one flat object of scalars into *obj, decoding
+ * every key and string value into d->scratch. 0, or -1 for any other line. */
+static int fast_scan(struct es_decoder *d, const char *s, size_t len, struct fast_obj *obj) {
   size_t i = 0, o = 0;
 
+  /* A decoded string and its NUL take no more bytes than the quoted
+   * string, so len + 1 bytes hold every key and value of the line. */
   if (d->scratch_cap < len + 1) {
     char *p = realloc(d->scratch, len + 1);
     if (p == NULL)
-      return 0;
+      return -1;
     d->scratch = p;
     d->scratch_cap = len + 1;
   }
-  memset(vals, 0, sizeof(vals));
+  memset(obj->vals, 0, sizeof(obj->vals));
+  obj->nattrs = 0;
+  obj->agent = obj->queue = obj->customer = NULL;
+  obj->attrs_ok = 1;
   fast_ws(s, len, &i);
   if (i >= len || s[i] != '{')
-    return 0;
+    return -1;
   i++;
   fast_ws(s, len, &i);
   if (i < len && s[i] == '}')
-    return 0;
+    return -1;
   for (;;) {
     struct fast_str key;
     struct fast_val v;
     int k;
-    size_t mark;
 
     fast_ws(s, len, &i);
     if (i >= len || s[i] != '"')
-      return 0;
-    mark = o;
+      return -1;
     if (fast_string(s, len, &i, d->scratch, &o, &key) != 0)
-      return 0;
-    k = fast_key(key.p, key.len);
-    o = mark; /* the key's bytes are not kept */
+      return -1;
     fast_ws(s, len, &i);
     if (i >= len || s[i] != ':')
-      return 0;
+      return -1;
     i++;
     fast_ws(s, len, &i);
-    if (i >= len)
-      return 0;
-    memset(&v, 0, sizeof(v));
-    if (s[i] == '"') {
-      v.kind = FV_STR;
-      if (fast_string(s, len, &i, d->scratch, &o, &v.str) != 0)
-        return 0;
-    } else if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
-      v.kind = FV_NUM;
-      if (fast_number(s, len, &i, &v.num) != 0)
-        return 0;
-    } else if (len - i >= 4 && memcmp(s + i, "true", 4) == 0) {
-      v.kind = FV_TRUE;
-      i += 4;
-    } else if (len - i >= 5 && memcmp(s + i, "false", 5) == 0) {
-      v.kind = FV_FALSE;
-      i += 5;
-    } else if (len - i >= 4 && memcmp(s + i, "null", 4) == 0) {
-      v.kind = FV_NULL;
-      i += 4;
-    } else {
-      return 0; /* nested values and anything else: the slow path */
-    }
+    if (fast_value(s, len, &i, d->scratch, &o, &v) != 0)
+      return -1;
+    k = fast_key(key.p, key.len);
     /* Like cJSON_GetObjectItemCaseSensitive, the first occurrence wins. */
-    if (k < NKEYS && vals[k].kind == FV_NONE)
-      vals[k] = v;
+    if (k < NKEYS && obj->vals[k].kind == FV_NONE)
+      obj->vals[k] = v;
+    if (!(K_NOT_ATTR & 1u << k))
+      fast_attr(obj, k, key.p, &v);
     fast_ws(s, len, &i);
     if (i < len && s[i] == ',') {
       i++;
@@ -339,60 +399,110 @@ static int fast_decode(struct es_decoder *d, const char *s, size_t len, struct e
       i++;
       break;
     }
-    return 0;
+    return -1;
   }
   while (i < len && (s[i] == ' ' || s[i] == '\t'))
     i++;
-  if (i != len)
-    return 0;
+  return i == len ? 0 : -1;
+}
 
-  /* Only a complete, well-typed utterance is taken here. */
-  if (vals[K_TYPE].kind != FV_NONE &&
-      !(vals[K_TYPE].kind == FV_STR && strcmp(vals[K_TYPE].str.p, "utterance") == 0))
+/* An optional number, as opt_number() takes it: 1 with *out for a finite
+ * number, 0 when absent or null, -1 otherwise. */
+static int fast_opt_number(const struct fast_val *v, double *out) {
+  if (v->kind == FV_NONE || v->kind == FV_NULL)
     return 0;
-  if (vals[K_CALL].kind != FV_STR || vals[K_CALL].str.len == 0 ||
-      vals[K_CALL].str.len > ES_CALL_ID_MAX || vals[K_SPEAKER].kind != FV_STR ||
-      vals[K_TEXT].kind != FV_STR)
-    return 0;
-  if (es_speaker_parse(vals[K_SPEAKER].str.p, &ev->speaker) != 0 || ev->speaker == ES_SPEAKER_ANY)
-    return 0;
-  for (int k = 0; k < NKEYS; k++)
-    if (vals[k].kind == FV_STR && vals[k].str.escaped_u &&
-        (memchr(vals[k].str.p, '\0', vals[k].str.len) ||
-         !es_utf8_valid(vals[k].str.p, vals[k].str.len)))
-      return 0;
-  if (vals[K_TS].kind != FV_NONE && vals[K_TS].kind != FV_NULL &&
-      (vals[K_TS].kind != FV_NUM || !isfinite(vals[K_TS].num)))
-    return 0;
-  if (vals[K_END_TS].kind != FV_NONE && vals[K_END_TS].kind != FV_NULL &&
-      (vals[K_END_TS].kind != FV_NUM || !isfinite(vals[K_END_TS].num)))
-    return 0;
-  if (vals[K_SEQ].kind != FV_NONE && vals[K_SEQ].kind != FV_NULL &&
-      (vals[K_SEQ].kind != FV_NUM || vals[K_SEQ].num != floor(vals[K_SEQ].num) ||
-       vals[K_SEQ].num < 0 || vals[K_SEQ].num > 9007199254740992.0))
-    return 0;
-  if (vals[K_FINAL].kind != FV_NONE && vals[K_FINAL].kind != FV_NULL &&
-      vals[K_FINAL].kind != FV_TRUE && vals[K_FINAL].kind != FV_FALSE)
-    return 0;
+  if (v->kind != FV_NUM || !isfinite(v->num))
+    return -1;
+  *out = v->num;
+  return 1;
+}
 
-  ev->type = ES_EV_UTTERANCE;
-  ev->call_id = vals[K_CALL].str.p;
-  ev->text = vals[K_TEXT].str.p;
-  ev->text_len = vals[K_TEXT].str.len;
-  if (vals[K_TS].kind == FV_NUM) {
-    ev->ts = vals[K_TS].num;
-    ev->has_ts = 1;
-  }
-  if (vals[K_END_TS].kind == FV_NUM) {
-    ev->end_ts = vals[K_END_TS].num;
-    ev->has_end_ts = 1;
-  }
-  if (vals[K_SEQ].kind == FV_NUM) {
-    ev->seq = (int64_t)vals[K_SEQ].num;
+/* What utterance, start and end lines share: call_id, and seq and ts when
+ * present. 0, or -1 to let the slow path judge. */
+static int fast_common(const struct fast_obj *obj, struct es_event *ev) {
+  const struct fast_val *call = &obj->vals[K_CALL], *seq = &obj->vals[K_SEQ];
+  int has_ts;
+
+  if (call->kind != FV_STR || call->str.len == 0 || call->str.len > ES_CALL_ID_MAX)
+    return -1;
+  if (seq->kind != FV_NONE && seq->kind != FV_NULL &&
+      (seq->kind != FV_NUM || seq->num != floor(seq->num) || seq->num < 0 ||
+       seq->num > 9007199254740992.0))
+    return -1;
+  if ((has_ts = fast_opt_number(&obj->vals[K_TS], &ev->ts)) < 0)
+    return -1;
+  ev->call_id = call->str.p;
+  ev->has_ts = (unsigned)has_ts;
+  if (seq->kind == FV_NUM) {
+    ev->seq = (int64_t)seq->num;
     ev->has_seq = 1;
   }
-  ev->final = vals[K_FINAL].kind == FV_FALSE ? 0u : 1u;
+  return 0;
+}
+
+/* The fast_* type readers return 1 with *ev filled for a valid line of
+ * their type, 0 to let the slow path decide. */
+static int fast_utterance(const struct fast_obj *obj, struct es_event *ev) {
+  const struct fast_val *speaker = &obj->vals[K_SPEAKER], *text = &obj->vals[K_TEXT];
+  const struct fast_val *final = &obj->vals[K_FINAL];
+  int has_end_ts;
+
+  if (speaker->kind != FV_STR || text->kind != FV_STR)
+    return 0;
+  if (es_speaker_parse(speaker->str.p, &ev->speaker) != 0 || ev->speaker == ES_SPEAKER_ANY)
+    return 0;
+  if (final->kind != FV_NONE && final->kind != FV_NULL && final->kind != FV_TRUE &&
+      final->kind != FV_FALSE)
+    return 0;
+  if ((has_end_ts = fast_opt_number(&obj->vals[K_END_TS], &ev->end_ts)) < 0 ||
+      fast_common(obj, ev) != 0)
+    return 0;
+  ev->type = ES_EV_UTTERANCE;
+  ev->text = text->str.p;
+  ev->text_len = text->str.len;
+  ev->has_end_ts = (unsigned)has_end_ts;
+  ev->final = final->kind == FV_FALSE ? 0u : 1u;
   return 1;
+}
+
+static int fast_start(const struct fast_obj *obj, struct es_event *ev) {
+  if (!obj->attrs_ok || fast_common(obj, ev) != 0)
+    return 0;
+  ev->type = ES_EV_START;
+  ev->agent = obj->agent;
+  ev->queue = obj->queue;
+  ev->customer = obj->customer;
+  memcpy(ev->attr_keys, obj->attr_keys, obj->nattrs * sizeof(obj->attr_keys[0]));
+  memcpy(ev->attr_values, obj->attr_values, obj->nattrs * sizeof(obj->attr_values[0]));
+  ev->nattrs = obj->nattrs;
+  return 1;
+}
+
+static int fast_end(const struct fast_obj *obj, struct es_event *ev) {
+  if (fast_common(obj, ev) != 0)
+    return 0;
+  ev->type = ES_EV_END;
+  return 1;
+}
+
+/* Returns 1 with *ev filled when the line is a valid utterance, start or
+ * end line the fast path understands; 0 to let the cJSON path decide. */
+static int fast_decode(struct es_decoder *d, const char *s, size_t len, struct es_event *ev) {
+  struct fast_obj obj;
+  const struct fast_val *type = &obj.vals[K_TYPE];
+
+  if (fast_scan(d, s, len, &obj) != 0)
+    return 0;
+  if (type->kind == FV_NONE)
+    return fast_utterance(&obj, ev);
+  if (type->kind != FV_STR)
+    return 0;
+  switch (type->str.len) {
+  case 9: return memcmp(type->str.p, "utterance", 9) == 0 && fast_utterance(&obj, ev);
+  case 5: return memcmp(type->str.p, "start", 5) == 0 && fast_start(&obj, ev);
+  case 3: return memcmp(type->str.p, "end", 3) == 0 && fast_end(&obj, ev);
+  default: return 0;
+  }
 }
 
 static int __attribute__((format(printf, 3, 4)))
@@ -538,18 +648,12 @@ int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct e
     /* Escapes such as \\ud83d\\ude00 decode to bytes the raw-line check never saw. */
     if (!es_utf8_valid(ev->text, ev->text_len))
       return fail(err, "invalid_utf8", "\"text\" is not valid UTF-8");
-    {
-      double ts;
-      int has_ts;
-      if (opt_number(d->root, "ts", &ts, &has_ts) != 0)
-        return fail(err, "wrong_type", "\"ts\" must be a number (seconds)");
-      ev->ts = ts;
-      ev->has_ts = (unsigned)has_ts;
-      if (opt_number(d->root, "end_ts", &ts, &has_ts) != 0)
-        return fail(err, "wrong_type", "\"end_ts\" must be a number (seconds)");
-      ev->end_ts = ts;
-      ev->has_end_ts = (unsigned)has_ts;
-    }
+    if (opt_number(d->root, "ts", &ev->ts, &has) != 0)
+      return fail(err, "wrong_type", "\"ts\" must be a number (seconds)");
+    ev->has_ts = (unsigned)has;
+    if (opt_number(d->root, "end_ts", &ev->end_ts, &has) != 0)
+      return fail(err, "wrong_type", "\"end_ts\" must be a number (seconds)");
+    ev->has_end_ts = (unsigned)has;
     v = cJSON_GetObjectItemCaseSensitive(d->root, "final");
     ev->final = 1;
     if (v && !cJSON_IsNull(v)) {

@@ -74,7 +74,7 @@ struct es_decoder;
 struct es_decoder *es_decoder_new(size_t max_line);
 void es_decoder_free(struct es_decoder *d); /* NULL is a no-op */
 
-/* The decoder reads ordinary utterance lines with its own allocation-free
+/* The decoder reads utterance, start and end lines with its own allocation-free
  * scanner and everything else with cJSON; both give the same events and
  * errors. Tests turn the fast path off (on = 0) to compare. */
 void es_decoder_set_fast(struct es_decoder *d, int on);

@@ -84,6 +84,8 @@ static void decode_one(struct es_decoder *dec, const char *line, size_t len) {
     break;
   case ES_EV_STATS:
   case ES_EV_RELOAD:
+  case ES_EV_SUBSCRIBE:
+  case ES_EV_MARK:
     break;
   default:
     abort();
@@ -112,6 +114,15 @@ static void compare_paths(struct es_decoder *fast, struct es_decoder *slow, cons
       (a.has_end_ts && a.end_ts != b.end_ts) || a.has_seq != b.has_seq || a.seq != b.seq ||
       a.final != b.final || a.acks != b.acks || a.nattrs != b.nattrs)
     abort();
+  if (memcmp(&a.ts, &b.ts, sizeof(a.ts)) != 0 || memcmp(&a.end_ts, &b.end_ts, sizeof(a.ts)) != 0 ||
+      !same_str(a.agent, b.agent) || !same_str(a.queue, b.queue) ||
+      !same_str(a.customer, b.customer) || !same_str(a.client, b.client) ||
+      !same_str(a.token, b.token) || a.alert_id != b.alert_id || !same_str(a.mark, b.mark) ||
+      !same_str(a.by, b.by) || !same_str(a.note, b.note))
+    abort();
+  for (size_t i = 0; i < ES_ATTR_MAX; i++)
+    if (!same_str(a.attr_keys[i], b.attr_keys[i]) || !same_str(a.attr_values[i], b.attr_values[i]))
+      abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
