@@ -8,7 +8,9 @@
  * hits) or hot (many hits, call rules, a backup). Prints the heap the
  * table and the call states hold (glibc mallinfo2, so allocator overhead
  * is counted), es_callstate_bytes() per kind of call, and lines per second
- * of match + call logic.
+ * of match + call logic (the call logic: finding the line's call by its
+ * call_id, es_calls_find() as earshotd does for every line, and
+ * es_engine_line()).
  *
  * usage: bench_calls [--calls N] [--rules PATH]   (bench/calls.sh builds and runs it)
  */
@@ -117,6 +119,8 @@ int main(int argc, char **argv) {
     for (size_t k = 0; k < n; k++) {
       struct es_match_result res;
       struct es_call_out out;
+      if ((call = es_calls_find(t, id)) == NULL)
+        return 1;
       double m0 = now_s();
       es_match_line(m, script[k].sp, script[k].text, strlen(script[k].text), 0, &res);
       match_s += now_s() - m0;

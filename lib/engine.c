@@ -11,6 +11,7 @@
 
 #include "alert.h"
 #include "error.h"
+#include "numfmt.h"
 #include "norm.h"
 #include "rules_int.h"
 
@@ -59,6 +60,7 @@ struct es_callstate {
   unsigned armed : 1, backup_raised : 1, deesc_after_peak : 1, has_esc : 1;
   struct rhit *recent;          /* owned, ES_RECENT, allocated at the first hit */
   uint32_t nrecent;             /* hits remembered in all; ring at nrecent % ES_RECENT */
+  uint32_t npending;            /* rstates with a "not_followed_by" deadline pending */
   /* timing and sentiment signals */
   double last_end[3];           /* call time the latest line of each speaker ended, when the
                                    client said (end_ts); NAN: not known */
@@ -97,6 +99,15 @@ struct es_engine {
   int between;                  /* a signal between lines: the last line counts as earlier */
   struct rbuf rb;               /* the reason being written (one at a time) */
   struct es_sentiment_scratch *senti; /* owned, when the rules use sentiment */
+  /* The rule set's signal rules sorted once, so a line looks only at those
+   * that can apply to it: line signals (all but dead air) by the speaker of
+   * the line (ES_SPEAKER_ANY: a line of unknown speaker, which only rules
+   * for any speaker take), each list in rule order. */
+  uint32_t *sig_for[3];         /* owned as one block, nsig_for[sp] each */
+  uint32_t nsig_for[3];
+  uint32_t *dead_air;           /* in the same block: the dead air rules, in rule order */
+  uint32_t ndead_air;
+  double dead_air_min;          /* a silence shorter than this fires none of them */
   int at_end;                   /* es_engine_end() is running */
   char cats[ES_NCAT_MAX * 48 + 8];
   int oom;
@@ -104,19 +115,53 @@ struct es_engine {
 
 /* ---- engine and state lifetime --------------------------------------- */
 
+static int speaker_ok(enum es_speaker want, enum es_speaker got) {
+  return want == ES_SPEAKER_ANY || want == got;
+}
+
+/* Fills the engine's signal lists (e->sig_for[0] holds 4 * nsignal + 1). */
+static void index_signals(struct es_engine *e) {
+  const struct es_rules *rules = e->rules;
+  uint32_t *at = e->sig_for[0];
+
+  for (int sp = 0; sp < 3; sp++) {
+    e->sig_for[sp] = at;
+    e->nsig_for[sp] = 0;
+    for (uint32_t k = 0; k < rules->nsignal; k++) {
+      const struct es_rule_info *info = &rules->rules[rules->signal_rules[k]].info;
+      if (info->signal != ES_SIG_DEAD_AIR && speaker_ok(info->speaker, (enum es_speaker)sp))
+        at[e->nsig_for[sp]++] = rules->signal_rules[k];
+    }
+    at += e->nsig_for[sp];
+  }
+  e->dead_air = at;
+  e->ndead_air = 0;
+  e->dead_air_min = INFINITY;
+  for (uint32_t k = 0; k < rules->nsignal; k++) {
+    const struct es_rule_info *info = &rules->rules[rules->signal_rules[k]].info;
+    if (info->signal != ES_SIG_DEAD_AIR)
+      continue;
+    e->dead_air[e->ndead_air++] = rules->signal_rules[k];
+    /* A rule fires unless gap < seconds: with a NAN threshold, always. */
+    if (isnan(info->sig_seconds) || info->sig_seconds < e->dead_air_min)
+      e->dead_air_min = isnan(info->sig_seconds) ? -INFINITY : info->sig_seconds;
+  }
+}
+
 struct es_engine *es_engine_new(const struct es_rules *rules) {
   struct es_engine *e = calloc(1, sizeof(*e));
   if (e == NULL)
     return NULL;
   e->rules = rules;
   e->seen = calloc(rules->n ? rules->n : 1, sizeof(*e->seen));
+  e->sig_for[0] = malloc((4 * (size_t)rules->nsignal + 1) * sizeof(uint32_t));
   if (rules->sentiment)
     e->senti = es_sentiment_scratch_new(rules->opts.max_line_bytes);
-  if (e->seen == NULL || (rules->sentiment && e->senti == NULL)) {
-    free(e->seen);
-    free(e);
+  if (e->seen == NULL || e->sig_for[0] == NULL || (rules->sentiment && e->senti == NULL)) {
+    es_engine_free(e);
     return NULL;
   }
+  index_signals(e);
   return e;
 }
 
@@ -127,6 +172,7 @@ void es_engine_free(struct es_engine *e) {
   free(e->reason_at);
   free(e->reasons);
   free(e->seen);
+  free(e->sig_for[0]);
   es_sentiment_scratch_free(e->senti);
   free(e);
 }
@@ -232,9 +278,57 @@ static void rb_put(struct rbuf *b, const char *s) {
   b->pos += n;
 }
 
-static void rb_fmt(struct rbuf *b, const char *fmt, double v) {
-  char tmp[64];
-  snprintf(tmp, sizeof(tmp), fmt, v);
+#define G15_CAP ES_FMT_DOUBLE_MAX
+
+/* "%.15g" of v in buf, returned for use as a "%s" argument. Reasons are
+ * full of such numbers and glibc's conversion of a double costs thousands
+ * of instructions; es_fmt_g15() writes the same text without it for the
+ * common ones (multiples of 0.001: call times, scores, settings, figures
+ * rounded by r2()). */
+static const char *g15(char *buf, double v) {
+  es_fmt_g15(v, buf);
+  return buf;
+}
+
+#define F1_CAP 320 /* "%.1f" of any double fits (DBL_MAX: 309 digits) */
+
+/* Writes what snprintf(buf, F1_CAP, "%.1f", v) writes, and returns buf.
+ * Directly when v == k / 1000 for an integer |k| < 1e13 whose last two
+ * digits are not 50: v is then within half an ulp (under 1e-6) of the
+ * decimal k/1000, which is at least 0.001 from every rounding tie, so v
+ * rounds to one decimal as k/1000 does. Anything else goes to snprintf. */
+static const char *f1(char *buf, double v) {
+  double k = round(v * 1000);
+  char digits[24];
+  size_t nd = 0, p = 0;
+
+  if (!(fabs(k) < 1e13) || k / 1000 != v || fmod(fabs(k), 100) == 50) {
+    snprintf(buf, F1_CAP, "%.1f", v);
+    return buf;
+  }
+  uint64_t tenths = ((uint64_t)fabs(k) + 50) / 100, q = tenths / 10;
+  if (signbit(v))
+    buf[p++] = '-'; /* "-0.0" too, as printf writes it */
+  do {
+    digits[nd++] = (char)('0' + q % 10);
+    q /= 10;
+  } while (q);
+  while (nd)
+    buf[p++] = digits[--nd];
+  buf[p++] = '.';
+  buf[p++] = (char)('0' + tenths % 10);
+  buf[p] = '\0';
+  return buf;
+}
+
+/* Puts `name` (a literal) and v as "%.15g". */
+static void rb_num(struct rbuf *b, const char *name, double v) {
+  char tmp[64 + G15_CAP];
+  size_t n = strlen(name);
+  if (n > 64)
+    n = 64; /* names are short literals */
+  memcpy(tmp, name, n);
+  g15(tmp + n, v);
   rb_put(b, tmp);
 }
 
@@ -261,10 +355,10 @@ static void rb_hit(struct rbuf *b, const struct es_rules *rules, const struct rh
   rb_put(b, es_speaker_name((enum es_speaker)h->speaker));
   rb_put(b, "\",\"words\":");
   rb_str(b, h->words, h->wlen);
-  rb_fmt(b, ",\"t\":%.15g", r2(h->t));
-  rb_fmt(b, ",\"score\":%.15g", r2(h->delta));
+  rb_num(b, ",\"t\":", r2(h->t));
+  rb_num(b, ",\"score\":", r2(h->delta));
   if (with_weight)
-    rb_fmt(b, ",\"weight\":%.15g", r2(weight));
+    rb_num(b, ",\"weight\":", r2(weight));
   rb_put(b, "}");
 }
 
@@ -316,7 +410,9 @@ static struct es_fire *push_fire(struct es_engine *e) {
 static void advance(struct es_callstate *cs, const struct es_call_settings *set, double t) {
   if (!(t > cs->t)) /* also NAN */
     return;
-  cs->heat *= exp2(-(t - cs->t) / set->half_life);
+  /* A cold call stays cold: 0 times any decay (half_life > 0) is 0. */
+  if (cs->heat != 0)
+    cs->heat *= exp2(-(t - cs->t) / set->half_life);
   if (cs->heat < 1e-9)
     cs->heat = 0;
   cs->t = t;
@@ -343,10 +439,6 @@ static struct rhit *remember(struct es_engine *e, struct es_callstate *cs, uint3
   if (n)
     memcpy(h->words, text + start, n);
   return h;
-}
-
-static int speaker_ok(enum es_speaker want, enum es_speaker got) {
-  return want == ES_SPEAKER_ANY || want == got;
 }
 
 static int in_ref(const struct es__ref *ref, uint32_t rule) {
@@ -403,26 +495,27 @@ static void raise_backup(struct es_engine *e, struct es_callstate *cs, const str
   } else {
     rb_put(b, "\"heat\"");
   }
-  rb_fmt(b, ",\"heat\":%.15g", r2(cs->heat));
-  rb_fmt(b, ",\"threshold\":%.15g", set->backup_threshold);
-  rb_fmt(b, ",\"t\":%.15g", r2(cs->t));
+  rb_num(b, ",\"heat\":", r2(cs->heat));
+  rb_num(b, ",\"threshold\":", set->backup_threshold);
+  rb_num(b, ",\"t\":", r2(cs->t));
   /* One sentence a supervisor reads at a glance. */
   {
-    char line[1024];
+    char line[1024], n1[F1_CAP], n2[F1_CAP];
     size_t p = 0;
     if (why_rule != UINT32_MAX)
       p += (size_t)snprintf(line + p, sizeof(line) - p, "%s fired (calls for backup at once)",
                             e->rules->rules[why_rule].info.id);
     else
-      p += (size_t)snprintf(line + p, sizeof(line) - p, "heat %.1f reached %.1f", cs->heat,
-                            set->backup_threshold);
+      p += (size_t)snprintf(line + p, sizeof(line) - p, "heat %s reached %s", f1(n1, cs->heat),
+                            f1(n2, set->backup_threshold));
     for (size_t i = 0; i < n && p < sizeof(line) - 1; i++) {
       const struct rhit *h = list[i];
       const struct es_rule_info *info =
           h->rule < e->rules->n ? &e->rules->rules[h->rule].info : NULL;
-      p += (size_t)snprintf(line + p, sizeof(line) - p, "%s %s \"%.*s\" (%s +%.1f at %.1fs)",
+      p += (size_t)snprintf(line + p, sizeof(line) - p, "%s %s \"%.*s\" (%s +%s at %ss)",
                             i ? ";" : ":", speaker_word((enum es_speaker)h->speaker),
-                            (int)h->wlen, h->words, info ? info->category : "?", h->delta, h->t);
+                            (int)h->wlen, h->words, info ? info->category : "?",
+                            f1(n1, h->delta), f1(n2, h->t));
     }
     if (p >= sizeof(line))
       p = sizeof(line) - 1;
@@ -535,8 +628,8 @@ static void fire(struct es_engine *e, struct es_callstate *cs, uint32_t q, struc
     }
     if (weighted) {
       rb_put(b, extra || trig ? "," : "");
-      rb_fmt(b, "\"escalation_multiplier\":%.15g", set->escalation_multiplier);
-      rb_fmt(b, ",\"since_escalation\":%.15g", r2(cs->t - cs->last_esc_t));
+      rb_num(b, "\"escalation_multiplier\":", set->escalation_multiplier);
+      rb_num(b, ",\"since_escalation\":", r2(cs->t - cs->last_esc_t));
     }
     rb_put(b, "}");
     at = keep_reason(e, b);
@@ -612,11 +705,12 @@ static void consider(struct es_engine *e, struct es_callstate *cs, uint32_t q, s
     st->win[st->nwin++] = cs->t;
     if (st->nwin < r->info.count)
       return;
-    xp += (size_t)snprintf(extra + xp, sizeof(extra) - xp, "%s\"count\":%u,\"first\":%.15g",
-                           xp ? "," : "", r->info.count, r2(st->win[0]));
+    char num[G15_CAP];
+    xp += (size_t)snprintf(extra + xp, sizeof(extra) - xp, "%s\"count\":%u,\"first\":%s",
+                           xp ? "," : "", r->info.count, g15(num, r2(st->win[0])));
     if (r->info.within > 0 && xp < sizeof(extra))
-      xp += (size_t)snprintf(extra + xp, sizeof(extra) - xp, ",\"within\":%.15g",
-                             r->info.within);
+      xp += (size_t)snprintf(extra + xp, sizeof(extra) - xp, ",\"within\":%s",
+                             g15(num, r->info.within));
     st->nwin = 0;
     kind = ES_FIRE_CALL;
   }
@@ -625,6 +719,7 @@ static void consider(struct es_engine *e, struct es_callstate *cs, uint32_t q, s
     if (st == NULL || st->pending)
       return; /* the first unanswered trigger keeps its deadline */
     st->pending = 1;
+    cs->npending++;
     st->pend_t = cs->t;
     st->pend_line = cs->lines;
     st->pend_turns = cs->turns[r->nfb.speaker];
@@ -637,11 +732,12 @@ static void consider(struct es_engine *e, struct es_callstate *cs, uint32_t q, s
 /* Fires rule q's pending deadline. */
 static void fire_missed(struct es_engine *e, struct es_callstate *cs, uint32_t q,
                         struct rstate *st, const char *why) {
-  char extra[256];
+  char extra[256], num[G15_CAP];
   struct rhit trig = st->pend_hit;
   st->pending = 0;
-  snprintf(extra, sizeof(extra), "\"missed\":\"%s\",\"waited\":%.15g", why,
-           r2(cs->t - st->pend_t));
+  cs->npending--;
+  snprintf(extra, sizeof(extra), "\"missed\":\"%s\",\"waited\":%s", why,
+           g15(num, r2(cs->t - st->pend_t)));
   fire(e, cs, q, &trig, NULL, ES_FIRE_CALL, extra);
 }
 
@@ -649,6 +745,8 @@ static void fire_missed(struct es_engine *e, struct es_callstate *cs, uint32_t q
  * after ("turns": the clause speaker's lines since the trigger). */
 static void check_deadlines(struct es_engine *e, struct es_callstate *cs, int by_turns,
                             int at_end) {
+  if (cs->npending == 0)
+    return; /* the usual case: no trigger waits for an answer */
   for (uint32_t i = 0; i < e->rules->nnfb; i++) {
     uint32_t q = e->rules->nfb_rules[i];
     const struct es__ref *ref = &e->rules->rules[q].nfb;
@@ -667,6 +765,8 @@ static void check_deadlines(struct es_engine *e, struct es_callstate *cs, int by
 /* A hit resolves the deadlines that wait for it. */
 static void resolve_deadlines(struct es_engine *e, struct es_callstate *cs, uint32_t rule,
                               enum es_speaker sp) {
+  if (cs->npending == 0)
+    return;
   for (uint32_t i = 0; i < e->rules->nnfb; i++) {
     uint32_t q = e->rules->nfb_rules[i];
     const struct es__ref *ref = &e->rules->rules[q].nfb;
@@ -674,8 +774,10 @@ static void resolve_deadlines(struct es_engine *e, struct es_callstate *cs, uint
     if (!in_ref(ref, rule) || !speaker_ok(ref->speaker, sp))
       continue;
     st = rstate(e, cs, q, 0);
-    if (st && st->pending && cs->lines > st->pend_line)
+    if (st && st->pending && cs->lines > st->pend_line) {
       st->pending = 0;
+      cs->npending--;
+    }
   }
 }
 
@@ -736,30 +838,56 @@ static void signal_hit(struct es_engine *e, struct es_callstate *cs, uint32_t ru
 static void check_dead_air(struct es_engine *e, struct es_callstate *cs, double t) {
   const struct es_rules *rules = e->rules;
   double gap;
-  char why[160], words[64];
+  char why[160], words[64], n1[G15_CAP], n2[G15_CAP];
 
   if (isnan(cs->prev_end))
     return;
   gap = t - cs->prev_end;
   if (gap > cs->longest_silence)
     cs->longest_silence = gap;
-  if (cs->dead_air_line == cs->lines + 1)
-    return; /* this silence was reported already */
-  for (uint32_t k = 0; k < rules->nsignal; k++) {
-    uint32_t q = rules->signal_rules[k];
+  if (cs->dead_air_line == cs->lines + 1 || gap < e->dead_air_min)
+    return; /* reported already, or shorter than every rule's threshold */
+  for (uint32_t k = 0; k < e->ndead_air; k++) {
+    uint32_t q = e->dead_air[k];
     const struct es_rule_info *info = &rules->rules[q].info;
-    if (info->signal != ES_SIG_DEAD_AIR || gap < info->sig_seconds)
+    if (gap < info->sig_seconds)
       continue;
     if (cs->dead_air_line != cs->lines + 1)
       cs->dead_airs++;
     cs->dead_air_line = cs->lines + 1; /* once per gap */
-    snprintf(why, sizeof(why), "\"signal\":\"dead_air\",\"silence\":%.15g,\"threshold\":%.15g",
-             r2(gap), info->sig_seconds);
+    snprintf(why, sizeof(why), "\"signal\":\"dead_air\",\"silence\":%s,\"threshold\":%s",
+             g15(n1, r2(gap)), g15(n2, info->sig_seconds));
     int n = snprintf(words, sizeof(words), "%.0f s of silence", gap);
     e->between = 1;
     signal_hit(e, cs, q, ES_SPEAKER_ANY, words, (size_t)n, NULL, why);
     e->between = 0;
   }
+}
+
+/* The spaces in text[0..len) followed by a byte other than a space: the
+ * words after the first, as the duration estimate counts them. Eight
+ * bytes at a time: a line without end_ts pays this on every line. */
+static size_t word_starts(const char *text, size_t len) {
+  const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL,
+                 lows = 0x7f7f7f7f7f7f7f7fULL;
+  size_t n = 0, i = 0;
+
+  /* Bytes i..i+7 against i+1..i+8, so i + 9 <= len. */
+  for (; i + 9 <= len; i += 8) {
+    uint64_t a, b;
+    memcpy(&a, text + i, 8);
+    memcpy(&b, text + i + 1, 8);
+    a ^= ones * ' ';
+    b ^= ones * ' ';
+    /* 0x80 in each byte that was a space (exact: no carries between bytes) */
+    uint64_t sa = ~(((a & lows) + lows) | a | lows);
+    uint64_t sb = ~(((b & lows) + lows) | b | lows);
+    uint64_t m = (sa & ~sb & highs) >> 7;
+    n += (size_t)((m * ones) >> 56);
+  }
+  for (; i + 1 < len; i++)
+    n += text[i] == ' ' && text[i + 1] != ' ';
+  return n;
 }
 
 /* Timing and sentiment signals of one line (after its time is set). */
@@ -771,17 +899,14 @@ static void line_signals(struct es_engine *e, struct es_callstate *cs, const str
   double start = cs->t, dur, over = NAN;
   struct es_sentiment_result sr;
   int scored = 0;
-  char why[512];
+  char why[512], n1[G15_CAP], n2[G15_CAP], n3[G15_CAP];
   struct es_hit whole = {0, 0, (uint32_t)l->len};
 
   /* How long the line took: its end_ts, else about 2.5 words a second. */
   if (isfinite(l->end_t) && l->end_t >= l->t) {
     dur = l->end_t - l->t;
   } else {
-    size_t words = 0;
-    for (size_t i = 0; i < l->len; i++)
-      words += (l->text[i] == ' ') && i + 1 < l->len && l->text[i + 1] != ' ';
-    dur = (double)(words + (l->len > 0)) / 2.5;
+    dur = (double)(word_starts(l->text, l->len) + (l->len > 0)) / 2.5;
   }
   if (other != ES_SPEAKER_ANY && isfinite(cs->last_end[other]))
     over = cs->last_end[other] - start;
@@ -798,17 +923,15 @@ static void line_signals(struct es_engine *e, struct es_callstate *cs, const str
     cs->talk[sp] += dur;
   }
 
-  for (uint32_t k = 0; k < rules->nsignal; k++) {
-    uint32_t q = rules->signal_rules[k];
+  for (uint32_t k = 0; k < e->nsig_for[sp]; k++) {
+    uint32_t q = e->sig_for[sp][k];
     const struct es_rule_info *info = &rules->rules[q].info;
-    if (!speaker_ok(info->speaker, sp) || info->signal == ES_SIG_DEAD_AIR)
-      continue;
     switch (info->signal) {
     case ES_SIG_OVERTALK:
       if (!(over > info->sig_seconds))
         break;
-      snprintf(why, sizeof(why), "\"signal\":\"overtalk\",\"over\":%.15g,\"margin\":%.15g",
-               r2(over), info->sig_seconds);
+      snprintf(why, sizeof(why), "\"signal\":\"overtalk\",\"over\":%s,\"margin\":%s",
+               g15(n1, r2(over)), g15(n2, info->sig_seconds));
       signal_hit(e, cs, q, sp, l->text, l->len, &whole, why);
       break;
     case ES_SIG_RAPID_FIRE: {
@@ -818,8 +941,8 @@ static void line_signals(struct es_engine *e, struct es_callstate *cs, const str
       double first = cs->run_t[sp][(cs->run_len[sp] - n) % ES_SIG_RUN];
       if (start - first > info->sig_seconds)
         break;
-      snprintf(why, sizeof(why), "\"signal\":\"rapid_fire\",\"lines\":%u,\"seconds\":%.15g,"
-               "\"within\":%.15g", n, r2(start - first), info->sig_seconds);
+      snprintf(why, sizeof(why), "\"signal\":\"rapid_fire\",\"lines\":%u,\"seconds\":%s,"
+               "\"within\":%s", n, g15(n1, r2(start - first)), g15(n2, info->sig_seconds));
       cs->run_len[sp] = 0; /* counts afresh */
       signal_hit(e, cs, q, sp, l->text, l->len, &whole, why);
       break;
@@ -827,8 +950,8 @@ static void line_signals(struct es_engine *e, struct es_callstate *cs, const str
     case ES_SIG_MONOLOGUE:
       if (other == ES_SPEAKER_ANY || cs->talk[sp] < info->sig_seconds)
         break;
-      snprintf(why, sizeof(why), "\"signal\":\"monologue\",\"talked\":%.15g,\"threshold\":%.15g",
-               r2(cs->talk[sp]), info->sig_seconds);
+      snprintf(why, sizeof(why), "\"signal\":\"monologue\",\"talked\":%s,\"threshold\":%s",
+               g15(n1, r2(cs->talk[sp])), g15(n2, info->sig_seconds));
       cs->talk[sp] = 0;
       signal_hit(e, cs, q, sp, l->text, l->len, &whole, why);
       break;
@@ -849,9 +972,10 @@ static void line_signals(struct es_engine *e, struct es_callstate *cs, const str
           break;
         /* The words that carried it: the most negative one is the span. */
         struct es_hit w = whole;
-        size_t p = (size_t)snprintf(why, sizeof(why), "\"signal\":\"sentiment\",\"compound\":%.15g,"
-                                    "\"below\":%.15g,\"words\":[",
-                                    round(sr.compound * 1000) / 1000, info->sig_below);
+        size_t p = (size_t)snprintf(why, sizeof(why), "\"signal\":\"sentiment\",\"compound\":%s,"
+                                    "\"below\":%s,\"words\":[",
+                                    g15(n1, round(sr.compound * 1000) / 1000),
+                                    g15(n2, info->sig_below));
         double worst = 0;
         for (size_t i = 0, n = 0; i < sr.nwords && p < sizeof(why) - 64; i++) {
           const struct es_sentiment_word *sw = &sr.words[i];
@@ -863,9 +987,9 @@ static void line_signals(struct es_engine *e, struct es_callstate *cs, const str
             w.end = sw->end;
           }
           if (n++ < 6 && sw->end - sw->start < 32)
-            p += (size_t)snprintf(why + p, sizeof(why) - p, "%s{\"word\":\"%.*s\",\"valence\":%.15g}",
+            p += (size_t)snprintf(why + p, sizeof(why) - p, "%s{\"word\":\"%.*s\",\"valence\":%s}",
                                   n > 1 ? "," : "", (int)(sw->end - sw->start),
-                                  l->text + sw->start, round(sw->valence * 1000) / 1000);
+                                  l->text + sw->start, g15(n1, round(sw->valence * 1000) / 1000));
         }
         snprintf(why + p, sizeof(why) - p, "]");
         /* The word is copied raw: drop the words list if it needs escaping. */
@@ -882,9 +1006,9 @@ static void line_signals(struct es_engine *e, struct es_callstate *cs, const str
         double from = cs->hist[sp][(cs->nhist[sp] - 1 - n) % ES_SIG_RUN], to = cs->ewma[sp];
         if (from - to < info->sig_drop || (!isnan(info->sig_below) && !(to < info->sig_below)))
           break;
-        snprintf(why, sizeof(why), "\"signal\":\"sentiment_trend\",\"from\":%.15g,\"to\":%.15g,"
-                 "\"turns\":%u,\"drop\":%.15g", round(from * 1000) / 1000, round(to * 1000) / 1000,
-                 n, info->sig_drop);
+        snprintf(why, sizeof(why), "\"signal\":\"sentiment_trend\",\"from\":%s,\"to\":%s,"
+                 "\"turns\":%u,\"drop\":%s", g15(n1, round(from * 1000) / 1000),
+                 g15(n2, round(to * 1000) / 1000), n, g15(n3, info->sig_drop));
         cs->nhist[sp] = 0; /* a new trend needs new lines */
         signal_hit(e, cs, q, sp, l->text, l->len, &whole, why);
       }
@@ -1082,6 +1206,9 @@ void es_callstate_rebind(struct es_callstate *cs, const struct es_rules *from,
     cs->rs[k++] = st;
   }
   cs->nrs = k;
+  cs->npending = 0;
+  for (uint32_t i = 0; i < cs->nrs; i++)
+    cs->npending += cs->rs[i].pending != 0;
   /* sort by the new indexes (insertion sort: few entries) */
   for (uint32_t i = 1; i < cs->nrs; i++) {
     struct rstate v = cs->rs[i];

@@ -26,13 +26,15 @@ static size_t fmt_slow(double v, char *out) {
   return (size_t)n;
 }
 
-size_t es_fmt_double(double v, char out[ES_FMT_DOUBLE_MAX]) {
+/* The fast path: writes v and returns its length, or 0 when v is not
+ * m / 10^k as above (the caller takes a printf path). */
+static size_t fmt_fast(double v, char *out) {
   if (v == 0 && signbit(v))
-    return fmt_slow(v, out);
+    return 0;
   for (int k = 0; k <= 3; k++) {
     double scaled = v * pow10_[k];
     if (!(fabs(scaled) < 1e15))
-      return fmt_slow(v, out);
+      return 0;
     int64_t m = (int64_t)llround(scaled);
     if ((double)m / pow10_[k] != v)
       continue;
@@ -62,5 +64,15 @@ size_t es_fmt_double(double v, char out[ES_FMT_DOUBLE_MAX]) {
     out[len] = '\0';
     return len;
   }
-  return fmt_slow(v, out);
+  return 0;
+}
+
+size_t es_fmt_double(double v, char out[ES_FMT_DOUBLE_MAX]) {
+  size_t n = fmt_fast(v, out);
+  return n ? n : fmt_slow(v, out);
+}
+
+size_t es_fmt_g15(double v, char out[ES_FMT_DOUBLE_MAX]) {
+  size_t n = fmt_fast(v, out);
+  return n ? n : (size_t)snprintf(out, ES_FMT_DOUBLE_MAX, "%.15g", v);
 }

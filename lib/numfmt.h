@@ -24,4 +24,9 @@
  * finite (JSON has no NaN or infinity: the caller writes null). */
 size_t es_fmt_double(double v, char out[ES_FMT_DOUBLE_MAX]);
 
+/* Writes exactly what snprintf(out, ES_FMT_DOUBLE_MAX, "%.15g", v) writes
+ * (the engine's reasons), with the same fast path, and returns its length.
+ * Any double fits ("-1.23456789012345e-308" is 22 bytes). */
+size_t es_fmt_g15(double v, char out[ES_FMT_DOUBLE_MAX]);
+
 #endif

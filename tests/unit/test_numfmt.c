@@ -1,7 +1,8 @@
 /*
  * test_numfmt.c: es_fmt_double() prints exactly what snprintf does (the
  * shorter of %.15g and %.17g that reads back), on the values earshot
- * prints (millisecond timestamps, scores, heats) and on arbitrary ones.
+ * prints (millisecond timestamps, scores, heats) and on arbitrary ones;
+ * es_fmt_g15() prints exactly what "%.15g" does.
  */
 #include <math.h>
 #include <stdint.h>
@@ -29,6 +30,11 @@ static void check(double v) {
   if (len != (size_t)n || strcmp(got, want) != 0)
     ES_FAIL_("%.17g: got \"%s\" (%zu bytes), snprintf gives \"%s\"", v, got, len, want);
   ASSERT(len < ES_FMT_DOUBLE_MAX);
+  /* es_fmt_g15: "%.15g" alone, whether or not it reads back */
+  n = snprintf(want, sizeof want, "%.15g", v);
+  len = es_fmt_g15(v, got);
+  if (len != (size_t)n || strcmp(got, want) != 0)
+    ES_FAIL_("%.17g: es_fmt_g15 gives \"%s\", snprintf \"%s\"", v, got, want);
 }
 
 static void test_edges(void) {
