@@ -11,7 +11,14 @@
  * including the commits' fsyncs.
  *
  * usage: bench_store [--alerts N] [--batch N] [--alerts-per-call N]
- *                    [--sync full|normal] [--exec SQL]... --db PATH
+ *                    [--reason-every N] [--webhooks N] [--sync full|normal]
+ *                    [--exec SQL]... --db PATH
+ *   --reason-every N gives every Nth alert a `reason` JSON like a backup
+ *   alert's (about 400 bytes, masked and checked like one); none by default.
+ *   --webhooks N writes what N webhook destinations add: each alert's
+ *   outbox row per destination (its payload the supervisor feed's record,
+ *   in the alert's transaction), and their deliveries (es_store_update_outbox
+ *   DELIVERED, in the next transaction); none by default.
  *   --exec runs a statement after the schema is in place, for experiments
  *   ("DROP TRIGGER alerts_search_insert": the cost without the full-text
  *   index).
@@ -59,6 +66,28 @@ static const char *const tips[] = {
   "Say what you can do instead: \"Here's what I can do.\"",
 };
 
+/* A backup alert's reason, as lib/engine.c writes one. */
+static const char reason_json[] =
+    "{\"summary\":\"heat 7.5 reached 6: customer \\\"speak to your manager\\\" "
+    "(manager_request +2.5 at 12.3s); customer \\\"this is ridiculous\\\" (exasperation +1.5 "
+    "at 20.1s)\",\"hits\":[{\"rule\":\"customer.manager_request\",\"category\":"
+    "\"manager_request\",\"speaker\":\"customer\",\"words\":\"speak to your manager\","
+    "\"t\":12.3,\"score\":2.5,\"weight\":1},{\"rule\":\"customer.exasperation\","
+    "\"category\":\"exasperation\",\"speaker\":\"customer\",\"words\":"
+    "\"this is ridiculous\",\"t\":20.1,\"score\":1.5,\"weight\":0.8}]}";
+
+/* s as the contents of a JSON string (the bench's texts need only '"' and
+ * '\\' escaped), NUL-terminated in out[cap]. */
+static const char *json_str(char *out, size_t cap, const char *s) {
+  size_t o = 0;
+  for (; *s && o + 3 < cap; s++) {
+    if (*s == '"' || *s == '\\') out[o++] = '\\';
+    out[o++] = *s;
+  }
+  out[o] = '\0';
+  return out;
+}
+
 static double now(clockid_t clock) {
   struct timespec t;
   clock_gettime(clock, &t);
@@ -82,7 +111,7 @@ static long arg_long(const char *opt, const char *v) {
 }
 
 int main(int argc, char **argv) {
-  long alerts = 200000, batch = 240, per_call = 1;
+  long alerts = 200000, batch = 240, per_call = 1, reason_every = 0, webhooks = 0;
   const char *path = NULL, *sync = "normal";
   const char *exec_sql[8];
   size_t nexec = 0;
@@ -96,6 +125,12 @@ int main(int argc, char **argv) {
     } else if (i + 1 < argc && strcmp(argv[i], "--alerts-per-call") == 0) {
       per_call = arg_long(argv[i], argv[i + 1]);
       i++;
+    } else if (i + 1 < argc && strcmp(argv[i], "--reason-every") == 0) {
+      reason_every = arg_long(argv[i], argv[i + 1]);
+      i++;
+    } else if (i + 1 < argc && strcmp(argv[i], "--webhooks") == 0) {
+      webhooks = arg_long(argv[i], argv[i + 1]);
+      i++;
     } else if (i + 1 < argc && strcmp(argv[i], "--sync") == 0) {
       sync = argv[++i];
     } else if (i + 1 < argc && strcmp(argv[i], "--exec") == 0 && nexec < 8) {
@@ -104,7 +139,8 @@ int main(int argc, char **argv) {
       path = argv[++i];
     } else {
       fprintf(stderr, "usage: bench_store --db PATH [--alerts N] [--batch N] "
-                      "[--alerts-per-call N] [--sync full|normal]\n");
+                      "[--alerts-per-call N] [--reason-every N] [--webhooks N] "
+                      "[--sync full|normal] [--exec SQL]...\n");
       return 2;
     }
   }
@@ -143,7 +179,10 @@ int main(int argc, char **argv) {
   double cpu0 = now(CLOCK_THREAD_CPUTIME_ID), wall0 = now(CLOCK_MONOTONIC);
   double commit_cpu = 0, commit_max = 0;
   long rows = 0, in_batch = 0;
-  char call_id[64], key[96], text[256];
+  char call_id[64], key[96], text[256], payload[2048];
+  /* Outbox rows are numbered from 1 in the order they are written; those
+   * below `delivered` have been, those below `queued` can be. */
+  int64_t outbox_next = 1, delivered = 1, queued = 1;
 
   if (es_store_begin(s) != 0) die_store(s, "begin");
   for (long a = 0; a < alerts; a++) {
@@ -179,11 +218,30 @@ int main(int argc, char **argv) {
       .tip = tips[k],
       .heat = 3.5 + (double)nth,
       .rule_set = "0123456789abcdef",
-      .reason = NULL,
+      .reason = reason_every > 0 && a % reason_every == 0 ? reason_json : NULL,
       .id = a + 1,
     };
     if (es_store_put_alert(s, &rec) != 0) die_store(s, "alert");
     rows++;
+    if (webhooks > 0) {
+      char tip[256];
+      snprintf(payload, sizeof payload,
+               "{\"type\":\"alert\",\"id\":%ld,\"call_id\":\"%s\",\"ts\":%.3f,"
+               "\"rule\":\"%s\",\"category\":\"%s\",\"severity\":\"medium\","
+               "\"speaker\":\"%s\",\"text\":\"%s\",\"matched\":\"%.18s\",\"tip\":\"%s\","
+               "\"heat\":%.1f,\"agent\":\"agent-17\",\"queue\":\"billing\"}",
+               a + 1, call_id, ts, rules[k], cats[k], k < 4 ? "customer" : "agent", text,
+               text + 2, json_str(tip, sizeof tip, tips[k]), rec.heat);
+      for (long d = 0; d < webhooks; d++) {
+        char dest[32];
+        snprintf(dest, sizeof dest, "hook-%ld", d + 1);
+        struct es_outbox_rec row = {.destination = dest, .alert_id = a + 1,
+                                    .payload = payload, .created_at = ts};
+        if (es_store_put_outbox(s, &row) != 0) die_store(s, "outbox");
+        outbox_next++;
+        rows++;
+      }
+    }
     if (nth == per_call - 1 || a == alerts - 1) {
       struct es_call_end ce = {.call_id = call_id,
                                .ended = ts + 300,
@@ -204,7 +262,15 @@ int main(int argc, char **argv) {
       commit_cpu += dc;
       if (dc > commit_max) commit_max = dc;
       in_batch = 0;
+      queued = outbox_next;
       if (a != alerts - 1 && es_store_begin(s) != 0) die_store(s, "begin");
+      /* The deliveries of the batch just committed, as their outcomes
+       * come back to the writer. */
+      for (; a != alerts - 1 && delivered < queued; delivered++) {
+        struct es_outbox_update u = {.id = delivered, .state = ES_OUTBOX_DELIVERED};
+        if (es_store_update_outbox(s, &u) != 0) die_store(s, "outbox delivered");
+        rows++;
+      }
     }
   }
   double cpu = now(CLOCK_THREAD_CPUTIME_ID) - cpu0, wall = now(CLOCK_MONOTONIC) - wall0;
@@ -218,7 +284,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   printf("bench_store: %ld alerts, %ld rows, %ld alerts per transaction, %ld per call, "
-         "synchronous %s\n", alerts, rows, batch, per_call, sync);
+         "synchronous %s", alerts, rows, batch, per_call, sync);
+  if (reason_every > 0) printf(", a reason every %ld", reason_every);
+  if (webhooks > 0) printf(", %ld webhooks", webhooks);
+  printf("\n");
   printf("bench_store: CPU %.3f s (commits %.3f s, the longest %.1f ms): %.1f us per alert "
          "with its call rows, %.0f alerts/CPU-s, %.0f rows/CPU-s\n",
          cpu, commit_cpu, commit_max * 1e3, cpu / (double)alerts * 1e6, (double)alerts / cpu,

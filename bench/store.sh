@@ -3,7 +3,8 @@
 # SQLite writer's CPU cost per alert (with its call's start and end rows),
 # through the same es_store calls earshotd's writer thread makes, on a
 # temporary database. Arguments go to bench_store (--alerts N, --batch N,
-# --alerts-per-call N, --sync full|normal, --exec SQL).
+# --alerts-per-call N, --reason-every N, --webhooks N, --sync full|normal,
+# --exec SQL).
 # Environment: BUILD_DIR (default <repo>/build-bench), CMAKE_ARGS, TMPDIR.
 set -eu
 

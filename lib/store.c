@@ -24,9 +24,10 @@ const char *es__schema_migration(size_t idx, const char **name);
 #define QUERY_MAX_COLS 32
 #define JOURNAL_SIZE_LIMIT (64 * 1024 * 1024) /* bytes the -wal keeps after a checkpoint */
 
-enum stmt_id { ST_ALERT, ST_SEARCH, ST_CALL_START, ST_CALL_END, ST_RULE_SET, ST_BEGIN, ST_COMMIT,
+enum stmt_id { ST_ALERT, ST_SEARCH, ST_CALL_START, ST_CALL_END_UPDATE, ST_CALL_END, ST_RULE_SET, ST_BEGIN, ST_COMMIT,
                ST_ROLLBACK, ST_MARK_BY_ID, ST_MARK_BY_KEY, ST_PRUNE_MARKS, ST_PRUNE_ALERTS,
-               ST_PRUNE_CALLS, ST_COUNT };
+               ST_PRUNE_CALLS, ST_OUTBOX_PUT, ST_OUTBOX_ALERT_STORED, ST_OUTBOX_PUT_STORED,
+               ST_OUTBOX_DELIVERED, ST_OUTBOX_UPDATE, ST_OUTBOX_SUMMARISED, ST_COUNT };
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_ALERT] =
@@ -51,6 +52,15 @@ static const char *const stmt_sql[ST_COUNT] = {
         " queue = coalesce(excluded.queue, calls.queue),"
         " started = min(coalesce(calls.started, excluded.started), excluded.started),"
         " ended = NULL, end_reason = NULL",
+    /* A call's end updates the row its start left: an UPSERT would first
+     * try the INSERT (a record, its CHECK constraints, json_valid() of the
+     * default attributes and of hits_by_category, the primary key probe)
+     * and only then update, checking hits_by_category again. ST_CALL_END
+     * runs, with the same parameters, when no row was there. */
+    [ST_CALL_END_UPDATE] =
+        "UPDATE calls SET ended = ?2, end_reason = ?3, alert_count = ?4, peak_heat = ?5,"
+        " final_heat = ?6, hits_by_category = ?7, backup_raised = ?8, deescalated = ?9"
+        " WHERE call_id = ?1",
     [ST_CALL_END] =
         "INSERT INTO calls (call_id, ended, end_reason, alert_count, peak_heat, final_heat,"
         " hits_by_category, backup_raised, deescalated)"
@@ -88,6 +98,30 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PRUNE_CALLS] =
         "DELETE FROM calls WHERE rowid IN"
         " (SELECT rowid FROM calls WHERE coalesce(ended, started) < ?1 LIMIT ?2)",
+    /* A delivery is stored only for a stored alert. Outside a transaction
+     * one statement checks and inserts (its WHERE also settles SQLite's
+     * INSERT ... SELECT ... ON CONFLICT parsing ambiguity). Inside one, a
+     * lookup and then a one-row INSERT, both in the transaction's
+     * snapshot: an INSERT ... SELECT runs in a statement journal, and
+     * opening one makes FTS5 write the pending index entries of the
+     * transaction's alerts out as a segment of their own
+     * (schema/005_writer_cost.sql), once per outbox row. */
+    [ST_OUTBOX_PUT] =
+        "INSERT INTO webhook_outbox (destination, alert_id, payload, next_attempt_at,"
+        " created_at) SELECT ?1, ?2, ?3, ?4, ?4"
+        " WHERE EXISTS (SELECT 1 FROM alerts WHERE id = ?2) ON CONFLICT DO NOTHING",
+    [ST_OUTBOX_ALERT_STORED] = "SELECT 1 FROM alerts WHERE id = ?1",
+    [ST_OUTBOX_PUT_STORED] =
+        "INSERT INTO webhook_outbox (destination, alert_id, payload, next_attempt_at,"
+        " created_at) VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT DO NOTHING",
+    [ST_OUTBOX_DELIVERED] = "DELETE FROM webhook_outbox WHERE id = ?1",
+    [ST_OUTBOX_UPDATE] =
+        "UPDATE webhook_outbox SET state = ?2, attempts = ?3,"
+        " next_attempt_at = coalesce(?4, next_attempt_at), last_error = ?5,"
+        " closed_at = ?6 WHERE id = ?1",
+    [ST_OUTBOX_SUMMARISED] =
+        "DELETE FROM webhook_outbox WHERE destination = ?1 AND state = 'suppressed'"
+        " AND id <= ?2",
 };
 
 /* A scratch buffer that grows on demand; its ceiling is checked by the
@@ -771,25 +805,8 @@ int es_store_put_call_start(struct es_store *s, const struct es_call_start *rec)
   return 0;
 }
 
-int es_store_put_call_end(struct es_store *s, const struct es_call_end *rec) {
-  const char *reason;
-  sqlite3_stmt *st = NULL;
-  int rc;
-  if (s == NULL || rec == NULL) return ES_EINVAL;
-  if ((rc = writable(s, "put_call_end")) != 0) return rc;
-  if (empty(rec->call_id)) return fail(s, ES_EINVAL, "put_call_end: call_id is required");
-  if (!isfinite(rec->ended)) return fail(s, ES_EINVAL, "put_call_end: ended is not a number");
-  if ((reason = es_store_end_reason_name(rec->reason)) == NULL)
-    return fail(s, ES_EINVAL, "put_call_end: bad end reason %d", (int)rec->reason);
-  if (rec->hits_by_category) {
-    size_t len = bounded_len(rec->hits_by_category, s->opts.max_text_bytes);
-    if (len > s->opts.max_text_bytes)
-      return fail(s, ES_ETOOBIG, "put_call_end: hits_by_category exceeds %zu bytes",
-                  s->opts.max_text_bytes);
-    if (!check_json(rec->hits_by_category, len, cJSON_Object))
-      return fail(s, ES_EJSON, "put_call_end: hits_by_category is not a JSON object");
-  }
-  if ((rc = get_stmt(s, ST_CALL_END, &st)) != 0) return rc;
+/* Binds ?1..?9 of ST_CALL_END_UPDATE and ST_CALL_END. */
+static void bind_call_end(sqlite3_stmt *st, const struct es_call_end *rec, const char *reason) {
   bind_str(st, 1, rec->call_id);
   sqlite3_bind_double(st, 2, rec->ended);
   bind_str(st, 3, reason);
@@ -808,7 +825,35 @@ int es_store_put_call_end(struct es_store *s, const struct es_call_end *rec) {
     sqlite3_bind_int(st, 9, rec->deescalated != 0);
   else
     sqlite3_bind_null(st, 9);
+}
+
+int es_store_put_call_end(struct es_store *s, const struct es_call_end *rec) {
+  const char *reason;
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (s == NULL || rec == NULL) return ES_EINVAL;
+  if ((rc = writable(s, "put_call_end")) != 0) return rc;
+  if (empty(rec->call_id)) return fail(s, ES_EINVAL, "put_call_end: call_id is required");
+  if (!isfinite(rec->ended)) return fail(s, ES_EINVAL, "put_call_end: ended is not a number");
+  if ((reason = es_store_end_reason_name(rec->reason)) == NULL)
+    return fail(s, ES_EINVAL, "put_call_end: bad end reason %d", (int)rec->reason);
+  if (rec->hits_by_category) {
+    size_t len = bounded_len(rec->hits_by_category, s->opts.max_text_bytes);
+    if (len > s->opts.max_text_bytes)
+      return fail(s, ES_ETOOBIG, "put_call_end: hits_by_category exceeds %zu bytes",
+                  s->opts.max_text_bytes);
+    if (!check_json(rec->hits_by_category, len, cJSON_Object))
+      return fail(s, ES_EJSON, "put_call_end: hits_by_category is not a JSON object");
+  }
+  if ((rc = get_stmt(s, ST_CALL_END_UPDATE, &st)) != 0) return rc;
+  bind_call_end(st, rec, reason);
   if ((rc = run(s, st, "put_call_end")) != 0) return rc;
+  if (sqlite3_changes(s->db) == 0) {
+    /* The start was never stored: the row is created here. */
+    if ((rc = get_stmt(s, ST_CALL_END, &st)) != 0) return rc;
+    bind_call_end(st, rec, reason);
+    if ((rc = run(s, st, "put_call_end")) != 0) return rc;
+  }
   s->stats.calls_ended++;
   return 0;
 }
@@ -1066,21 +1111,37 @@ const char *es_store_errmsg(const struct es_store *s) { return s ? s->errmsg : "
 
 /* ---- the webhook outbox ------------------------------------------------ */
 
-/* Runs one outbox statement prepared for the call: outbox writes are a
- * few per alert at most, not worth a slot in the statement cache. `bind`
- * binds its parameters. Returns 0 with the number of changed rows in
- * *changes, or ES_ESTORE. */
-static int outbox_exec(struct es_store *s, const char *sql, const char *what,
+/* Runs one outbox statement; `bind` binds its parameters. Returns 0 with
+ * the number of changed rows in *changes, or ES_ESTORE (its message begins
+ * with `what`). */
+static int outbox_exec(struct es_store *s, enum stmt_id id, const char *what,
                        void (*bind)(sqlite3_stmt *st, const void *arg), const void *arg,
                        int64_t *changes) {
-  sqlite3_stmt *st = NULL;
   int rc;
-  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return fail_db(s, what);
-  bind(st, arg);
-  rc = sqlite3_step(st) == SQLITE_DONE ? 0 : fail_db(s, what);
-  if (rc == 0 && changes) *changes = sqlite3_changes64(s->db);
-  sqlite3_finalize(st);
+  if (s->stmt[id] == NULL &&
+      sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[id],
+                         NULL) != SQLITE_OK)
+    return fail_db(s, what);
+  bind(s->stmt[id], arg);
+  if ((rc = run(s, s->stmt[id], what)) == 0 && changes) *changes = sqlite3_changes64(s->db);
   return rc;
+}
+
+/* *stored = 1 when alerts has a row with this id. */
+static int outbox_alert_stored(struct es_store *s, int64_t alert_id, int *stored) {
+  sqlite3_stmt *st;
+  int step;
+  if (s->stmt[ST_OUTBOX_ALERT_STORED] == NULL &&
+      sqlite3_prepare_v3(s->db, stmt_sql[ST_OUTBOX_ALERT_STORED], -1, SQLITE_PREPARE_PERSISTENT,
+                         &s->stmt[ST_OUTBOX_ALERT_STORED], NULL) != SQLITE_OK)
+    return fail_db(s, "put_outbox");
+  st = s->stmt[ST_OUTBOX_ALERT_STORED];
+  sqlite3_bind_int64(st, 1, alert_id);
+  step = sqlite3_step(st);
+  *stored = step == SQLITE_ROW;
+  step = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : fail_db(s, "put_outbox");
+  sqlite3_reset(st);
+  return step;
 }
 
 static void bind_outbox_rec(sqlite3_stmt *st, const void *arg) {
@@ -1105,13 +1166,14 @@ int es_store_put_outbox(struct es_store *s, const struct es_outbox_rec *rec) {
    * others back (ES_EJSON is not retried). */
   if (!check_json(rec->payload, strlen(rec->payload), 0))
     return fail(s, ES_EJSON, "put_outbox: payload is not valid JSON");
-  /* The WHERE also settles SQLite's INSERT ... SELECT ... ON CONFLICT
-   * parsing ambiguity. */
-  rc = outbox_exec(s,
-                   "INSERT INTO webhook_outbox (destination, alert_id, payload, next_attempt_at,"
-                   " created_at) SELECT ?1, ?2, ?3, ?4, ?4"
-                   " WHERE EXISTS (SELECT 1 FROM alerts WHERE id = ?2) ON CONFLICT DO NOTHING",
-                   "put_outbox", bind_outbox_rec, rec, &changes);
+  if (!sqlite3_get_autocommit(s->db)) {
+    int stored = 0;
+    if ((rc = outbox_alert_stored(s, rec->alert_id, &stored)) != 0) return rc;
+    if (!stored) return 1;
+    rc = outbox_exec(s, ST_OUTBOX_PUT_STORED, "put_outbox", bind_outbox_rec, rec, &changes);
+  } else {
+    rc = outbox_exec(s, ST_OUTBOX_PUT, "put_outbox", bind_outbox_rec, rec, &changes);
+  }
   if (rc != 0) return rc;
   return changes > 0 ? 0 : 1;
 }
@@ -1151,20 +1213,12 @@ int es_store_update_outbox(struct es_store *s, const struct es_outbox_update *u)
     return fail(s, ES_EINVAL, "update_outbox: summarised_upto needs the destination");
   if (u->id > 0) {
     if (u->state == ES_OUTBOX_DELIVERED)
-      rc = outbox_exec(s, "DELETE FROM webhook_outbox WHERE id = ?1", "update_outbox",
-                       bind_outbox_id, u, NULL);
+      rc = outbox_exec(s, ST_OUTBOX_DELIVERED, "update_outbox", bind_outbox_id, u, NULL);
     else
-      rc = outbox_exec(s,
-                       "UPDATE webhook_outbox SET state = ?2, attempts = ?3,"
-                       " next_attempt_at = coalesce(?4, next_attempt_at), last_error = ?5,"
-                       " closed_at = ?6 WHERE id = ?1",
-                       "update_outbox", bind_outbox_update, u, NULL);
+      rc = outbox_exec(s, ST_OUTBOX_UPDATE, "update_outbox", bind_outbox_update, u, NULL);
     if (rc != 0) return rc;
   }
   if (u->summarised_upto > 0)
-    rc = outbox_exec(s,
-                     "DELETE FROM webhook_outbox WHERE destination = ?1 AND state = 'suppressed'"
-                     " AND id <= ?2",
-                     "update_outbox", bind_outbox_summarised, u, NULL);
+    rc = outbox_exec(s, ST_OUTBOX_SUMMARISED, "update_outbox", bind_outbox_summarised, u, NULL);
   return rc;
 }

@@ -1418,6 +1418,11 @@ static void test_outbox(void) {
   ASSERT_EQ(es_store_put_alert(s, &b), 0);
   o.alert_id = 9;
   ASSERT_EQ(es_store_put_outbox(s, &o), 0);
+  /* inside a transaction the same rules hold (a lookup, then the insert) */
+  ASSERT_EQ(es_store_put_outbox(s, &o), 1);
+  o.alert_id = 99;
+  ASSERT_EQ(es_store_put_outbox(s, &o), 1);
+  o.alert_id = 9;
   ASSERT_EQ(es_store_rollback(s), 0);
   sqlite3 *db = raw_open(path);
   expect_text(db, "SELECT group_concat(destination || ':' || alert_id || ':' || state || ':' ||"
