@@ -1112,18 +1112,15 @@ const char *es_store_errmsg(const struct es_store *s) { return s ? s->errmsg : "
 /* ---- the webhook outbox ------------------------------------------------ */
 
 /* Runs one outbox statement; `bind` binds its parameters. Returns 0 with
- * the number of changed rows in *changes, or ES_ESTORE (its message begins
- * with `what`). */
+ * the number of changed rows in *changes, or ES_ESTORE. */
 static int outbox_exec(struct es_store *s, enum stmt_id id, const char *what,
                        void (*bind)(sqlite3_stmt *st, const void *arg), const void *arg,
                        int64_t *changes) {
+  sqlite3_stmt *st;
   int rc;
-  if (s->stmt[id] == NULL &&
-      sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[id],
-                         NULL) != SQLITE_OK)
-    return fail_db(s, what);
-  bind(s->stmt[id], arg);
-  if ((rc = run(s, s->stmt[id], what)) == 0 && changes) *changes = sqlite3_changes64(s->db);
+  if ((rc = get_stmt(s, id, &st)) != 0) return rc;
+  bind(st, arg);
+  if ((rc = run(s, st, what)) == 0 && changes) *changes = sqlite3_changes64(s->db);
   return rc;
 }
 
@@ -1131,11 +1128,7 @@ static int outbox_exec(struct es_store *s, enum stmt_id id, const char *what,
 static int outbox_alert_stored(struct es_store *s, int64_t alert_id, int *stored) {
   sqlite3_stmt *st;
   int step;
-  if (s->stmt[ST_OUTBOX_ALERT_STORED] == NULL &&
-      sqlite3_prepare_v3(s->db, stmt_sql[ST_OUTBOX_ALERT_STORED], -1, SQLITE_PREPARE_PERSISTENT,
-                         &s->stmt[ST_OUTBOX_ALERT_STORED], NULL) != SQLITE_OK)
-    return fail_db(s, "put_outbox");
-  st = s->stmt[ST_OUTBOX_ALERT_STORED];
+  if ((step = get_stmt(s, ST_OUTBOX_ALERT_STORED, &st)) != 0) return step;
   sqlite3_bind_int64(st, 1, alert_id);
   step = sqlite3_step(st);
   *stored = step == SQLITE_ROW;
