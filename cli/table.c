@@ -119,7 +119,7 @@ static int cell_fill(struct cell *c, const char *v, size_t limit) {
     char esc[16];
     const char *piece = esc;
     size_t plen, pw, used;
-    uint32_t cp;
+    uint32_t cp = 0;
     used = utf8_next(p, n, &cp);
     if (used == 0) {
       snprintf(esc, sizeof esc, "\\x%02X", p[0]);
@@ -186,7 +186,7 @@ static void table_line(struct es_out *o, char *const *cells) {
     int right = o->saw_number[i] && !o->saw_text[i];
     /* Width again: cheaper than keeping it per cell, and only for output. */
     for (const unsigned char *p = (const unsigned char *)c; *p;) {
-      uint32_t cp;
+      uint32_t cp = 0;
       size_t used = utf8_next(p, strlen((const char *)p), &cp);
       w += cp_width(cp);
       p += used ? used : 1;
@@ -284,7 +284,7 @@ void es_out_json_string(FILE *f, const char *s) {
   size_t n = strlen(s);
   fputc('"', f);
   while (n > 0) {
-    uint32_t cp;
+    uint32_t cp = 0;
     size_t used = utf8_next(p, n, &cp);
     if (used == 0) {
       fputs("\\ufffd", f);

@@ -1116,7 +1116,7 @@ const char *es_store_errmsg(const struct es_store *s) { return s ? s->errmsg : "
 static int outbox_exec(struct es_store *s, enum stmt_id id, const char *what,
                        void (*bind)(sqlite3_stmt *st, const void *arg), const void *arg,
                        int64_t *changes) {
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   int rc;
   if ((rc = get_stmt(s, id, &st)) != 0) return rc;
   bind(st, arg);
@@ -1126,7 +1126,7 @@ static int outbox_exec(struct es_store *s, enum stmt_id id, const char *what,
 
 /* *stored = 1 when alerts has a row with this id. */
 static int outbox_alert_stored(struct es_store *s, int64_t alert_id, int *stored) {
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = NULL;
   int step;
   if ((step = get_stmt(s, ST_OUTBOX_ALERT_STORED, &st)) != 0) return step;
   sqlite3_bind_int64(st, 1, alert_id);
