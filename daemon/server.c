@@ -698,10 +698,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (!c->closing) {
-    /* Acks join the output buffer; on_turn_end writes it, once for all the
-     * reads of this turn (a write wakes the client: one per turn, not one
-     * per 64 KiB read). */
+    /* Acks join the output buffer. A read that filled the buffer means more
+     * is waiting: on_turn_end writes the output, once for all the reads of
+     * this turn (a write wakes the client: one per turn, not one per 64 KiB
+     * read). A short read is the connection's last this turn (libuv stops
+     * reading a stream there), so its output leaves now rather than after
+     * the other connections' lines: the same one write, without the wait. */
     ack_release(c, esd_writer_committed(c->d->writer));
+    if ((size_t)nread < ESD_READ_CHUNK && c->out_len > 0)
+      esd_conn_flush(c); /* may close c: the rest checks */
     /* libuv would keep reading a busy connection for up to 32 chunks in one
      * turn; past its share, let the others, the writer and the acks have
      * the loop, and pick it up again next turn. */
