@@ -11,10 +11,14 @@
  * including the commits' fsyncs.
  *
  * usage: bench_store [--alerts N] [--batch N] [--alerts-per-call N]
- *                    [--reason-every N] [--webhooks N] [--sync full|normal]
+ *                    [--reason-every N] [--webhooks N] [--whole-calls]
+ *                    [--sync full|normal]
  *                    [--exec SQL]... --db PATH
  *   --reason-every N gives every Nth alert a `reason` JSON like a backup
  *   alert's (about 400 bytes, masked and checked like one); none by default.
+ *   --whole-calls writes a call's start and end as one row
+ *   (es_store_put_call()) when both fall in one transaction, as earshotd's
+ *   writer does.
  *   --webhooks N writes what N webhook destinations add: each alert's
  *   outbox row per destination (its payload the supervisor feed's record,
  *   in the alert's transaction), and their deliveries (es_store_update_outbox
@@ -112,6 +116,7 @@ static long arg_long(const char *opt, const char *v) {
 
 int main(int argc, char **argv) {
   long alerts = 200000, batch = 240, per_call = 1, reason_every = 0, webhooks = 0;
+  int whole_calls = 0;
   const char *path = NULL, *sync = "normal";
   const char *exec_sql[8];
   size_t nexec = 0;
@@ -131,6 +136,8 @@ int main(int argc, char **argv) {
     } else if (i + 1 < argc && strcmp(argv[i], "--webhooks") == 0) {
       webhooks = arg_long(argv[i], argv[i + 1]);
       i++;
+    } else if (strcmp(argv[i], "--whole-calls") == 0) {
+      whole_calls = 1;
     } else if (i + 1 < argc && strcmp(argv[i], "--sync") == 0) {
       sync = argv[++i];
     } else if (i + 1 < argc && strcmp(argv[i], "--exec") == 0 && nexec < 8) {
@@ -139,7 +146,7 @@ int main(int argc, char **argv) {
       path = argv[++i];
     } else {
       fprintf(stderr, "usage: bench_store --db PATH [--alerts N] [--batch N] "
-                      "[--alerts-per-call N] [--reason-every N] [--webhooks N] "
+                      "[--alerts-per-call N] [--reason-every N] [--webhooks N] [--whole-calls] "
                       "[--sync full|normal] [--exec SQL]...\n");
       return 2;
     }
@@ -184,6 +191,10 @@ int main(int argc, char **argv) {
    * below `delivered` have been, those below `queued` can be. */
   int64_t outbox_next = 1, delivered = 1, queued = 1;
 
+  /* With --whole-calls, the start waiting for its end in this transaction. */
+  struct es_call_start held;
+  int holding = 0;
+
   if (es_store_begin(s) != 0) die_store(s, "begin");
   for (long a = 0; a < alerts; a++) {
     long call = a / per_call, nth = a % per_call;
@@ -195,8 +206,13 @@ int main(int argc, char **argv) {
                                  .agent = "agent-17",
                                  .queue = "billing",
                                  .started = ts};
-      if (es_store_put_call_start(s, &cs) != 0) die_store(s, "call start");
-      rows++;
+      if (whole_calls) {
+        held = cs;
+        holding = 1;
+      } else {
+        if (es_store_put_call_start(s, &cs) != 0) die_store(s, "call start");
+        rows++;
+      }
     }
     size_t k = (size_t)a % nlines;
     int n = snprintf(text, sizeof text, lines[k], words[((size_t)a / nlines) % nwords]);
@@ -252,10 +268,20 @@ int main(int argc, char **argv) {
                                .hits_by_category = "{\"manager_request\":1}",
                                .backup_raised = 0,
                                .deescalated = 1};
-      if (es_store_put_call_end(s, &ce) != 0) die_store(s, "call end");
+      if (holding) {
+        if (es_store_put_call(s, &held, &ce) != 0) die_store(s, "call");
+        holding = 0;
+      } else if (es_store_put_call_end(s, &ce) != 0) {
+        die_store(s, "call end");
+      }
       rows++;
     }
     if (++in_batch == batch || a == alerts - 1) {
+      if (holding) {
+        if (es_store_put_call_start(s, &held) != 0) die_store(s, "call start");
+        holding = 0;
+        rows++;
+      }
       double c = now(CLOCK_THREAD_CPUTIME_ID);
       if (es_store_commit(s) != 0) die_store(s, "commit");
       double dc = now(CLOCK_THREAD_CPUTIME_ID) - c;

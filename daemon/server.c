@@ -438,7 +438,7 @@ static uint64_t write_call_end(struct esd *d, struct es_call *call, enum es_end_
     .backup_raised = sum.backup_raised,
     .deescalated = sum.deescalated,
   };
-  uint64_t b = esd_writer_add_call_end(d->writer, &end);
+  uint64_t b = esd_writer_add_call_end(d->writer, &end, &call->store_row, &call->store_batch);
   return b ? b : batch;
 }
 
@@ -459,7 +459,7 @@ static void handle_utterance(struct esd_conn *c, struct es_event *ev, uint64_t *
   call->last_seen = (double)uv_now(d->loop) / 1000.0;
   if (created)
     *batch = esd_writer_add_call_start(d->writer, &(struct es_call_start){
-        .call_id = call->id, .started = esd_wall_now()});
+        .call_id = call->id, .started = esd_wall_now()}, &call->store_row, &call->store_batch);
   if (!ev->final) {
     /* Partial hypotheses are revised by a later final line: they are
      * never matched, stored or alerted on. */
@@ -556,7 +556,8 @@ static void handle_line(struct esd_conn *c, const char *line, size_t len) {
     }
     batch = esd_writer_add_call_start(d->writer, &(struct es_call_start){
         .call_id = call->id, .attributes = call->attrs_json, .agent = call->agent,
-        .queue = call->queue, .started = esd_wall_now()});
+        .queue = call->queue, .started = esd_wall_now()}, &call->store_row,
+        &call->store_batch);
     break;
   }
   case ES_EV_END: {

@@ -17,6 +17,7 @@ enum op_kind { OP_ALERT, OP_CALL_START, OP_CALL_END, OP_RULE_SET, OP_MARK, OP_OU
 /* One row, its strings copied into the same allocation. */
 struct op {
   struct op *next;
+  struct op *joined; /* OP_CALL_START: its call's end, written as one row with it */
   enum op_kind kind;
   union {
     struct es_alert_rec alert;
@@ -62,6 +63,7 @@ struct esd_writer {
   unsigned backoff_ms;
   uint64_t committed;
   uint64_t commits, failures, rejected;
+  uint64_t joined;         /* call ends written with their start as one row */
   size_t pending_rows;
   int closing, nclosed;
   void (*done)(void *ud);
@@ -95,6 +97,7 @@ static void batch_free(struct batch *b) {
     return;
   for (struct op *o = b->head, *next; o; o = next) {
     next = o->next;
+    free(o->joined);
     free(o);
   }
   free(b);
@@ -137,8 +140,10 @@ static uint64_t push(struct esd_writer *w, struct op *o) {
 
 static struct op *op_new(enum op_kind kind, size_t strings) {
   struct op *o = malloc(sizeof(*o) + strings);
-  if (o)
+  if (o) {
     o->kind = kind;
+    o->joined = NULL;
+  }
   return o;
 }
 
@@ -170,10 +175,12 @@ uint64_t esd_writer_add_alert(struct esd_writer *w, const struct es_alert_rec *r
   return push(w, o);
 }
 
-uint64_t esd_writer_add_call_start(struct esd_writer *w, const struct es_call_start *r) {
+uint64_t esd_writer_add_call_start(struct esd_writer *w, const struct es_call_start *r,
+                                   void **row, uint64_t *row_batch) {
   struct op *o = op_new(OP_CALL_START, slen(r->call_id) + slen(r->attributes) +
                                            slen(r->agent) + slen(r->queue));
   size_t pos = 0;
+  uint64_t id;
 
   if (o == NULL)
     return 0;
@@ -182,18 +189,40 @@ uint64_t esd_writer_add_call_start(struct esd_writer *w, const struct es_call_st
   o->u.start.attributes = dup_into(o, &pos, r->attributes);
   o->u.start.agent = dup_into(o, &pos, r->agent);
   o->u.start.queue = dup_into(o, &pos, r->queue);
-  return push(w, o);
+  id = push(w, o);
+  if (row) {
+    *row = o;
+    *row_batch = id;
+  }
+  return id;
 }
 
-uint64_t esd_writer_add_call_end(struct esd_writer *w, const struct es_call_end *r) {
+uint64_t esd_writer_add_call_end(struct esd_writer *w, const struct es_call_end *r, void **row,
+                                 uint64_t *row_batch) {
   struct op *o = op_new(OP_CALL_END, slen(r->call_id) + slen(r->hits_by_category));
+  struct op *start = row ? *row : NULL;
   size_t pos = 0;
 
+  if (row)
+    *row = NULL;
   if (o == NULL)
     return 0;
   o->u.end = *r;
   o->u.end.call_id = dup_into(o, &pos, r->call_id);
   o->u.end.hits_by_category = dup_into(o, &pos, r->hits_by_category);
+  /* The call's start row has not left yet (its batch is still the open
+   * one, so it is alive): the end joins it, one row written instead of
+   * two. This is what lets the writer catch up when it is behind: its
+   * batches then span whole calls. */
+  if (start && *row_batch == w->open->id && start->kind == OP_CALL_START &&
+      start->joined == NULL && strcmp(start->u.start.call_id, o->u.end.call_id) == 0) {
+    o->next = NULL;
+    start->joined = o;
+    w->joined++;
+    w->open->nrows++;
+    w->pending_rows++;
+    return w->open->id;
+  }
   return push(w, o);
 }
 
@@ -288,17 +317,31 @@ static int apply(struct es_store *st, const struct op *o) {
   return rc;
 }
 
+static int refused(int rc) {
+  return rc == ES_EINVAL || rc == ES_ETOOBIG || rc == ES_EJSON || rc == ES_ENOENT;
+}
+
+/* A row the store refuses as malformed would fail every retry: count it
+ * and go on, so one bad row never holds back the rest. */
+static int counted(struct batch *b, int rc) {
+  if (!refused(rc))
+    return rc;
+  if (b->rejected++ == 0)
+    b->first_reject = rc;
+  return 0;
+}
+
 static void write_batch(struct esd_writer *w, struct batch *b) {
   int rc = es_store_begin(w->store);
 
   for (const struct op *o = b->head; rc == 0 && o; o = o->next) {
-    rc = apply(w->store, o);
-    /* A row the store refuses as malformed would fail every retry: count it
-     * and go on, so one bad row never holds back the rest. */
-    if (rc == ES_EINVAL || rc == ES_ETOOBIG || rc == ES_EJSON || rc == ES_ENOENT) {
-      if (b->rejected++ == 0)
-        b->first_reject = rc;
-      rc = 0;
+    if (o->joined) {
+      rc = es_store_put_call(w->store, &o->u.start, &o->joined->u.end);
+      /* One of the two is malformed: each on its own, so the other stays. */
+      if (refused(rc) && (rc = counted(b, apply(w->store, o))) == 0)
+        rc = counted(b, apply(w->store, o->joined));
+    } else {
+      rc = counted(b, apply(w->store, o));
     }
   }
   if (rc == 0)
@@ -530,6 +573,7 @@ size_t esd_writer_pending(const struct esd_writer *w) { return w->pending_rows; 
 uint64_t esd_writer_commits(const struct esd_writer *w) { return w->commits; }
 uint64_t esd_writer_failures(const struct esd_writer *w) { return w->failures; }
 uint64_t esd_writer_rejected(const struct esd_writer *w) { return w->rejected; }
+uint64_t esd_writer_joined(const struct esd_writer *w) { return w->joined; }
 
 int esd_writer_idle(const struct esd_writer *w) {
   return !w->busy && (w->open == NULL || w->open->head == NULL);

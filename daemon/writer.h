@@ -35,8 +35,14 @@ void esd_writer_free(struct esd_writer *w);
  * only) and returns the id of the batch it went into (>= 1), or 0 when out
  * of memory (the caller reports the line as failed). */
 uint64_t esd_writer_add_alert(struct esd_writer *w, const struct es_alert_rec *row);
-uint64_t esd_writer_add_call_start(struct esd_writer *w, const struct es_call_start *row);
-uint64_t esd_writer_add_call_end(struct esd_writer *w, const struct es_call_end *row);
+/* A call's start and end. The start sets *start_row and *start_batch (when
+ * start_row is not NULL); given them back, the end joins the start when it
+ * has not been handed to the worker yet, and the two are written as one
+ * row (es_store_put_call()). The end clears *start_row. */
+uint64_t esd_writer_add_call_start(struct esd_writer *w, const struct es_call_start *row,
+                                   void **start_row, uint64_t *start_batch);
+uint64_t esd_writer_add_call_end(struct esd_writer *w, const struct es_call_end *row,
+                                 void **start_row, uint64_t *start_batch);
 /* A feedback mark ("taken", "resolved", "false_positive") on alert
  * alert_id; an unknown alert is counted as a rejected row. 0: out of
  * memory or an unknown mark name. */
@@ -57,6 +63,7 @@ size_t esd_writer_pending(const struct esd_writer *w);     /* rows not yet commi
 uint64_t esd_writer_commits(const struct esd_writer *w);
 uint64_t esd_writer_failures(const struct esd_writer *w);
 uint64_t esd_writer_rejected(const struct esd_writer *w);
+uint64_t esd_writer_joined(const struct esd_writer *w);    /* call ends joined to their start */
 int esd_writer_idle(const struct esd_writer *w);           /* nothing open, nothing in flight */
 
 /* Retention: deletes alerts (with their feedback marks and search-index

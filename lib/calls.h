@@ -31,6 +31,8 @@ struct es_call {
   unsigned has_ts : 1;  /* a line with "ts" was seen */
   unsigned started : 1; /* a "start" line was received */
   void *owner;          /* the caller's: e.g. the connection streaming it */
+  void *store_row;      /* the caller's: e.g. its start row not yet written */
+  uint64_t store_batch; /* the caller's: e.g. the batch holding store_row */
   /* table links, private */
   struct es_call *next_;
   uint64_t hash_;

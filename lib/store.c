@@ -24,7 +24,8 @@ const char *es__schema_migration(size_t idx, const char **name);
 #define QUERY_MAX_COLS 32
 #define JOURNAL_SIZE_LIMIT (64 * 1024 * 1024) /* bytes the -wal keeps after a checkpoint */
 
-enum stmt_id { ST_ALERT, ST_SEARCH, ST_CALL_START, ST_CALL_END_UPDATE, ST_CALL_END, ST_RULE_SET, ST_BEGIN, ST_COMMIT,
+enum stmt_id { ST_ALERT, ST_SEARCH, ST_CALL_START, ST_CALL_END_UPDATE, ST_CALL_END, ST_CALL_WHOLE,
+               ST_RULE_SET, ST_BEGIN, ST_COMMIT,
                ST_ROLLBACK, ST_MARK_BY_ID, ST_MARK_BY_KEY, ST_PRUNE_MARKS, ST_PRUNE_ALERTS,
                ST_PRUNE_CALLS, ST_OUTBOX_PUT, ST_OUTBOX_ALERT_STORED, ST_OUTBOX_PUT_STORED,
                ST_OUTBOX_DELIVERED, ST_OUTBOX_UPDATE, ST_OUTBOX_SUMMARISED, ST_COUNT };
@@ -66,6 +67,22 @@ static const char *const stmt_sql[ST_COUNT] = {
         " hits_by_category, backup_raised, deescalated)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
         " ON CONFLICT (call_id) DO UPDATE SET"
+        " ended = excluded.ended, end_reason = excluded.end_reason,"
+        " alert_count = excluded.alert_count, peak_heat = excluded.peak_heat,"
+        " final_heat = excluded.final_heat, hits_by_category = excluded.hits_by_category,"
+        " backup_raised = excluded.backup_raised, deescalated = excluded.deescalated",
+    /* A call's start and end in one statement: what ST_CALL_START then
+     * ST_CALL_END_UPDATE leave, written once. ?1..?9 as ST_CALL_END, the
+     * start's at ?10..?13. */
+    [ST_CALL_WHOLE] =
+        "INSERT INTO calls (call_id, attributes, agent, queue, started, ended, end_reason,"
+        " alert_count, peak_heat, final_heat, hits_by_category, backup_raised, deescalated)"
+        " VALUES (?1, ?10, ?11, ?12, ?13, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        " ON CONFLICT (call_id) DO UPDATE SET"
+        " attributes = excluded.attributes,"
+        " agent = coalesce(excluded.agent, calls.agent),"
+        " queue = coalesce(excluded.queue, calls.queue),"
+        " started = min(coalesce(calls.started, excluded.started), excluded.started),"
         " ended = excluded.ended, end_reason = excluded.end_reason,"
         " alert_count = excluded.alert_count, peak_heat = excluded.peak_heat,"
         " final_heat = excluded.final_heat, hits_by_category = excluded.hits_by_category,"
@@ -772,40 +789,74 @@ int es_store_put_alert(struct es_store *s, const struct es_alert_rec *rec) {
   return rc;
 }
 
+/* Checks a call start and masks its attributes: *attrs (NUL-terminated
+ * only when not masked) and *attrs_len are what to bind. */
+static int call_start_args(struct es_store *s, const struct es_call_start *rec, const char *what,
+                           const char **attrs, size_t *attrs_len) {
+  int rc;
+  *attrs = "{}";
+  *attrs_len = 2;
+  if (empty(rec->call_id)) return fail(s, ES_EINVAL, "%s: call_id is required", what);
+  if (!isfinite(rec->started)) return fail(s, ES_EINVAL, "%s: started is not a number", what);
+  if (rec->attributes) {
+    *attrs = rec->attributes;
+    if ((*attrs_len = bounded_len(*attrs, s->opts.max_text_bytes)) > s->opts.max_text_bytes)
+      return fail(s, ES_ETOOBIG, "%s: attributes exceed %zu bytes", what, s->opts.max_text_bytes);
+    if (!check_json(*attrs, *attrs_len, cJSON_Object))
+      return fail(s, ES_EJSON, "%s: attributes are not a JSON object", what);
+    if (s->opts.redact_kinds != 0) {
+      if ((rc = mask_json(s, *attrs, *attrs_len)) != 0) return rc;
+      *attrs = s->json.p;
+      *attrs_len = s->json.len;
+    }
+  }
+  return 0;
+}
+
+/* Checks a call end; *reason is its end_reason's name. */
+static int call_end_args(struct es_store *s, const struct es_call_end *rec, const char *what,
+                         const char **reason) {
+  if (empty(rec->call_id)) return fail(s, ES_EINVAL, "%s: call_id is required", what);
+  if (!isfinite(rec->ended)) return fail(s, ES_EINVAL, "%s: ended is not a number", what);
+  if ((*reason = es_store_end_reason_name(rec->reason)) == NULL)
+    return fail(s, ES_EINVAL, "%s: bad end reason %d", what, (int)rec->reason);
+  if (rec->hits_by_category) {
+    size_t len = bounded_len(rec->hits_by_category, s->opts.max_text_bytes);
+    if (len > s->opts.max_text_bytes)
+      return fail(s, ES_ETOOBIG, "%s: hits_by_category exceeds %zu bytes", what,
+                  s->opts.max_text_bytes);
+    if (!check_json(rec->hits_by_category, len, cJSON_Object))
+      return fail(s, ES_EJSON, "%s: hits_by_category is not a JSON object", what);
+  }
+  return 0;
+}
+
+/* Binds a call start's fields from parameter `first` on (call_id aside). */
+static void bind_call_start(sqlite3_stmt *st, int first, const struct es_call_start *rec,
+                            const char *attrs, size_t attrs_len) {
+  bind_text(st, first, attrs, attrs_len);
+  bind_str(st, first + 1, rec->agent);
+  bind_str(st, first + 2, rec->queue);
+  sqlite3_bind_double(st, first + 3, rec->started);
+}
+
 int es_store_put_call_start(struct es_store *s, const struct es_call_start *rec) {
-  const char *attrs = "{}";
-  size_t attrs_len = 2;
+  const char *attrs = NULL;
+  size_t attrs_len = 0;
   sqlite3_stmt *st = NULL;
   int rc;
   if (s == NULL || rec == NULL) return ES_EINVAL;
   if ((rc = writable(s, "put_call_start")) != 0) return rc;
-  if (empty(rec->call_id)) return fail(s, ES_EINVAL, "put_call_start: call_id is required");
-  if (!isfinite(rec->started)) return fail(s, ES_EINVAL, "put_call_start: started is not a number");
-  if (rec->attributes) {
-    attrs = rec->attributes;
-    if ((attrs_len = bounded_len(attrs, s->opts.max_text_bytes)) > s->opts.max_text_bytes)
-      return fail(s, ES_ETOOBIG, "put_call_start: attributes exceed %zu bytes",
-                  s->opts.max_text_bytes);
-    if (!check_json(attrs, attrs_len, cJSON_Object))
-      return fail(s, ES_EJSON, "put_call_start: attributes are not a JSON object");
-    if (s->opts.redact_kinds != 0) {
-      if ((rc = mask_json(s, attrs, attrs_len)) != 0) return rc;
-      attrs = s->json.p;
-      attrs_len = s->json.len;
-    }
-  }
+  if ((rc = call_start_args(s, rec, "put_call_start", &attrs, &attrs_len)) != 0) return rc;
   if ((rc = get_stmt(s, ST_CALL_START, &st)) != 0) return rc;
   bind_str(st, 1, rec->call_id);
-  bind_text(st, 2, attrs, attrs_len);
-  bind_str(st, 3, rec->agent);
-  bind_str(st, 4, rec->queue);
-  sqlite3_bind_double(st, 5, rec->started);
+  bind_call_start(st, 2, rec, attrs, attrs_len);
   if ((rc = run(s, st, "put_call_start")) != 0) return rc;
   s->stats.calls_started++;
   return 0;
 }
 
-/* Binds ?1..?9 of ST_CALL_END_UPDATE and ST_CALL_END. */
+/* Binds ?1..?9 of ST_CALL_END_UPDATE, ST_CALL_END and ST_CALL_WHOLE. */
 static void bind_call_end(sqlite3_stmt *st, const struct es_call_end *rec, const char *reason) {
   bind_str(st, 1, rec->call_id);
   sqlite3_bind_double(st, 2, rec->ended);
@@ -828,23 +879,12 @@ static void bind_call_end(sqlite3_stmt *st, const struct es_call_end *rec, const
 }
 
 int es_store_put_call_end(struct es_store *s, const struct es_call_end *rec) {
-  const char *reason;
+  const char *reason = NULL;
   sqlite3_stmt *st = NULL;
   int rc;
   if (s == NULL || rec == NULL) return ES_EINVAL;
   if ((rc = writable(s, "put_call_end")) != 0) return rc;
-  if (empty(rec->call_id)) return fail(s, ES_EINVAL, "put_call_end: call_id is required");
-  if (!isfinite(rec->ended)) return fail(s, ES_EINVAL, "put_call_end: ended is not a number");
-  if ((reason = es_store_end_reason_name(rec->reason)) == NULL)
-    return fail(s, ES_EINVAL, "put_call_end: bad end reason %d", (int)rec->reason);
-  if (rec->hits_by_category) {
-    size_t len = bounded_len(rec->hits_by_category, s->opts.max_text_bytes);
-    if (len > s->opts.max_text_bytes)
-      return fail(s, ES_ETOOBIG, "put_call_end: hits_by_category exceeds %zu bytes",
-                  s->opts.max_text_bytes);
-    if (!check_json(rec->hits_by_category, len, cJSON_Object))
-      return fail(s, ES_EJSON, "put_call_end: hits_by_category is not a JSON object");
-  }
+  if ((rc = call_end_args(s, rec, "put_call_end", &reason)) != 0) return rc;
   if ((rc = get_stmt(s, ST_CALL_END_UPDATE, &st)) != 0) return rc;
   bind_call_end(st, rec, reason);
   if ((rc = run(s, st, "put_call_end")) != 0) return rc;
@@ -854,6 +894,28 @@ int es_store_put_call_end(struct es_store *s, const struct es_call_end *rec) {
     bind_call_end(st, rec, reason);
     if ((rc = run(s, st, "put_call_end")) != 0) return rc;
   }
+  s->stats.calls_ended++;
+  return 0;
+}
+
+int es_store_put_call(struct es_store *s, const struct es_call_start *start,
+                      const struct es_call_end *end) {
+  const char *attrs = NULL, *reason = NULL;
+  size_t attrs_len = 0;
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (s == NULL || start == NULL || end == NULL) return ES_EINVAL;
+  if ((rc = writable(s, "put_call")) != 0) return rc;
+  if ((rc = call_end_args(s, end, "put_call", &reason)) != 0) return rc;
+  if (empty(start->call_id) || strcmp(start->call_id, end->call_id) != 0)
+    return fail(s, ES_EINVAL, "put_call: the start and the end name different calls");
+  /* Last: masking the attributes uses the scratch buffer bound below. */
+  if ((rc = call_start_args(s, start, "put_call", &attrs, &attrs_len)) != 0) return rc;
+  if ((rc = get_stmt(s, ST_CALL_WHOLE, &st)) != 0) return rc;
+  bind_call_end(st, end, reason);
+  bind_call_start(st, 10, start, attrs, attrs_len);
+  if ((rc = run(s, st, "put_call")) != 0) return rc;
+  s->stats.calls_started++;
   s->stats.calls_ended++;
   return 0;
 }

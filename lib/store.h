@@ -201,6 +201,13 @@ int es_store_put_call_start(struct es_store *s, const struct es_call_start *rec)
  * JSON object), ES_ETOOBIG, ES_ESTORE. */
 int es_store_put_call_end(struct es_store *s, const struct es_call_end *rec);
 
+/* Records a call's start and its end in one statement: the same row as
+ * es_store_put_call_start() then es_store_put_call_end(), written once
+ * (earshotd uses it when both fall in one transaction). The two must name
+ * the same call. Returns what those two return. */
+int es_store_put_call(struct es_store *s, const struct es_call_start *start,
+                      const struct es_call_end *end);
+
 /* Records a rule set (es_rules_version(), the files it was loaded from,
  * its rule count) loaded at `loaded_at`. Storing a known version again
  * only updates last_loaded_at. Returns 0, ES_EINVAL, ES_ENOMEM,

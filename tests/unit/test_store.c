@@ -875,6 +875,58 @@ static void test_call_resume(void) {
   remove_db(path);
 }
 
+/* es_store_put_call(): a start and its end as one statement, with the
+ * same outcome as the two calls, on a new call and on a resumed one. */
+static void test_call_whole(void) {
+  char path[256];
+  path_in_tmp(path, sizeof path, "whole.db");
+  struct es_store *s = open_rw(path);
+  struct es_call_start cs = {"w1", "{\"a\":1}", "agent-1", "q1", 100.0};
+  struct es_call_end ce = {"w1", 150.0, ES_END_ENDED, 2, 5.5, 1.5, "{\"abuse\":2}", 1, 0};
+  ASSERT_EQ(es_store_put_call(s, &cs, &ce), 0);
+  cs.call_id = ce.call_id = "w2"; /* the same, in two statements */
+  ASSERT_EQ(es_store_put_call_start(s, &cs), 0);
+  ASSERT_EQ(es_store_put_call_end(s, &ce), 0);
+  sqlite3 *db = raw_open(path);
+  expect_text(db, "SELECT count(*) FROM (SELECT DISTINCT attributes, agent, queue, started, ended,"
+                  " end_reason, alert_count, peak_heat, final_heat, hits_by_category,"
+                  " backup_raised, deescalated FROM calls WHERE call_id IN ('w1', 'w2'))",
+              "1");
+  sqlite3_close(db);
+  /* resumed: the row is there, ended at shutdown; started stays the
+   * earliest, agent stays when the new start has none */
+  struct es_call_start again = {"w1", "{\"a\":2}", NULL, "q2", 160.0};
+  struct es_call_end again_end = {"w1", 170.0, ES_END_ABANDONED, 3, 6.0, 0.5, NULL, 0, 1};
+  ASSERT_EQ(es_store_put_call(s, &again, &again_end), 0);
+  /* refused: calls that differ, or a part the store refuses on its own */
+  again_end.call_id = "other";
+  ASSERT_EQ(es_store_put_call(s, &again, &again_end), ES_EINVAL);
+  again_end.call_id = "w1";
+  again_end.hits_by_category = "[]";
+  ASSERT_EQ(es_store_put_call(s, &again, &again_end), ES_EJSON);
+  again_end.hits_by_category = NULL;
+  again.attributes = "[]";
+  ASSERT_EQ(es_store_put_call(s, &again, &again_end), ES_EJSON);
+  ASSERT_EQ(es_store_put_call(s, NULL, &again_end), ES_EINVAL);
+  struct es_store_stats st;
+  es_store_get_stats(s, &st);
+  ASSERT_EQ(st.calls_started, 3);
+  ASSERT_EQ(st.calls_ended, 3);
+  es_store_close(s);
+  db = raw_open(path);
+  expect_text(db, "SELECT started || ' ' || agent || ' ' || queue || ' ' || attributes || ' ' ||"
+                  " ended || ' ' || end_reason || ' ' || alert_count || ' ' ||"
+                  " coalesce(hits_by_category, 'null') || ' ' || deescalated"
+                  " FROM calls WHERE call_id = 'w1'",
+              "100.0 agent-1 q2 {\"a\":2} 170.0 abandoned 3 null 1");
+  expect_text(db, "SELECT started || ' ' || agent || ' ' || queue || ' ' || attributes || ' ' ||"
+                  " ended || ' ' || end_reason || ' ' || alert_count || ' ' || hits_by_category"
+                  " FROM calls WHERE call_id = 'w2'",
+              "100.0 agent-1 q1 {\"a\":1} 150.0 ended 2 {\"abuse\":2}");
+  sqlite3_close(db);
+  remove_db(path);
+}
+
 static void test_prune_checkpoint(void) {
   char path[256], wal[512];
   struct stat sb;
@@ -1526,6 +1578,7 @@ int main(void) {
   RUN(test_transactions);
   RUN(test_validation);
   RUN(test_call_resume);
+  RUN(test_call_whole);
   RUN(test_prune_checkpoint);
   RUN(test_query);
   RUN(test_marks);
