@@ -18,13 +18,12 @@
 #include "webhook.h"
 #include "writer.h"
 
-#define ESD_READ_CHUNK 65536   /* bytes read per read callback (one shared buffer) */
-/* Bytes read from one connection per loop turn: one read. A turn over 16
- * busy connections then lasts about 10 ms, not 40, so a finished store
- * batch is noticed (and the next one handed over) that much sooner: the
- * writer idled a seventh of a bulk run waiting for the loop to come round
- * (docs/performance.md). */
-#define ESD_TURN_BYTES 65536
+/* Bytes read per read callback (one shared buffer), and a connection's
+ * share of a loop turn: one read. A turn over 16 busy connections then
+ * lasts about 10 ms, not 40, so a finished store batch is noticed (and the
+ * next one handed over) that much sooner: the writer idled a seventh of a
+ * bulk run waiting for the loop to come round (docs/performance.md). */
+#define ESD_READ_CHUNK 65536
 #define ESD_ACKQ 8             /* distinct pending-ack batches per connection */
 #define ESD_MAX_COUNTERS 64    /* distinct categories / error codes counted */
 #define ESD_FEED_RING 4096     /* recent feed records kept for reconnecting subscribers
@@ -57,8 +56,6 @@ struct esd_conn {
   char client[64];
   char *line;                /* partial line carried between reads (grows to max_line_bytes) */
   size_t line_len, line_cap;
-  size_t turn_bytes;         /* read during loop turn `turn` */
-  uint64_t turn;
   size_t discarding;         /* > 0: bytes of an over-long line being skipped */
   uint64_t lineno;
   char *pending;             /* lines read but not yet handled: output was backed up */
@@ -108,9 +105,7 @@ struct esd {
   uv_signal_t sigterm, sigint, sighup;
   uv_timer_t tick;           /* once a second: idle calls, rates */
   uv_idle_t resume;          /* resumes connections that read their share */
-  uv_prepare_t turn_start;   /* counts loop turns */
-  uv_check_t turn_end;       /* writes each connection's output once a turn */
-  uint64_t turn;
+  uv_check_t turn_end;       /* writes output queued outside a connection's read */
   unsigned resume_on : 1, turn_handles : 1;
   char rbuf[ESD_READ_CHUNK]; /* every read lands here: the loop is single-threaded */
   struct esd_conn *conns;

@@ -699,24 +699,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (!c->closing) {
-    /* Acks join the output buffer. A read that filled the buffer means more
-     * is waiting: on_turn_end writes the output, once for all the reads of
-     * this turn (a write wakes the client: one per turn, not one per 64 KiB
-     * read). A short read is the connection's last this turn (libuv stops
-     * reading a stream there), so its output leaves now rather than after
-     * the other connections' lines: the same one write, without the wait. */
+    /* Acks join the output buffer, and the output leaves now: this read is
+     * the connection's last this turn (a short one ends libuv's reading of
+     * the stream; a full one pauses it below), so this is the one write of
+     * the turn (a write wakes the client), and an alert does not wait for
+     * the other connections' lines. May close c: the rest checks. */
     ack_release(c, esd_writer_committed(c->d->writer));
-    if ((size_t)nread < ESD_READ_CHUNK && c->out_len > 0)
-      esd_conn_flush(c); /* may close c: the rest checks */
+    esd_conn_flush(c);
     /* libuv would keep reading a busy connection for up to 32 chunks in one
-     * turn; past its share, let the others, the writer and the acks have
-     * the loop, and pick it up again next turn. */
-    if (c->turn != c->d->turn) {
-      c->turn = c->d->turn;
-      c->turn_bytes = 0;
-    }
-    c->turn_bytes += (size_t)nread;
-    if (c->turn_bytes >= ESD_TURN_BYTES && !c->closing) {
+     * turn; past its share, one chunk, let the others, the writer and the
+     * acks have the loop, and pick it up again next turn. */
+    if ((size_t)nread == ESD_READ_CHUNK && !c->closing) {
       c->paused |= ESD_PAUSE_TURN;
       conn_update_reading(c);
       if (!c->d->resume_on) {
@@ -996,29 +989,21 @@ static int listen_tcp(struct esd *d) {
   return 0;
 }
 
-static void on_turn_start(uv_prepare_t *h) {
-  struct esd *d = h->data;
-  d->turn++;
-}
-
-/* After the turn's I/O callbacks: what they queued leaves in one write per
- * connection. Flushing may close only the connection flushed. */
+/* After the turn's callbacks: what they queued outside a connection's own
+ * read (acks of a commit, alerts of expired calls, feed records, replies)
+ * leaves in one write per connection. Flushing may close only the
+ * connection flushed. */
 static void on_turn_end(uv_check_t *h) {
   struct esd *d = h->data;
   for (struct esd_conn *c = d->conns, *next; c; c = next) {
     next = c->next;
-    if (c->out_len > 0)
-      esd_conn_flush(c);
+    esd_conn_flush(c);
   }
 }
 
 int esd_listen(struct esd *d) {
   uv_idle_init(d->loop, &d->resume);
   d->resume.data = d;
-  uv_prepare_init(d->loop, &d->turn_start);
-  d->turn_start.data = d;
-  uv_prepare_start(&d->turn_start, on_turn_start);
-  uv_unref((uv_handle_t *)&d->turn_start);
   uv_check_init(d->loop, &d->turn_end);
   d->turn_end.data = d;
   uv_check_start(&d->turn_end, on_turn_end);
@@ -1142,7 +1127,6 @@ void esd_drain_and_close_all(struct esd *d) {
 void esd_finish_all(struct esd *d) {
   if (d->turn_handles) {
     uv_close((uv_handle_t *)&d->resume, NULL);
-    uv_close((uv_handle_t *)&d->turn_start, NULL);
     uv_close((uv_handle_t *)&d->turn_end, NULL);
     d->turn_handles = 0;
   }
