@@ -213,10 +213,9 @@ uint64_t esd_writer_add_call_end(struct esd_writer *w, const struct es_call_end 
   /* The call's start row has not left yet (its batch is still the open
    * one, so it is alive): the end joins it, one row written instead of
    * two. This is what lets the writer catch up when it is behind: its
-   * batches then span whole calls. */
-  if (start && *row_batch == w->open->id && start->kind == OP_CALL_START &&
-      start->joined == NULL && strcmp(start->u.start.call_id, o->u.end.call_id) == 0) {
-    o->next = NULL;
+   * batches then span whole calls. (es_store_put_call() checks that the
+   * two name the same call.) */
+  if (start && *row_batch == w->open->id) {
     start->joined = o;
     w->joined++;
     w->open->nrows++;
