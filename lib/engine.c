@@ -278,58 +278,21 @@ static void rb_put(struct rbuf *b, const char *s) {
   b->pos += n;
 }
 
-#define G15_CAP ES_FMT_DOUBLE_MAX
-
 /* "%.15g" of v in buf, returned for use as a "%s" argument. Reasons are
  * full of such numbers and glibc's conversion of a double costs thousands
  * of instructions; es_fmt_g15() writes the same text without it for the
  * common ones (multiples of 0.001: call times, scores, settings, figures
  * rounded by r2()). */
-static const char *g15(char *buf, double v) {
+static const char *g15(char buf[ES_FMT_DOUBLE_MAX], double v) {
   es_fmt_g15(v, buf);
-  return buf;
-}
-
-#define F1_CAP 320 /* "%.1f" of any double fits (DBL_MAX: 309 digits) */
-
-/* Writes what snprintf(buf, F1_CAP, "%.1f", v) writes, and returns buf.
- * Directly when v == k / 1000 for an integer |k| < 1e13 whose last two
- * digits are not 50: v is then within half an ulp (under 1e-6) of the
- * decimal k/1000, which is at least 0.001 from every rounding tie, so v
- * rounds to one decimal as k/1000 does. Anything else goes to snprintf. */
-static const char *f1(char *buf, double v) {
-  double k = round(v * 1000);
-  char digits[24];
-  size_t nd = 0, p = 0;
-
-  if (!(fabs(k) < 1e13) || k / 1000 != v || fmod(fabs(k), 100) == 50) {
-    snprintf(buf, F1_CAP, "%.1f", v);
-    return buf;
-  }
-  uint64_t tenths = ((uint64_t)fabs(k) + 50) / 100, q = tenths / 10;
-  if (signbit(v))
-    buf[p++] = '-'; /* "-0.0" too, as printf writes it */
-  do {
-    digits[nd++] = (char)('0' + q % 10);
-    q /= 10;
-  } while (q);
-  while (nd)
-    buf[p++] = digits[--nd];
-  buf[p++] = '.';
-  buf[p++] = (char)('0' + tenths % 10);
-  buf[p] = '\0';
   return buf;
 }
 
 /* Puts `name` (a literal) and v as "%.15g". */
 static void rb_num(struct rbuf *b, const char *name, double v) {
-  char tmp[64 + G15_CAP];
-  size_t n = strlen(name);
-  if (n > 64)
-    n = 64; /* names are short literals */
-  memcpy(tmp, name, n);
-  g15(tmp + n, v);
-  rb_put(b, tmp);
+  char num[ES_FMT_DOUBLE_MAX];
+  rb_put(b, name);
+  rb_put(b, g15(num, v));
 }
 
 static void rb_str(struct rbuf *b, const char *s, size_t n) {
@@ -500,22 +463,21 @@ static void raise_backup(struct es_engine *e, struct es_callstate *cs, const str
   rb_num(b, ",\"t\":", r2(cs->t));
   /* One sentence a supervisor reads at a glance. */
   {
-    char line[1024], n1[F1_CAP], n2[F1_CAP];
+    char line[1024];
     size_t p = 0;
     if (why_rule != UINT32_MAX)
       p += (size_t)snprintf(line + p, sizeof(line) - p, "%s fired (calls for backup at once)",
                             e->rules->rules[why_rule].info.id);
     else
-      p += (size_t)snprintf(line + p, sizeof(line) - p, "heat %s reached %s", f1(n1, cs->heat),
-                            f1(n2, set->backup_threshold));
+      p += (size_t)snprintf(line + p, sizeof(line) - p, "heat %.1f reached %.1f", cs->heat,
+                            set->backup_threshold);
     for (size_t i = 0; i < n && p < sizeof(line) - 1; i++) {
       const struct rhit *h = list[i];
       const struct es_rule_info *info =
           h->rule < e->rules->n ? &e->rules->rules[h->rule].info : NULL;
-      p += (size_t)snprintf(line + p, sizeof(line) - p, "%s %s \"%.*s\" (%s +%s at %ss)",
+      p += (size_t)snprintf(line + p, sizeof(line) - p, "%s %s \"%.*s\" (%s +%.1f at %.1fs)",
                             i ? ";" : ":", speaker_word((enum es_speaker)h->speaker),
-                            (int)h->wlen, h->words, info ? info->category : "?",
-                            f1(n1, h->delta), f1(n2, h->t));
+                            (int)h->wlen, h->words, info ? info->category : "?", h->delta, h->t);
     }
     if (p >= sizeof(line))
       p = sizeof(line) - 1;
@@ -705,7 +667,7 @@ static void consider(struct es_engine *e, struct es_callstate *cs, uint32_t q, s
     st->win[st->nwin++] = cs->t;
     if (st->nwin < r->info.count)
       return;
-    char num[G15_CAP];
+    char num[ES_FMT_DOUBLE_MAX];
     xp += (size_t)snprintf(extra + xp, sizeof(extra) - xp, "%s\"count\":%u,\"first\":%s",
                            xp ? "," : "", r->info.count, g15(num, r2(st->win[0])));
     if (r->info.within > 0 && xp < sizeof(extra))
@@ -732,7 +694,7 @@ static void consider(struct es_engine *e, struct es_callstate *cs, uint32_t q, s
 /* Fires rule q's pending deadline. */
 static void fire_missed(struct es_engine *e, struct es_callstate *cs, uint32_t q,
                         struct rstate *st, const char *why) {
-  char extra[256], num[G15_CAP];
+  char extra[256], num[ES_FMT_DOUBLE_MAX];
   struct rhit trig = st->pend_hit;
   st->pending = 0;
   cs->npending--;
@@ -838,7 +800,7 @@ static void signal_hit(struct es_engine *e, struct es_callstate *cs, uint32_t ru
 static void check_dead_air(struct es_engine *e, struct es_callstate *cs, double t) {
   const struct es_rules *rules = e->rules;
   double gap;
-  char why[160], words[64], n1[G15_CAP], n2[G15_CAP];
+  char why[160], words[64], n1[ES_FMT_DOUBLE_MAX], n2[ES_FMT_DOUBLE_MAX];
 
   if (isnan(cs->prev_end))
     return;
@@ -899,7 +861,7 @@ static void line_signals(struct es_engine *e, struct es_callstate *cs, const str
   double start = cs->t, dur, over = NAN;
   struct es_sentiment_result sr;
   int scored = 0;
-  char why[512], n1[G15_CAP], n2[G15_CAP], n3[G15_CAP];
+  char why[512], n1[ES_FMT_DOUBLE_MAX], n2[ES_FMT_DOUBLE_MAX], n3[ES_FMT_DOUBLE_MAX];
   struct es_hit whole = {0, 0, (uint32_t)l->len};
 
   /* How long the line took: its end_ts, else about 2.5 words a second. */
