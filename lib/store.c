@@ -27,7 +27,7 @@ const char *es__schema_migration(size_t idx, const char **name);
 enum stmt_id { ST_ALERT, ST_SEARCH, ST_CALL_START, ST_CALL_END_UPDATE, ST_CALL_END, ST_CALL_WHOLE,
                ST_RULE_SET, ST_BEGIN, ST_COMMIT,
                ST_ROLLBACK, ST_MARK_BY_ID, ST_MARK_BY_KEY, ST_PRUNE_MARKS, ST_PRUNE_ALERTS,
-               ST_PRUNE_CALLS, ST_OUTBOX_PUT, ST_OUTBOX_ALERT_STORED, ST_OUTBOX_PUT_STORED,
+               ST_PRUNE_CALLS, ST_OUTBOX_ALERT_STORED, ST_OUTBOX_PUT,
                ST_OUTBOX_DELIVERED, ST_OUTBOX_UPDATE, ST_OUTBOX_SUMMARISED, ST_COUNT };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -57,7 +57,7 @@ static const char *const stmt_sql[ST_COUNT] = {
      * try the INSERT (a record, its CHECK constraints, json_valid() of the
      * default attributes and of hits_by_category, the primary key probe)
      * and only then update, checking hits_by_category again. ST_CALL_END
-     * runs, with the same parameters, when no row was there. */
+     * inserts, with the same parameters, when the UPDATE found no row. */
     [ST_CALL_END_UPDATE] =
         "UPDATE calls SET ended = ?2, end_reason = ?3, alert_count = ?4, peak_heat = ?5,"
         " final_heat = ?6, hits_by_category = ?7, backup_raised = ?8, deescalated = ?9"
@@ -65,12 +65,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CALL_END] =
         "INSERT INTO calls (call_id, ended, end_reason, alert_count, peak_heat, final_heat,"
         " hits_by_category, backup_raised, deescalated)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-        " ON CONFLICT (call_id) DO UPDATE SET"
-        " ended = excluded.ended, end_reason = excluded.end_reason,"
-        " alert_count = excluded.alert_count, peak_heat = excluded.peak_heat,"
-        " final_heat = excluded.final_heat, hits_by_category = excluded.hits_by_category,"
-        " backup_raised = excluded.backup_raised, deescalated = excluded.deescalated",
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     /* A call's start and end in one statement: what ST_CALL_START then
      * ST_CALL_END_UPDATE leave, written once. ?1..?9 as ST_CALL_END, the
      * start's at ?10..?13. */
@@ -115,20 +110,14 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PRUNE_CALLS] =
         "DELETE FROM calls WHERE rowid IN"
         " (SELECT rowid FROM calls WHERE coalesce(ended, started) < ?1 LIMIT ?2)",
-    /* A delivery is stored only for a stored alert. Outside a transaction
-     * one statement checks and inserts (its WHERE also settles SQLite's
-     * INSERT ... SELECT ... ON CONFLICT parsing ambiguity). Inside one, a
-     * lookup and then a one-row INSERT, both in the transaction's
-     * snapshot: an INSERT ... SELECT runs in a statement journal, and
-     * opening one makes FTS5 write the pending index entries of the
-     * transaction's alerts out as a segment of their own
-     * (schema/005_writer_cost.sql), once per outbox row. */
-    [ST_OUTBOX_PUT] =
-        "INSERT INTO webhook_outbox (destination, alert_id, payload, next_attempt_at,"
-        " created_at) SELECT ?1, ?2, ?3, ?4, ?4"
-        " WHERE EXISTS (SELECT 1 FROM alerts WHERE id = ?2) ON CONFLICT DO NOTHING",
+    /* A delivery is stored only for a stored alert: a lookup, then a
+     * one-row INSERT. Not INSERT ... SELECT WHERE EXISTS: that runs in a
+     * statement journal, and opening one inside a transaction makes FTS5
+     * write the pending index entries of the transaction's alerts out as a
+     * segment of their own (schema/005_writer_cost.sql), once per outbox
+     * row. */
     [ST_OUTBOX_ALERT_STORED] = "SELECT 1 FROM alerts WHERE id = ?1",
-    [ST_OUTBOX_PUT_STORED] =
+    [ST_OUTBOX_PUT] =
         "INSERT INTO webhook_outbox (destination, alert_id, payload, next_attempt_at,"
         " created_at) VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT DO NOTHING",
     [ST_OUTBOX_DELIVERED] = "DELETE FROM webhook_outbox WHERE id = ?1",
@@ -1209,6 +1198,7 @@ static void bind_outbox_rec(sqlite3_stmt *st, const void *arg) {
 
 int es_store_put_outbox(struct es_store *s, const struct es_outbox_rec *rec) {
   int64_t changes = 0;
+  int stored = 0;
   int rc;
   if (s == NULL || rec == NULL) return ES_EINVAL;
   if ((rc = writable(s, "put_outbox")) != 0) return rc;
@@ -1221,15 +1211,10 @@ int es_store_put_outbox(struct es_store *s, const struct es_outbox_rec *rec) {
    * others back (ES_EJSON is not retried). */
   if (!check_json(rec->payload, strlen(rec->payload), 0))
     return fail(s, ES_EJSON, "put_outbox: payload is not valid JSON");
-  if (!sqlite3_get_autocommit(s->db)) {
-    int stored = 0;
-    if ((rc = outbox_alert_stored(s, rec->alert_id, &stored)) != 0) return rc;
-    if (!stored) return 1;
-    rc = outbox_exec(s, ST_OUTBOX_PUT_STORED, "put_outbox", bind_outbox_rec, rec, &changes);
-  } else {
-    rc = outbox_exec(s, ST_OUTBOX_PUT, "put_outbox", bind_outbox_rec, rec, &changes);
-  }
-  if (rc != 0) return rc;
+  if ((rc = outbox_alert_stored(s, rec->alert_id, &stored)) != 0) return rc;
+  if (!stored) return 1;
+  if ((rc = outbox_exec(s, ST_OUTBOX_PUT, "put_outbox", bind_outbox_rec, rec, &changes)) != 0)
+    return rc;
   return changes > 0 ? 0 : 1;
 }
 
