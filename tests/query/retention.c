@@ -69,6 +69,16 @@ static int purge_done(void *arg) {
 
 static int closed(void *arg) { return ((struct ctx *)arg)->closed; }
 
+/* Closes the writer as earshotd does at exit, then the loop and the store. */
+static void writer_done(uv_loop_t *loop, struct esd_writer *w, struct ctx *c,
+                        struct es_store *s) {
+  esd_writer_close(w, on_closed, c);
+  run_until(loop, closed, c);
+  esd_writer_free(w);
+  ASSERT_EQ(uv_loop_close(loop), 0);
+  es_store_close(s);
+}
+
 static int idle(void *arg) { return esd_writer_idle(arg); }
 
 /* One turn hands the open batch over (the writer's check handle), then
@@ -132,11 +142,7 @@ static void test_call_rows(void) {
   commit_now(&loop, w);
   ASSERT_EQ(esd_writer_rejected(w), 1);
 
-  esd_writer_close(w, on_closed, &c);
-  run_until(&loop, closed, &c);
-  esd_writer_free(w);
-  ASSERT_EQ(uv_loop_close(&loop), 0);
-  es_store_close(s);
+  writer_done(&loop, w, &c, s);
 
   ASSERT_EQ(db_int("SELECT count(*) FROM calls WHERE call_id = 'joined' AND agent = 'agent-7'"
                    " AND queue = 'billing' AND started = 1700000000.25 AND ended = 1700000300.5"
@@ -213,11 +219,7 @@ static void test_daily_purge(void) {
   run_until(&loop, purge_done, w);
   ASSERT_EQ(esd_writer_pruned_alerts(w), OLD_ROWS + 1);
 
-  esd_writer_close(w, on_closed, &c);
-  run_until(&loop, closed, &c);
-  esd_writer_free(w);
-  ASSERT_EQ(uv_loop_close(&loop), 0);
-  es_store_close(s);
+  writer_done(&loop, w, &c, s);
 
   /* The index matches the table after all those deletes. */
   qt_check_search_index(db);
@@ -238,11 +240,7 @@ static void test_off(void) {
   ASSERT_EQ(esd_writer_pruning(w), 0);
   uv_run(&loop, UV_RUN_NOWAIT);
   ASSERT_EQ(esd_writer_pruning(w), 0);
-  esd_writer_close(w, on_closed, &c);
-  run_until(&loop, closed, &c);
-  esd_writer_free(w);
-  ASSERT_EQ(uv_loop_close(&loop), 0);
-  es_store_close(s);
+  writer_done(&loop, w, &c, s);
   ASSERT_EQ(db_int("SELECT count(*) FROM alerts"), (int)QT_NALERTS);
   qt_remove_db(db);
 }
