@@ -8,6 +8,14 @@
 #include "norm.h"
 
 #include <string.h>
+/* ES_NORM_SCALAR builds the portable code, as on machines without SSE2
+ * (tests/unit checks it too). */
+#if defined(__SSE2__) && !defined(ES_NORM_SCALAR)
+#include <emmintrin.h>
+#define ES_NORM_SSE2 1
+#else
+#define ES_NORM_SSE2 0
+#endif
 
 int es_utf8_valid(const char *text, size_t len) {
   const unsigned char *s = (const unsigned char *)text;
@@ -15,8 +23,17 @@ int es_utf8_valid(const char *text, size_t len) {
 
   while (i < len) {
     unsigned char c = s[i];
-    /* Most lines are ASCII: check eight bytes at a time for a high bit or
-     * a NUL byte (the classic "has zero byte" test). */
+    /* Most lines are ASCII: check sixteen bytes at a time (SSE2), then
+     * eight, for a high bit or a NUL byte (the classic "has zero byte"
+     * test). */
+#if ES_NORM_SSE2
+    while (i + 16 <= len) {
+      __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+      if (_mm_movemask_epi8(_mm_or_si128(x, _mm_cmpeq_epi8(x, _mm_setzero_si128()))))
+        break;
+      i += 16;
+    }
+#endif
     while (i + 8 <= len) {
       uint64_t w;
       memcpy(&w, s + i, 8);

@@ -51,14 +51,16 @@ struct es_event {
   const char *agent;
   const char *queue;
   const char *customer;
-  const char *attr_keys[ES_ATTR_MAX];
-  const char *attr_values[ES_ATTR_MAX];
   size_t nattrs;
   /* mark */
   int64_t alert_id;
   const char *mark;    /* "taken", "resolved" or "false_positive" */
   const char *by;      /* may be NULL */
   const char *note;    /* may be NULL */
+  /* Last, so that decoding does not clear them: only the first nattrs
+   * entries are set. */
+  const char *attr_keys[ES_ATTR_MAX];
+  const char *attr_values[ES_ATTR_MAX];
 };
 
 /* Why a line was rejected. `code` is one of the stable strings listed in

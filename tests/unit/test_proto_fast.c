@@ -30,6 +30,10 @@ static const char *const texts[] = {
   "emoji \\ud83d\\ude00",       "nul \\u0000 byte",                  "lone \\ud800 surrogate",
   "bad \\x escape",             "plain ascii",                       "Zoë — “curly” ’",
   "",                           "back\\\\slash",                     "\\u0041\\u00DF\\u4e2d",
+  /* escapes and multi-byte text past the first 16- and 8-byte blocks */
+  "a longer line of plain words, \\\"quoted\\\" past sixteen bytes, caf\\u00e9 and \\\\ too",
+  "0123456789abcdef0123456789abcdefZo\u00eb \\t tab \\u00e9",
+  "0123456789abcdef0123\x01" " a raw control byte past a block",
 };
 static const char *const speakers[] = {"agent", "customer", "bob", "", "Agent"};
 static const char *const numbers[] = {"12.5", "0", "-1", "1e3", "1.5E-2", "007", "1.", ".5",
@@ -293,7 +297,7 @@ static int compare(struct es_decoder *fast, struct es_decoder *slow, const char 
   ASSERT(str_eq(ef.queue, es.queue));
   ASSERT(str_eq(ef.customer, es.customer));
   ASSERT_EQ(ef.nattrs, es.nattrs);
-  for (size_t i = 0; i < ES_ATTR_MAX; i++) {
+  for (size_t i = 0; i < ef.nattrs; i++) { /* entries past nattrs are not the event's */
     ASSERT(str_eq(ef.attr_keys[i], es.attr_keys[i]));
     ASSERT(str_eq(ef.attr_values[i], es.attr_values[i]));
   }
@@ -401,7 +405,6 @@ static void test_fast_start_end(void) {
   ASSERT_STR_EQ(ev.attr_values[3], "caf\xc3\xa9");
   ASSERT_STR_EQ(ev.attr_keys[4], "agent_id");
   ASSERT_STR_EQ(ev.attr_values[4], "agent-112");
-  ASSERT(ev.attr_keys[5] == NULL);
   ASSERT_EQ(ev.final, 0);
   /* a nested value, ignored on an end line, is left to cJSON */
   ASSERT_EQ(es_proto_decode(d, end, strlen(end), &ev, &err), 0);
