@@ -263,13 +263,67 @@ static const unsigned char norm_map[256] = {
 /* es_norm() is on every line's path: the same walk as above, specialised
  * for writing, with one table lookup per ASCII byte. es__norm_walk() keeps
  * the general walk reachable so tests can check the two agree. */
+#if ES_NORM_SSE2
+/* Sixteen bytes at s[i] as one block, when that is exact: every byte
+ * ASCII, none dropped (an apostrophe), no two breaks side by side, and
+ * after the last letter or digit of the block only breaks (they are left
+ * for the byte loop, which knows whether a word follows). Letters are
+ * lower-cased, digits kept and each break written as one space: what the
+ * byte loop writes when the output already ends in a word (the caller
+ * checks). Stores sixteen bytes at out + o (capacity len + 2, and o <= i
+ * + 1) and returns the input bytes taken, or 0 with *skip the bytes the
+ * byte loop should take before the next try. */
+static size_t norm_block(const unsigned char *s, char *out, size_t *skip) {
+  __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+  __m128i y = _mm_or_si128(x, _mm_set1_epi8(0x20));
+  __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
+                                _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)));
+  __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(y, _mm_set1_epi8('a' - 1)),
+                                 _mm_cmplt_epi8(y, _mm_set1_epi8('z' + 1)));
+  __m128i keep = _mm_or_si128(digit, letter);
+  __m128i drop = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\'')),
+                              _mm_cmpeq_epi8(x, _mm_set1_epi8('`')));
+  unsigned k = (unsigned)_mm_movemask_epi8(keep);
+  unsigned bad = (unsigned)(_mm_movemask_epi8(x) | _mm_movemask_epi8(drop));
+  unsigned brk = ~k & 0xFFFFu;
+  if (k == 0) {
+    *skip = 16;
+    return 0;
+  }
+  unsigned n = 32u - (unsigned)__builtin_clz(k); /* just past the last word byte */
+  unsigned span = (1u << n) - 1;
+  bad = (bad | (brk & (brk << 1))) & span;
+  if (bad) {
+    *skip = (size_t)__builtin_ctz(bad) + 1;
+    return 0;
+  }
+  __m128i w = _mm_or_si128(_mm_and_si128(keep, y), _mm_andnot_si128(keep, _mm_set1_epi8(' ')));
+  _mm_storeu_si128((__m128i *)(void *)out, w);
+  return n;
+}
+#endif
+
 size_t es_norm(const char *text, size_t len, char *out) {
   const unsigned char *s = (const unsigned char *)text;
   size_t i = 0, o = 1;
   int brk = 0;
+#if ES_NORM_SSE2
+  size_t next_block = 0; /* no block tried below this offset */
+#endif
 
   out[0] = ' ';
   while (i < len) {
+#if ES_NORM_SSE2
+    if (!brk && o > 1 && i >= next_block && i + 16 <= len) {
+      size_t skip = 0, n = norm_block(s + i, out + o, &skip);
+      if (n) {
+        i += n;
+        o += n;
+        continue;
+      }
+      next_block = i + skip;
+    }
+#endif
     unsigned char m = norm_map[s[i]];
     if (m > M_MB) {
       if (brk) {
