@@ -210,27 +210,43 @@ static int fast_string(const char *s, size_t len, size_t *i, char *out, size_t *
   return 0;
 }
 
-/* A JSON number, strictly: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+/* A JSON number, strictly: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+ *
+ * One pass checks the grammar and gathers the mantissa. Clinger's fast
+ * path: up to 15 significant digits and 22 decimals, no exponent: the
+ * mantissa and the power of ten are exact doubles and one IEEE division
+ * rounds correctly, so this equals strtod, which takes every other case. */
 static int fast_number(const char *s, size_t len, size_t *i, double *out) {
+  static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
   size_t j = *i;
+  uint64_t mant = 0; /* wraps past 19 digits: then digits > 15 says strtod */
+  int digits = 0, decimals = 0, neg = 0, simple = 1;
   char tmp[64];
-  if (j < len && s[j] == '-')
+
+  if (j < len && s[j] == '-') {
+    neg = 1;
     j++;
+  }
   if (j >= len || s[j] < '0' || s[j] > '9')
     return -1;
   if (s[j] == '0')
     j++;
   else
-    while (j < len && s[j] >= '0' && s[j] <= '9')
-      j++;
+    for (; j < len && s[j] >= '0' && s[j] <= '9'; j++, digits++)
+      mant = mant * 10 + (uint64_t)(s[j] - '0');
   if (j < len && s[j] == '.') {
     j++;
     if (j >= len || s[j] < '0' || s[j] > '9')
       return -1;
-    while (j < len && s[j] >= '0' && s[j] <= '9')
-      j++;
+    for (; j < len && s[j] >= '0' && s[j] <= '9'; j++, decimals++) {
+      digits += mant || s[j] != '0'; /* leading zeros are not significant */
+      mant = mant * 10 + (uint64_t)(s[j] - '0');
+    }
   }
   if (j < len && (s[j] == 'e' || s[j] == 'E')) {
+    simple = 0;
     j++;
     if (j < len && (s[j] == '+' || s[j] == '-'))
       j++;
@@ -241,39 +257,14 @@ static int fast_number(const char *s, size_t len, size_t *i, double *out) {
   }
   if (j - *i >= sizeof(tmp))
     return -1;
-  /* Clinger's fast path: up to 15 significant digits and 22 decimals, no
-   * exponent: the mantissa and the power of ten are exact doubles and one
-   * IEEE division rounds correctly, so this equals strtod. */
-  {
-    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-    uint64_t mant = 0;
-    int digits = 0, decimals = 0, neg = 0, frac = 0, simple = 1;
-    for (size_t k = *i; k < j && simple; k++) {
-      char ch = s[k];
-      if (ch == '-')
-        neg = 1;
-      else if (ch == '.')
-        frac = 1;
-      else if (ch >= '0' && ch <= '9') {
-        if (mant || ch != '0')
-          digits++;
-        mant = mant * 10 + (uint64_t)(ch - '0');
-        decimals += frac;
-      } else
-        simple = 0; /* an exponent */
-    }
-    if (simple && digits <= 15 && decimals <= 22) {
-      double v = (double)mant / pow10[decimals];
-      *out = neg ? -v : v;
-      *i = j;
-      return 0;
-    }
+  if (simple && digits <= 15 && decimals <= 22) {
+    double v = (double)mant / pow10[decimals];
+    *out = neg ? -v : v;
+  } else {
+    memcpy(tmp, s + *i, j - *i);
+    tmp[j - *i] = '\0';
+    *out = strtod(tmp, NULL);
   }
-  memcpy(tmp, s + *i, j - *i);
-  tmp[j - *i] = '\0';
-  *out = strtod(tmp, NULL);
   *i = j;
   return 0;
 }
@@ -504,7 +495,12 @@ static int fast_utterance(const struct fast_obj *obj, struct es_event *ev) {
 
   if (speaker->kind != FV_STR || text->kind != FV_STR)
     return 0;
-  if (es_speaker_parse(speaker->str.p, &ev->speaker) != 0 || ev->speaker == ES_SPEAKER_ANY)
+  /* es_speaker_parse() by length: the two names a line may give */
+  if (speaker->str.len == 5 && memcmp(speaker->str.p, "agent", 5) == 0)
+    ev->speaker = ES_SPEAKER_AGENT;
+  else if (speaker->str.len == 8 && memcmp(speaker->str.p, "customer", 8) == 0)
+    ev->speaker = ES_SPEAKER_CUSTOMER;
+  else
     return 0;
   if (final->kind != FV_NONE && final->kind != FV_NULL && final->kind != FV_TRUE &&
       final->kind != FV_FALSE)
