@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "store.h"
 
 /* Lines as a platform sends them (the text is stored masked): the first
@@ -118,6 +120,9 @@ int main(int argc, char **argv) {
   long alerts = 200000, batch = 240, per_call = 1, reason_every = 0, webhooks = 0;
   int whole_calls = 0;
   const char *path = NULL, *sync = "normal";
+
+  /* as earshotd runs SQLite: without its memory statistics (daemon/main.c) */
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   const char *exec_sql[8];
   size_t nexec = 0;
   for (int i = 1; i < argc; i++) {
