@@ -75,8 +75,9 @@ struct esd_conn {
 
 /* An alert as supervisors see it, in the feed and in webhooks: its line,
  * words and reason masked (docs/redaction.md), and its feed record (with
- * its newline). Built once per alert by esd_feed_publish(); borrowed from
- * the daemon's scratch until the next alert. */
+ * its newline). Built once per alert by esd_feed_mask() and
+ * esd_feed_publish(); borrowed from the daemon's scratch until the next
+ * alert. */
 struct esd_shown {
   const char *text, *matched, *reason; /* NULL when the alert has none */
   size_t tlen, mlen, rlen;
@@ -131,6 +132,7 @@ struct esd {
   unsigned subscribers, feed_backfills;
   uint64_t feed_sent, feed_backfilled, marks;
   struct esd_shown shown;    /* the alert being published (esd_feed_publish) */
+  struct es_alert_masked masked; /* the same masked forms, for the store */
   char *feed_scratch;        /* masked text/words/reason of the alert being published */
   size_t feed_scratch_cap;
   char *feed_json;           /* the record being built */
@@ -159,9 +161,13 @@ struct esd_feed_item;
 int esd_feed_init(struct esd *d);                /* reads the last id; 0 or -1 (logged) */
 void esd_feed_free(struct esd *d);
 int64_t esd_feed_next_id(struct esd *d);
-/* Masks the alert, builds its feed record, keeps it in the ring and sends
- * it to the subscribers whose filters it passes. Returns the shown form,
- * or NULL when out of memory (the alert is stored all the same). */
+/* Masks the alert's text, words and reason once for the feed, webhooks and
+ * the store (rec->masked). NULL when out of memory (logged): the alert is
+ * then stored, masked by the store, but neither in the feed nor webhooks. */
+const struct es_alert_masked *esd_feed_mask(struct esd *d, const struct es_alert_rec *rec);
+/* After esd_feed_mask() of the same alert: builds its feed record, keeps
+ * it in the ring and sends it to the subscribers whose filters it passes.
+ * Returns the shown form, or NULL when out of memory. */
 const struct esd_shown *esd_feed_publish(struct esd *d, const struct es_call *call,
                                          const struct es_alert_rec *rec, uint64_t batch);
 void esd_feed_on_commit(struct esd *d, uint64_t batch);

@@ -108,11 +108,10 @@ static int ring_room(struct esd *d) {
 
 int64_t esd_feed_next_id(struct esd *d) { return ++d->last_alert_id; }
 
-const struct esd_shown *esd_feed_publish(struct esd *d, const struct es_call *call,
-                                         const struct es_alert_rec *rec, uint64_t batch) {
+const struct es_alert_masked *esd_feed_mask(struct esd *d, const struct es_alert_rec *rec) {
   unsigned kinds = d->cfg->redact ? ES_REDACT_ALL : 0;
   struct esd_shown *sh = &d->shown;
-  struct esd_feed_item it = {.id = rec->id, .batch = batch, .sev = rec->severity};
+  struct es_alert_masked *m = &d->masked;
   size_t rn = rec->reason ? strlen(rec->reason) : 0;
   size_t mn = rec->matched ? strlen(rec->matched) : 0;
   size_t tb = rec->text ? ES_REDACT_BOUND(rec->text_len) : 0;
@@ -120,30 +119,51 @@ const struct esd_shown *esd_feed_publish(struct esd *d, const struct es_call *ca
   /* The masked text, words and reason go to one scratch buffer that only
    * grows: no allocation per alert once it is big enough. */
   size_t need = tb + (rec->matched ? ES_REDACT_BOUND(mn) : tb) + ES_REDACT_BOUND(rn);
+  memset(sh, 0, sizeof(*sh));
+  memset(m, 0, sizeof(*m));
   if (need > d->feed_scratch_cap) {
     char *p = realloc(d->feed_scratch, need);
-    if (p == NULL)
-      goto oom;
+    if (p == NULL) {
+      esd_warn("feed", "alert %" PRId64 ": out of memory; not in the feed nor webhooks (it is "
+               "stored)", rec->id);
+      return NULL;
+    }
     d->feed_scratch = p;
     d->feed_scratch_cap = need;
   }
-  memset(sh, 0, sizeof(*sh));
   char *text = d->feed_scratch, *matched = text + tb;
   char *reason = matched + (rec->matched ? ES_REDACT_BOUND(mn) : tb);
   if (rec->text) {
-    es_redact_line(rec->text, rec->text_len, rec->match_start, rec->match_end, kinds, text,
-                   &sh->tlen, rec->matched ? NULL : matched, &sh->mlen);
+    m->masks += es_redact_line(rec->text, rec->text_len, rec->match_start, rec->match_end, kinds,
+                               text, &sh->tlen, rec->matched ? NULL : matched, &sh->mlen);
     sh->text = text;
     sh->matched = matched;
   }
   if (rec->matched) { /* words given apart from the line: masked on their own, as stored */
-    sh->mlen = es_redact(rec->matched, mn, kinds, matched, ES_REDACT_BOUND(mn), NULL);
+    struct es_redact_counts c;
+    sh->mlen = es_redact(rec->matched, mn, kinds, matched, ES_REDACT_BOUND(mn), &c);
     sh->matched = matched;
+    m->masks += (uint64_t)c.card + c.cvv + c.ssn + c.email + c.phone;
   }
   if (rec->reason) {
-    es_redact_json(rec->reason, rn, kinds, reason, &sh->rlen);
+    m->masks += es_redact_json(rec->reason, rn, kinds, reason, &sh->rlen);
     sh->reason = reason;
   }
+  m->kinds = kinds;
+  m->text = sh->text;
+  m->text_len = sh->tlen;
+  m->matched = sh->matched;
+  m->matched_len = sh->mlen;
+  m->reason = sh->reason;
+  m->reason_len = sh->rlen;
+  return m;
+}
+
+const struct esd_shown *esd_feed_publish(struct esd *d, const struct es_call *call,
+                                         const struct es_alert_rec *rec, uint64_t batch) {
+  struct esd_shown *sh = &d->shown;
+  struct esd_feed_item it = {.id = rec->id, .batch = batch, .sev = rec->severity};
+
   struct es_feed_rec fr = {
     .id = rec->id, .call_id = rec->call_id, .agent = call->agent, .queue = call->queue,
     .rule_id = rec->rule_id, .category = rec->category, .severity = rec->severity,

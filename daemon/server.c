@@ -393,6 +393,7 @@ static uint64_t emit_fire(struct esd *d, struct esd_conn *c, struct es_call *cal
     .tip = f->rule->tip, .heat = f->heat, .rule_set = es_rules_version(d->rules),
     .reason = f->reason, .id = esd_feed_next_id(d),
   };
+  rec.masked = esd_feed_mask(d, &rec);
   b = esd_writer_add_alert(d->writer, &rec);
   if (b == 0) {
     if (c && ev)
@@ -400,7 +401,8 @@ static uint64_t emit_fire(struct esd *d, struct esd_conn *c, struct es_call *cal
                  "the alert could not be queued for the store (out of memory)");
     return 0;
   }
-  esd_webhooks_alert(d->webhooks, call, &rec, b, esd_feed_publish(d, call, &rec, b));
+  esd_webhooks_alert(d->webhooks, call, &rec, b,
+                     rec.masked ? esd_feed_publish(d, call, &rec, b) : NULL);
   call->alerts++;
   d->alerts++;
   if (c)

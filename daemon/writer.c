@@ -20,7 +20,10 @@ struct op {
   struct op *joined; /* OP_CALL_START: its call's end, written as one row with it */
   enum op_kind kind;
   union {
-    struct es_alert_rec alert;
+    struct {
+      struct es_alert_rec rec;
+      struct es_alert_masked masked; /* rec.masked points here, or is NULL */
+    } alert;
     struct es_call_start start;
     struct es_call_end end;
     struct es_mark_rec mark;
@@ -147,31 +150,50 @@ static struct op *op_new(enum op_kind kind, size_t strings) {
   return o;
 }
 
+/* Copies len bytes at s and a NUL into the op's string area at *pos. */
+static const char *dup_len(struct op *o, size_t *pos, const char *s, size_t len) {
+  if (s == NULL)
+    return NULL;
+  char *p = o->strings + *pos;
+  memcpy(p, s, len);
+  p[len] = '\0';
+  *pos += len + 1;
+  return p;
+}
+
 uint64_t esd_writer_add_alert(struct esd_writer *w, const struct es_alert_rec *r) {
+  const struct es_alert_masked *m = r->masked;
   size_t need = slen(r->alert_key) + slen(r->call_id) + slen(r->rule_id) + slen(r->category) +
                 (r->text ? r->text_len + 1 : 0) + slen(r->matched) + slen(r->tip) +
                 slen(r->rule_set) + slen(r->reason);
+  if (m)
+    need += (m->text ? m->text_len + 1 : 0) + (m->matched ? m->matched_len + 1 : 0) +
+            (m->reason ? m->reason_len + 1 : 0);
   struct op *o = op_new(OP_ALERT, need);
+  struct es_alert_rec *a;
   size_t pos = 0;
 
   if (o == NULL)
     return 0;
-  o->u.alert = *r;
-  o->u.alert.alert_key = dup_into(o, &pos, r->alert_key);
-  o->u.alert.call_id = dup_into(o, &pos, r->call_id);
-  o->u.alert.rule_id = dup_into(o, &pos, r->rule_id);
-  o->u.alert.category = dup_into(o, &pos, r->category);
-  if (r->text) {
-    char *t = o->strings + pos;
-    memcpy(t, r->text, r->text_len);
-    t[r->text_len] = '\0';
-    pos += r->text_len + 1;
-    o->u.alert.text = t;
+  a = &o->u.alert.rec;
+  *a = *r;
+  a->alert_key = dup_into(o, &pos, r->alert_key);
+  a->call_id = dup_into(o, &pos, r->call_id);
+  a->rule_id = dup_into(o, &pos, r->rule_id);
+  a->category = dup_into(o, &pos, r->category);
+  a->text = dup_len(o, &pos, r->text, r->text_len);
+  a->matched = dup_into(o, &pos, r->matched);
+  a->tip = dup_into(o, &pos, r->tip);
+  a->rule_set = dup_into(o, &pos, r->rule_set);
+  a->reason = dup_into(o, &pos, r->reason);
+  if (m) {
+    struct es_alert_masked *c = &o->u.alert.masked;
+    *c = *m;
+    c->text = dup_len(o, &pos, m->text, m->text_len);
+    c->matched = dup_len(o, &pos, m->matched, m->matched_len);
+    c->reason = dup_len(o, &pos, m->reason, m->reason_len);
+    a->masked = c;
   }
-  o->u.alert.matched = dup_into(o, &pos, r->matched);
-  o->u.alert.tip = dup_into(o, &pos, r->tip);
-  o->u.alert.rule_set = dup_into(o, &pos, r->rule_set);
-  o->u.alert.reason = dup_into(o, &pos, r->reason);
   return push(w, o);
 }
 
@@ -295,7 +317,7 @@ static int apply(struct es_store *st, const struct op *o) {
   int rc = 0;
   switch (o->kind) {
   case OP_ALERT:
-    rc = es_store_put_alert(st, &o->u.alert);
+    rc = es_store_put_alert(st, &o->u.alert.rec);
     return rc == 1 ? 0 : rc; /* 1: a resent alert, already stored */
   case OP_CALL_START:
     return es_store_put_call_start(st, &o->u.start);

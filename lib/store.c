@@ -672,7 +672,18 @@ static int put_alert(struct es_store *s, const struct es_alert_rec *rec) {
       return fail(s, ES_EJSON, "put_alert: reason is not valid JSON");
   }
 
-  if (s->opts.redact_kinds != 0) {
+  const struct es_alert_masked *m = rec->masked;
+  if (s->opts.redact_kinds != 0 && m && m->kinds == s->opts.redact_kinds &&
+      !m->text == !text && !m->matched == !matched && !m->reason == !reason) {
+    /* Masked by the caller the way the branch below would. */
+    text = m->text;
+    text_len = m->text_len;
+    matched = m->matched;
+    matched_len = m->matched_len;
+    reason = m->reason;
+    reason_len = m->reason_len;
+    s->stats.masks += m->masks;
+  } else if (s->opts.redact_kinds != 0) {
     /* Nothing unmasked reaches a statement. */
     if (text) {
       /* The line and, from the same scan, its matched words: a mask that

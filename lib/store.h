@@ -67,6 +67,8 @@ enum es_end_reason {
 
 /* One alert to store; everything borrowed for the duration of the call.
  * Required: alert_key, call_id, rule_id (non-empty). */
+struct es_alert_masked;
+
 struct es_alert_rec {
   const char *alert_key; /* unique and stable per alert: a resent alert with
                             the same key is not stored twice. Must not
@@ -94,6 +96,25 @@ struct es_alert_rec {
   int64_t id;            /* alerts.id to give it (> 0; the daemon numbers its
                             alerts so that clients can name them), or 0 for
                             the next free id */
+  const struct es_alert_masked *masked; /* NULL, or the forms to store */
+};
+
+/* An alert's strings already masked by the caller, as es_store_put_alert()
+ * would mask them: text and matched by es_redact_line() (matched, when
+ * the alert gives its words apart, by es_redact()), reason by
+ * es_redact_json(). earshotd masks every alert for its feed and hands the
+ * result on, so that the writer does not mask it again. The store takes
+ * them only when `kinds` is its own redact_kinds and each is present
+ * where the original is; otherwise it masks the originals itself. */
+struct es_alert_masked {
+  unsigned kinds;        /* ES_REDACT_* they were masked with */
+  const char *text;      /* NULL when the alert has no text */
+  size_t text_len;
+  const char *matched;   /* NULL when it has neither text nor matched */
+  size_t matched_len;
+  const char *reason;    /* NULL when it has no reason */
+  size_t reason_len;
+  uint64_t masks;        /* masks made in all, for the store's count */
 };
 
 /* A call's start; borrowed. */

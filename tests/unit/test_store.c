@@ -529,6 +529,63 @@ static void test_matched_masking(void) {
   remove_db(path);
 }
 
+/* Strings the caller masked (es_alert_masked) are stored as given, with
+ * their mask count, when they were masked with the store's kinds and match
+ * the originals' presence; otherwise the store masks the originals. */
+static void test_premasked(void) {
+  char path[256];
+  path_in_tmp(path, sizeof path, "premasked.db");
+  struct es_store *s = open_rw(path);
+  struct es_store_stats st;
+  const char *line = "my card is 4111 1111 1111 1111 ok";
+  const char *reason = "{\"words\":\"4111 1111 1111 1111\"}";
+  /* Distinct from what the store would write, to tell whose form is kept. */
+  struct es_alert_masked m = {
+    .kinds = ES_REDACT_ALL, .text = "GIVEN [CARD] ok", .text_len = 15,
+    .matched = "GIVEN", .matched_len = 5, .reason = "{\"words\":\"GIVEN\"}", .reason_len = 17,
+    .masks = 7,
+  };
+
+  struct es_alert_rec r1 = alert("k1", line, 0, 7);
+  r1.reason = reason;
+  r1.masked = &m;
+  ASSERT_EQ(es_store_put_alert(s, &r1), 0);
+  es_store_get_stats(s, &st);
+  ASSERT_EQ(st.masks, 7);
+
+  /* other kinds: the store masks the originals itself */
+  struct es_alert_masked other = m;
+  other.kinds = ES_REDACT_CARD;
+  struct es_alert_rec r2 = alert("k2", line, 0, 7);
+  r2.reason = reason;
+  r2.masked = &other;
+  ASSERT_EQ(es_store_put_alert(s, &r2), 0);
+
+  /* a reason the masked forms lack: the same */
+  struct es_alert_masked partial = m;
+  partial.reason = NULL;
+  struct es_alert_rec r3 = alert("k3", line, 0, 7);
+  r3.reason = reason;
+  r3.masked = &partial;
+  ASSERT_EQ(es_store_put_alert(s, &r3), 0);
+  es_store_get_stats(s, &st);
+  ASSERT_EQ(st.masks, 7 + 2 + 2); /* the card in each line and in each reason */
+  es_store_close(s);
+
+  sqlite3 *db = raw_open(path);
+  expect_text(db, "SELECT text FROM alerts WHERE alert_key = 'k1'", "GIVEN [CARD] ok");
+  expect_text(db, "SELECT matched FROM alerts WHERE alert_key = 'k1'", "GIVEN");
+  expect_text(db, "SELECT reason FROM alerts WHERE alert_key = 'k1'", "{\"words\":\"GIVEN\"}");
+  for (int k = 2; k <= 3; k++) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT text || '|' || matched || '|' || reason FROM alerts "
+                              "WHERE alert_key = 'k%d'", k);
+    expect_text(db, sql, "my card is [CARD] ok|my card|{\"words\":\"[CARD]\"}");
+  }
+  sqlite3_close(db);
+  remove_db(path);
+}
+
 static int count_rows(void *ud, int ncols, const char *const *names, const char *const *values) {
   (*(int *)ud)++;
   return 0;
@@ -1574,6 +1631,7 @@ int main(void) {
   RUN(test_duplicates);
   RUN(test_no_secrets_on_disk);
   RUN(test_matched_masking);
+  RUN(test_premasked);
   RUN(test_read_only);
   RUN(test_schema_versions);
   RUN(test_not_a_store);
