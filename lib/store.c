@@ -4,6 +4,7 @@
 #include "store.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -232,12 +233,146 @@ static size_t bounded_len(const char *str, size_t max) {
   return end ? (size_t)(end - str) : max + 1;
 }
 
-/* Checks that json[0..len) is JSON (of cJSON type `type` unless 0). */
-static int check_json(const char *json, size_t len, int type) {
-  cJSON *v = cJSON_ParseWithLength(json, len);
-  int ok = v != NULL && (type == 0 || (v->type & 0xFF) == type);
-  cJSON_Delete(v);
-  return ok;
+/* ---- JSON checks ----------------------------------------------------- */
+
+/* A JSON text handed to the store (a reason, attributes, a call's hits,
+ * an outbox payload) is checked, not parsed: RFC 8259 syntax, at most
+ * JSON_DEPTH_MAX levels deep, nothing built (the writer checks one for
+ * every call and call-level alert; a cJSON tree each was 9% of its CPU). */
+#define JSON_DEPTH_MAX 512
+
+struct jcheck {
+  const char *p, *end;
+  int depth;
+};
+
+static void j_ws(struct jcheck *j) {
+  while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+    j->p++;
+}
+
+static int j_string(struct jcheck *j) {
+  j->p++; /* the opening quote */
+  while (j->p < j->end) {
+    unsigned char c = (unsigned char)*j->p++;
+    if (c == '"')
+      return 1;
+    if (c < 0x20)
+      return 0;
+    if (c != '\\')
+      continue;
+    if (j->p >= j->end)
+      return 0;
+    c = (unsigned char)*j->p++;
+    if (c == 'u') {
+      for (int k = 0; k < 4; k++, j->p++)
+        if (j->p >= j->end || !isxdigit((unsigned char)*j->p))
+          return 0;
+    } else if (c == '\0' || strchr("\"\\/bfnrt", c) == NULL) {
+      return 0;
+    }
+  }
+  return 0;
+}
+
+static int j_digits(struct jcheck *j) {
+  const char *from = j->p;
+  while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
+    j->p++;
+  return j->p > from;
+}
+
+static int j_number(struct jcheck *j) {
+  if (*j->p == '-')
+    j->p++;
+  if (j->p < j->end && *j->p == '0')
+    j->p++;
+  else if (!j_digits(j))
+    return 0;
+  if (j->p < j->end && *j->p == '.') {
+    j->p++;
+    if (!j_digits(j))
+      return 0;
+  }
+  if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+    j->p++;
+    if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
+      j->p++;
+    if (!j_digits(j))
+      return 0;
+  }
+  return 1;
+}
+
+static int j_word(struct jcheck *j, const char *w, size_t n) {
+  if ((size_t)(j->end - j->p) < n || memcmp(j->p, w, n) != 0)
+    return 0;
+  j->p += n;
+  return 1;
+}
+
+static int j_value(struct jcheck *j) {
+  j_ws(j);
+  if (j->p >= j->end)
+    return 0;
+  switch (*j->p) {
+  case '"': return j_string(j);
+  case 't': return j_word(j, "true", 4);
+  case 'f': return j_word(j, "false", 5);
+  case 'n': return j_word(j, "null", 4);
+  case '{':
+  case '[': {
+    char close = *j->p == '{' ? '}' : ']';
+    if (++j->depth > JSON_DEPTH_MAX)
+      return 0;
+    j->p++;
+    j_ws(j);
+    if (j->p < j->end && *j->p == close) {
+      j->p++;
+      j->depth--;
+      return 1;
+    }
+    for (;;) {
+      if (close == '}') { /* a member's name and its colon */
+        j_ws(j);
+        if (j->p >= j->end || *j->p != '"' || !j_string(j))
+          return 0;
+        j_ws(j);
+        if (j->p >= j->end || *j->p != ':')
+          return 0;
+        j->p++;
+      }
+      if (!j_value(j))
+        return 0;
+      j_ws(j);
+      if (j->p >= j->end)
+        return 0;
+      if (*j->p == ',') {
+        j->p++;
+        continue;
+      }
+      if (*j->p != close)
+        return 0;
+      j->p++;
+      j->depth--;
+      return 1;
+    }
+  }
+  default: return (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) && j_number(j);
+  }
+}
+
+/* 1 when json[0..len) is one JSON value (an object when `object`) with
+ * nothing but white space around it. */
+static int check_json(const char *json, size_t len, int object) {
+  struct jcheck j = {json, json + len, 0};
+  j_ws(&j);
+  if (object && (j.p >= j.end || *j.p != '{'))
+    return 0;
+  if (!j_value(&j))
+    return 0;
+  j_ws(&j);
+  return j.p == j.end;
 }
 
 /* ---- masking -------------------------------------------------------- */
@@ -802,7 +937,7 @@ static int call_start_args(struct es_store *s, const struct es_call_start *rec, 
     *attrs = rec->attributes;
     if ((*attrs_len = bounded_len(*attrs, s->opts.max_text_bytes)) > s->opts.max_text_bytes)
       return fail(s, ES_ETOOBIG, "%s: attributes exceed %zu bytes", what, s->opts.max_text_bytes);
-    if (!check_json(*attrs, *attrs_len, cJSON_Object))
+    if (!check_json(*attrs, *attrs_len, 1))
       return fail(s, ES_EJSON, "%s: attributes are not a JSON object", what);
     if (s->opts.redact_kinds != 0) {
       if ((rc = mask_json(s, *attrs, *attrs_len)) != 0) return rc;
@@ -825,7 +960,7 @@ static int call_end_args(struct es_store *s, const struct es_call_end *rec, cons
     if (len > s->opts.max_text_bytes)
       return fail(s, ES_ETOOBIG, "%s: hits_by_category exceeds %zu bytes", what,
                   s->opts.max_text_bytes);
-    if (!check_json(rec->hits_by_category, len, cJSON_Object))
+    if (!check_json(rec->hits_by_category, len, 1))
       return fail(s, ES_EJSON, "%s: hits_by_category is not a JSON object", what);
   }
   return 0;

@@ -586,6 +586,54 @@ static void test_premasked(void) {
   remove_db(path);
 }
 
+/* The store checks every JSON text it is handed (here a reason) against
+ * RFC 8259 without building it: each of these is accepted or refused as
+ * JSON is, and a refused one is ES_EJSON. */
+static void test_json_checks(void) {
+  static const char *const good[] = {
+    "{}", "[]", " {\"a\" : [1, -0.5, 2e10, 3E-2, 0, true, false, null, \"x\"]} ", "\"s\"", "0",
+    "{\"k\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\uD83D\\uDE00\"}", "[[[{\"a\":{}}]]]",
+    "{\"caf\xc3\xa9\":\"\xe2\x80\x99\"}", "-12.5e+3", "\t[1]\r\n",
+  };
+  static const char *const bad[] = {
+    "", " ", "{", "{\"a\":1", "{\"a\" 1}", "{a:1}", "{\"a\":1,}", "[1,]", "[1 2]", "{} x",
+    "[] []", "01", "1.", ".5", "-", "+1", "1e", "1e+", "tru", "nul", "True", "\"\\x\"",
+    "\"\\u12g4\"", "\"a\x01b\"", "\"open", "{\"a\":undefined}", "[\"\\u00\"]", "'s'",
+  };
+  char path[256];
+  path_in_tmp(path, sizeof path, "json.db");
+  struct es_store *s = open_rw(path);
+  char key[32];
+  int n = 0;
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    snprintf(key, sizeof key, "g%d", n++);
+    struct es_alert_rec r = alert(key, NULL, 0, 0);
+    r.reason = good[i];
+    if (es_store_put_alert(s, &r) != 0)
+      ES_FAIL_("good JSON refused: %s", good[i]);
+  }
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    snprintf(key, sizeof key, "b%d", n++);
+    struct es_alert_rec r = alert(key, NULL, 0, 0);
+    r.reason = bad[i];
+    if (es_store_put_alert(s, &r) != ES_EJSON)
+      ES_FAIL_("bad JSON accepted: %s", bad[i]);
+  }
+  /* nesting: 512 levels are JSON here, 513 are refused */
+  char deep[1100];
+  for (int depth = 512; depth <= 513; depth++) {
+    memset(deep, '[', (size_t)depth);
+    memset(deep + depth, ']', (size_t)depth);
+    deep[2 * depth] = '\0';
+    snprintf(key, sizeof key, "d%d", depth);
+    struct es_alert_rec r = alert(key, NULL, 0, 0);
+    r.reason = deep;
+    ASSERT_EQ(es_store_put_alert(s, &r), depth == 512 ? 0 : ES_EJSON);
+  }
+  es_store_close(s);
+  remove_db(path);
+}
+
 static int count_rows(void *ud, int ncols, const char *const *names, const char *const *values) {
   (*(int *)ud)++;
   return 0;
@@ -1632,6 +1680,7 @@ int main(void) {
   RUN(test_no_secrets_on_disk);
   RUN(test_matched_masking);
   RUN(test_premasked);
+  RUN(test_json_checks);
   RUN(test_read_only);
   RUN(test_schema_versions);
   RUN(test_not_a_store);
