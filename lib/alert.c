@@ -8,6 +8,7 @@
 
 #include "engine.h"
 #include "error.h"
+#include "jsonrun.h"
 #include "numfmt.h"
 #include "proto.h"
 
@@ -31,6 +32,13 @@ int es_json_str(char *buf, size_t cap, size_t *pos, const char *s, size_t len) {
     return ES_ETOOBIG;
   buf[p++] = '"';
   for (size_t i = 0; i < len; i++) {
+    /* Bytes that need no escape, a run at a time, when the rest of the
+     * string fits unescaped (es__json_copy_run's room). */
+    if (cap - p >= len - i) {
+      i = es__json_copy_run(s, i, len, buf, &p);
+      if (i >= len)
+        break;
+    }
     unsigned char c = (unsigned char)s[i];
     const char *esc = NULL;
     char u[6];

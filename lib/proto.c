@@ -17,15 +17,7 @@
 #include "error.h"
 #include "norm.h"
 
-/* On x86-64 the fast path scans strings with SSE2; defining
- * ES_PROTO_SCALAR builds the portable code instead (as on other
- * machines), which tests/unit checks too. */
-#if defined(__SSE2__) && !defined(ES_PROTO_SCALAR)
-#include <emmintrin.h>
-#define ES_PROTO_SSE2 1
-#else
-#define ES_PROTO_SSE2 0
-#endif
+#include "jsonrun.h"
 
 struct es_decoder {
   cJSON *root;  /* the last decoded line (slow path); owns the event's strings */
@@ -88,62 +80,6 @@ static int hexval(char c) {
   return -1;
 }
 
-/* Copies the plain run of a JSON string that starts at s[j] to out + *o
- * and returns the offset of the byte that ends it ('"', '\\' or a control
- * byte below 0x20), or len; *o advances by the bytes copied.
- *
- * Whole blocks are stored before they are looked at, so up to 15 bytes
- * past the run are written too: the caller's buffer has room, because a
- * block is only read when it lies within the line, and out never runs
- * ahead of the line (every string gives back at least its two quotes).
- *
- * With SSE2, sixteen bytes at a time; then eight (SWAR, as in "Bit
- * Twiddling Hacks": a byte of x is zero when (x - 0x01..) & ~x & 0x80..
- * has its high bit; a byte below n when (x - n..) & ~x & 0x80..); then
- * byte by byte for the tail. The first flagged SWAR byte is exact: a
- * borrow only runs upwards from a byte that is itself flagged, so false
- * positives sit above the first true one (little-endian only: there the
- * first byte in memory is the least significant). */
-static size_t copy_run(const char *s, size_t j, size_t len, char *out, size_t *o) {
-#if ES_PROTO_SSE2
-  const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-  const __m128i ctl = _mm_set1_epi8(0x1F);
-  while (j + 16 <= len) {
-    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + j));
-    _mm_storeu_si128((__m128i *)(void *)(out + *o), x);
-    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
-                               _mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x));
-    unsigned m = (unsigned)_mm_movemask_epi8(hit);
-    if (m) {
-      *o += (size_t)__builtin_ctz(m);
-      return j + (size_t)__builtin_ctz(m);
-    }
-    j += 16;
-    *o += 16;
-  }
-#endif
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-  while (j + 8 <= len) {
-    uint64_t x, q, b;
-    memcpy(&x, s + j, 8);
-    memcpy(out + *o, &x, 8);
-    q = x ^ (ones * '"');
-    b = x ^ (ones * '\\');
-    uint64_t hit = (((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x)) & highs;
-    if (hit) {
-      *o += (size_t)(__builtin_ctzll(hit) / 8);
-      return j + (size_t)(__builtin_ctzll(hit) / 8);
-    }
-    j += 8;
-    *o += 8;
-  }
-#endif
-  while (j < len && s[j] != '"' && s[j] != '\\' && (unsigned char)s[j] >= 0x20)
-    out[(*o)++] = s[j++];
-  return j;
-}
-
 /* Reads a JSON string at s[*i] == '"' into out at *o. 0 or -1. */
 static int fast_string(const char *s, size_t len, size_t *i, char *out, size_t *o,
                        struct fast_str *fs) {
@@ -151,7 +87,7 @@ static int fast_string(const char *s, size_t len, size_t *i, char *out, size_t *
   int escaped_u = 0;
   (*i)++;
   for (;;) {
-    size_t j = copy_run(s, *i, len, out, o);
+    size_t j = es__json_copy_run(s, *i, len, out, o);
     *i = j;
     if (j >= len || (unsigned char)s[j] < 0x20)
       return -1;
@@ -382,7 +318,9 @@ static int fast_scan(struct es_decoder *d, const char *s, size_t len, struct fas
   size_t i = 0, o = 0;
 
   /* A decoded string and its NUL take no more bytes than the quoted
-   * string, so len + 1 bytes hold every key and value of the line. */
+   * string, so len + 1 bytes hold every key and value of the line, and
+   * the output never runs ahead of the line (o <= i): es__json_copy_run()
+   * always has room for the rest of the line. */
   if (d->scratch_cap < len + 1) {
     char *p = realloc(d->scratch, len + 1);
     if (p == NULL)
@@ -410,10 +348,10 @@ static int fast_scan(struct es_decoder *d, const char *s, size_t len, struct fas
     if (i >= len || s[i] != '"')
       return -1;
     /* The name in place when it has no escape (the closing quote ends
-     * its run), else decoded into scratch. copy_run() writes into scratch
-     * all the same; the next string overwrites it. */
+     * its run), else decoded into scratch. es__json_copy_run() writes
+     * into scratch all the same; the next string overwrites it. */
     {
-      size_t dummy = o, end = copy_run(s, i + 1, len, d->scratch, &dummy);
+      size_t dummy = o, end = es__json_copy_run(s, i + 1, len, d->scratch, &dummy);
       if (end < len && s[end] == '"') {
         key.p = s + i + 1;
         key.len = end - (i + 1);

@@ -319,6 +319,60 @@ static void test_json_str(void) {
   ASSERT_MEM_EQ(buf, pos, "\"\\u0001\\u0002\"", 14);
 }
 
+/* The escaping as JSON writes it, byte by byte: what es_json_str's runs
+ * must equal. */
+static size_t ref_json_str(char *out, const char *s, size_t len) {
+  size_t p = 0;
+  out[p++] = '"';
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    const char *e = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
+                  : c == '\t' ? "\\t" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
+    if (e) {
+      memcpy(out + p, e, 2);
+      p += 2;
+    } else if (c < 0x20) {
+      p += (size_t)sprintf(out + p, "\\u%04x", c);
+    } else {
+      out[p++] = (char)c;
+    }
+  }
+  out[p++] = '"';
+  return p;
+}
+
+/* Long strings with something to escape anywhere, against the byte-by-byte
+ * escaping; every capacity around the exact size either fits or is
+ * ES_ETOOBIG without a byte written past it. */
+static void test_json_str_runs(void) {
+  static const char alphabet[] = "abcXYZ 019.,\"\\\n\t\x01\x1f\x7f\xc3\xa9";
+  uint64_t x = 0x9E3779B97F4A7C15ULL;
+  char in[200], want[1300], got[1400];
+  for (int round = 0; round < 20000; round++) {
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    size_t len = (size_t)(x % sizeof(in));
+    for (size_t i = 0; i < len; i++) {
+      x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+      /* mostly plain letters, so that long plain runs occur */
+      in[i] = x % 4 ? (char)('a' + x % 26) : alphabet[(x >> 8) % (sizeof(alphabet) - 1)];
+    }
+    size_t n = ref_json_str(want, in, len);
+    for (size_t cap = n > 2 ? n - 2 : 0; cap <= n + 1; cap++) {
+      size_t pos = 0;
+      memset(got, 0x55, sizeof(got));
+      int rc = es_json_str(got, cap, &pos, in, len);
+      if (cap >= n) {
+        ASSERT_EQ(rc, 0);
+        ASSERT_MEM_EQ(got, pos, want, n);
+      } else {
+        ASSERT_EQ(rc, ES_ETOOBIG);
+      }
+      for (size_t k = cap; k < sizeof(got); k++)
+        ASSERT_EQ(got[k], 0x55);
+    }
+  }
+}
+
 /* alert.h promises a bound on the record for a line of max_line_bytes;
  * the worst case is a line of control characters (6 bytes each, in both
  * "text" and "matched") with the longest call id, tip and description. */
@@ -403,6 +457,7 @@ int main(void) {
   RUN(test_numbers_short);
   RUN(test_too_big);
   RUN(test_json_str);
+  RUN(test_json_str_runs);
   RUN(test_documented_bound);
   (void)es_test_failures_;
   fprintf(stderr, "test_alert: all passed\n");
