@@ -15,9 +15,8 @@
 #include <string.h>
 
 #include "error.h"
-#include "norm.h"
-
 #include "jsonrun.h"
+#include "norm.h"
 
 struct es_decoder {
   cJSON *root;  /* the last decoded line (slow path); owns the event's strings */
