@@ -419,6 +419,19 @@ static void test_documented_bound(void) {
   free(buf);
 }
 
+/* Integers are written by hand: every digit, the sign, the extremes. */
+static void test_error_json_integers(void) {
+  static const int64_t v[] = {0, 7, -1, 10, 1234567890123, INT64_MAX, INT64_MIN};
+  char buf[ES_ERROR_JSON_CAP], want[128];
+  for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+    size_t n = es_error_json(buf, v[i], 1, v[i], "c", NULL, "m");
+    int w = snprintf(want, sizeof(want), "{\"type\":\"error\",\"line\":%lld,\"seq\":%lld,",
+                     (long long)v[i], (long long)v[i]);
+    ASSERT(n > (size_t)w);
+    ASSERT_MEM_EQ(buf, (size_t)w, want, (size_t)w);
+  }
+}
+
 /* Error records: valid JSON with every field, also when the message is
  * too long to fit (it is replaced, never cut mid-escape). */
 static void test_error_json(void) {
@@ -450,6 +463,7 @@ static void test_error_json(void) {
 
 int main(void) {
   RUN(test_error_json);
+  RUN(test_error_json_integers);
   RUN(test_fields);
   RUN(test_optional_fields);
   RUN(test_escaping);
