@@ -1086,6 +1086,13 @@ static int keep_rows(void *ud, int ncols, const char *const *names, const char *
   return r->n == 2; /* stop after two rows */
 }
 
+static int keep_value(void *ud, int ncols, const char *const *names, const char *const *values) {
+  (void)names;
+  ASSERT_EQ(ncols, 1);
+  snprintf(ud, 32, "%s", values[0] ? values[0] : "NULL");
+  return 0;
+}
+
 static void test_query(void) {
   char path[256];
   path_in_tmp(path, sizeof path, "query.db");
@@ -1110,6 +1117,11 @@ static void test_query(void) {
   ASSERT_EQ(got.n, 2);
   ASSERT_STR_EQ(got.first[0], "c=3");
   ASSERT_STR_EQ(got.first[1], "b=2");
+
+  /* the writer's connection checkpoints every 10,000 pages, not 1,000 */
+  char pages[32] = "";
+  ASSERT_EQ(es_store_query(s, "PRAGMA wal_autocheckpoint", NULL, 0, keep_value, pages), 0);
+  ASSERT_STR_EQ(pages, "10000");
 
   ASSERT_EQ(es_store_query(s, "SELECT 1; SELECT 2", NULL, 0, NULL, NULL), ES_EINVAL);
   ASSERT_EQ(es_store_query(s, "SELEC nonsense", NULL, 0, NULL, NULL), ES_ESTORE);
