@@ -79,8 +79,7 @@ struct esd_conn {
  * esd_feed_publish(); borrowed from the daemon's scratch until the next
  * alert. */
 struct esd_shown {
-  const char *text, *matched, *reason; /* NULL when the alert has none */
-  size_t tlen, mlen, rlen;
+  struct es_alert_masked m;             /* text, words and reason; also the store's */
   const char *json;                     /* {"type":"feed_alert",...}\n */
   size_t json_len;
 };
@@ -132,7 +131,6 @@ struct esd {
   unsigned subscribers, feed_backfills;
   uint64_t feed_sent, feed_backfilled, marks;
   struct esd_shown shown;    /* the alert being published (esd_feed_publish) */
-  struct es_alert_masked masked; /* the same masked forms, for the store */
   char *feed_scratch;        /* masked text/words/reason of the alert being published */
   size_t feed_scratch_cap;
   char *feed_json;           /* the record being built */

@@ -109,18 +109,12 @@ static int ring_room(struct esd *d) {
 int64_t esd_feed_next_id(struct esd *d) { return ++d->last_alert_id; }
 
 const struct es_alert_masked *esd_feed_mask(struct esd *d, const struct es_alert_rec *rec) {
-  unsigned kinds = d->cfg->redact ? ES_REDACT_ALL : 0;
   struct esd_shown *sh = &d->shown;
-  struct es_alert_masked *m = &d->masked;
-  size_t rn = rec->reason ? strlen(rec->reason) : 0;
-  size_t mn = rec->matched ? strlen(rec->matched) : 0;
-  size_t tb = rec->text ? ES_REDACT_BOUND(rec->text_len) : 0;
+  /* One scratch buffer that only grows: no allocation per alert once it
+   * is big enough. */
+  size_t need = es_store_mask_alert_size(rec);
 
-  /* The masked text, words and reason go to one scratch buffer that only
-   * grows: no allocation per alert once it is big enough. */
-  size_t need = tb + (rec->matched ? ES_REDACT_BOUND(mn) : tb) + ES_REDACT_BOUND(rn);
   memset(sh, 0, sizeof(*sh));
-  memset(m, 0, sizeof(*m));
   if (need > d->feed_scratch_cap) {
     char *p = realloc(d->feed_scratch, need);
     if (p == NULL) {
@@ -131,32 +125,8 @@ const struct es_alert_masked *esd_feed_mask(struct esd *d, const struct es_alert
     d->feed_scratch = p;
     d->feed_scratch_cap = need;
   }
-  char *text = d->feed_scratch, *matched = text + tb;
-  char *reason = matched + (rec->matched ? ES_REDACT_BOUND(mn) : tb);
-  if (rec->text) {
-    m->masks += es_redact_line(rec->text, rec->text_len, rec->match_start, rec->match_end, kinds,
-                               text, &sh->tlen, rec->matched ? NULL : matched, &sh->mlen);
-    sh->text = text;
-    sh->matched = matched;
-  }
-  if (rec->matched) { /* words given apart from the line: masked on their own, as stored */
-    struct es_redact_counts c;
-    sh->mlen = es_redact(rec->matched, mn, kinds, matched, ES_REDACT_BOUND(mn), &c);
-    sh->matched = matched;
-    m->masks += (uint64_t)c.card + c.cvv + c.ssn + c.email + c.phone;
-  }
-  if (rec->reason) {
-    m->masks += es_redact_json(rec->reason, rn, kinds, reason, &sh->rlen);
-    sh->reason = reason;
-  }
-  m->kinds = kinds;
-  m->text = sh->text;
-  m->text_len = sh->tlen;
-  m->matched = sh->matched;
-  m->matched_len = sh->mlen;
-  m->reason = sh->reason;
-  m->reason_len = sh->rlen;
-  return m;
+  es_store_mask_alert(rec, d->cfg->redact ? ES_REDACT_ALL : 0, d->feed_scratch, &sh->m);
+  return &sh->m;
 }
 
 const struct esd_shown *esd_feed_publish(struct esd *d, const struct es_call *call,
@@ -168,11 +138,13 @@ const struct esd_shown *esd_feed_publish(struct esd *d, const struct es_call *ca
     .id = rec->id, .call_id = rec->call_id, .agent = call->agent, .queue = call->queue,
     .rule_id = rec->rule_id, .category = rec->category, .severity = rec->severity,
     .speaker = rec->speaker, .time = rec->ts, .call_ts = rec->call_ts, .heat = rec->heat,
-    .text = sh->text, .matched = sh->matched, .tip = rec->tip, .reason = sh->reason,
+    .text = sh->m.text, .matched = sh->m.matched, .tip = rec->tip, .reason = sh->m.reason,
   };
   /* Written in a scratch buffer, kept in the ring at its exact size: the
    * ring holds thousands of them. */
-  size_t cap = ES_FEED_JSON_CAP(sh->tlen > sh->mlen ? sh->tlen : sh->mlen) + 12 * sh->rlen;
+  size_t cap = ES_FEED_JSON_CAP(sh->m.text_len > sh->m.matched_len ? sh->m.text_len
+                                                                   : sh->m.matched_len) +
+               12 * sh->m.reason_len;
   if (cap > d->feed_json_cap) {
     char *q = realloc(d->feed_json, cap);
     if (q == NULL)

@@ -507,7 +507,8 @@ static char *reason_summary(const char *reason) {
 /* {"text": "..."} for chat apps (Slack, Mattermost, Teams' incoming
  * webhooks read "text"). */
 static char *text_payload(const struct es_call *call, const struct es_alert_rec *rec,
-                          const struct esd_shown *m) {
+                          const struct esd_shown *shown) {
+  const struct es_alert_masked *m = &shown->m;
   struct es_strbuf b = {.max = ESD_WEBHOOK_MAX_PAYLOAD};
   char sev[16], *summary = NULL, *out = NULL;
   const char *name = es_severity_name(rec->severity);
@@ -531,10 +532,11 @@ static char *text_payload(const struct es_call *call, const struct es_alert_rec 
     }
     es_strbuf_str(&b, ")");
   }
-  if (m->matched && m->mlen) {
+  if (m->matched && m->matched_len) {
     es_strbuf_str(&b, "\nWords: \"");
-    es_strbuf_add(&b, m->matched, es_utf8_cut(m->matched, m->mlen, ESD_WEBHOOK_TEXT_WORDS_MAX));
-    es_strbuf_str(&b, m->mlen > ESD_WEBHOOK_TEXT_WORDS_MAX ? "...\"" : "\"");
+    es_strbuf_add(&b, m->matched,
+                  es_utf8_cut(m->matched, m->matched_len, ESD_WEBHOOK_TEXT_WORDS_MAX));
+    es_strbuf_str(&b, m->matched_len > ESD_WEBHOOK_TEXT_WORDS_MAX ? "...\"" : "\"");
   }
   if (rec->tip) {
     es_strbuf_str(&b, "\nTip: ");

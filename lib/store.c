@@ -153,7 +153,7 @@ struct es_store {
   int in_tx;
   int version;
   struct es_store_stats stats;
-  struct buf text, matched, json;
+  struct buf text, json;
   char errmsg[512];
 };
 
@@ -554,7 +554,7 @@ int es_store_open(const char *path, const struct es_store_opts *opts, struct es_
                   struct es_diags *diags) {
   struct es_store *s = NULL;
   int rc, flags, latest = es_store_schema_latest();
-  int64_t app_id = 0, version = 0, objects = 0, limit = 0;
+  int64_t app_id = 0, version = 0, objects = 0, setting = 0;
   char mode[16];
 
   if (out == NULL) return ES_EINVAL;
@@ -666,15 +666,17 @@ int es_store_open(const char *path, const struct es_store_opts *opts, struct es_
       es_diags_add(diags, path, 0, 0, NULL, "%s", s->errmsg);
       goto fail;
     }
-    snprintf(pragma, sizeof pragma, "PRAGMA journal_size_limit = %d", JOURNAL_SIZE_LIMIT);
-    if ((rc = query_int(s, pragma, &limit)) != 0) {
-      es_diags_add(diags, path, 0, 0, NULL, "%s", s->errmsg);
-      goto fail;
-    }
-    snprintf(pragma, sizeof pragma, "PRAGMA wal_autocheckpoint = %d", WAL_CHECKPOINT_PAGES);
-    if ((rc = query_int(s, pragma, &limit)) != 0) {
-      es_diags_add(diags, path, 0, 0, NULL, "%s", s->errmsg);
-      goto fail;
+    /* Settings that answer with their new value (a row to read). */
+    static const struct { const char *name; int value; } wal[] = {
+      {"journal_size_limit", JOURNAL_SIZE_LIMIT},
+      {"wal_autocheckpoint", WAL_CHECKPOINT_PAGES},
+    };
+    for (size_t i = 0; i < sizeof wal / sizeof wal[0]; i++) {
+      snprintf(pragma, sizeof pragma, "PRAGMA %s = %d", wal[i].name, wal[i].value);
+      if ((rc = query_int(s, pragma, &setting)) != 0) {
+        es_diags_add(diags, path, 0, 0, NULL, "%s", s->errmsg);
+        goto fail;
+      }
     }
     if ((rc = migrate(s, version, latest, diags, path)) != 0) goto fail;
   }
@@ -694,7 +696,6 @@ void es_store_close(struct es_store *s) {
   for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->stmt[i]);
   sqlite3_close(s->db);
   buf_free(&s->text);
-  buf_free(&s->matched);
   buf_free(&s->json);
   free(s);
 }
@@ -779,6 +780,41 @@ static int alert_key_known(struct es_store *s, const char *key, int64_t *known) 
 
 /* es_store_put_alert() inside a transaction: the row, then its full-text
  * index entry. */
+size_t es_store_mask_alert_size(const struct es_alert_rec *rec) {
+  size_t tb = rec->text ? ES_REDACT_BOUND(rec->text_len) : 0;
+  return tb + (rec->matched ? ES_REDACT_BOUND(strlen(rec->matched)) : tb) +
+         (rec->reason ? ES_REDACT_BOUND(strlen(rec->reason)) : 0);
+}
+
+void es_store_mask_alert(const struct es_alert_rec *rec, unsigned kinds, char *out,
+                         struct es_alert_masked *m) {
+  size_t tb = rec->text ? ES_REDACT_BOUND(rec->text_len) : 0;
+  size_t mn = rec->matched ? strlen(rec->matched) : 0;
+  char *matched = out + tb, *reason = matched + (rec->matched ? ES_REDACT_BOUND(mn) : tb);
+
+  memset(m, 0, sizeof(*m));
+  m->kinds = kinds;
+  if (rec->text) {
+    /* The line and, from the same scan, its matched words: a mask that
+     * overlaps the match stands in for all of it (redact.h). */
+    m->masks += es_redact_line(rec->text, rec->text_len, rec->match_start, rec->match_end, kinds,
+                               out, &m->text_len, rec->matched ? NULL : matched,
+                               &m->matched_len);
+    m->text = out;
+    m->matched = matched;
+  }
+  if (rec->matched) { /* words given apart from the line: masked on their own */
+    struct es_redact_counts c;
+    m->matched_len = es_redact(rec->matched, mn, kinds, matched, ES_REDACT_BOUND(mn), &c);
+    m->matched = matched;
+    m->masks += (uint64_t)c.card + c.cvv + c.ssn + c.email + c.phone;
+  }
+  if (rec->reason) {
+    m->masks += es_redact_json(rec->reason, strlen(rec->reason), kinds, reason, &m->reason_len);
+    m->reason = reason;
+  }
+}
+
 static int put_alert(struct es_store *s, const struct es_alert_rec *rec) {
   const size_t max = s->opts.max_text_bytes;
   const char *severity, *speaker = NULL;
@@ -820,10 +856,18 @@ static int put_alert(struct es_store *s, const struct es_alert_rec *rec) {
       return fail(s, ES_EJSON, "put_alert: reason is not valid JSON");
   }
 
-  const struct es_alert_masked *m = rec->masked;
-  if (s->opts.redact_kinds != 0 && m && m->kinds == s->opts.redact_kinds &&
-      !m->text == !text && !m->matched == !matched && !m->reason == !reason) {
-    /* Masked by the caller the way the branch below would. */
+  if (s->opts.redact_kinds != 0) {
+    /* Nothing unmasked reaches a statement: the caller's masked forms when
+     * they were made as here, else the store's own. */
+    const struct es_alert_masked *m = rec->masked;
+    struct es_alert_masked own;
+    if (!m || m->kinds != s->opts.redact_kinds || !m->text != !text || !m->matched != !matched ||
+        !m->reason != !reason) {
+      if (buf_reserve(&s->text, es_store_mask_alert_size(rec)) != 0)
+        return fail(s, ES_ENOMEM, "put_alert: out of memory");
+      es_store_mask_alert(rec, s->opts.redact_kinds, s->text.p, &own);
+      m = &own;
+    }
     text = m->text;
     text_len = m->text_len;
     matched = m->matched;
@@ -831,39 +875,6 @@ static int put_alert(struct es_store *s, const struct es_alert_rec *rec) {
     reason = m->reason;
     reason_len = m->reason_len;
     s->stats.masks += m->masks;
-  } else if (s->opts.redact_kinds != 0) {
-    /* Nothing unmasked reaches a statement. */
-    if (text) {
-      /* The line and, from the same scan, its matched words: a mask that
-       * overlaps the match stands in for all of it (redact.h). */
-      if (buf_reserve(&s->text, ES_REDACT_BOUND(text_len)) != 0 ||
-          buf_reserve(&s->matched, ES_REDACT_BOUND(text_len)) != 0)
-        return fail(s, ES_ENOMEM, "put_alert: out of memory");
-      s->matched.len = 0;
-      s->stats.masks += es_redact_line(text, text_len, rec->match_start, rec->match_end,
-                                       s->opts.redact_kinds, s->text.p, &s->text.len,
-                                       rec->matched ? NULL : s->matched.p, &s->matched.len);
-      text = s->text.p;
-      text_len = s->text.len;
-      if (!rec->matched) {
-        matched = s->matched.p;
-        matched_len = s->matched.len;
-      }
-    }
-    if (rec->matched) {
-      struct es_redact_counts c;
-      if (buf_reserve(&s->matched, ES_REDACT_BOUND(matched_len)) != 0)
-        return fail(s, ES_ENOMEM, "put_alert: out of memory");
-      matched_len = es_redact(matched, matched_len, s->opts.redact_kinds, s->matched.p,
-                              s->matched.cap, &c);
-      s->stats.masks += (uint64_t)c.card + c.cvv + c.ssn + c.email + c.phone;
-      matched = s->matched.p;
-    }
-    if (reason) {
-      if ((rc = mask_json(s, reason, reason_len)) != 0) return rc;
-      reason = s->json.p;
-      reason_len = s->json.len;
-    }
   }
 
   if ((rc = get_stmt(s, ST_ALERT, &st)) != 0) return rc;

@@ -102,8 +102,9 @@ struct es_alert_rec {
 /* An alert's strings already masked by the caller, as es_store_put_alert()
  * would mask them: text and matched by es_redact_line() (matched, when
  * the alert gives its words apart, by es_redact()), reason by
- * es_redact_json(). earshotd masks every alert for its feed and hands the
- * result on, so that the writer does not mask it again. The store takes
+ * es_redact_json(), as es_store_mask_alert() does. earshotd masks every
+ * alert for its feed and hands the result on, so that the writer does not
+ * mask it again. The store takes
  * them only when `kinds` is its own redact_kinds and each is present
  * where the original is; otherwise it masks the originals itself. */
 struct es_alert_masked {
@@ -116,6 +117,13 @@ struct es_alert_masked {
   size_t reason_len;
   uint64_t masks;        /* masks made in all, for the store's count */
 };
+
+/* Masks rec's text, matched words and reason with `kinds` the way
+ * es_store_put_alert() does, into out, which needs
+ * es_store_mask_alert_size(rec) bytes; *m points into out. */
+size_t es_store_mask_alert_size(const struct es_alert_rec *rec);
+void es_store_mask_alert(const struct es_alert_rec *rec, unsigned kinds, char *out,
+                         struct es_alert_masked *m);
 
 /* A call's start; borrowed. */
 struct es_call_start {
