@@ -96,19 +96,11 @@ static int field_num(char *buf, size_t cap, size_t *pos, const char *key, double
   return put(buf, cap, pos, tmp, n);
 }
 
-/* key then v in decimal; by hand, as snprintf cost a thousand
- * instructions for each of an alert's four integers. */
 static int field_int(char *buf, size_t cap, size_t *pos, const char *key, int64_t v) {
-  char tmp[24], *p = tmp + sizeof(tmp);
-  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  char tmp[ES_FMT_INT_MAX];
+  size_t n = es_fmt_i64(v, tmp); /* not snprintf: four per alert */
   int rc = puts_(buf, cap, pos, key);
-  do {
-    *--p = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
-  if (v < 0)
-    *--p = '-';
-  return rc ? rc : put(buf, cap, pos, p, (size_t)(tmp + sizeof(tmp) - p));
+  return rc ? rc : put(buf, cap, pos, tmp, n);
 }
 
 int64_t es_alert_json(const struct es_alert *a, char *buf, size_t cap) {

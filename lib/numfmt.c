@@ -72,6 +72,22 @@ size_t es_fmt_double(double v, char out[ES_FMT_DOUBLE_MAX]) {
   return n ? n : fmt_slow(v, out);
 }
 
+size_t es_fmt_i64(int64_t v, char out[ES_FMT_INT_MAX]) {
+  char digits[20];
+  size_t nd = 0, len = 0;
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  do {
+    digits[nd++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u > 0);
+  if (v < 0)
+    out[len++] = '-';
+  while (nd > 0)
+    out[len++] = digits[--nd];
+  out[len] = '\0';
+  return len;
+}
+
 size_t es_fmt_g15(double v, char out[ES_FMT_DOUBLE_MAX]) {
   size_t n = fmt_fast(v, out);
   return n ? n : (size_t)snprintf(out, ES_FMT_DOUBLE_MAX, "%.15g", v);

@@ -17,6 +17,7 @@
 #define ES_NUMFMT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define ES_FMT_DOUBLE_MAX 32 /* bytes es_fmt_double() may write, NUL included */
 
@@ -28,5 +29,11 @@ size_t es_fmt_double(double v, char out[ES_FMT_DOUBLE_MAX]);
  * (the engine's reasons), with the same fast path, and returns its length.
  * Any double fits ("-1.23456789012345e-308" is 22 bytes). */
 size_t es_fmt_g15(double v, char out[ES_FMT_DOUBLE_MAX]);
+
+#define ES_FMT_INT_MAX 21 /* "-9223372036854775808" and its NUL */
+
+/* Writes what snprintf(out, ES_FMT_INT_MAX, "%lld", v) writes (record
+ * fields: seq, line, offsets) and returns its length. */
+size_t es_fmt_i64(int64_t v, char out[ES_FMT_INT_MAX]);
 
 #endif

@@ -2,7 +2,7 @@
  * test_numfmt.c: es_fmt_double() prints exactly what snprintf does (the
  * shorter of %.15g and %.17g that reads back), on the values earshot
  * prints (millisecond timestamps, scores, heats) and on arbitrary ones;
- * es_fmt_g15() prints exactly what "%.15g" does.
+ * es_fmt_g15() prints exactly what "%.15g" does; es_fmt_i64() what "%lld" does.
  */
 #include <math.h>
 #include <stdint.h>
@@ -74,8 +74,27 @@ static void test_random(void) {
   }
 }
 
+/* es_fmt_i64 prints what "%lld" does: the extremes, every length, random. */
+static void test_i64(void) {
+  char want[32], got[ES_FMT_INT_MAX];
+  int64_t v[64 + 8] = {0, 1, -1, 9, -9, 10, INT64_MAX, INT64_MIN, INT64_MAX - 1, INT64_MIN + 1};
+  size_t n = 10;
+  for (int64_t p = 100; n < sizeof v / sizeof v[0] - 2 && p <= INT64_MAX / 10; p *= 10) {
+    v[n++] = p - 1;
+    v[n++] = -p;
+  }
+  for (int r = 0; r < 200000 + (int)n; r++) {
+    int64_t x = r < (int)n ? v[r] : (int64_t)prng64() >> (prng64() % 64);
+    int w = snprintf(want, sizeof want, "%lld", (long long)x);
+    size_t len = es_fmt_i64(x, got);
+    if (len != (size_t)w || strcmp(got, want) != 0)
+      ES_FAIL_("%lld: es_fmt_i64 gives \"%s\"", (long long)x, got);
+  }
+}
+
 int main(void) {
   RUN(test_edges);
   RUN(test_random);
+  RUN(test_i64);
   return 0;
 }
