@@ -432,12 +432,8 @@ static int fast_utterance(const struct fast_obj *obj, struct es_event *ev) {
 
   if (speaker->kind != FV_STR || text->kind != FV_STR)
     return 0;
-  /* es_speaker_parse() by length: the two names a line may give */
-  if (speaker->str.len == 5 && memcmp(speaker->str.p, "agent", 5) == 0)
-    ev->speaker = ES_SPEAKER_AGENT;
-  else if (speaker->str.len == 8 && memcmp(speaker->str.p, "customer", 8) == 0)
-    ev->speaker = ES_SPEAKER_CUSTOMER;
-  else
+  if (es_speaker_parse_len(speaker->str.p, speaker->str.len, &ev->speaker) != 0 ||
+      ev->speaker == ES_SPEAKER_ANY)
     return 0;
   if (final->kind != FV_NONE && final->kind != FV_NULL && final->kind != FV_TRUE &&
       final->kind != FV_FALSE)

@@ -128,13 +128,19 @@ int es_severity_parse(const char *name, enum es_severity *out) {
   return ES_EINVAL;
 }
 
-int es_speaker_parse(const char *name, enum es_speaker *out) {
-  for (int i = 0; i < 3; i++)
-    if (strcmp(name, es_speaker_name((enum es_speaker)i)) == 0) {
+int es_speaker_parse_len(const char *name, size_t len, enum es_speaker *out) {
+  for (int i = 0; i < 3; i++) {
+    const char *s = es_speaker_name((enum es_speaker)i);
+    if (strlen(s) == len && memcmp(name, s, len) == 0) {
       *out = (enum es_speaker)i;
       return 0;
     }
+  }
   return ES_EINVAL;
+}
+
+int es_speaker_parse(const char *name, enum es_speaker *out) {
+  return es_speaker_parse_len(name, strlen(name), out);
 }
 
 void es_rules_opts_init(struct es_rules_opts *opts) {

@@ -34,6 +34,9 @@ const char *es_speaker_name(enum es_speaker s);
 /* Parse a name; return 0 and set *out, or ES_EINVAL. */
 int es_severity_parse(const char *name, enum es_severity *out);
 int es_speaker_parse(const char *name, enum es_speaker *out);
+/* The same for name[0..len), which need not be NUL-terminated (the
+ * protocol decoder's speaker field). */
+int es_speaker_parse_len(const char *name, size_t len, enum es_speaker *out);
 
 /* A line rule matches words of one line (phrases, patterns); a call rule
  * fires on hits of line rules ("when") and never looks at text itself. */
