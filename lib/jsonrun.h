@@ -3,7 +3,7 @@
  * Internal to libearshot: the decoder (proto.c) reads strings with it and
  * the alert writer (alert.c) escapes them with it.
  *
- * On x86-64 with SSE2; ES_PROTO_SCALAR builds the portable code instead
+ * On x86-64 with SSE2; ES_SCALAR builds the portable code instead
  * (as on other machines), which tests/unit checks too.
  */
 #ifndef ES_JSONRUN_H
@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__SSE2__) && !defined(ES_PROTO_SCALAR)
+#if defined(__SSE2__) && !defined(ES_SCALAR)
 #include <emmintrin.h>
 #define ES_JSONRUN_SSE2 1
 #else

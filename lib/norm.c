@@ -8,9 +8,9 @@
 #include "norm.h"
 
 #include <string.h>
-/* ES_NORM_SCALAR builds the portable code, as on machines without SSE2
+/* ES_SCALAR builds the portable code, as on machines without SSE2
  * (tests/unit checks it too). */
-#if defined(__SSE2__) && !defined(ES_NORM_SCALAR)
+#if defined(__SSE2__) && !defined(ES_SCALAR)
 #include <emmintrin.h>
 #define ES_NORM_SSE2 1
 #else

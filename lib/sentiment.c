@@ -6,7 +6,7 @@
  * the result is the same.
  *
  * On x86-64 the byte classes come from SSE2 and a few loads rely on
- * little-endian order; defining ES_SENTIMENT_SCALAR builds the portable
+ * little-endian order; defining ES_SCALAR builds the portable
  * code instead (as on other machines), which tests/sentiment checks too.
  */
 #include "sentiment.h"
@@ -356,7 +356,7 @@ key_differs(const struct entry *e, const uint64_t k[KEY_CHUNKS], size_t len)
 /* A bit per slot of the window whose tag is `tag`. */
 static inline unsigned window_matches(const uint8_t *w, uint8_t tag)
 {
-#if defined(__SSE2__) && !defined(ES_SENTIMENT_SCALAR)
+#if defined(__SSE2__) && !defined(ES_SCALAR)
   __m128i v = _mm_loadu_si128((const __m128i *)(const void *)w);
   return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)tag)));
 #else
@@ -970,7 +970,7 @@ static inline void word_masks(struct wmask *m, uint64_t sp, uint64_t an, uint64_
   wc->stop = stop >> 63;
 }
 
-#if defined(__SSE2__) && !defined(ES_SENTIMENT_SCALAR)
+#if defined(__SSE2__) && !defined(ES_SCALAR)
 /* All ones in each byte of v in lo..lo+n-1 (n < 128): adding 0x80 - lo
  * moves that range to the bottom of the signed bytes. */
 #define IN_RANGE(v, lo, n)                                                        \
@@ -999,7 +999,7 @@ static int classify(struct es_sentiment_scratch *scr, size_t n, unsigned flags, 
     size_t base = 64 * w;
     for (size_t at = base; at <= n && at < base + 64; at += 16) {
       uint32_t ws16, lead16, an16, up16, lo16, ap16, mk16;
-#if defined(__SSE2__) && !defined(ES_SENTIMENT_SCALAR)
+#if defined(__SSE2__) && !defined(ES_SCALAR)
       __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + at));
       __m128i sp = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), IN_RANGE(v, 0x09, 5));
       /* Bytes 0xC2..0xFF: the lead bytes a Unicode space can start with. */
@@ -1081,7 +1081,7 @@ static int classify(struct es_sentiment_scratch *scr, size_t n, unsigned flags, 
 static inline uint64_t bits_at(const uint64_t *m, size_t pos, size_t len)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
-    !defined(ES_SENTIMENT_SCALAR)
+    !defined(ES_SCALAR)
   uint64_t x = load8((const unsigned char *)m + pos / 8) >> (pos % 8);
 #else
   size_t w = pos / 64, off = pos % 64;
