@@ -106,15 +106,21 @@ static void batch_free(struct batch *b) {
   free(b);
 }
 
-/* Copies s into the op's string area at *pos; returns the copy. */
-static const char *dup_into(struct op *o, size_t *pos, const char *s) {
+/* Copies len bytes at s and a NUL into the op's string area at *pos;
+ * returns the copy (NULL for NULL). */
+static const char *dup_len(struct op *o, size_t *pos, const char *s, size_t len) {
   if (s == NULL)
     return NULL;
-  size_t n = strlen(s) + 1;
   char *p = o->strings + *pos;
-  memcpy(p, s, n);
-  *pos += n;
+  memcpy(p, s, len);
+  p[len] = '\0';
+  *pos += len + 1;
   return p;
+}
+
+/* The same for a NUL-terminated string. */
+static const char *dup_into(struct op *o, size_t *pos, const char *s) {
+  return dup_len(o, pos, s, s ? strlen(s) : 0);
 }
 
 static size_t slen(const char *s) { return s ? strlen(s) + 1 : 0; }
@@ -148,17 +154,6 @@ static struct op *op_new(enum op_kind kind, size_t strings) {
     o->joined = NULL;
   }
   return o;
-}
-
-/* Copies len bytes at s and a NUL into the op's string area at *pos. */
-static const char *dup_len(struct op *o, size_t *pos, const char *s, size_t len) {
-  if (s == NULL)
-    return NULL;
-  char *p = o->strings + *pos;
-  memcpy(p, s, len);
-  p[len] = '\0';
-  *pos += len + 1;
-  return p;
 }
 
 uint64_t esd_writer_add_alert(struct esd_writer *w, const struct es_alert_rec *r) {
