@@ -13,6 +13,8 @@ static void usage(FILE *f) {
         "Rule authors:\n"
         "  rules check [PATH...]     validate rule files (default: the bundled rules)\n"
         "  rules test [PATH...]      run every rule's examples and show what failed\n"
+        "  rules cost [--rules PATH]... [FILE|-]\n"
+        "                            per rule: lines PCRE2 ran on against lines matched\n"
         "  replay [--rules PATH]... [FILE|-]\n"
         "                            run rules and call logic over a transcript\n"
         "                            (protocol NDJSON) as earshotd does, print alerts\n"

@@ -22,7 +22,7 @@ struct es_matcher {
   uint32_t *cand;                /* prefilter output: anchor sets, nsets */
   struct es_hit *hits;           /* n */
   uint32_t *limited;             /* n */
-  uint64_t *limit_hits;          /* per rule, n */
+  struct es_match_rule_stats *per_rule; /* n */
   struct es_match_stats stats;
 };
 
@@ -43,9 +43,9 @@ struct es_matcher *es_matcher_new(const struct es_rules *rules) {
   m->cand = calloc(nsets, sizeof(*m->cand));
   m->hits = calloc(n, sizeof(*m->hits));
   m->limited = calloc(n, sizeof(*m->limited));
-  m->limit_hits = calloc(n, sizeof(*m->limit_hits));
+  m->per_rule = calloc(n, sizeof(*m->per_rule));
   if (!m->md || !m->mctx || !m->jstack || !m->nbuf || !m->seen || !m->sets || !m->cand || !m->hits ||
-      !m->limited || !m->limit_hits) {
+      !m->limited || !m->per_rule) {
     es_matcher_free(m);
     return NULL;
   }
@@ -68,14 +68,19 @@ void es_matcher_free(struct es_matcher *m) {
   free(m->cand);
   free(m->hits);
   free(m->limited);
-  free(m->limit_hits);
+  free(m->per_rule);
   free(m);
 }
 
 const struct es_match_stats *es_matcher_stats(const struct es_matcher *m) { return &m->stats; }
 
 uint64_t es_matcher_limit_hits(const struct es_matcher *m, uint32_t rule) {
-  return rule < m->rules->n ? m->limit_hits[rule] : 0;
+  return rule < m->rules->n ? m->per_rule[rule].limit_hits : 0;
+}
+
+const struct es_match_rule_stats *es_matcher_rule_stats(const struct es_matcher *m,
+                                                        uint32_t rule) {
+  return rule < m->rules->n ? &m->per_rule[rule] : NULL;
 }
 
 const struct es_rules *es_matcher_rules(const struct es_matcher *m) { return m->rules; }
@@ -259,11 +264,14 @@ int es_match_line(struct es_matcher *m, enum es_speaker speaker, const char *tex
       if (speaker != ES_SPEAKER_ANY && r->info.speaker != ES_SPEAKER_ANY &&
           r->info.speaker != speaker)
         continue;
-      if (match_rule(m, idx, text, len, m->nbuf, nlen, sets, &m->hits[nhits], &limited))
+      m->per_rule[idx].tried++;
+      if (match_rule(m, idx, text, len, m->nbuf, nlen, sets, &m->hits[nhits], &limited)) {
         nhits++;
+        m->per_rule[idx].hits++;
+      }
       if (limited) {
         m->limited[nlimited++] = idx;
-        m->limit_hits[idx]++;
+        m->per_rule[idx].limit_hits++;
         m->stats.limit_hits++;
       }
     }

@@ -41,6 +41,16 @@ struct es_match_stats {
   uint64_t limit_hits;   /* sum over rules; per rule: es_matcher_limit_hits() */
 };
 
+/* Counters of one rule since the matcher was made: what it cost (lines
+ * whose prefilter let it through and whose speaker it listens to, each one
+ * PCRE2 run or more) against what it found. `earshot rules cost` prints
+ * them. */
+struct es_match_rule_stats {
+  uint64_t tried;
+  uint64_t hits;
+  uint64_t limit_hits;
+};
+
 #define ES_MATCH_NAIVE 0x1u       /* bypass the prefilter: run every rule */
 #define ES_MATCH_VALID_UTF8 0x2u  /* the caller already checked: valid UTF-8, no NUL
                                      (es_proto_decode guarantees it for text) */
@@ -62,6 +72,9 @@ int es_match_line(struct es_matcher *m, enum es_speaker speaker,
 
 const struct es_match_stats *es_matcher_stats(const struct es_matcher *m);
 uint64_t es_matcher_limit_hits(const struct es_matcher *m, uint32_t rule);
+/* Rule `rule`'s counters; NULL when there is no such rule. */
+const struct es_match_rule_stats *es_matcher_rule_stats(const struct es_matcher *m,
+                                                        uint32_t rule);
 const struct es_rules *es_matcher_rules(const struct es_matcher *m);
 
 #endif

@@ -643,8 +643,9 @@ static void add_anchor_range(struct loader *ld, const struct ptoken *tok, char w
 /* Compiles one phrase into `rx` (a regex alternative without the padding)
  * and adds its prefilter anchors to anchor set `sid`: the range of consecutive
  * words and contraction groups whose shortest spelling is longest, with
- * every spelling of it (at most ES_ANCHOR_MAX). A range made of one common
- * word counts as short. Wildcards and non-ASCII words (whose case the
+ * every spelling of it (at most ES_ANCHOR_MAX). Common words and
+ * contractions count as short, so they are anchors only with their
+ * neighbours, or when the phrase has nothing else. Wildcards and non-ASCII words (whose case the
  * normaliser does not fold) never take part. Sets *anchored to 0 when no
  * range qualifies: the rule then runs on every line. */
 static int compile_phrase(struct loader *ld, const cJSON *where, const char *phrase,
@@ -704,8 +705,10 @@ static int compile_phrase(struct loader *ld, const cJSON *where, const char *phr
   es_strbuf_str(rx, ")");
 
   /* Choose the anchor range: score each range by the bytes of its
-   * shortest spelling, counting common words ("the", "my") as nothing,
-   * since they pass most lines; beyond ES_ANCHOR_ENOUGH bytes, fewer tokens
+   * shortest spelling, counting a common word ("the", "my") or a
+   * contraction ("that's", "don't") as one byte: alone it passes most lines,
+   * but next to the rest of the phrase it still narrows it (" not my area "
+   * is far rarer than " area "). Beyond ES_ANCHOR_ENOUGH bytes, fewer tokens
    * win (smaller automaton). */
   int best_len = 0;
   for (int a = 0; a < ntok; a++) {
@@ -724,7 +727,9 @@ static int compile_phrase(struct loader *ld, const cJSON *where, const char *phr
         if (l < shortest)
           shortest = l;
       }
-      if (!(t->kind == 0 && is_weak(words[t->word])))
+      if (t->kind == 1 || (t->kind == 0 && is_weak(words[t->word])))
+        score += 1;
+      else
         score += shortest + 1;
       size_t capped = score < ES_ANCHOR_ENOUGH ? score : ES_ANCHOR_ENOUGH;
       if (capped > best_score || (capped == best_score && capped > 0 && b - a < best_len)) {
@@ -733,21 +738,6 @@ static int compile_phrase(struct loader *ld, const cJSON *where, const char *phr
         best_b = b;
         best_len = b - a;
       }
-    }
-  }
-  /* A phrase of common words only still gets its whole self as anchor. */
-  if (best_a < 0) {
-    int combos = 1;
-    for (int k = 0; k < ntok && combos <= ES_ANCHOR_MAX; k++) {
-      if (tok[k].kind == 2 || (tok[k].kind == 0 && !ascii_only(words[tok[k].word]))) {
-        combos = ES_ANCHOR_MAX + 1;
-        break;
-      }
-      combos *= token_forms(&tok[k]);
-    }
-    if (combos <= ES_ANCHOR_MAX) {
-      best_a = 0;
-      best_b = ntok;
     }
   }
   *anchored = best_a >= 0;

@@ -657,6 +657,38 @@ static void test_stats(void) {
   es_rules_free(rules);
 }
 
+/* A phrase's prefilter anchor keeps its common words and contractions
+ * with the rest of the phrase: "not my area" is anchored on " not my area ",
+ * not on " area ", and "that's on you" on all of it, not on " thats ". */
+static void test_anchor_keeps_common_words(void) {
+  static const char *const pass[] = {
+    "the work in your area is done", "my area code changed", "thats great news",
+    "that is fine by me", "is it on you or me",
+  };
+  struct es_rules *rules = load(R("area", "any", "\"phrases\": [\"not my area\"],") ","
+                                R("onyou", "any", "\"phrases\": [\"that's on you\"],"));
+  struct es_matcher *m = es_matcher_new(rules);
+  struct es_match_result res;
+  const struct es_match_stats *st = es_matcher_stats(m);
+
+  for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+    ASSERT_EQ(es_match_line(m, ANYONE, pass[i], strlen(pass[i]), 0, &res), 0);
+    ASSERT_EQ(res.nhits, 0);
+  }
+  /* None of them was even tried. */
+  ASSERT_EQ(st->candidates, 0);
+  ASSERT_EQ(st->pcre2_runs, 0);
+  ASSERT_EQ(es_match_line(m, ANYONE, "sorry thats not my area", 23, 0, &res), 0);
+  ASSERT_EQ(res.nhits, 1);
+  ASSERT_EQ(res.hits[0].rule, es_rules_find(rules, "area"));
+  ASSERT_EQ(es_match_line(m, ANYONE, "well that is on you", 19, 0, &res), 0);
+  ASSERT_EQ(res.nhits, 1);
+  ASSERT_EQ(res.hits[0].rule, es_rules_find(rules, "onyou"));
+  ASSERT_EQ(st->candidates, 2);
+  es_matcher_free(m);
+  es_rules_free(rules);
+}
+
 int main(void) {
   RUN(test_phrase_spelling);
   RUN(test_contractions);
@@ -674,6 +706,7 @@ int main(void) {
   RUN(test_long_line_no_limits);
   RUN(test_bundled_long_line);
   RUN(test_stats);
+  RUN(test_anchor_keeps_common_words);
   (void)es_test_failures_;
   fprintf(stderr, "test_match: all passed\n");
   return 0;
