@@ -42,20 +42,6 @@ static void on_example(void *ud, uint32_t idx, int expect_match, const char *lin
          expect_match ? "should match but does not" : "should not match but does", line);
 }
 
-struct cost_row {
-  uint32_t rule;
-  uint64_t tried, hits;
-};
-
-/* Most wasted runs first; then by rule order. */
-static int cost_cmp(const void *a, const void *b) {
-  const struct cost_row *x = a, *y = b;
-  uint64_t wx = x->tried - x->hits, wy = y->tried - y->hits;
-  if (wx != wy)
-    return wx < wy ? 1 : -1;
-  return x->rule < y->rule ? -1 : x->rule > y->rule;
-}
-
 /* `earshot rules cost`: runs the matcher alone (no call logic) over the
  * utterances of a transcript and prints, per rule, how often the prefilter
  * let it run PCRE2 against how often it matched. A rule that runs on many
@@ -71,7 +57,7 @@ static int rules_cost(int argc, char **argv) {
   size_t nrule_paths = 0, top = 20;
   struct es_rules *rules = NULL;
   struct es_matcher *m = NULL;
-  struct cost_row *rows = NULL;
+  struct es_rule_cost *rows = NULL;
   struct es_events in = {0};
   struct es_event ev;
   uint64_t utterances = 0, not_matched = 0;
@@ -136,12 +122,14 @@ static int rules_cost(int argc, char **argv) {
   uint32_t n = es_rules_count(rules);
   uint64_t tried = 0, hits = 0;
   for (uint32_t i = 0; i < n; i++) {
-    const struct es_match_rule_stats *rs = es_matcher_rule_stats(m, i);
-    rows[i] = (struct cost_row){i, rs->tried, rs->hits};
-    tried += rs->tried;
-    hits += rs->hits;
+    tried += es_matcher_rule_stats(m, i)->tried;
+    hits += es_matcher_rule_stats(m, i)->hits;
   }
-  qsort(rows, n, sizeof(*rows), cost_cmp);
+  int64_t nrows = es_matcher_costliest(m, rows, top == 0 || top > n ? n : top);
+  if (nrows < 0) {
+    fprintf(stderr, "earshot rules cost: out of memory\n");
+    goto done;
+  }
   printf("%" PRIu64 " utterances (%lld lines, %lld errors); %u rules, %u not prefiltered\n",
          utterances, in.lines, in.errors + (long long)not_matched, n, es_rules_unfiltered(rules));
   printf("rules run: %" PRIu64 " (%.3f per utterance), %" PRIu64 " PCRE2 runs, %" PRIu64
@@ -149,14 +137,11 @@ static int rules_cost(int argc, char **argv) {
          tried, utterances ? (double)tried / (double)utterances : 0.0, st->pcre2_runs, hits,
          tried - hits);
   printf("%-36s %10s %10s %10s %12s\n", "rule", "ran", "matched", "nothing", "ran/1000");
-  for (uint32_t i = 0; i < n && (top == 0 || i < top); i++) {
-    if (rows[i].tried == 0)
-      break;
+  for (int64_t i = 0; i < nrows; i++)
     printf("%-36s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %12.2f\n",
            es_rules_info(rules, rows[i].rule)->id, rows[i].tried, rows[i].hits,
            rows[i].tried - rows[i].hits,
            utterances ? 1000.0 * (double)rows[i].tried / (double)utterances : 0.0);
-  }
   rc = 0;
 done:
   es_events_close(&in);

@@ -134,6 +134,28 @@ void esd_reload(struct esd *d, uint64_t requester) {
 
 /* ---- stats ---------------------------------------------------------- */
 
+/* The rules that ran PCRE2 most often for nothing since the rule set was
+ * loaded, as `earshot rules cost` prints them for a transcript: a rule
+ * near the top with few matches has a weak prefilter anchor
+ * (docs/rules.md, "How matching works"). */
+#define ESD_STATS_RULE_COSTS 20
+
+static void rule_costs(struct es_strbuf *b, const struct es_rules *rules,
+                       const struct es_matcher *m) {
+  struct es_rule_cost v[ESD_STATS_RULE_COSTS];
+  int64_t k = es_matcher_costliest(m, v, ESD_STATS_RULE_COSTS);
+
+  if (k < 0) {
+    b->failed = 1;
+    return;
+  }
+  es_strbuf_str(b, ",\"rule_costs\":[");
+  for (int64_t i = 0; i < k; i++)
+    es_strbuf_printf(b, "%s{\"rule\":\"%s\",\"ran\":%" PRIu64 ",\"matched\":%" PRIu64 "}",
+                     i ? "," : "", es_rules_info(rules, v[i].rule)->id, v[i].tried, v[i].hits);
+  es_strbuf_str(b, "]");
+}
+
 static void counters(struct es_strbuf *b, const char *key, const struct esd_counter *t) {
   es_strbuf_printf(b, ",\"%s\":{", key);
   for (int i = 0; i < ESD_MAX_COUNTERS && t[i].name[0]; i++)
@@ -190,7 +212,9 @@ void esd_send_stats(struct esd *d, struct esd_conn *c) {
     if (h)
       es_strbuf_printf(&b, "%s\"%s\":%" PRIu64, n++ ? "," : "", es_rules_info(d->rules, i)->id, h);
   }
-  es_strbuf_printf(&b, "},\"reloads\":%" PRIu64 ",\"reload_failures\":%" PRIu64
+  es_strbuf_str(&b, "}");
+  rule_costs(&b, d->rules, d->matcher);
+  es_strbuf_printf(&b, ",\"reloads\":%" PRIu64 ",\"reload_failures\":%" PRIu64
                 ",\"calls_abandoned\":%" PRIu64 ",\"slow_client_disconnects\":%" PRIu64 "}\n",
             d->reloads, d->reload_failures, d->calls_abandoned, d->disconnects_slow);
   if (b.p && !b.failed)

@@ -83,6 +83,32 @@ const struct es_match_rule_stats *es_matcher_rule_stats(const struct es_matcher 
   return rule < m->rules->n ? &m->per_rule[rule] : NULL;
 }
 
+static int cost_cmp(const void *a, const void *b) {
+  const struct es_rule_cost *x = a, *y = b;
+  uint64_t wx = x->tried - x->hits, wy = y->tried - y->hits;
+  if (wx != wy)
+    return wx < wy ? 1 : -1;
+  return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+int64_t es_matcher_costliest(const struct es_matcher *m, struct es_rule_cost *out, size_t cap) {
+  uint32_t n = m->rules->n;
+  size_t k = 0;
+  struct es_rule_cost *v = malloc((n ? n : 1) * sizeof(*v));
+
+  if (v == NULL)
+    return ES_ENOMEM;
+  for (uint32_t i = 0; i < n; i++)
+    if (m->per_rule[i].tried)
+      v[k++] = (struct es_rule_cost){i, m->per_rule[i].tried, m->per_rule[i].hits};
+  qsort(v, k, sizeof(*v), cost_cmp);
+  if (k > cap)
+    k = cap;
+  memcpy(out, v, k * sizeof(*v));
+  free(v);
+  return (int64_t)k;
+}
+
 const struct es_rules *es_matcher_rules(const struct es_matcher *m) { return m->rules; }
 
 /* Runs one regex from `off`. Returns 1 on a match (span in *s, *e),

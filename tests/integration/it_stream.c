@@ -442,6 +442,20 @@ static void test_acks_after_commit(void) {
   ASSERT_EQ(it_jint(m, "seq"), 1);
   cJSON_Delete(m);
   m = it_expect(quiet, "stats", -1, NULL, NULL); /* no ack in between */
+  /* What each rule cost: it.trigger ("zebra crossing") ran, and matched,
+   * on this connection's first line and many before it. */
+  const cJSON *costs = cJSON_GetObjectItemCaseSensitive(m, "rule_costs");
+  ASSERT(cJSON_IsArray(costs));
+  int found = 0;
+  const cJSON *rc;
+  cJSON_ArrayForEach(rc, costs) {
+    ASSERT_GE(it_jint(rc, "ran"), it_jint(rc, "matched"));
+    if (strcmp(it_jstr(rc, "rule"), "it.trigger") == 0) {
+      found = 1;
+      ASSERT_GE(it_jint(rc, "matched"), 1);
+    }
+  }
+  ASSERT(found);
   cJSON_Delete(m);
 
   sqlite3_close(db);

@@ -689,6 +689,37 @@ static void test_anchor_keeps_common_words(void) {
   es_rules_free(rules);
 }
 
+/* Per-rule counters and the ranking `earshot rules cost` prints. */
+static void test_costliest(void) {
+  struct es_rules *rules = load(R("a", "any", "\"phrases\": [\"refund\"],") ","
+                                R("b", "any", "\"patterns\": [\"\\\\bpress\\\\b\"],"));
+  struct es_matcher *m = es_matcher_new(rules);
+  struct es_match_result res;
+  struct es_rule_cost v[4];
+  static const char *const lines[] = {"im impressed", "so impressed", "unimpressed",
+                                      "refund please", "the press", "nothing here"};
+
+  ASSERT_EQ(es_matcher_costliest(m, v, 4), 0);
+  for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+    ASSERT_EQ(es_match_line(m, ANYONE, lines[i], strlen(lines[i]), 0, &res), 0);
+  uint32_t a = es_rules_find(rules, "a"), b = es_rules_find(rules, "b");
+  ASSERT_EQ(es_matcher_rule_stats(m, b)->tried, 4);
+  ASSERT_EQ(es_matcher_rule_stats(m, b)->hits, 1);
+  ASSERT_EQ(es_matcher_rule_stats(m, a)->tried, 1);
+  ASSERT_EQ(es_matcher_rule_stats(m, a)->hits, 1);
+  ASSERT(es_matcher_rule_stats(m, 99) == NULL);
+  /* b ran three times for nothing, a never: b first. */
+  ASSERT_EQ(es_matcher_costliest(m, v, 4), 2);
+  ASSERT_EQ(v[0].rule, b);
+  ASSERT_EQ(v[0].tried, 4);
+  ASSERT_EQ(v[0].hits, 1);
+  ASSERT_EQ(v[1].rule, a);
+  ASSERT_EQ(es_matcher_costliest(m, v, 1), 1);
+  ASSERT_EQ(v[0].rule, b);
+  es_matcher_free(m);
+  es_rules_free(rules);
+}
+
 int main(void) {
   RUN(test_phrase_spelling);
   RUN(test_contractions);
@@ -707,6 +738,7 @@ int main(void) {
   RUN(test_bundled_long_line);
   RUN(test_stats);
   RUN(test_anchor_keeps_common_words);
+  RUN(test_costliest);
   (void)es_test_failures_;
   fprintf(stderr, "test_match: all passed\n");
   return 0;
