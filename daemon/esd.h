@@ -25,6 +25,8 @@
  * bulk run waiting for the loop to come round (docs/performance.md). */
 #define ESD_READ_CHUNK 65536
 #define ESD_ACKQ 8             /* distinct pending-ack batches per connection */
+#define ESD_ACK_DELAY_MS 5     /* an ack due but not yet sent waits at most this long for
+                                  the connection's next output (docs/protocol.md) */
 #define ESD_MAX_COUNTERS 64    /* distinct categories / error codes counted */
 #define ESD_FEED_RING 4096     /* recent feed records kept for reconnecting subscribers
                                   (grows while the store is behind) */
@@ -106,7 +108,8 @@ struct esd {
   uv_timer_t tick;           /* once a second: idle calls, rates */
   uv_idle_t resume;          /* resumes connections that read their share */
   uv_check_t turn_end;       /* writes output queued outside a connection's read */
-  unsigned resume_on : 1, turn_handles : 1;
+  uv_timer_t ack_timer;      /* sends acks that found no output to ride with */
+  unsigned resume_on : 1, turn_handles : 1, ack_timer_on : 1;
   char rbuf[ESD_READ_CHUNK]; /* every read lands here: the loop is single-threaded */
   struct esd_conn *conns;
   unsigned nconns;

@@ -222,6 +222,36 @@ static void ack_release(struct esd_conn *c, uint64_t committed) {
   c->d->acks_sent++;
 }
 
+/* Sends every ack that is due: the lines of no pending batch. */
+static void on_ack_timer(uv_timer_t *t) {
+  struct esd *d = t->data;
+  uint64_t committed = esd_writer_committed(d->writer);
+  d->ack_timer_on = 0;
+  for (struct esd_conn *c = d->conns, *next; c; c = next) {
+    next = c->next;
+    if (c->nacks && !c->closing) {
+      ack_release(c, committed);
+      esd_conn_flush(c);
+    }
+  }
+}
+
+/* After a read: an ack that is due leaves with the read's output (alerts,
+ * errors), or, when there is none, within ESD_ACK_DELAY_MS: a stream of
+ * quiet lines is not answered line by line (a write, and a wakeup of the
+ * client, for each). Acks that wait for a commit go out at the commit. */
+static void ack_after_read(struct esd_conn *c) {
+  struct esd *d = c->d;
+  if (c->nacks == 0)
+    return;
+  if (c->out_len > 0) {
+    ack_release(c, esd_writer_committed(d->writer));
+  } else if (!d->ack_timer_on && c->ackq[0].batch <= esd_writer_committed(d->writer)) {
+    uv_timer_start(&d->ack_timer, on_ack_timer, ESD_ACK_DELAY_MS, 0);
+    d->ack_timer_on = 1;
+  }
+}
+
 static void update_store_pause(struct esd *d);
 
 void esd_on_commit(void *ud, uint64_t batch) {
@@ -706,7 +736,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
      * the stream; a full one pauses it below), so this is the one write of
      * the turn (a write wakes the client), and an alert does not wait for
      * the other connections' lines. May close c: the rest checks. */
-    ack_release(c, esd_writer_committed(c->d->writer));
+    ack_after_read(c);
     esd_conn_flush(c);
     /* libuv would keep reading a busy connection for up to 32 chunks in one
      * turn; past its share, one chunk, let the others, the writer and the
@@ -1010,6 +1040,8 @@ int esd_listen(struct esd *d) {
   d->turn_end.data = d;
   uv_check_start(&d->turn_end, on_turn_end);
   uv_unref((uv_handle_t *)&d->turn_end);
+  uv_timer_init(d->loop, &d->ack_timer);
+  d->ack_timer.data = d;
   d->turn_handles = 1;
   if (listen_unix(d) != 0)
     return -1;
@@ -1130,6 +1162,8 @@ void esd_finish_all(struct esd *d) {
   if (d->turn_handles) {
     uv_close((uv_handle_t *)&d->resume, NULL);
     uv_close((uv_handle_t *)&d->turn_end, NULL);
+    uv_close((uv_handle_t *)&d->ack_timer, NULL);
+    d->ack_timer_on = 0;
     d->turn_handles = 0;
   }
   for (struct esd_conn *c = d->conns, *next; c; c = next) {

@@ -775,6 +775,12 @@ cJSON *it_expect(struct it_conn *c, const char *type, int timeout_ms,
   }
 }
 
+void it_expect_seq(struct it_conn *c, const char *type, int64_t seq) {
+  cJSON *m = it_expect(c, type, -1, NULL, NULL);
+  ASSERT_EQ(it_jint(m, "seq"), seq);
+  cJSON_Delete(m);
+}
+
 char *it_hello(struct it_conn *c, int acks) {
   cJSON *j;
   char *rule_set;

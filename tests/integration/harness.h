@@ -204,6 +204,10 @@ cJSON *it_read_json(struct it_conn *c, int timeout_ms);
 cJSON *it_expect(struct it_conn *c, const char *type, int timeout_ms,
                  void (*other)(void *ud, cJSON *msg), void *ud);
 
+/* it_expect() with the default timeout and no other message allowed, then
+ * checks that the message's "seq" is `seq`. */
+void it_expect_seq(struct it_conn *c, const char *type, int64_t seq);
+
 /* Says hello with acks on or off and checks the answer; returns the rule
  * set version the daemon reported (malloc'd). */
 char *it_hello(struct it_conn *c, int acks);

@@ -229,9 +229,7 @@ static void test_sigkill_and_restart(void) {
   cJSON *m = it_expect(again, "alert", -1, NULL, NULL);
   ASSERT_STR_EQ(it_jstr(m, "call_id"), "kill-1");
   cJSON_Delete(m);
-  m = it_expect(again, "ack", -1, NULL, NULL);
-  ASSERT_EQ(it_jint(m, "seq"), 1);
-  cJSON_Delete(m);
+  it_expect_seq(again, "ack", 1);
   it_close(again);
   db = it_db_open(d.db);
   ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts WHERE call_id = 'after-kill'", NULL), 10);

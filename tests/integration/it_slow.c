@@ -18,9 +18,7 @@ static void expect_trigger(struct it_conn *c, const char *call, int64_t seq) {
   cJSON *m = it_expect(c, "alert", -1, NULL, NULL);
   ASSERT_STR_EQ(it_jstr(m, "call_id"), call);
   cJSON_Delete(m);
-  m = it_expect(c, "ack", -1, NULL, NULL);
-  ASSERT_EQ(it_jint(m, "seq"), seq);
-  cJSON_Delete(m);
+  it_expect_seq(c, "ack", seq);
 }
 
 static void test_slow_client_disconnected(void) {

@@ -583,11 +583,46 @@ static void test_half_close_gets_acks(void) {
   it_daemon_cleanup(&d);
 }
 
+/* A line that stores nothing (no alert, no call row) is acknowledged
+ * without any commit to ride on: its ack leaves on its own, shortly
+ * (ESD_ACK_DELAY_MS), or with the connection's next output. */
+static void test_quiet_lines_acked(void) {
+  struct it_daemon d;
+
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  struct it_conn *c = it_connect(&d);
+  free(it_hello(c, 1));
+  /* The start row commits, and only then is line 1 acknowledged. */
+  ASSERT_EQ(it_sendf(c, "{\"type\":\"start\",\"call_id\":\"quiet\",\"seq\":1}"), 0);
+  it_expect_seq(c, "ack", 1);
+  sqlite3 *db = it_db_open(d.db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM calls WHERE call_id = 'quiet'", NULL), 1);
+  /* Two lines that match nothing: nothing is written, so nothing commits;
+   * their ack comes all the same, cumulative. */
+  ASSERT_EQ(it_sendf(c, "{\"call_id\":\"quiet\",\"speaker\":\"agent\",\"text\":\"hello there\","
+                        "\"seq\":2}\n{\"call_id\":\"quiet\",\"speaker\":\"customer\","
+                        "\"text\":\"hi\",\"seq\":3}"), 0);
+  it_expect_seq(c, "ack", 3);
+  /* A line with an alert: the alert first, then its ack after the commit. */
+  ASSERT_EQ(it_sendf(c, "{\"call_id\":\"quiet\",\"speaker\":\"agent\",\"text\":\"zebra "
+                        "crossing\",\"seq\":4}"), 0);
+  it_expect_seq(c, "alert", 4);
+  it_expect_seq(c, "ack", 4);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts WHERE call_id = 'quiet'", NULL), 1);
+  sqlite3_close(db);
+  it_close(c);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 int main(int argc, char **argv) {
   it_init(argc, argv);
   RUN(test_concurrent_connections);
   RUN(test_acks_after_commit);
   RUN(test_card_numbers_masked);
   RUN(test_half_close_gets_acks);
+  RUN(test_quiet_lines_acked);
   return 0;
 }
