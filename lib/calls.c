@@ -123,8 +123,10 @@ int es_call_set_meta(struct es_call *c, const struct es_event *start) {
   char *agent = start->agent ? strdup(start->agent) : NULL;
   char *queue = start->queue ? strdup(start->queue) : NULL;
   char *attrs = NULL;
-  size_t cap = 2, pos = 0;
+  size_t cap = 3, pos = 0; /* "{}" and its NUL */
 
+  /* Each field: a comma, the name and the value each escaped (at most 6
+   * bytes per byte) and quoted, a colon. */
   for (size_t i = 0; i < start->nattrs; i++)
     cap += 8 * (strlen(start->attr_keys[i]) + strlen(start->attr_values[i])) + 8;
   attrs = malloc(cap);

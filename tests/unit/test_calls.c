@@ -1,0 +1,118 @@
+/*
+ * test_calls.c: the open-call table and a call's start metadata.
+ */
+#include "calls.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "proto.h"
+#include "task.h"
+
+/* A start line's metadata as the decoder leaves it in an event. */
+static void start_event(struct es_event *ev, const char *const *kv, size_t nattrs) {
+  memset(ev, 0, sizeof(*ev));
+  ev->type = ES_EV_START;
+  ev->call_id = "c-1";
+  for (size_t i = 0; i < nattrs; i++) {
+    ev->attr_keys[i] = kv[2 * i];
+    ev->attr_values[i] = kv[2 * i + 1];
+    if (strcmp(kv[2 * i], "agent_id") == 0)
+      ev->agent = kv[2 * i + 1];
+    if (strcmp(kv[2 * i], "queue") == 0)
+      ev->queue = kv[2 * i + 1];
+  }
+  ev->nattrs = nattrs;
+}
+
+/* A start line with no metadata at all: "{}" (this once wrote its NUL one
+ * byte past the buffer; AddressSanitizer caught it). */
+static void test_meta_empty(void) {
+  struct es_calls *t = es_calls_new(10);
+  struct es_call *c;
+  struct es_event ev;
+  int created;
+
+  ASSERT(t != NULL);
+  ASSERT_EQ(es_calls_open(t, "c-1", 1.0, &c, &created), 0);
+  ASSERT_EQ(created, 1);
+  ASSERT_EQ(c->started, 0);
+  start_event(&ev, NULL, 0);
+  ASSERT_EQ(es_call_set_meta(c, &ev), 0);
+  ASSERT_STR_EQ(c->attrs_json, "{}");
+  ASSERT(c->agent == NULL);
+  ASSERT(c->queue == NULL);
+  ASSERT_EQ(c->started, 1);
+  es_calls_free(t);
+}
+
+/* Every field kept, in order, escaped; agent and queue copied; a second
+ * start replaces the first. */
+static void test_meta_fields(void) {
+  static const char *const kv[] = {"agent_id", "a-7",   "queue",  "billing",
+                                   "note",     "say \"hi\"\n", "empty", ""};
+  static const char *const kv2[] = {"queue", "sales"};
+  struct es_calls *t = es_calls_new(10);
+  struct es_call *c;
+  struct es_event ev;
+  int created;
+
+  ASSERT_EQ(es_calls_open(t, "c-1", 1.0, &c, &created), 0);
+  start_event(&ev, kv, 4);
+  ASSERT_EQ(es_call_set_meta(c, &ev), 0);
+  ASSERT_STR_EQ(c->attrs_json, "{\"agent_id\":\"a-7\",\"queue\":\"billing\","
+                               "\"note\":\"say \\\"hi\\\"\\n\",\"empty\":\"\"}");
+  ASSERT_STR_EQ(c->agent, "a-7");
+  ASSERT_STR_EQ(c->queue, "billing");
+  start_event(&ev, kv2, 1);
+  ASSERT_EQ(es_call_set_meta(c, &ev), 0);
+  ASSERT_STR_EQ(c->attrs_json, "{\"queue\":\"sales\"}");
+  ASSERT(c->agent == NULL);
+  ASSERT_STR_EQ(c->queue, "sales");
+  es_calls_free(t);
+}
+
+/* Find, open, remove, the limit on open calls, and ids too long. */
+static void test_table(void) {
+  struct es_calls *t = es_calls_new(100);
+  struct es_call *c, *again;
+  char id[ES_CALL_ID_MAX + 2];
+  int created;
+
+  for (int i = 0; i < 100; i++) {
+    snprintf(id, sizeof(id), "call-%d", i);
+    ASSERT_EQ(es_calls_open(t, id, (double)i, &c, &created), 0);
+    ASSERT_EQ(created, 1);
+    ASSERT_STR_EQ(c->id, id);
+  }
+  ASSERT_EQ(es_calls_count(t), 100);
+  ASSERT_EQ(es_calls_open(t, "one-more", 0, &c, &created), ES_ETOOBIG);
+  ASSERT_EQ(es_calls_open(t, "call-42", 0, &again, &created), 0);
+  ASSERT_EQ(created, 0);
+  ASSERT(again == es_calls_find(t, "call-42"));
+  es_calls_remove(t, again);
+  ASSERT(es_calls_find(t, "call-42") == NULL);
+  ASSERT_EQ(es_calls_count(t), 99);
+  for (int i = 0; i < 100; i++) {
+    snprintf(id, sizeof(id), "call-%d", i);
+    ASSERT_EQ(es_calls_find(t, id) != NULL, i != 42);
+  }
+  memset(id, 'x', ES_CALL_ID_MAX + 1);
+  id[ES_CALL_ID_MAX + 1] = '\0';
+  ASSERT_EQ(es_calls_open(t, id, 0, &c, &created), ES_EINVAL);
+  ASSERT_EQ(es_calls_open(t, "", 0, &c, &created), ES_EINVAL);
+  es_calls_free(t);
+  es_calls_free(NULL);
+}
+
+int main(void) {
+  (void)es_test_failures_;
+  RUN(test_meta_empty);
+  RUN(test_meta_fields);
+  RUN(test_table);
+  fprintf(stderr, "test_calls: all passed\n");
+  return 0;
+}
