@@ -116,7 +116,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (len > 0 && len <= 4096 && es_proto_decode(dec, p, len, &ev, &err) == 0) {
       struct es_call *c = NULL;
       int created;
-      if (ev.type == ES_EV_END) {
+      if (ev.type == ES_EV_START) {
+        /* The call's metadata as the store gets it: a JSON object of every
+         * field, agent and queue among them. */
+        if (es_calls_open(calls, ev.call_id, 0, &c, &created) == 0) {
+          if (es_call_set_meta(c, &ev) != 0)
+            abort();
+          cJSON *attrs = cJSON_Parse(c->attrs_json);
+          if (!cJSON_IsObject(attrs) || (size_t)cJSON_GetArraySize(attrs) != ev.nattrs ||
+              (ev.agent != NULL) != (c->agent != NULL) || (ev.queue != NULL) != (c->queue != NULL))
+            abort();
+          cJSON_Delete(attrs);
+        }
+      } else if (ev.type == ES_EV_END) {
         if ((c = es_calls_find(calls, ev.call_id)) != NULL) {
           end_call(NULL, c);
           es_calls_remove(calls, c);
