@@ -1,0 +1,260 @@
+/*
+ * it_random.c: earshotd with the bundled rules under a long stream of
+ * generated lines, good and bad mixed as a careless platform would send
+ * them: start lines with any number of metadata fields (none, the limit,
+ * past it), utterances with trigger phrases, card numbers, e-mail
+ * addresses, escapes and non-ASCII text, partial hypotheses, ends of calls
+ * open or not, odd and missing times, wrong types, truncated JSON, invalid
+ * UTF-8, NUL escapes, blank lines, lines over the limit and stats requests,
+ * over three connections at once. The same seed every run.
+ *
+ * What must hold: every error record names a code and a message; the
+ * connections stay open; the last line of each connection is acknowledged
+ * (so every line before it was handled); the daemon still answers stats;
+ * SIGTERM stops it with exit 0; the database passes integrity_check and
+ * holds every alert a connection received; no card number reaches the
+ * database files. Under AddressSanitizer (CI's second build) any memory
+ * error in the daemon fails the test through the exit status.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define CONNS 3
+#define LINES_PER_CONN 6000
+#define CALLS_PER_CONN 40
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static uint32_t rnd(void) {
+  rng ^= rng >> 12;
+  rng ^= rng << 25;
+  rng ^= rng >> 27;
+  return (uint32_t)((rng * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+static uint32_t below(uint32_t n) { return rnd() % n; }
+
+static const char *pick(const char *const *v, size_t n) { return v[below((uint32_t)n)]; }
+#define PICK(v) pick(v, sizeof(v) / sizeof(v[0]))
+
+/* Pieces of text, as JSON string contents (already escaped). */
+static const char *const words[] = {
+  "I want to speak to a manager", "calm down", "that's our policy", "I'm going to sue you",
+  "cancel my account", "this is ridiculous", "you idiot", "I'm so sorry about that",
+  "let me see what I can do", "there's nothing I can do", "my card is 4111 1111 1111 1111",
+  "email me at john.doe@example.com", "call me on 555-123-4567", "security code 737",
+  "my social is 123-45-6789", "caf\\u00e9 na\\u00efve", "\xf0\x9f\x98\xa1 angry",
+  "quote \\\"this\\\" and a \\\\ backslash", "tab\\there\\nnew line", "OK", "hmm", "",
+  "I'VE CALLED FIVE TIMES", "is this the third time?!", "I will go to the press",
+  "fine", "whatever", "this is the last straw", "switching to verizon", "ok thanks bye",
+};
+
+static const char *const attr_keys[] = {"agent_id", "queue", "customer", "note", "lang",
+                                        "region", "k\\u00e9y", "x"};
+static const char *const attr_values[] = {"a-1", "billing", "cust-9", "", "say \\\"hi\\\"",
+                                          "\\u00e9t\\u00e9", "4111 1111 1111 1111", "v"};
+
+/* Malformed lines: each must get an error record (or, for a blank line,
+ * be ignored), never take the connection down. */
+static const char *const bad[] = {
+  "{\"call_id\":\"x\",\"speaker\":\"agent\",\"text\":\"trunc",
+  "not json at all",
+  "[1,2,3]",
+  "{\"call_id\":5,\"speaker\":\"agent\",\"text\":\"hi\"}",
+  "{\"call_id\":\"x\",\"speaker\":\"nobody\",\"text\":\"hi\"}",
+  "{\"call_id\":\"x\",\"speaker\":\"agent\"}",
+  "{\"call_id\":\"x\",\"speaker\":\"agent\",\"text\":\"a\\u0000b\"}",
+  "{\"call_id\":\"x\",\"speaker\":\"agent\",\"text\":\"\xc3\x28 bad utf8\"}",
+  "{\"type\":\"bogus\",\"call_id\":\"x\"}",
+  "{\"type\":\"start\",\"call_id\":\"x\",\"queue\":7}",
+  "{\"type\":\"end\"}",
+  "{\"call_id\":\"x\",\"speaker\":\"agent\",\"text\":\"hi\",\"ts\":\"soon\"}",
+  "{\"call_id\":\"\",\"speaker\":\"agent\",\"text\":\"hi\"}",
+  "",
+};
+
+static void add_ts(struct it_str *s, double *t) {
+  switch (below(20)) {
+  case 0: break;                                  /* no ts */
+  case 1: it_str_addf(s, ",\"ts\":-5"); break;    /* before the call began */
+  case 2: it_str_addf(s, ",\"ts\":1e300"); break; /* absurd */
+  default:
+    *t += (double)below(4000) / 1000.0;
+    it_str_addf(s, ",\"ts\":%.3f", *t);
+    if (below(3) == 0)
+      it_str_addf(s, ",\"end_ts\":%.3f", *t + (double)below(3000) / 1000.0);
+  }
+}
+
+/* One generated line (no newline) into s; *seq is the next seq. */
+static void gen_line(struct it_str *s, int conn, int64_t *seq, double *times) {
+  int call = (int)below(CALLS_PER_CONN);
+  uint32_t k = below(100);
+
+  if (k < 6) { /* a start line, with 0 .. ES_ATTR_MAX + 2 fields */
+    it_str_addf(s, "{\"type\":\"start\",\"call_id\":\"r-%d-%d\"", conn, call);
+    uint32_t n = below(4) == 0 ? below(36) : below(4);
+    for (uint32_t i = 0; i < n; i++)
+      it_str_addf(s, ",\"%s%u\":\"%s\"", PICK(attr_keys), i, PICK(attr_values));
+    it_str_addf(s, ",\"seq\":%" PRId64 "}", (*seq)++);
+  } else if (k < 10) {
+    it_str_addf(s, "{\"type\":\"end\",\"call_id\":\"r-%d-%d\",\"seq\":%" PRId64 "}", conn, call,
+                (*seq)++);
+  } else if (k < 14) {
+    it_str_addf(s, "%s", PICK(bad));
+  } else if (k < 15) {
+    it_str_addf(s, "{\"type\":\"stats\"}");
+  } else if (k == 15 && below(10) == 0) {
+    /* over the 64 KiB limit */
+    it_str_addf(s, "{\"call_id\":\"r-%d-%d\",\"speaker\":\"agent\",\"text\":\"", conn, call);
+    for (int i = 0; i < 70000 / 8; i++)
+      it_str_add(s, "calm dn ", 8);
+    it_str_addf(s, "\",\"seq\":%" PRId64 "}", (*seq)++);
+  } else {
+    static const char *const speakers[] = {"agent", "customer", "customer"};
+    it_str_addf(s, "{\"call_id\":\"r-%d-%d\",\"speaker\":\"%s\",\"text\":\"", conn, call,
+                PICK(speakers));
+    for (uint32_t i = 0, n = 1 + below(4); i < n; i++)
+      it_str_addf(s, "%s%s", i ? " " : "", PICK(words));
+    it_str_addf(s, "\"");
+    add_ts(s, &times[call]);
+    if (below(12) == 0)
+      it_str_addf(s, ",\"final\":false");
+    it_str_addf(s, ",\"seq\":%" PRId64 "}", (*seq)++);
+  }
+}
+
+struct tally {
+  int64_t alerts, errors, last_ack;
+  int stats;
+};
+
+static void take(struct it_conn *c, struct tally *t) {
+  char *line;
+  while ((line = it_take_line(c)) != NULL) {
+    cJSON *m = cJSON_Parse(line);
+    if (m == NULL)
+      IT_FAIL("earshotd sent a line that is not JSON: %.200s", line);
+    const char *type = it_jtype(m);
+    if (strcmp(type, "alert") == 0) {
+      t->alerts++;
+    } else if (strcmp(type, "error") == 0) {
+      t->errors++;
+      ASSERT(strlen(it_jstr(m, "code")) > 0);
+      ASSERT(strlen(it_jstr(m, "message")) > 0);
+    } else if (strcmp(type, "ack") == 0) {
+      int64_t seq = it_jint(m, "seq");
+      ASSERT_GT(seq, t->last_ack);
+      t->last_ack = seq;
+    } else if (strcmp(type, "stats") == 0) {
+      t->stats++;
+    } else if (strcmp(type, "hello") != 0) {
+      IT_FAIL("unexpected message: %.200s", line);
+    }
+    cJSON_Delete(m);
+    free(line);
+  }
+}
+
+static void test_random_stream(void) {
+  struct it_daemon d;
+  struct it_conn *c[CONNS];
+  struct it_str out[CONNS];
+  struct tally t[CONNS];
+  int64_t seq[CONNS], last_seq[CONNS];
+  double times[CONNS][CALLS_PER_CONN];
+  size_t sent[CONNS];
+  int64_t errors = 0, alerts = 0;
+
+  it_daemon_init(&d);
+  snprintf(d.rules, sizeof(d.rules), "%s", ES_BUNDLED_RULES);
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  memset(out, 0, sizeof(out));
+  memset(t, 0, sizeof(t));
+  memset(times, 0, sizeof(times));
+  for (int i = 0; i < CONNS; i++) {
+    c[i] = it_connect(&d);
+    it_str_addf(&out[i], "{\"type\":\"hello\",\"client\":\"random-%d\",\"acks\":true}\n", i);
+    seq[i] = 1;
+    for (int n = 0; n < LINES_PER_CONN; n++) {
+      gen_line(&out[i], i, &seq[i], times[i]);
+      it_str_add(&out[i], "\n", 1);
+    }
+    /* A last plain line: its ack says every line before it was handled. */
+    last_seq[i] = seq[i];
+    it_str_addf(&out[i], "{\"call_id\":\"r-%d-last\",\"speaker\":\"agent\",\"text\":\"the end\","
+                         "\"seq\":%" PRId64 "}\n", i, last_seq[i]);
+    sent[i] = 0;
+  }
+
+  /* Write all three streams at once, reading whatever comes back. */
+  uint64_t deadline = it_now_ms() + (uint64_t)it_scaled(120000);
+  for (;;) {
+    int done = 1;
+    for (int i = 0; i < CONNS; i++) {
+      if (sent[i] < out[i].len) {
+        long n = it_send_some(c[i], out[i].p + sent[i], out[i].len - sent[i]);
+        ASSERT(n >= 0); /* the daemon never closes on us */
+        sent[i] += (size_t)n;
+      }
+      if (it_recv_some(c[i]) < 0)
+        IT_FAIL("earshotd closed connection %d", i);
+      take(c[i], &t[i]);
+      done &= sent[i] == out[i].len && t[i].last_ack == last_seq[i];
+    }
+    if (done)
+      break;
+    ASSERT(it_now_ms() < deadline);
+    struct pollfd pfd[CONNS];
+    for (int i = 0; i < CONNS; i++)
+      pfd[i] = (struct pollfd){.fd = c[i]->fd,
+                               .events = POLLIN | (sent[i] < out[i].len ? POLLOUT : 0)};
+    it_poll(pfd, CONNS, 100);
+  }
+  for (int i = 0; i < CONNS; i++) {
+    errors += t[i].errors;
+    alerts += t[i].alerts;
+    ASSERT_GT(t[i].stats, 0);
+  }
+  fprintf(stderr, "   %d lines over %d connections: %" PRId64 " alerts, %" PRId64
+                  " error records, all acknowledged\n",
+          CONNS * (LINES_PER_CONN + 1), CONNS, alerts, errors);
+  ASSERT_GT(alerts, 1000);
+  ASSERT_GT(errors, 100);
+
+  /* Still answering. */
+  ASSERT_EQ(it_sendf(c[0], "{\"type\":\"stats\"}"), 0);
+  cJSON *m = it_expect(c[0], "stats", -1, NULL, NULL);
+  ASSERT_GE(it_jint(m, "alerts"), alerts);
+  cJSON_Delete(m);
+
+  for (int i = 0; i < CONNS; i++) {
+    it_close(c[i]);
+    it_str_free(&out[i]);
+  }
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+
+  sqlite3 *db = it_db_open(d.db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check "
+                          "= 'ok'", NULL), 1);
+  ASSERT_GE(it_db_int(db, "SELECT count(*) FROM alerts", NULL), alerts);
+  sqlite3_close(db);
+  char wal[256];
+  snprintf(wal, sizeof(wal), "%s-wal", d.db);
+  static const char card[] = "4111 1111 1111 1111";
+  ASSERT(!it_file_contains(d.db, card, strlen(card)));
+  ASSERT(!it_file_contains(wal, card, strlen(card)));
+  it_daemon_cleanup(&d);
+}
+
+int main(int argc, char **argv) {
+  it_init(argc, argv);
+  RUN(test_random_stream);
+  return 0;
+}
