@@ -5,8 +5,8 @@
  * past it), utterances with trigger phrases, card numbers, e-mail
  * addresses, escapes and non-ASCII text, partial hypotheses, ends of calls
  * open or not, odd and missing times, wrong types, truncated JSON, invalid
- * UTF-8, NUL escapes, blank lines, lines over the limit and stats requests,
- * over three connections at once. The same seed every run.
+ * UTF-8, NUL escapes, blank lines, lines over the limit, stats requests and
+ * rule reloads, over three connections at once. The same seed every run.
  *
  * What must hold: every error record names a code and a message; the
  * connections stay open; the last line of each connection is acknowledged
@@ -132,7 +132,7 @@ static void gen_line(struct it_str *s, int conn, int64_t *seq, double *times) {
 
 struct tally {
   int64_t alerts, errors, last_ack;
-  int stats;
+  int stats, reloads;
 };
 
 static void take(struct it_conn *c, struct tally *t) {
@@ -154,6 +154,11 @@ static void take(struct it_conn *c, struct tally *t) {
       t->last_ack = seq;
     } else if (strcmp(type, "stats") == 0) {
       t->stats++;
+    } else if (strcmp(type, "reload") == 0) {
+      /* The same rules again: a swap, or "one is already running". */
+      const cJSON *ok = cJSON_GetObjectItemCaseSensitive(m, "ok");
+      ASSERT(cJSON_IsBool(ok));
+      t->reloads += cJSON_IsTrue(ok);
     } else if (strcmp(type, "hello") != 0) {
       IT_FAIL("unexpected message: %.200s", line);
     }
@@ -185,6 +190,9 @@ static void test_random_stream(void) {
     for (int n = 0; n < LINES_PER_CONN; n++) {
       gen_line(&out[i], i, &seq[i], times[i]);
       it_str_add(&out[i], "\n", 1);
+      /* Now and then a rule reload, calls in progress on every connection. */
+      if (i == 0 && n % 2000 == 1000)
+        it_str_addf(&out[i], "{\"type\":\"reload\"}\n");
     }
     /* A last plain line: its ack says every line before it was handled. */
     last_seq[i] = seq[i];
@@ -223,10 +231,11 @@ static void test_random_stream(void) {
     ASSERT_GT(t[i].stats, 0);
   }
   fprintf(stderr, "   %d lines over %d connections: %" PRId64 " alerts, %" PRId64
-                  " error records, all acknowledged\n",
-          CONNS * (LINES_PER_CONN + 1), CONNS, alerts, errors);
+                  " error records, %d reloads, all acknowledged\n",
+          CONNS * (LINES_PER_CONN + 1), CONNS, alerts, errors, t[0].reloads);
   ASSERT_GT(alerts, 1000);
   ASSERT_GT(errors, 100);
+  ASSERT_GE(t[0].reloads, 1);
 
   /* Still answering. */
   ASSERT_EQ(it_sendf(c[0], "{\"type\":\"stats\"}"), 0);
