@@ -500,6 +500,8 @@ static void handle_utterance(struct esd_conn *c, struct es_event *ev, uint64_t *
     return;
   }
   call->lines++;
+  /* The call's state is loaded while the line is matched. */
+  es_engine_prefetch(call->state);
   rc = es_match_line(d->matcher, ev->speaker, ev->text, ev->text_len, ES_MATCH_VALID_UTF8, &res);
   if (rc != 0) {
     send_error(c, ev->has_seq, ev->seq, rc == ES_ETOOBIG ? "line_too_long" : "invalid_utf8",

@@ -1008,6 +1008,13 @@ static double sane_time(double t, double keep) {
   return isfinite(t) && fabs(t) <= ES_CALL_TIME_MAX ? t : keep;
 }
 
+void es_engine_prefetch(const struct es_callstate *cs) {
+  if (cs == NULL)
+    return;
+  for (size_t off = 0; off < sizeof(*cs); off += 64)
+    __builtin_prefetch((const char *)cs + off);
+}
+
 int es_engine_line(struct es_engine *e, struct es_callstate **csp, const struct es_line *line,
                    struct es_call_out *out) {
   const struct es_rules *rules = e->rules;

@@ -119,6 +119,11 @@ void es_engine_free(struct es_engine *e); /* NULL is a no-op */
  * them. *cs is the call's state: NULL for a call with no hits yet (it is
  * allocated at the first hit, or at the first line when the rules have
  * signal rules). Fills *out. Returns 0, or ES_ENOMEM. */
+/* Starts loading a call's state into the cache, so that a caller with other
+ * work to do first (matching the line) finds it there at es_engine_line().
+ * A hint: no effect on results. NULL is a no-op. */
+void es_engine_prefetch(const struct es_callstate *cs);
+
 int es_engine_line(struct es_engine *e, struct es_callstate **cs, const struct es_line *line,
                    struct es_call_out *out);
 
