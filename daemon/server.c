@@ -232,6 +232,10 @@ static void on_ack_timer(uv_timer_t *t) {
     if (c->nacks && !c->closing) {
       ack_release(c, committed);
       esd_conn_flush(c);
+      /* As at a commit: a client that closed its sending side gets its
+       * last ack, then the close. */
+      if (c->eof && c->nacks == 0)
+        conn_finish(c);
     }
   }
 }
