@@ -57,7 +57,7 @@ static int rules_cost(int argc, char **argv) {
   size_t nrule_paths = 0, top = 20;
   struct es_rules *rules = NULL;
   struct es_matcher *m = NULL;
-  struct es_rule_cost *rows = NULL;
+  uint32_t *rows = NULL;
   struct es_events in = {0};
   struct es_event ev;
   uint64_t utterances = 0, not_matched = 0;
@@ -120,11 +120,9 @@ static int rules_cost(int argc, char **argv) {
 
   const struct es_match_stats *st = es_matcher_stats(m);
   uint32_t n = es_rules_count(rules);
-  uint64_t tried = 0, hits = 0;
-  for (uint32_t i = 0; i < n; i++) {
+  uint64_t tried = 0, hits = st->hits;
+  for (uint32_t i = 0; i < n; i++)
     tried += es_matcher_rule_stats(m, i)->tried;
-    hits += es_matcher_rule_stats(m, i)->hits;
-  }
   int64_t nrows = es_matcher_costliest(m, rows, top == 0 || top > n ? n : top);
   if (nrows < 0) {
     fprintf(stderr, "earshot rules cost: out of memory\n");
@@ -137,11 +135,12 @@ static int rules_cost(int argc, char **argv) {
          tried, utterances ? (double)tried / (double)utterances : 0.0, st->pcre2_runs, hits,
          tried - hits);
   printf("%-36s %10s %10s %10s %12s\n", "rule", "ran", "matched", "nothing", "ran/1000");
-  for (int64_t i = 0; i < nrows; i++)
+  for (int64_t i = 0; i < nrows; i++) {
+    const struct es_match_rule_stats *rs = es_matcher_rule_stats(m, rows[i]);
     printf("%-36s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %12.2f\n",
-           es_rules_info(rules, rows[i].rule)->id, rows[i].tried, rows[i].hits,
-           rows[i].tried - rows[i].hits,
-           utterances ? 1000.0 * (double)rows[i].tried / (double)utterances : 0.0);
+           es_rules_info(rules, rows[i])->id, rs->tried, rs->hits, rs->tried - rs->hits,
+           utterances ? 1000.0 * (double)rs->tried / (double)utterances : 0.0);
+  }
   rc = 0;
 done:
   es_events_close(&in);

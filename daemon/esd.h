@@ -109,7 +109,7 @@ struct esd {
   uv_idle_t resume;          /* resumes connections that read their share */
   uv_check_t turn_end;       /* writes output queued outside a connection's read */
   uv_timer_t ack_timer;      /* sends acks that found no output to ride with */
-  unsigned resume_on : 1, turn_handles : 1, ack_timer_on : 1;
+  unsigned resume_on : 1, turn_handles : 1;
   char rbuf[ESD_READ_CHUNK]; /* every read lands here: the loop is single-threaded */
   struct esd_conn *conns;
   unsigned nconns;

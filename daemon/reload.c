@@ -142,7 +142,7 @@ void esd_reload(struct esd *d, uint64_t requester) {
 
 static void rule_costs(struct es_strbuf *b, const struct es_rules *rules,
                        const struct es_matcher *m) {
-  struct es_rule_cost v[ESD_STATS_RULE_COSTS];
+  uint32_t v[ESD_STATS_RULE_COSTS];
   int64_t k = es_matcher_costliest(m, v, ESD_STATS_RULE_COSTS);
 
   if (k < 0) {
@@ -150,9 +150,11 @@ static void rule_costs(struct es_strbuf *b, const struct es_rules *rules,
     return;
   }
   es_strbuf_str(b, ",\"rule_costs\":[");
-  for (int64_t i = 0; i < k; i++)
+  for (int64_t i = 0; i < k; i++) {
+    const struct es_match_rule_stats *rs = es_matcher_rule_stats(m, v[i]);
     es_strbuf_printf(b, "%s{\"rule\":\"%s\",\"ran\":%" PRIu64 ",\"matched\":%" PRIu64 "}",
-                     i ? "," : "", es_rules_info(rules, v[i].rule)->id, v[i].tried, v[i].hits);
+                     i ? "," : "", es_rules_info(rules, v[i])->id, rs->tried, rs->hits);
+  }
   es_strbuf_str(b, "]");
 }
 

@@ -222,22 +222,25 @@ static void ack_release(struct esd_conn *c, uint64_t committed) {
   c->d->acks_sent++;
 }
 
-/* Sends every ack that is due: the lines of no pending batch. */
-static void on_ack_timer(uv_timer_t *t) {
-  struct esd *d = t->data;
-  uint64_t committed = esd_writer_committed(d->writer);
-  d->ack_timer_on = 0;
+/* Sends, on every connection, the acks of lines whose batches are
+ * committed up to `committed`; a client that closed its sending side gets
+ * its last ack, then the close. */
+static void release_all_acks(struct esd *d, uint64_t committed) {
   for (struct esd_conn *c = d->conns, *next; c; c = next) {
     next = c->next;
     if (c->nacks && !c->closing) {
       ack_release(c, committed);
       esd_conn_flush(c);
-      /* As at a commit: a client that closed its sending side gets its
-       * last ack, then the close. */
       if (c->eof && c->nacks == 0)
         conn_finish(c);
     }
   }
+}
+
+/* Sends every ack that is due: the lines of no pending batch. */
+static void on_ack_timer(uv_timer_t *t) {
+  struct esd *d = t->data;
+  release_all_acks(d, esd_writer_committed(d->writer));
 }
 
 /* After a read: an ack that is due leaves with the read's output (alerts,
@@ -250,9 +253,9 @@ static void ack_after_read(struct esd_conn *c) {
     return;
   if (c->out_len > 0) {
     ack_release(c, esd_writer_committed(d->writer));
-  } else if (!d->ack_timer_on && c->ackq[0].batch <= esd_writer_committed(d->writer)) {
+  } else if (!uv_is_active((uv_handle_t *)&d->ack_timer) &&
+             c->ackq[0].batch <= esd_writer_committed(d->writer)) {
     uv_timer_start(&d->ack_timer, on_ack_timer, ESD_ACK_DELAY_MS, 0);
-    d->ack_timer_on = 1;
   }
 }
 
@@ -261,15 +264,7 @@ static void update_store_pause(struct esd *d);
 void esd_on_commit(void *ud, uint64_t batch) {
   struct esd *d = ud;
   esd_feed_on_commit(d, batch);
-  for (struct esd_conn *c = d->conns, *next; c; c = next) {
-    next = c->next;
-    if (c->nacks && !c->closing) {
-      ack_release(c, batch);
-      esd_conn_flush(c);
-      if (c->eof && c->nacks == 0)
-        conn_finish(c);
-    }
-  }
+  release_all_acks(d, batch);
   update_store_pause(d);
 }
 
@@ -1169,7 +1164,6 @@ void esd_finish_all(struct esd *d) {
     uv_close((uv_handle_t *)&d->resume, NULL);
     uv_close((uv_handle_t *)&d->turn_end, NULL);
     uv_close((uv_handle_t *)&d->ack_timer, NULL);
-    d->ack_timer_on = 0;
     d->turn_handles = 0;
   }
   for (struct esd_conn *c = d->conns, *next; c; c = next) {

@@ -114,16 +114,16 @@ struct es_callstate;
 struct es_engine *es_engine_new(const struct es_rules *rules);
 void es_engine_free(struct es_engine *e); /* NULL is a no-op */
 
-/* Feeds one final line, with its match result for this engine's rule
- * set; signals (sentiment, timing) are computed here when the rules use
- * them. *cs is the call's state: NULL for a call with no hits yet (it is
- * allocated at the first hit, or at the first line when the rules have
- * signal rules). Fills *out. Returns 0, or ES_ENOMEM. */
 /* Starts loading a call's state into the cache, so that a caller with other
  * work to do first (matching the line) finds it there at es_engine_line().
  * A hint: no effect on results. NULL is a no-op. */
 void es_engine_prefetch(const struct es_callstate *cs);
 
+/* Feeds one final line, with its match result for this engine's rule
+ * set; signals (sentiment, timing) are computed here when the rules use
+ * them. *cs is the call's state: NULL for a call with no hits yet (it is
+ * allocated at the first hit, or at the first line when the rules have
+ * signal rules). Fills *out. Returns 0, or ES_ENOMEM. */
 int es_engine_line(struct es_engine *e, struct es_callstate **cs, const struct es_line *line,
                    struct es_call_out *out);
 

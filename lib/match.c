@@ -83,28 +83,34 @@ const struct es_match_rule_stats *es_matcher_rule_stats(const struct es_matcher 
   return rule < m->rules->n ? &m->per_rule[rule] : NULL;
 }
 
-static int cost_cmp(const void *a, const void *b) {
-  const struct es_rule_cost *x = a, *y = b;
-  uint64_t wx = x->tried - x->hits, wy = y->tried - y->hits;
-  if (wx != wy)
-    return wx < wy ? 1 : -1;
+/* A rule to rank: its runs without a match, and its index for ties. */
+struct waste {
+  uint64_t runs;
+  uint32_t rule;
+};
+
+static int waste_cmp(const void *a, const void *b) {
+  const struct waste *x = a, *y = b;
+  if (x->runs != y->runs)
+    return x->runs < y->runs ? 1 : -1;
   return x->rule < y->rule ? -1 : x->rule > y->rule;
 }
 
-int64_t es_matcher_costliest(const struct es_matcher *m, struct es_rule_cost *out, size_t cap) {
+int64_t es_matcher_costliest(const struct es_matcher *m, uint32_t *out, size_t cap) {
   uint32_t n = m->rules->n;
   size_t k = 0;
-  struct es_rule_cost *v = malloc((n ? n : 1) * sizeof(*v));
+  struct waste *v = malloc((n ? n : 1) * sizeof(*v));
 
   if (v == NULL)
     return ES_ENOMEM;
   for (uint32_t i = 0; i < n; i++)
     if (m->per_rule[i].tried)
-      v[k++] = (struct es_rule_cost){i, m->per_rule[i].tried, m->per_rule[i].hits};
-  qsort(v, k, sizeof(*v), cost_cmp);
+      v[k++] = (struct waste){m->per_rule[i].tried - m->per_rule[i].hits, i};
+  qsort(v, k, sizeof(*v), waste_cmp);
   if (k > cap)
     k = cap;
-  memcpy(out, v, k * sizeof(*v));
+  for (size_t i = 0; i < k; i++)
+    out[i] = v[i].rule;
   free(v);
   return (int64_t)k;
 }

@@ -51,12 +51,6 @@ struct es_match_rule_stats {
   uint64_t limit_hits;
 };
 
-/* One rule's cost, as es_matcher_costliest() ranks them. */
-struct es_rule_cost {
-  uint32_t rule;
-  uint64_t tried, hits;
-};
-
 #define ES_MATCH_NAIVE 0x1u       /* bypass the prefilter: run every rule */
 #define ES_MATCH_VALID_UTF8 0x2u  /* the caller already checked: valid UTF-8, no NUL
                                      (es_proto_decode guarantees it for text) */
@@ -82,9 +76,10 @@ uint64_t es_matcher_limit_hits(const struct es_matcher *m, uint32_t rule);
 const struct es_match_rule_stats *es_matcher_rule_stats(const struct es_matcher *m,
                                                         uint32_t rule);
 /* The rules that ran PCRE2 (tried > 0), most runs without a match first,
- * ties in rule order: at most `cap` of them into out. Returns how many, or
- * ES_ENOMEM. `earshot rules cost` and `earshot stats` print them. */
-int64_t es_matcher_costliest(const struct es_matcher *m, struct es_rule_cost *out, size_t cap);
+ * ties in rule order: at most `cap` rule indexes into out (their counters:
+ * es_matcher_rule_stats()). Returns how many, or ES_ENOMEM. `earshot rules
+ * cost` and `earshot stats` print them. */
+int64_t es_matcher_costliest(const struct es_matcher *m, uint32_t *out, size_t cap);
 const struct es_rules *es_matcher_rules(const struct es_matcher *m);
 
 #endif

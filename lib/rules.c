@@ -645,8 +645,8 @@ static void add_anchor_range(struct loader *ld, const struct ptoken *tok, char w
  * words and contraction groups whose shortest spelling is longest, with
  * every spelling of it (at most ES_ANCHOR_MAX). Common words and
  * contractions count as short, so they are anchors only with their
- * neighbours, or when the phrase has nothing else. Wildcards and non-ASCII words (whose case the
- * normaliser does not fold) never take part. Sets *anchored to 0 when no
+ * neighbours, or when the phrase has nothing else. Wildcards and non-ASCII
+ * words (whose case the normaliser does not fold) never take part. Sets *anchored to 0 when no
  * range qualifies: the rule then runs on every line. */
 static int compile_phrase(struct loader *ld, const cJSON *where, const char *phrase,
                           uint32_t sid, struct es_strbuf *rx, int *anchored) {
