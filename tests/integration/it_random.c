@@ -23,24 +23,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../prng.h"
 #include "harness.h"
 
 #define CONNS 3
 #define LINES_PER_CONN 6000
 #define CALLS_PER_CONN 40
 
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-static uint32_t rnd(void) {
-  rng ^= rng >> 12;
-  rng ^= rng << 25;
-  rng ^= rng >> 27;
-  return (uint32_t)((rng * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-static uint32_t below(uint32_t n) { return rnd() % n; }
-
-static const char *pick(const char *const *v, size_t n) { return v[below((uint32_t)n)]; }
+static const char *pick(const char *const *v, size_t n) { return v[prng_below((uint32_t)n)]; }
 #define PICK(v) pick(v, sizeof(v) / sizeof(v[0]))
 
 /* Pieces of text, as JSON string contents (already escaped). */
@@ -80,15 +70,15 @@ static const char *const bad[] = {
 };
 
 static void add_ts(struct it_str *s, double *t) {
-  switch (below(20)) {
+  switch (prng_below(20)) {
   case 0: break;                                  /* no ts */
   case 1: it_str_addf(s, ",\"ts\":-5"); break;    /* before the call began */
   case 2: it_str_addf(s, ",\"ts\":1e300"); break; /* absurd */
   default:
-    *t += (double)below(4000) / 1000.0;
+    *t += (double)prng_below(4000) / 1000.0;
     it_str_addf(s, ",\"ts\":%.3f", *t);
-    if (below(3) == 0)
-      it_str_addf(s, ",\"end_ts\":%.3f", *t + (double)below(3000) / 1000.0);
+    if (prng_below(3) == 0)
+      it_str_addf(s, ",\"end_ts\":%.3f", *t + (double)prng_below(3000) / 1000.0);
   }
 }
 
@@ -96,13 +86,13 @@ static void add_ts(struct it_str *s, double *t) {
  * that ended is not spoken of again: its id gets a new generation, so
  * that every alert key stays unique and the store keeps every alert. */
 static void gen_line(struct it_str *s, int conn, int64_t *seq, double *times, int *gens) {
-  int slot = (int)below(CALLS_PER_CONN);
+  int slot = (int)prng_below(CALLS_PER_CONN);
   int call = slot * 1000 + gens[slot];
-  uint32_t k = below(100);
+  uint32_t k = prng_below(100);
 
   if (k < 6) { /* a start line, with 0 .. ES_ATTR_MAX + 2 fields */
     it_str_addf(s, "{\"type\":\"start\",\"call_id\":\"r-%d-%d\"", conn, call);
-    uint32_t n = below(4) == 0 ? below(36) : below(4);
+    uint32_t n = prng_below(4) == 0 ? prng_below(36) : prng_below(4);
     for (uint32_t i = 0; i < n; i++)
       it_str_addf(s, ",\"%s%u\":\"%s\"", PICK(attr_keys), i, PICK(attr_values));
     it_str_addf(s, ",\"seq\":%" PRId64 "}", (*seq)++);
@@ -115,7 +105,7 @@ static void gen_line(struct it_str *s, int conn, int64_t *seq, double *times, in
     it_str_addf(s, "%s", PICK(bad));
   } else if (k < 15) {
     it_str_addf(s, "{\"type\":\"stats\"}");
-  } else if (k == 15 && below(10) == 0) {
+  } else if (k == 15 && prng_below(10) == 0) {
     /* over the 64 KiB limit */
     it_str_addf(s, "{\"call_id\":\"r-%d-%d\",\"speaker\":\"agent\",\"text\":\"", conn, call);
     for (int i = 0; i < 70000 / 8; i++)
@@ -125,11 +115,11 @@ static void gen_line(struct it_str *s, int conn, int64_t *seq, double *times, in
     static const char *const speakers[] = {"agent", "customer", "customer"};
     it_str_addf(s, "{\"call_id\":\"r-%d-%d\",\"speaker\":\"%s\",\"text\":\"", conn, call,
                 PICK(speakers));
-    for (uint32_t i = 0, n = 1 + below(4); i < n; i++)
+    for (uint32_t i = 0, n = 1 + prng_below(4); i < n; i++)
       it_str_addf(s, "%s%s", i ? " " : "", PICK(words));
     it_str_addf(s, "\"");
     add_ts(s, &times[slot]);
-    if (below(12) == 0)
+    if (prng_below(12) == 0)
       it_str_addf(s, ",\"final\":false");
     it_str_addf(s, ",\"seq\":%" PRId64 "}", (*seq)++);
   }
@@ -280,6 +270,7 @@ static void test_random_stream(void) {
 
 int main(int argc, char **argv) {
   it_init(argc, argv);
+  prng_seed(0x9e3779b97f4a7c15ULL);
   RUN(test_random_stream);
   return 0;
 }

@@ -16,6 +16,7 @@
 #include "error.h"
 #include "rules.h"
 #include "task.h"
+#include "../prng.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define ES_EQUIV_LINES 120000
@@ -28,20 +29,8 @@
 
 /* ---- a fixed-seed PRNG (xorshift64*) -------------------------------------- */
 
-static uint64_t prng_state;
-
-static void prng_seed(uint64_t seed) { prng_state = seed ? seed : 1; }
-
-static uint32_t prng_next(void) {
-  prng_state ^= prng_state >> 12;
-  prng_state ^= prng_state << 25;
-  prng_state ^= prng_state >> 27;
-  return (uint32_t)((prng_state * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-static uint32_t below(uint32_t n) { return prng_next() % n; }
-static int chance(uint32_t percent) { return below(100) < percent; }
-#define PICK(arr) ((arr)[below((uint32_t)(sizeof(arr) / sizeof((arr)[0])))])
+static int chance(uint32_t percent) { return prng_below(100) < percent; }
+#define PICK(arr) ((arr)[prng_below((uint32_t)(sizeof(arr) / sizeof((arr)[0])))])
 
 /* ---- a growable string and string list ------------------------------------ */
 
@@ -157,7 +146,7 @@ static const char *const nonascii[] = {
 
 /* Applies an apostrophe style to s: keep ', use ’ or ʼ, or drop it. */
 static void add_with_apostrophes(struct buf *b, const char *s) {
-  int style = (int)below(4);
+  int style = (int)prng_below(4);
   for (; *s; s++) {
     if (*s != '\'') {
       buf_add(b, s, 1);
@@ -176,7 +165,7 @@ static void add_with_apostrophes(struct buf *b, const char *s) {
  * as U+017F (long s) and U+212A (Kelvin sign), which PCRE2's caseless
  * matching equates with them. */
 static void add_cased(struct buf *b, const char *s) {
-  int mode = (int)below(12);
+  int mode = (int)prng_below(12);
   size_t start = b->len;
   if (mode == 11) {
     for (; *s; s++) {
@@ -239,7 +228,7 @@ static void vocab_from_rules(struct vocab *v, const struct es_rules *rules) {
 
 static const char *random_word(const struct vocab *v) {
   if (v->words.n && chance(50))
-    return v->words.v[below((uint32_t)v->words.n)];
+    return v->words.v[prng_below((uint32_t)v->words.n)];
   return PICK(common);
 }
 
@@ -283,18 +272,18 @@ static void add_phrase(struct buf *b, const struct vocab *v, const char *phrase)
 }
 
 static void gen_line(struct buf *b, const struct vocab *v) {
-  int ntok = (int)below(26);
+  int ntok = (int)prng_below(26);
   b->len = 0;
   buf_add(b, "", 0);
   if (chance(1))
     return; /* the empty line */
   if (v->lines.n && chance(8)) {
     /* A rule's own example, maybe with more around it. */
-    add_cased(b, v->lines.v[below((uint32_t)v->lines.n)]);
-    ntok = (int)below(6);
+    add_cased(b, v->lines.v[prng_below((uint32_t)v->lines.n)]);
+    ntok = (int)prng_below(6);
   }
   for (int t = 0; t < ntok; t++) {
-    uint32_t r = below(100);
+    uint32_t r = prng_below(100);
     if (b->len > 0 && !chance(5))
       buf_str(b, " ");
     if (r < 34) {
@@ -302,32 +291,32 @@ static void gen_line(struct buf *b, const struct vocab *v) {
     } else if (r < 48) {
       add_cased(b, random_word(v));
     } else if (r < 58 && v->phrases.n) {
-      add_phrase(b, v, v->phrases.v[below((uint32_t)v->phrases.n)]);
+      add_phrase(b, v, v->phrases.v[prng_below((uint32_t)v->phrases.n)]);
     } else if (r < 66) {
-      const char *const *c = contractions[below(sizeof(contractions) / sizeof(contractions[0]))];
-      add_cased(b, c[below(2)]);
+      const char *const *c = contractions[prng_below(sizeof(contractions) / sizeof(contractions[0]))];
+      add_cased(b, c[prng_below(2)]);
     } else if (r < 74) {
       add_cased(b, PICK(negations));
     } else if (r < 86) {
       buf_str(b, PICK(punct));
     } else if (r < 90) {
-      buf_fmt(b, "%u", below(chance(50) ? 10 : 100000));
+      buf_fmt(b, "%u", prng_below(chance(50) ? 10 : 100000));
     } else if (r < 94) {
       buf_str(b, PICK(nonascii));
     } else if (r < 97) {
       /* a gibberish word, or a rule word glued to more letters */
       char w[16];
-      int n = 1 + (int)below(9);
+      int n = 1 + (int)prng_below(9);
       for (int i = 0; i < n; i++)
-        w[i] = (char)('a' + below(26));
+        w[i] = (char)('a' + prng_below(26));
       w[n] = '\0';
       if (chance(50))
         add_cased(b, random_word(v));
       buf_str(b, w);
     } else {
       /* repeated letters, as ASR renders shouting or hesitation */
-      int n = 1 + (int)below(30);
-      char c = (char)('a' + below(26));
+      int n = 1 + (int)prng_below(30);
+      char c = (char)('a' + prng_below(26));
       for (int i = 0; i < n; i++)
         buf_add(b, &c, 1);
     }
@@ -346,7 +335,7 @@ static const char *const rule_words[] = {
 };
 
 static const char *random_rule_word(void) {
-  uint32_t r = below(100);
+  uint32_t r = prng_below(100);
   if (r < 80)
     return PICK(rule_words);
   if (r < 92)
@@ -358,10 +347,10 @@ static const char *random_rule_word(void) {
  * wildcards, odd spellings. Each phrase has at least one rule word, as
  * real ones do, so that not every line is a candidate for every rule. */
 static void gen_phrase(struct buf *b) {
-  int n = chance(25) ? 1 : 2 + (int)below(3);
-  int anchor = (int)below((uint32_t)n);
+  int n = chance(25) ? 1 : 2 + (int)prng_below(3);
+  int anchor = (int)prng_below((uint32_t)n);
   for (int i = 0; i < n; i++) {
-    uint32_t r = below(100);
+    uint32_t r = prng_below(100);
     if (i)
       buf_str(b, " ");
     if (i == anchor) {
@@ -369,8 +358,8 @@ static void gen_phrase(struct buf *b) {
     } else if (r < 15) {
       buf_str(b, "*");
     } else if (r < 35) {
-      const char *const *c = contractions[below(sizeof(contractions) / sizeof(contractions[0]))];
-      buf_str(b, c[below(2)]);
+      const char *const *c = contractions[prng_below(sizeof(contractions) / sizeof(contractions[0]))];
+      buf_str(b, c[prng_below(2)]);
     } else if (r < 42) {
       buf_str(b, PICK(((const char *const[]){"Calm", "THAT'S", "follow-up", "e-mail",
                                               "that\xE2\x80\x99s", "a.s.a.p", "24/7", "co-op"})));
@@ -384,7 +373,7 @@ static void gen_phrase(struct buf *b) {
 static void gen_pattern(struct buf *b) {
   const char *w1 = PICK(rule_words), *w2 = PICK(rule_words), *w3 = PICK(rule_words);
   const char *c1 = PICK(common), *c2 = PICK(common);
-  switch (below(24)) {
+  switch (prng_below(24)) {
   case 0: buf_fmt(b, "\\b(?:%s|%s|%s) %s\\b", w1, w2, c1, w3); break;
   case 1: buf_fmt(b, "\\b%s (?:%s )?%s\\b", w1, c1, w2); break;
   case 2: buf_fmt(b, "\\b%s[a-z]* %s\\b", w1, c1); break;
@@ -416,8 +405,8 @@ static void gen_rules(struct buf *out, struct vocab *v, int nrules) {
   buf_str(out, "[\n");
   for (int i = 0; i < nrules; i++) {
     static const char *const speakers[] = {"agent", "customer", "any"};
-    int nphr = chance(75) ? 1 + (int)below(3) : 0;
-    int npat = nphr == 0 ? 1 + (int)below(2) : (chance(25) ? 1 : 0);
+    int nphr = chance(75) ? 1 + (int)prng_below(3) : 0;
+    int npat = nphr == 0 ? 1 + (int)prng_below(2) : (chance(25) ? 1 : 0);
     struct buf tmp = {0};
 
     buf_fmt(out,
@@ -457,10 +446,10 @@ static void gen_rules(struct buf *out, struct vocab *v, int nrules) {
       buf_json(out, tmp.p);
       buf_str(out, "\"]");
     }
-    switch (below(5)) {
+    switch (prng_below(5)) {
     case 0: buf_str(out, ", \"negation\": true"); break;
     case 1: buf_str(out, ", \"negation\": false"); break;
-    case 2: buf_fmt(out, ", \"negation\": {\"window\": %u}", 1 + below(6)); break;
+    case 2: buf_fmt(out, ", \"negation\": {\"window\": %u}", 1 + prng_below(6)); break;
     case 3: buf_str(out, ", \"negation\": {\"cues\": [\"not\", \"no need\", \"hardly\"]}"); break;
     default: break;
     }

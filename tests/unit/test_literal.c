@@ -11,20 +11,8 @@
 
 #include "error.h"
 #include "task.h"
+#include "../prng.h"
 
-/* A fixed-seed PRNG (xorshift64*), so every run tests the same inputs. */
-static uint64_t prng_state;
-
-static void prng_seed(uint64_t seed) { prng_state = seed ? seed : 1; }
-
-static uint32_t prng_next(void) {
-  prng_state ^= prng_state >> 12;
-  prng_state ^= prng_state << 25;
-  prng_state ^= prng_state >> 27;
-  return (uint32_t)((prng_state * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-static uint32_t prng_below(uint32_t n) { return prng_next() % n; }
 
 static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
