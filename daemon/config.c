@@ -31,6 +31,7 @@ void esd_config_init(struct esd_config *c) {
   c->call_idle_timeout = 300;
   c->synchronous = 2;
   c->commit_interval_ms = 10;
+  c->background_max_rows = 128;
   c->redact = 1;
 }
 
@@ -107,7 +108,8 @@ static int load_file(struct esd_config *c, const char *file) {
   static const char *const lim[] = {
     "max_line_bytes", "max_connections", "max_calls_per_connection", "max_open_calls",
     "max_output_bytes", "max_pending_alerts", "output_stall_timeout", NULL};
-  static const char *const sto[] = {"synchronous", "commit_interval_ms", NULL};
+  static const char *const sto[] = {"synchronous", "commit_interval_ms", "background_max_rows",
+                                    NULL};
   FILE *f = fopen(file, "rb");
   char *text = NULL;
   long len;
@@ -263,6 +265,11 @@ static int load_file(struct esd_config *c, const char *file) {
       if (get_uint(v, 0, 1000, &d) != 0)
         CFG_ERR("store.commit_interval_ms must be from 0 to 1000");
       c->commit_interval_ms = (unsigned)d;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(sub, "background_max_rows"))) {
+      if (get_uint(v, 0, 100000, &d) != 0)
+        CFG_ERR("store.background_max_rows must be from 0 to 100000");
+      c->background_max_rows = (unsigned)d;
     }
   }
   cJSON_Delete(root);

@@ -272,7 +272,8 @@ int main(int argc, char **argv) {
   d.engine = es_engine_new(d.rules);
   d.dec = es_decoder_new(cfg.max_line_bytes);
   d.calls = es_calls_new(cfg.max_open_calls);
-  d.writer = esd_writer_new(d.loop, d.store, cfg.commit_interval_ms, on_commit, &d);
+  d.writer = esd_writer_new(d.loop, d.store, cfg.commit_interval_ms, cfg.background_max_rows,
+                            on_commit, &d);
   if (!d.matcher || !d.engine || !d.dec || !d.calls || !d.writer) {
     esd_error("main", "out of memory at startup");
     return fail_startup(&d, &cfg, notify);

@@ -195,9 +195,11 @@ void esd_send_stats(struct esd *d, struct esd_conn *c) {
   es_strbuf_printf(&b, ",\"queues\":{\"store_pending_rows\":%zu,\"store_paused\":%s,"
                 "\"output_bytes\":%zu,\"paused_connections\":%zu}",
             esd_writer_pending(d->writer), d->store_paused ? "true" : "false", out_bytes, paused);
-  es_strbuf_printf(&b, ",\"store\":{\"commits\":%" PRIu64 ",\"failures\":%" PRIu64
+  es_strbuf_printf(&b, ",\"store\":{\"commits\":%" PRIu64 ",\"background_commits\":%" PRIu64
+                ",\"background_starved\":%" PRIu64 ",\"failures\":%" PRIu64
                 ",\"rejected_rows\":%" PRIu64 "}",
-            esd_writer_commits(d->writer), esd_writer_failures(d->writer),
+            esd_writer_commits(d->writer), esd_writer_background_commits(d->writer),
+            esd_writer_background_starved(d->writer), esd_writer_failures(d->writer),
             esd_writer_rejected(d->writer));
   {
     char *wh = esd_webhooks_stats_json(d->webhooks);

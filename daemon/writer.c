@@ -1,11 +1,18 @@
 /* writer.c: see writer.h. */
+#define _GNU_SOURCE /* SCHED_IDLE, pthread_setname_np */
 #include "writer.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -50,6 +57,17 @@ struct batch {
   char errmsg[256];    /* worker's error text */
 };
 
+/* One of the writer's two threads. Both wait on the writer's mutex for a
+ * job; at most one job is handed out at a time. */
+struct wthread {
+  struct esd_writer *w;
+  uv_thread_t tid;
+  uv_cond_t cond;
+  int started;
+  int job;          /* a job is handed to this thread (under w->mu) */
+  int schedstat_fd; /* its /proc/thread-self/schedstat (the thread's own), or -1 */
+};
+
 struct esd_writer {
   uv_loop_t *loop;
   struct es_store *store;
@@ -59,7 +77,19 @@ struct esd_writer {
   struct batch *open;      /* filling on the loop thread; may be empty */
   struct batch *inflight;  /* owned by the worker while `busy` */
   int busy;
-  uv_work_t work;
+  /* The threads: `fg` at normal priority, `bg` at SCHED_IDLE (when the
+   * system allows it), which takes the batches of at most bg_max_rows. */
+  struct wthread fg, bg;
+  uv_mutex_t mu;
+  int quit;                /* under mu: the threads finish their job and exit */
+  int job_done;            /* under mu: the job in flight is finished */
+  uint64_t job_delay_ns;   /* under mu: how long the job waited for a CPU */
+  uv_async_t async;        /* the threads tell the loop a job is done */
+  int bg_ok;               /* the background thread runs at idle priority */
+  unsigned bg_max_rows;
+  int job_background;      /* the job in flight went to `bg` */
+  uint64_t fg_until;       /* uv_now() before which every job goes to `fg` */
+  uint64_t bg_commits, bg_starved;
   uv_check_t check;        /* starts a commit after each loop turn */
   uv_timer_t retry;        /* backoff after a failed commit, or interval */
   int timer_armed;
@@ -369,9 +399,9 @@ static void write_batch(struct esd_writer *w, struct batch *b) {
     snprintf(b->errmsg, sizeof(b->errmsg), "%s", es_store_errmsg(w->store));
 }
 
-/* The batch first (acks wait for it), then one bounded purge step. */
-static void work_cb(uv_work_t *req) {
-  struct esd_writer *w = req->data;
+/* On a writer thread: the batch first (acks wait for it), then one bounded
+ * purge step. */
+static void run_job(struct esd_writer *w) {
   if (w->inflight)
     write_batch(w, w->inflight);
   if (w->prune_run) {
@@ -390,12 +420,10 @@ static void format_time(double t, char *buf, size_t cap) {
     snprintf(buf, cap, "%.0f", t);
 }
 
-/* On the loop thread, after a work item that ran a purge step. */
-static void after_prune(struct esd_writer *w, int status) {
+/* On the loop thread, after a job that ran a purge step. */
+static void after_prune(struct esd_writer *w) {
   char when[32];
   w->prune_run = 0;
-  if (status != 0)
-    return; /* cancelled: still wanted, the next start tries again */
   if (w->prune_rc < 0) {
     esd_error("store", "retention: purge failed (%s); next attempt at the next daily run",
               w->prune_err);
@@ -424,25 +452,84 @@ static void after_prune(struct esd_writer *w, int status) {
 static void maybe_start(struct esd_writer *w);
 static void retry_cb(uv_timer_t *t);
 
-static void after_work_cb(uv_work_t *req, int status) {
-  struct esd_writer *w = req->data;
+/* Time this thread has spent runnable but waiting for a CPU, in ns: the
+ * scheduler's run_delay when /proc has it, else wall time minus CPU time
+ * (which also counts waiting for the disk). */
+static uint64_t wait_ns(const struct wthread *t, uint64_t *wall, uint64_t *cpu) {
+  char buf[96];
+  struct timespec ts;
+  if (t->schedstat_fd >= 0) {
+    ssize_t n = pread(t->schedstat_fd, buf, sizeof(buf) - 1, 0);
+    if (n > 0) {
+      unsigned long long run, delay;
+      buf[n] = '\0';
+      if (sscanf(buf, "%llu %llu", &run, &delay) == 2)
+        return delay;
+    }
+  }
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  *wall = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  *cpu = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  return *wall - *cpu;
+}
+
+static void thread_main(void *arg) {
+  struct wthread *t = arg;
+  struct esd_writer *w = t->w;
+
+  t->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+  uv_mutex_lock(&w->mu);
+  for (;;) {
+    uint64_t wall = 0, cpu = 0, before;
+    while (!t->job && !w->quit)
+      uv_cond_wait(&t->cond, &w->mu);
+    if (!t->job)
+      break;
+    uv_mutex_unlock(&w->mu);
+    before = wait_ns(t, &wall, &cpu);
+    run_job(w);
+    uint64_t after = wait_ns(t, &wall, &cpu);
+    uv_mutex_lock(&w->mu);
+    t->job = 0;
+    w->job_delay_ns = after > before ? after - before : 0;
+    w->job_done = 1;
+    uv_async_send(&w->async);
+  }
+  uv_mutex_unlock(&w->mu);
+  if (t->schedstat_fd >= 0)
+    close(t->schedstat_fd);
+}
+
+/* On the loop thread, once the job in flight is done. */
+static void after_job(struct esd_writer *w) {
   struct batch *b = w->inflight;
 
   w->busy = 0;
+  if (w->job_background) {
+    w->bg_commits += b != NULL;
+    if (w->job_delay_ns > ESD_WRITER_STARVED_MS * 1000000ull) {
+      w->bg_starved++;
+      w->fg_until = uv_now(w->loop) + ESD_WRITER_FOREGROUND_HOLD_MS;
+      esd_debug("store", "a background commit waited %" PRIu64 " ms for a CPU; committing "
+                         "at normal priority for %d s", w->job_delay_ns / 1000000,
+                ESD_WRITER_FOREGROUND_HOLD_MS / 1000);
+    }
+  }
   if (w->prune_run)
-    after_prune(w, status);
+    after_prune(w);
   if (b == NULL) {
     /* A purge step alone. */
     maybe_start(w);
     return;
   }
-  if (status != 0 || b->rc != 0) {
+  if (b->rc != 0) {
     /* Keep the rows: put the batch back in front of the open one by
      * merging, and retry after a backoff. Acks wait; readers stay paused
      * once the pending rows pass the limit. Nothing is dropped. */
     w->failures++;
     esd_error("store", "commit of %zu rows failed (%s); retrying in %u ms", b->nrows,
-              status ? "cancelled" : b->errmsg, w->backoff_ms ? w->backoff_ms * 2 : 100);
+              b->errmsg, w->backoff_ms ? w->backoff_ms * 2 : 100);
     if (w->open->head) {
       *b->tail = w->open->head;
       b->tail = w->open->tail;
@@ -486,6 +573,7 @@ static void retry_cb(uv_timer_t *t) {
  * in flight and no backoff or interval is pending. */
 static void maybe_start(struct esd_writer *w) {
   struct batch *next = NULL;
+  struct wthread *t;
   int rows, prune;
 
   if (w->busy || w->timer_armed || w->open == NULL)
@@ -504,18 +592,15 @@ static void maybe_start(struct esd_writer *w) {
   w->prune_run = prune;
   w->prune_step_before = w->prune_before;
   w->busy = 1;
-  w->work.data = w;
-  if (uv_queue_work(w->loop, &w->work, work_cb, after_work_cb) != 0) {
-    /* Put it back; the next loop turn tries again. */
-    if (rows) {
-      batch_free(next);
-      w->open = w->inflight;
-      w->inflight = NULL;
-    }
-    w->prune_run = 0;
-    w->busy = 0;
-    return;
-  }
+  /* A small batch means the writer keeps up: write it at idle priority, so
+   * that it never holds a CPU the loop wants. */
+  w->job_background = w->bg_ok && (!rows || w->inflight->nrows <= w->bg_max_rows) &&
+                      uv_now(w->loop) >= w->fg_until;
+  t = w->job_background ? &w->bg : &w->fg;
+  uv_mutex_lock(&w->mu);
+  t->job = 1;
+  uv_cond_signal(&t->cond);
+  uv_mutex_unlock(&w->mu);
   if (w->interval_ms) {
     w->timer_armed = 1;
     uv_timer_start(&w->retry, retry_cb, w->interval_ms, 0);
@@ -524,8 +609,52 @@ static void maybe_start(struct esd_writer *w) {
 
 static void check_cb(uv_check_t *c) { maybe_start(c->data); }
 
+static void async_cb(uv_async_t *a) {
+  struct esd_writer *w = a->data;
+  int done;
+  uv_mutex_lock(&w->mu);
+  done = w->job_done;
+  w->job_done = 0;
+  uv_mutex_unlock(&w->mu);
+  if (done)
+    after_job(w);
+}
+
+static int thread_start(struct esd_writer *w, struct wthread *t, const char *name) {
+  t->w = w;
+  t->schedstat_fd = -1;
+  if (uv_cond_init(&t->cond) != 0)
+    return -1;
+  if (uv_thread_create(&t->tid, thread_main, t) != 0) {
+    uv_cond_destroy(&t->cond);
+    return -1;
+  }
+  t->started = 1;
+  pthread_setname_np(t->tid, name); /* here, not in the thread: named once this returns */
+  return 0;
+}
+
+/* Lets the threads finish the job they hold, and joins them. */
+static void threads_stop(struct esd_writer *w) {
+  struct wthread *ts[2] = {&w->fg, &w->bg};
+  uv_mutex_lock(&w->mu);
+  w->quit = 1;
+  for (int i = 0; i < 2; i++)
+    if (ts[i]->started)
+      uv_cond_signal(&ts[i]->cond);
+  uv_mutex_unlock(&w->mu);
+  for (int i = 0; i < 2; i++) {
+    if (!ts[i]->started)
+      continue;
+    uv_thread_join(&ts[i]->tid);
+    uv_cond_destroy(&ts[i]->cond);
+    ts[i]->started = 0;
+  }
+}
+
 struct esd_writer *esd_writer_new(uv_loop_t *loop, struct es_store *store,
-                                  unsigned interval_ms, esd_commit_cb cb, void *ud) {
+                                  unsigned interval_ms, unsigned bg_max_rows, esd_commit_cb cb,
+                                  void *ud) {
   struct esd_writer *w = calloc(1, sizeof(*w));
   if (w == NULL)
     return NULL;
@@ -534,11 +663,35 @@ struct esd_writer *esd_writer_new(uv_loop_t *loop, struct es_store *store,
   w->on_commit = cb;
   w->ud = ud;
   w->interval_ms = interval_ms;
+  w->bg_max_rows = bg_max_rows;
   w->open = batch_new(1);
-  if (w->open == NULL) {
+  if (w->open == NULL || uv_mutex_init(&w->mu) != 0) {
+    free(w->open);
     free(w);
     return NULL;
   }
+  if (thread_start(w, &w->fg, "esd-store") != 0 ||
+      (bg_max_rows > 0 && thread_start(w, &w->bg, "esd-store-bg") != 0)) {
+    threads_stop(w);
+    uv_mutex_destroy(&w->mu);
+    free(w->open);
+    free(w);
+    return NULL;
+  }
+  if (bg_max_rows > 0) {
+#ifdef SCHED_IDLE
+    struct sched_param sp = {0};
+    int rc = pthread_setschedparam(w->bg.tid, SCHED_IDLE, &sp);
+    w->bg_ok = rc == 0;
+    if (rc != 0)
+      esd_warn("store", "cannot run background commits at idle priority (%s); every commit "
+                        "runs at normal priority", strerror(rc));
+#else
+    esd_warn("store", "no SCHED_IDLE on this system; every commit runs at normal priority");
+#endif
+  }
+  uv_async_init(loop, &w->async, async_cb);
+  w->async.data = w;
   uv_check_init(loop, &w->check);
   w->check.data = w;
   uv_check_start(&w->check, check_cb);
@@ -590,6 +743,8 @@ uint64_t esd_writer_commits(const struct esd_writer *w) { return w->commits; }
 uint64_t esd_writer_failures(const struct esd_writer *w) { return w->failures; }
 uint64_t esd_writer_rejected(const struct esd_writer *w) { return w->rejected; }
 uint64_t esd_writer_joined(const struct esd_writer *w) { return w->joined; }
+uint64_t esd_writer_background_commits(const struct esd_writer *w) { return w->bg_commits; }
+uint64_t esd_writer_background_starved(const struct esd_writer *w) { return w->bg_starved; }
 
 int esd_writer_idle(const struct esd_writer *w) {
   return !w->busy && (w->open == NULL || w->open->head == NULL);
@@ -597,7 +752,7 @@ int esd_writer_idle(const struct esd_writer *w) {
 
 static void on_handle_closed(uv_handle_t *h) {
   struct esd_writer *w = h->data;
-  if (++w->nclosed == 3 && w->done)
+  if (++w->nclosed == 4 && w->done)
     w->done(w->done_ud);
 }
 
@@ -605,6 +760,10 @@ void esd_writer_close(struct esd_writer *w, void (*done)(void *ud), void *ud) {
   w->closing = 1;
   w->done = done;
   w->done_ud = ud;
+  /* A job still in flight (a shutdown past its deadline) runs to its end;
+   * its result is not looked at. */
+  threads_stop(w);
+  uv_close((uv_handle_t *)&w->async, on_handle_closed);
   uv_close((uv_handle_t *)&w->check, on_handle_closed);
   uv_close((uv_handle_t *)&w->retry, on_handle_closed);
   uv_close((uv_handle_t *)&w->retention, on_handle_closed);
@@ -613,6 +772,8 @@ void esd_writer_close(struct esd_writer *w, void (*done)(void *ud), void *ud) {
 void esd_writer_free(struct esd_writer *w) {
   if (w == NULL)
     return;
+  threads_stop(w);
+  uv_mutex_destroy(&w->mu);
   batch_free(w->open);
   batch_free(w->inflight);
   free(w);

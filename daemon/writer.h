@@ -2,13 +2,24 @@
  * writer.h: batched, off-loop writes to the SQLite store.
  *
  * The loop thread appends rows to the open batch. Whenever no commit is in
- * flight and the open batch holds rows, the batch is handed to a libuv
- * worker thread that writes it in one transaction (group commit: one
- * transaction per loop turn at most, never one per alert). The loop learns
- * of each commit through `on_commit`, which is where acks are released.
- * A failed commit is retried (the batch is kept, with backoff) and logged;
- * rows are never dropped. The same worker also runs the retention purge
- * (esd_writer_start_retention()).
+ * flight and the open batch holds rows, the batch is handed to one of the
+ * writer's two threads, which writes it in one transaction (group commit:
+ * one transaction per loop turn at most, never one per alert). The loop
+ * learns of each commit through `on_commit`, which is where acks are
+ * released. A failed commit is retried (the batch is kept, with backoff)
+ * and logged; rows are never dropped. The same threads also run the
+ * retention purge (esd_writer_start_retention()).
+ *
+ * The two threads take turns, never both at once: "esd-store-bg" runs at
+ * idle priority (SCHED_IDLE) and takes the batches of at most
+ * `bg_max_rows` rows, which mean the writer keeps up; on a machine with a
+ * CPU to spare it commits them without ever delaying the loop, which
+ * preempts it at once. "esd-store" runs at normal priority and takes the
+ * larger batches, which mean the writer is behind and must not be starved.
+ * When a background commit waits over ESD_WRITER_STARVED_MS for a CPU
+ * (other work keeps the machine busy), every commit goes to "esd-store"
+ * for the next ESD_WRITER_FOREGROUND_HOLD_MS. bg_max_rows 0: every commit
+ * at normal priority.
  */
 #ifndef ESD_WRITER_H
 #define ESD_WRITER_H
@@ -25,9 +36,11 @@ struct esd_writer;
 /* Called on the loop thread after batch `id` (and all before it) committed. */
 typedef void (*esd_commit_cb)(void *ud, uint64_t id);
 
-/* `store` is borrowed and used only from worker threads, one at a time. */
+/* `store` is borrowed and used only from the writer's threads, one at a
+ * time. NULL: out of memory or no thread could be started. */
 struct esd_writer *esd_writer_new(uv_loop_t *loop, struct es_store *store,
-                                  unsigned interval_ms, esd_commit_cb cb, void *ud);
+                                  unsigned interval_ms, unsigned bg_max_rows, esd_commit_cb cb,
+                                  void *ud);
 /* Frees the writer; the caller must have waited for esd_writer_idle(). */
 void esd_writer_free(struct esd_writer *w);
 
@@ -64,12 +77,14 @@ uint64_t esd_writer_commits(const struct esd_writer *w);
 uint64_t esd_writer_failures(const struct esd_writer *w);
 uint64_t esd_writer_rejected(const struct esd_writer *w);
 uint64_t esd_writer_joined(const struct esd_writer *w);    /* call ends joined to their start */
+uint64_t esd_writer_background_commits(const struct esd_writer *w); /* at idle priority */
+uint64_t esd_writer_background_starved(const struct esd_writer *w); /* of them, starved */
 int esd_writer_idle(const struct esd_writer *w);           /* nothing open, nothing in flight */
 
 /* Retention: deletes alerts (with their feedback marks and search-index
  * entries) older than `days` days, and calls that ended before then,
  * once at the next loop turn and then every 24 hours. 0 turns it off.
- * The deletes run on the writer's worker thread in steps of at most
+ * The deletes run on the writer's threads in steps of at most
  * ESD_WRITER_PRUNE_ROWS rows, each its own short transaction, between the
  * batches: the loop is never blocked and acks wait at most one step.
  * Call once, after esd_writer_new(). */
@@ -80,6 +95,8 @@ void esd_writer_start_retention(struct esd_writer *w, unsigned days);
 void esd_writer_prune(struct esd_writer *w, double before);
 
 #define ESD_WRITER_PRUNE_ROWS 1000
+#define ESD_WRITER_STARVED_MS 50            /* a background commit waited this long... */
+#define ESD_WRITER_FOREGROUND_HOLD_MS 10000 /* ...then every commit at normal priority */
 
 uint64_t esd_writer_pruned_alerts(const struct esd_writer *w); /* since start */
 uint64_t esd_writer_pruned_calls(const struct esd_writer *w);

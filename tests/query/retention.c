@@ -5,8 +5,12 @@
  * leaves new rows alone; and the retention_days setting (daemon/config.c)
  * is read and checked like every other. Also the writer's call rows: a
  * call's end written with its start as one row when both are in the open
- * batch, the same row as two writes leave.
+ * batch, the same row as two writes leave; and its two threads: small
+ * batches committed by the one at idle priority, large ones by the other.
  */
+#define _GNU_SOURCE /* SCHED_IDLE */
+#include <dirent.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <uv.h>
 
@@ -69,6 +73,16 @@ static int purge_done(void *arg) {
 
 static int closed(void *arg) { return ((struct ctx *)arg)->closed; }
 
+/* Opens the store at db and a writer on a new loop, as earshotd does. */
+static struct esd_writer *writer_up(uv_loop_t *loop, struct es_store **s, struct ctx *c,
+                                    unsigned bg_max_rows) {
+  ASSERT_EQ(es_store_open(db, NULL, s, NULL), 0);
+  ASSERT_EQ(uv_loop_init(loop), 0);
+  struct esd_writer *w = esd_writer_new(loop, *s, 0, bg_max_rows, on_commit, c);
+  ASSERT(w != NULL);
+  return w;
+}
+
 /* Closes the writer as earshotd does at exit, then the loop and the store. */
 static void writer_done(uv_loop_t *loop, struct esd_writer *w, struct ctx *c,
                         struct es_store *s) {
@@ -108,10 +122,7 @@ static void test_call_rows(void) {
   void *row = NULL;
   uint64_t batch = 0;
   qt_build_store(db, now);
-  ASSERT_EQ(es_store_open(db, NULL, &s, NULL), 0);
-  ASSERT_EQ(uv_loop_init(&loop), 0);
-  struct esd_writer *w = esd_writer_new(&loop, s, 0, on_commit, &c);
-  ASSERT(w != NULL);
+  struct esd_writer *w = writer_up(&loop, &s, &c, 128);
 
   /* Start, an alert and the end before the loop runs: one batch. */
   call_rows("joined", &cs, &ce);
@@ -189,7 +200,7 @@ static void test_daily_purge(void) {
   uv_loop_t loop;
   struct ctx c = {0, 0};
   ASSERT_EQ(uv_loop_init(&loop), 0);
-  struct esd_writer *w = esd_writer_new(&loop, s, 0, on_commit, &c);
+  struct esd_writer *w = esd_writer_new(&loop, s, 0, 0, on_commit, &c);
   ASSERT(w != NULL);
   esd_writer_start_retention(w, 30);
   /* Rows keep arriving while the purge runs. */
@@ -233,15 +244,143 @@ static void test_off(void) {
   struct ctx c = {0, 0};
   uv_loop_t loop;
   qt_build_store(db, now);
-  ASSERT_EQ(es_store_open(db, NULL, &s, NULL), 0);
-  ASSERT_EQ(uv_loop_init(&loop), 0);
-  struct esd_writer *w = esd_writer_new(&loop, s, 0, on_commit, &c);
+  struct esd_writer *w = writer_up(&loop, &s, &c, 128);
   esd_writer_start_retention(w, 0);
   ASSERT_EQ(esd_writer_pruning(w), 0);
   uv_run(&loop, UV_RUN_NOWAIT);
   ASSERT_EQ(esd_writer_pruning(w), 0);
   writer_done(&loop, w, &c, s);
   ASSERT_EQ(db_int("SELECT count(*) FROM alerts"), (int)QT_NALERTS);
+  qt_remove_db(db);
+}
+
+/* The scheduling policy of this process's thread named `name`, or -1
+ * when there is none. */
+static int thread_policy(const char *name) {
+  DIR *d = opendir("/proc/self/task");
+  struct dirent *e;
+  int policy = -1;
+  ASSERT(d != NULL);
+  while ((e = readdir(d)) != NULL) {
+    char path[300], comm[64] = "";
+    if (e->d_name[0] == '.')
+      continue;
+    snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+      continue;
+    if (fgets(comm, sizeof comm, f))
+      comm[strcspn(comm, "\n")] = '\0';
+    fclose(f);
+    if (strcmp(comm, name) == 0)
+      policy = sched_getscheduler(atoi(e->d_name));
+  }
+  closedir(d);
+  return policy;
+}
+
+/* Adds n alerts keyed "<prefix>-<i>" to the open batch. */
+static void add_alerts(struct esd_writer *w, const char *prefix, int n, double now) {
+  char key[32];
+  for (int i = 0; i < n; i++) {
+    snprintf(key, sizeof key, "%s-%d", prefix, i);
+    struct es_alert_rec r = new_alert(key, now);
+    ASSERT(esd_writer_add_alert(w, &r) > 0);
+  }
+}
+
+/* A batch of at most bg_max_rows rows is committed by "esd-store-bg", at
+ * SCHED_IDLE; a larger one by "esd-store", at normal priority; with
+ * bg_max_rows 0 there is no background thread. */
+static void test_background(void) {
+  double now = (double)time(NULL);
+  struct es_store *s = NULL;
+  struct ctx c = {0, 0};
+  uv_loop_t loop;
+  qt_build_store(db, now);
+  struct esd_writer *w = writer_up(&loop, &s, &c, 4);
+  ASSERT_EQ(thread_policy("esd-store-bg"), SCHED_IDLE);
+  ASSERT_EQ(thread_policy("esd-store"), SCHED_OTHER);
+
+  add_alerts(w, "bg", 4, now);
+  commit_now(&loop, w);
+  ASSERT_EQ(esd_writer_commits(w), 1);
+  ASSERT_EQ(esd_writer_background_commits(w), 1);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alerts WHERE alert_key LIKE 'bg-%'"), 4);
+
+  add_alerts(w, "fg", 5, now);
+  commit_now(&loop, w);
+  ASSERT_EQ(esd_writer_commits(w), 2);
+  ASSERT_EQ(esd_writer_background_commits(w), 1);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alerts WHERE alert_key LIKE 'fg-%'"), 5);
+  writer_done(&loop, w, &c, s);
+  ASSERT_EQ(thread_policy("esd-store-bg"), -1); /* joined */
+
+  c.closed = 0;
+  w = writer_up(&loop, &s, &c, 0);
+  ASSERT_EQ(thread_policy("esd-store-bg"), -1);
+  struct es_alert_rec r = new_alert("off-0", now);
+  ASSERT(esd_writer_add_alert(w, &r) > 0);
+  commit_now(&loop, w);
+  ASSERT_EQ(esd_writer_commits(w), 1);
+  ASSERT_EQ(esd_writer_background_commits(w), 0);
+  writer_done(&loop, w, &c, s);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alerts WHERE alert_key = 'off-0'"), 1);
+  qt_remove_db(db);
+}
+
+#define SPIN_CPU_NS 300000000ull /* the hog's own CPU time: six times ESD_WRITER_STARVED_MS */
+
+static void spin(void *arg) {
+  struct timespec t;
+  volatile int *spinning = arg;
+  *spinning = 1;
+  do
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  while ((uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec < SPIN_CPU_NS);
+}
+
+/* A background commit that another thread keeps off its CPU is counted as
+ * starved, and the next batch, however small, goes to the normal thread.
+ * The process is held to one CPU, where a normal-priority thread spins
+ * through 300 ms of CPU time while the idle-priority thread has a batch
+ * of 400 rows to write (one batch: under the 512 that start a commit
+ * early): it waits about that long for the CPU. */
+static void test_starved(void) {
+  double now = (double)time(NULL);
+  struct es_store *s = NULL;
+  struct ctx c = {0, 0};
+  uv_loop_t loop;
+  uv_thread_t hog;
+  cpu_set_t one, all;
+  volatile int spinning = 0;
+  int cpu = sched_getcpu();
+  ASSERT(cpu >= 0);
+  ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0); /* threads made now inherit it */
+
+  qt_build_store(db, now);
+  struct esd_writer *w = writer_up(&loop, &s, &c, 100000);
+  add_alerts(w, "starved", 400, now);
+  ASSERT_EQ(uv_thread_create(&hog, spin, (void *)&spinning), 0);
+  while (!spinning)
+    sched_yield();
+  commit_now(&loop, w);
+  ASSERT_EQ(uv_thread_join(&hog), 0);
+  ASSERT_EQ(esd_writer_commits(w), 1);
+  ASSERT_EQ(esd_writer_background_commits(w), 1);
+  ASSERT_EQ(esd_writer_background_starved(w), 1);
+
+  struct es_alert_rec r = new_alert("starved-after", now);
+  ASSERT(esd_writer_add_alert(w, &r) > 0);
+  commit_now(&loop, w);
+  ASSERT_EQ(esd_writer_commits(w), 2);
+  ASSERT_EQ(esd_writer_background_commits(w), 1); /* held in the foreground */
+  writer_done(&loop, w, &c, s);
+  ASSERT_EQ(sched_setaffinity(0, sizeof all, &all), 0);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alerts WHERE alert_key LIKE '%starved-%'"), 401);
   qt_remove_db(db);
 }
 
@@ -303,6 +442,30 @@ static void test_config(void) {
   check_config("{\"retention_days\": 99999}", NULL, -1, "retention_days");
   check_config("{}", "ninety", -1, "--retention-days");
   check_config("{}", "-3", -1, "--retention-days");
+
+  /* store.background_max_rows: 128 by default, 0 turns it off. */
+  const struct { const char *json; int want; } bg[] = {
+      {"{}", 128},
+      {"{\"store\": {\"background_max_rows\": 0}}", 0},
+      {"{\"store\": {\"background_max_rows\": 512}}", 512},
+      {"{\"store\": {\"background_max_rows\": -1}}", -1},
+      {"{\"store\": {\"background_max_rows\": 100001}}", -1},
+      {"{\"store\": {\"background_max_rows\": \"many\"}}", -1},
+  };
+  for (size_t i = 0; i < sizeof bg / sizeof bg[0]; i++) {
+    struct esd_config cfg;
+    char err[1024];
+    int rc = load_config(bg[i].json, NULL, &cfg, err, sizeof err);
+    if (bg[i].want >= 0) {
+      if (rc != 0) ES_FAIL_("%s: refused: %s", bg[i].json, err);
+      ASSERT_EQ(cfg.background_max_rows, (unsigned)bg[i].want);
+    } else {
+      if (rc != -1) ES_FAIL_("%s: accepted", bg[i].json);
+      if (strstr(err, "store.background_max_rows must be from 0 to 100000") == NULL)
+        ES_FAIL_("%s: no explanation in %s", bg[i].json, err);
+    }
+    esd_config_deinit(&cfg);
+  }
 }
 
 int main(void) {
@@ -312,6 +475,8 @@ int main(void) {
   RUN(test_daily_purge);
   RUN(test_off);
   RUN(test_call_rows);
+  RUN(test_background);
+  RUN(test_starved);
   RUN(test_config);
   ASSERT_EQ(rmdir(tmpdir), 0);
   printf("retention: all passed\n");
