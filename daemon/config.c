@@ -31,7 +31,7 @@ void esd_config_init(struct esd_config *c) {
   c->call_idle_timeout = 300;
   c->synchronous = 2;
   c->commit_interval_ms = 10;
-  c->background_max_rows = 128;
+  c->background_max_rows = 1024;
   c->redact = 1;
 }
 

@@ -83,7 +83,8 @@ struct esd_writer {
   uv_mutex_t mu;
   int quit;                /* under mu: the threads finish their job and exit */
   int job_done;            /* under mu: the job in flight is finished */
-  uint64_t job_delay_ns;   /* under mu: how long the job waited for a CPU */
+  uint64_t job_cpu_ns;     /* under mu: the job's CPU time... */
+  uint64_t job_wait_ns;    /* ...and how long it waited for a CPU */
   uv_async_t async;        /* the threads tell the loop a job is done */
   int bg_ok;               /* the background thread runs at idle priority */
   unsigned bg_max_rows;
@@ -452,26 +453,31 @@ static void after_prune(struct esd_writer *w) {
 static void maybe_start(struct esd_writer *w);
 static void retry_cb(uv_timer_t *t);
 
-/* Time this thread has spent runnable but waiting for a CPU, in ns: the
- * scheduler's run_delay when /proc has it, else wall time minus CPU time
- * (which also counts waiting for the disk). */
-static uint64_t wait_ns(const struct wthread *t, uint64_t *wall, uint64_t *cpu) {
-  char buf[96];
+static uint64_t clock_ns(clockid_t id) {
   struct timespec ts;
+  clock_gettime(id, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* This thread's CPU time and its time runnable but waiting for a CPU, in
+ * ns: the scheduler's own when /proc has them (schedstat), else CPU time
+ * and wall time minus CPU time (which also counts waiting for the disk). */
+static void thread_times(const struct wthread *t, uint64_t *cpu, uint64_t *wait) {
+  char buf[96];
   if (t->schedstat_fd >= 0) {
     ssize_t n = pread(t->schedstat_fd, buf, sizeof(buf) - 1, 0);
+    unsigned long long run, delay;
     if (n > 0) {
-      unsigned long long run, delay;
       buf[n] = '\0';
-      if (sscanf(buf, "%llu %llu", &run, &delay) == 2)
-        return delay;
+      if (sscanf(buf, "%llu %llu", &run, &delay) == 2) {
+        *cpu = run;
+        *wait = delay;
+        return;
+      }
     }
   }
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  *wall = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  *cpu = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-  return *wall - *cpu;
+  *cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  *wait = clock_ns(CLOCK_MONOTONIC) - *cpu;
 }
 
 static void thread_main(void *arg) {
@@ -481,20 +487,25 @@ static void thread_main(void *arg) {
   t->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
   uv_mutex_lock(&w->mu);
   for (;;) {
-    uint64_t wall = 0, cpu = 0, before;
+    uint64_t cpu0, wait0, cpu1, wait1;
     while (!t->job && !w->quit)
       uv_cond_wait(&t->cond, &w->mu);
     if (!t->job)
       break;
     uv_mutex_unlock(&w->mu);
-    before = wait_ns(t, &wall, &cpu);
+    thread_times(t, &cpu0, &wait0);
     run_job(w);
-    uint64_t after = wait_ns(t, &wall, &cpu);
+    thread_times(t, &cpu1, &wait1);
     uv_mutex_lock(&w->mu);
     t->job = 0;
-    w->job_delay_ns = after > before ? after - before : 0;
+    w->job_cpu_ns = cpu1 - cpu0;
+    w->job_wait_ns = wait1 > wait0 ? wait1 - wait0 : 0;
     w->job_done = 1;
+    /* Outside the lock: the wakeup lets the loop preempt this thread at
+     * once, and the loop's async_cb must not then wait for the lock. */
+    uv_mutex_unlock(&w->mu);
     uv_async_send(&w->async);
+    uv_mutex_lock(&w->mu);
   }
   uv_mutex_unlock(&w->mu);
   if (t->schedstat_fd >= 0)
@@ -508,11 +519,15 @@ static void after_job(struct esd_writer *w) {
   w->busy = 0;
   if (w->job_background) {
     w->bg_commits += b != NULL;
-    if (w->job_delay_ns > ESD_WRITER_STARVED_MS * 1000000ull) {
+    /* Waiting about as long as it ran is the loop preempting it, as meant;
+     * waiting far longer is other work keeping it off every CPU. */
+    if (w->job_wait_ns > ESD_WRITER_STARVED_MS * 1000000ull &&
+        w->job_wait_ns > ESD_WRITER_STARVED_RATIO * w->job_cpu_ns) {
       w->bg_starved++;
       w->fg_until = uv_now(w->loop) + ESD_WRITER_FOREGROUND_HOLD_MS;
-      esd_debug("store", "a background commit waited %" PRIu64 " ms for a CPU; committing "
-                         "at normal priority for %d s", w->job_delay_ns / 1000000,
+      esd_debug("store", "a background commit waited %" PRIu64 " ms for a CPU and ran %" PRIu64
+                         " ms; committing at normal priority for %d s",
+                w->job_wait_ns / 1000000, w->job_cpu_ns / 1000000,
                 ESD_WRITER_FOREGROUND_HOLD_MS / 1000);
     }
   }
@@ -599,8 +614,8 @@ static void maybe_start(struct esd_writer *w) {
   t = w->job_background ? &w->bg : &w->fg;
   uv_mutex_lock(&w->mu);
   t->job = 1;
-  uv_cond_signal(&t->cond);
   uv_mutex_unlock(&w->mu);
+  uv_cond_signal(&t->cond);
   if (w->interval_ms) {
     w->timer_armed = 1;
     uv_timer_start(&w->retry, retry_cb, w->interval_ms, 0);

@@ -16,10 +16,12 @@
  * CPU to spare it commits them without ever delaying the loop, which
  * preempts it at once. "esd-store" runs at normal priority and takes the
  * larger batches, which mean the writer is behind and must not be starved.
- * When a background commit waits over ESD_WRITER_STARVED_MS for a CPU
- * (other work keeps the machine busy), every commit goes to "esd-store"
- * for the next ESD_WRITER_FOREGROUND_HOLD_MS. bg_max_rows 0: every commit
- * at normal priority.
+ * When a background commit waits for a CPU over ESD_WRITER_STARVED_MS and
+ * over ESD_WRITER_STARVED_RATIO times its own CPU time (other work keeps
+ * every CPU busy; the loop's preemptions cost it about as long as it
+ * runs), every commit goes to "esd-store" for the next
+ * ESD_WRITER_FOREGROUND_HOLD_MS. bg_max_rows 0: every commit at normal
+ * priority.
  */
 #ifndef ESD_WRITER_H
 #define ESD_WRITER_H
@@ -96,7 +98,8 @@ void esd_writer_prune(struct esd_writer *w, double before);
 
 #define ESD_WRITER_PRUNE_ROWS 1000
 #define ESD_WRITER_STARVED_MS 50            /* a background commit waited this long... */
-#define ESD_WRITER_FOREGROUND_HOLD_MS 10000 /* ...then every commit at normal priority */
+#define ESD_WRITER_STARVED_RATIO 4          /* ...and this many times its CPU time: */
+#define ESD_WRITER_FOREGROUND_HOLD_MS 10000 /* every commit at normal priority this long */
 
 uint64_t esd_writer_pruned_alerts(const struct esd_writer *w); /* since start */
 uint64_t esd_writer_pruned_calls(const struct esd_writer *w);
