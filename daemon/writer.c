@@ -518,7 +518,6 @@ static void after_job(struct esd_writer *w) {
 
   w->busy = 0;
   if (w->job_background) {
-    w->bg_commits += b != NULL;
     /* Waiting about as long as it ran is the loop preempting it, as meant;
      * waiting far longer is other work keeping it off every CPU. */
     if (w->job_wait_ns > ESD_WRITER_STARVED_MS * 1000000ull &&
@@ -569,6 +568,7 @@ static void after_job(struct esd_writer *w) {
   w->rejected += b->rejected;
   w->backoff_ms = 0;
   w->commits++;
+  w->bg_commits += w->job_background;
   w->committed = b->id;
   w->pending_rows -= b->nrows;
   w->inflight = NULL;
