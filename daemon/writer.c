@@ -2,7 +2,6 @@
 #define _GNU_SOURCE /* SCHED_IDLE, pthread_setname_np */
 #include "writer.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
@@ -65,7 +64,7 @@ struct wthread {
   uv_cond_t cond;
   int started;
   int job;          /* a job is handed to this thread (under w->mu) */
-  int schedstat_fd; /* its /proc/thread-self/schedstat (the thread's own), or -1 */
+  int schedstat_fd; /* bg: its /proc/thread-self/schedstat (the thread's own), or -1 */
 };
 
 struct esd_writer {
@@ -82,10 +81,9 @@ struct esd_writer {
   struct wthread fg, bg;
   uv_mutex_t mu;
   int quit;                /* under mu: the threads finish their job and exit */
-  int job_done;            /* under mu: the job in flight is finished */
   uint64_t job_cpu_ns;     /* under mu: the job's CPU time... */
   uint64_t job_wait_ns;    /* ...and how long it waited for a CPU */
-  uv_async_t async;        /* the threads tell the loop a job is done */
+  uv_async_t async;        /* the threads tell the loop a job is done: after_job() */
   int bg_ok;               /* the background thread runs at idle priority */
   unsigned bg_max_rows;
   int job_background;      /* the job in flight went to `bg` */
@@ -450,19 +448,13 @@ static void after_prune(struct esd_writer *w) {
            (unsigned long long)w->pruned.marks, when);
 }
 
-static void maybe_start(struct esd_writer *w);
 static void retry_cb(uv_timer_t *t);
-
-static uint64_t clock_ns(clockid_t id) {
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* This thread's CPU time and its time runnable but waiting for a CPU, in
  * ns: the scheduler's own when /proc has them (schedstat), else CPU time
  * and wall time minus CPU time (which also counts waiting for the disk). */
 static void thread_times(const struct wthread *t, uint64_t *cpu, uint64_t *wait) {
+  struct timespec ts;
   char buf[96];
   if (t->schedstat_fd >= 0) {
     ssize_t n = pread(t->schedstat_fd, buf, sizeof(buf) - 1, 0);
@@ -476,31 +468,35 @@ static void thread_times(const struct wthread *t, uint64_t *cpu, uint64_t *wait)
       }
     }
   }
-  *cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-  *wait = clock_ns(CLOCK_MONOTONIC) - *cpu;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  *cpu = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  *wait = uv_hrtime() - *cpu;
 }
 
 static void thread_main(void *arg) {
   struct wthread *t = arg;
   struct esd_writer *w = t->w;
+  int timed = t == &w->bg; /* only background commits are checked for starvation */
 
-  t->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+  if (timed)
+    t->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
   uv_mutex_lock(&w->mu);
   for (;;) {
-    uint64_t cpu0, wait0, cpu1, wait1;
+    uint64_t cpu0 = 0, wait0 = 0, cpu1 = 0, wait1 = 0;
     while (!t->job && !w->quit)
       uv_cond_wait(&t->cond, &w->mu);
     if (!t->job)
       break;
     uv_mutex_unlock(&w->mu);
-    thread_times(t, &cpu0, &wait0);
+    if (timed)
+      thread_times(t, &cpu0, &wait0);
     run_job(w);
-    thread_times(t, &cpu1, &wait1);
+    if (timed)
+      thread_times(t, &cpu1, &wait1);
     uv_mutex_lock(&w->mu);
     t->job = 0;
     w->job_cpu_ns = cpu1 - cpu0;
     w->job_wait_ns = wait1 > wait0 ? wait1 - wait0 : 0;
-    w->job_done = 1;
     /* Outside the lock: the wakeup lets the loop preempt this thread at
      * once, and the loop's async_cb must not then wait for the lock. */
     uv_mutex_unlock(&w->mu);
@@ -512,23 +508,27 @@ static void thread_main(void *arg) {
     close(t->schedstat_fd);
 }
 
-/* On the loop thread, once the job in flight is done. */
-static void after_job(struct esd_writer *w) {
+/* On the loop thread, once the job in flight is done (the threads' wakeup:
+ * one job at a time, so each one is a job done). */
+static void after_job(uv_async_t *a) {
+  struct esd_writer *w = a->data;
   struct batch *b = w->inflight;
+  uint64_t cpu, wait;
 
+  uv_mutex_lock(&w->mu); /* also orders the thread's writes to the batch before ours */
+  cpu = w->job_cpu_ns;
+  wait = w->job_wait_ns;
+  uv_mutex_unlock(&w->mu);
   w->busy = 0;
-  if (w->job_background) {
-    /* Waiting about as long as it ran is the loop preempting it, as meant;
-     * waiting far longer is other work keeping it off every CPU. */
-    if (w->job_wait_ns > ESD_WRITER_STARVED_MS * 1000000ull &&
-        w->job_wait_ns > ESD_WRITER_STARVED_RATIO * w->job_cpu_ns) {
-      w->bg_starved++;
-      w->fg_until = uv_now(w->loop) + ESD_WRITER_FOREGROUND_HOLD_MS;
-      esd_debug("store", "a background commit waited %" PRIu64 " ms for a CPU and ran %" PRIu64
-                         " ms; committing at normal priority for %d s",
-                w->job_wait_ns / 1000000, w->job_cpu_ns / 1000000,
-                ESD_WRITER_FOREGROUND_HOLD_MS / 1000);
-    }
+  /* Waiting about as long as it ran is the loop preempting it, as meant;
+   * waiting far longer is other work keeping it off every CPU. */
+  if (w->job_background && wait > ESD_WRITER_STARVED_MS * 1000000ull &&
+      wait > ESD_WRITER_STARVED_RATIO * cpu) {
+    w->bg_starved++;
+    w->fg_until = uv_now(w->loop) + ESD_WRITER_FOREGROUND_HOLD_MS;
+    esd_debug("store", "a background commit waited %" PRIu64 " ms for a CPU and ran %" PRIu64
+                       " ms; committing at normal priority for %d s",
+              wait / 1000000, cpu / 1000000, ESD_WRITER_FOREGROUND_HOLD_MS / 1000);
   }
   if (w->prune_run)
     after_prune(w);
@@ -624,17 +624,6 @@ static void maybe_start(struct esd_writer *w) {
 
 static void check_cb(uv_check_t *c) { maybe_start(c->data); }
 
-static void async_cb(uv_async_t *a) {
-  struct esd_writer *w = a->data;
-  int done;
-  uv_mutex_lock(&w->mu);
-  done = w->job_done;
-  w->job_done = 0;
-  uv_mutex_unlock(&w->mu);
-  if (done)
-    after_job(w);
-}
-
 static int thread_start(struct esd_writer *w, struct wthread *t, const char *name) {
   t->w = w;
   t->schedstat_fd = -1;
@@ -705,7 +694,7 @@ struct esd_writer *esd_writer_new(uv_loop_t *loop, struct es_store *store,
     esd_warn("store", "no SCHED_IDLE on this system; every commit runs at normal priority");
 #endif
   }
-  uv_async_init(loop, &w->async, async_cb);
+  uv_async_init(loop, &w->async, after_job);
   w->async.data = w;
   uv_check_init(loop, &w->check);
   w->check.data = w;

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <sched.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <uv.h>
 
 #include "config.h"
@@ -319,8 +320,7 @@ static void test_background(void) {
   c.closed = 0;
   w = writer_up(&loop, &s, &c, 0);
   ASSERT_EQ(thread_policy("esd-store-bg"), -1);
-  struct es_alert_rec r = new_alert("off-0", now);
-  ASSERT(esd_writer_add_alert(w, &r) > 0);
+  add_alerts(w, "off", 1, now);
   commit_now(&loop, w);
   ASSERT_EQ(esd_writer_commits(w), 1);
   ASSERT_EQ(esd_writer_background_commits(w), 0);
@@ -333,8 +333,7 @@ static void test_background(void) {
 
 static void spin(void *arg) {
   struct timespec t;
-  volatile int *spinning = arg;
-  *spinning = 1;
+  atomic_store((atomic_int *)arg, 1);
   do
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   while ((uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec < SPIN_CPU_NS);
@@ -353,7 +352,7 @@ static void test_starved(void) {
   uv_loop_t loop;
   uv_thread_t hog;
   cpu_set_t one, all;
-  volatile int spinning = 0;
+  atomic_int spinning = 0;
   int cpu = sched_getcpu();
   ASSERT(cpu >= 0);
   ASSERT_EQ(sched_getaffinity(0, sizeof all, &all), 0);
@@ -364,8 +363,8 @@ static void test_starved(void) {
   qt_build_store(db, now);
   struct esd_writer *w = writer_up(&loop, &s, &c, 100000);
   add_alerts(w, "starved", 100, now);
-  ASSERT_EQ(uv_thread_create(&hog, spin, (void *)&spinning), 0);
-  while (!spinning)
+  ASSERT_EQ(uv_thread_create(&hog, spin, &spinning), 0);
+  while (!atomic_load(&spinning))
     sched_yield();
   commit_now(&loop, w);
   ASSERT_EQ(uv_thread_join(&hog), 0);
@@ -373,8 +372,7 @@ static void test_starved(void) {
   ASSERT_EQ(esd_writer_background_commits(w), 1);
   ASSERT_EQ(esd_writer_background_starved(w), 1);
 
-  struct es_alert_rec r = new_alert("starved-after", now);
-  ASSERT(esd_writer_add_alert(w, &r) > 0);
+  add_alerts(w, "starved-after", 1, now);
   commit_now(&loop, w);
   ASSERT_EQ(esd_writer_commits(w), 2);
   ASSERT_EQ(esd_writer_background_commits(w), 1); /* held in the foreground */
