@@ -4,12 +4,14 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "defaults.h"
 #include "error.h"
+#include "store.h"
 
 void esd_config_init(struct esd_config *c) {
   char buf[4096];
@@ -32,6 +34,7 @@ void esd_config_init(struct esd_config *c) {
   c->synchronous = 2;
   c->commit_interval_ms = 10;
   c->background_max_rows = 1024;
+  c->cache_mb = ES_STORE_CACHE_KIB / 1024;
   c->redact = 1;
 }
 
@@ -82,10 +85,18 @@ static void clear_rules(struct esd_config *c) {
     goto fail;                                                               \
   } while (0)
 
-static int get_uint(const cJSON *v, double min, double max, double *out) {
+static int get_number(const cJSON *v, double min, double max, double *out) {
   if (!cJSON_IsNumber(v) || v->valuedouble < min || v->valuedouble > max)
     return -1;
   *out = v->valuedouble;
+  return 0;
+}
+
+/* A count: get_number() with no fraction (10.7 connections is a typo, not
+ * 10). */
+static int get_whole(const cJSON *v, double min, double max, double *out) {
+  if (get_number(v, min, max, out) != 0 || *out != (double)(uint64_t)*out)
+    return -1;
   return 0;
 }
 
@@ -109,7 +120,7 @@ static int load_file(struct esd_config *c, const char *file) {
     "max_line_bytes", "max_connections", "max_calls_per_connection", "max_open_calls",
     "max_output_bytes", "max_pending_alerts", "output_stall_timeout", NULL};
   static const char *const sto[] = {"synchronous", "commit_interval_ms", "background_max_rows",
-                                    NULL};
+                                    "cache_mb", NULL};
   FILE *f = fopen(file, "rb");
   char *text = NULL;
   long len;
@@ -196,12 +207,12 @@ static int load_file(struct esd_config *c, const char *file) {
     c->redact = cJSON_IsTrue(v);
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "call_idle_timeout"))) {
-    if (get_uint(v, 1, 86400 * 7, &d) != 0)
+    if (get_number(v, 1, 86400 * 7, &d) != 0)
       CFG_ERR("\"call_idle_timeout\" must be seconds from 1 to 604800");
     c->call_idle_timeout = d;
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "retention_days"))) {
-    if (get_uint(v, 0, ESD_MAX_RETENTION_DAYS, &d) != 0 || d != (double)(unsigned)d)
+    if (get_whole(v, 0, ESD_MAX_RETENTION_DAYS, &d) != 0)
       CFG_ERR("\"retention_days\" must be a whole number of days from 0 (keep everything) "
               "to %d", ESD_MAX_RETENTION_DAYS);
     c->retention_days = (unsigned)d;
@@ -228,8 +239,9 @@ static int load_file(struct esd_config *c, const char *file) {
     }
 #define LIM(key, min, max, dst, type)                                        \
   if ((v = cJSON_GetObjectItemCaseSensitive(sub, key))) {                    \
-    if (get_uint(v, min, max, &d) != 0)                                      \
-      CFG_ERR("limits.%s must be a number from %.0f to %.0f", key, (double)(min), (double)(max)); \
+    if (get_whole(v, min, max, &d) != 0)                                     \
+      CFG_ERR("limits.%s must be a whole number from %.0f to %.0f", key,     \
+              (double)(min), (double)(max));                                 \
     dst = (type)d;                                                           \
   }
     LIM("max_line_bytes", 256, 16 << 20, c->max_line_bytes, size_t);
@@ -238,8 +250,12 @@ static int load_file(struct esd_config *c, const char *file) {
     LIM("max_open_calls", 1, 10000000, c->max_open_calls, unsigned);
     LIM("max_output_bytes", 65536, 1u << 30, c->max_output_bytes, size_t);
     LIM("max_pending_alerts", 100, 10000000, c->max_pending_alerts, size_t);
-    LIM("output_stall_timeout", 1, 3600, c->output_stall_timeout, double);
 #undef LIM
+    if ((v = cJSON_GetObjectItemCaseSensitive(sub, "output_stall_timeout"))) {
+      if (get_number(v, 1, 3600, &d) != 0)
+        CFG_ERR("limits.output_stall_timeout must be seconds from 1 to 3600");
+      c->output_stall_timeout = d;
+    }
   }
   if ((sub = cJSON_GetObjectItemCaseSensitive(root, "store"))) {
     if (!cJSON_IsObject(sub))
@@ -262,14 +278,19 @@ static int load_file(struct esd_config *c, const char *file) {
       c->synchronous = m;
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(sub, "commit_interval_ms"))) {
-      if (get_uint(v, 0, 1000, &d) != 0)
-        CFG_ERR("store.commit_interval_ms must be from 0 to 1000");
+      if (get_whole(v, 0, 1000, &d) != 0)
+        CFG_ERR("store.commit_interval_ms must be a whole number from 0 to 1000");
       c->commit_interval_ms = (unsigned)d;
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(sub, "background_max_rows"))) {
-      if (get_uint(v, 0, 100000, &d) != 0)
-        CFG_ERR("store.background_max_rows must be from 0 to 100000");
+      if (get_whole(v, 0, 100000, &d) != 0)
+        CFG_ERR("store.background_max_rows must be a whole number from 0 to 100000");
       c->background_max_rows = (unsigned)d;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(sub, "cache_mb"))) {
+      if (get_whole(v, 1, 4096, &d) != 0)
+        CFG_ERR("store.cache_mb must be a whole number from 1 to 4096");
+      c->cache_mb = (unsigned)d;
     }
   }
   cJSON_Delete(root);

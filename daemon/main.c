@@ -253,6 +253,7 @@ int main(int argc, char **argv) {
   sopts.synchronous = cfg.synchronous >= 2 ? ES_STORE_SYNC_FULL : ES_STORE_SYNC_NORMAL;
   sopts.redact_kinds = cfg.redact ? ES_REDACT_ALL : 0;
   sopts.max_text_bytes = cfg.max_line_bytes;
+  sopts.cache_kib = cfg.cache_mb * 1024;
   es_diags_init(&diags);
   rc = es_store_open(cfg.db_path, &sopts, &d.store, &diags);
   for (size_t i = 0; i < diags.count; i++)

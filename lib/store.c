@@ -452,6 +452,7 @@ void es_store_opts_init(struct es_store_opts *opts) {
   opts->redact_kinds = ES_REDACT_ALL;
   opts->create_mode = 0640;
   opts->max_text_bytes = 65536;
+  opts->cache_kib = ES_STORE_CACHE_KIB;
 }
 
 int es_store_schema_latest(void) {
@@ -571,6 +572,7 @@ int es_store_open(const char *path, const struct es_store_opts *opts, struct es_
   /* Zeroes (options not from es_store_opts_init()) mean the defaults. */
   if (s->opts.max_text_bytes == 0) s->opts.max_text_bytes = 65536;
   if (s->opts.create_mode == 0) s->opts.create_mode = 0640;
+  if (s->opts.cache_kib == 0) s->opts.cache_kib = ES_STORE_CACHE_KIB;
   s->opts.redact_kinds &= ES_REDACT_ALL;
 
   if (s->opts.read_only) {
@@ -663,6 +665,13 @@ int es_store_open(const char *path, const struct es_store_opts *opts, struct es_
      * (bench/store.sh). A writer's statements change a few rows each, so
      * they stay small. */
     if ((rc = exec(s, "PRAGMA temp_store = MEMORY")) != 0) {
+      es_diags_add(diags, path, 0, 0, NULL, "%s", s->errmsg);
+      goto fail;
+    }
+    /* Negative: a size in KiB rather than a page count. SQLite allocates
+     * the cache as pages are used, so a small database stays small. */
+    snprintf(pragma, sizeof pragma, "PRAGMA cache_size = -%u", s->opts.cache_kib);
+    if ((rc = exec(s, pragma)) != 0) {
       es_diags_add(diags, path, 0, 0, NULL, "%s", s->errmsg);
       goto fail;
     }

@@ -52,8 +52,17 @@ struct es_store_opts {
                                its -wal and -shm files); default 0640 */
   size_t max_text_bytes;    /* longest line, matched words, JSON value
                                accepted; default 65536 (ES_ETOOBIG beyond) */
+  unsigned cache_kib;       /* page cache of a read-write store, KiB; default
+                               ES_STORE_CACHE_KIB. Read-only stores keep
+                               SQLite's own default (2 MiB). */
 };
-/* (create_mode and max_text_bytes 0 also mean the default.) */
+/* (create_mode, max_text_bytes and cache_kib 0 also mean the default.) */
+
+/* The writer's page cache by default. With SQLite's 2 MiB the index and
+ * full-text pages a batch changes no longer fit once the database holds a
+ * few hundred thousand alerts: each is read back with pread() and the
+ * writer's CPU per alert grows with the database (docs/performance.md). */
+#define ES_STORE_CACHE_KIB (16u * 1024)
 
 /* Fills *opts with the defaults above. */
 void es_store_opts_init(struct es_store_opts *opts);

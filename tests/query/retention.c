@@ -441,26 +441,46 @@ static void test_config(void) {
   check_config("{}", "ninety", -1, "--retention-days");
   check_config("{}", "-3", -1, "--retention-days");
 
-  /* store.background_max_rows: 1024 by default, 0 turns it off. */
-  const struct { const char *json; int want; } bg[] = {
-      {"{}", 1024},
-      {"{\"store\": {\"background_max_rows\": 0}}", 0},
-      {"{\"store\": {\"background_max_rows\": 512}}", 512},
-      {"{\"store\": {\"background_max_rows\": -1}}", -1},
-      {"{\"store\": {\"background_max_rows\": 100001}}", -1},
-      {"{\"store\": {\"background_max_rows\": \"many\"}}", -1},
+  /* Whole-number settings: defaults, bounds, fractions refused with the
+   * setting's name and range. background_max_rows 0 turns it off. */
+#define BG offsetof(struct esd_config, background_max_rows)
+#define CACHE offsetof(struct esd_config, cache_mb)
+#define CONNS offsetof(struct esd_config, max_connections)
+  static const char bg_err[] = "store.background_max_rows must be a whole number from 0 to 100000";
+  static const char cache_err[] = "store.cache_mb must be a whole number from 1 to 4096";
+  static const char conns_err[] = "limits.max_connections must be a whole number from 1 to 100000";
+  const struct { const char *json; size_t field; int want; const char *err; } set[] = {
+      {"{}", BG, 1024, NULL},
+      {"{\"store\": {\"background_max_rows\": 0}}", BG, 0, NULL},
+      {"{\"store\": {\"background_max_rows\": 512}}", BG, 512, NULL},
+      {"{\"store\": {\"background_max_rows\": -1}}", BG, -1, bg_err},
+      {"{\"store\": {\"background_max_rows\": 100001}}", BG, -1, bg_err},
+      {"{\"store\": {\"background_max_rows\": \"many\"}}", BG, -1, bg_err},
+      {"{}", CACHE, 16, NULL},
+      {"{\"store\": {\"cache_mb\": 1}}", CACHE, 1, NULL},
+      {"{\"store\": {\"cache_mb\": 256}}", CACHE, 256, NULL},
+      {"{\"store\": {\"cache_mb\": 0}}", CACHE, -1, cache_err},
+      {"{\"store\": {\"cache_mb\": 4097}}", CACHE, -1, cache_err},
+      {"{\"store\": {\"cache_mb\": 1.5}}", CACHE, -1, cache_err},
+      {"{\"limits\": {\"max_connections\": 64}}", CONNS, 64, NULL},
+      {"{\"limits\": {\"max_connections\": 10.5}}", CONNS, -1, conns_err},
   };
-  for (size_t i = 0; i < sizeof bg / sizeof bg[0]; i++) {
+#undef BG
+#undef CACHE
+#undef CONNS
+  for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
     struct esd_config cfg;
     char err[1024];
-    int rc = load_config(bg[i].json, NULL, &cfg, err, sizeof err);
-    if (bg[i].want >= 0) {
-      if (rc != 0) ES_FAIL_("%s: refused: %s", bg[i].json, err);
-      ASSERT_EQ(cfg.background_max_rows, (unsigned)bg[i].want);
+    int rc = load_config(set[i].json, NULL, &cfg, err, sizeof err);
+    if (set[i].want >= 0) {
+      if (rc != 0) ES_FAIL_("%s: refused: %s", set[i].json, err);
+      unsigned got;
+      memcpy(&got, (const char *)&cfg + set[i].field, sizeof got);
+      ASSERT_EQ(got, (unsigned)set[i].want);
     } else {
-      if (rc != -1) ES_FAIL_("%s: accepted", bg[i].json);
-      if (strstr(err, "store.background_max_rows must be from 0 to 100000") == NULL)
-        ES_FAIL_("%s: no explanation in %s", bg[i].json, err);
+      if (rc != -1) ES_FAIL_("%s: accepted", set[i].json);
+      if (strstr(err, set[i].err) == NULL)
+        ES_FAIL_("%s: no explanation in %s", set[i].json, err);
     }
     esd_config_deinit(&cfg);
   }

@@ -1117,6 +1117,24 @@ static void test_query(void) {
   ASSERT_EQ(es_store_query(s, "PRAGMA wal_autocheckpoint", NULL, 0, keep_value, pages), 0);
   ASSERT_STR_EQ(pages, "10000");
 
+  /* and keeps 16 MiB of pages, or what it is told (negative: KiB) */
+  char cache[32] = "";
+  ASSERT_EQ(es_store_query(s, "PRAGMA cache_size", NULL, 0, keep_value, cache), 0);
+  ASSERT_STR_EQ(cache, "-16384");
+  struct es_store_opts o;
+  es_store_opts_init(&o);
+  o.cache_kib = 4096;
+  struct es_store *s2 = NULL;
+  ASSERT_EQ(es_store_open(path, &o, &s2, NULL), 0);
+  ASSERT_EQ(es_store_query(s2, "PRAGMA cache_size", NULL, 0, keep_value, cache), 0);
+  ASSERT_STR_EQ(cache, "-4096");
+  es_store_close(s2);
+  /* a reader keeps SQLite's default */
+  s2 = open_ro(path);
+  ASSERT_EQ(es_store_query(s2, "PRAGMA cache_size", NULL, 0, keep_value, cache), 0);
+  ASSERT_STR_EQ(cache, "-2000");
+  es_store_close(s2);
+
   ASSERT_EQ(es_store_query(s, "SELECT 1; SELECT 2", NULL, 0, NULL, NULL), ES_EINVAL);
   ASSERT_EQ(es_store_query(s, "SELEC nonsense", NULL, 0, NULL, NULL), ES_ESTORE);
   ASSERT(strstr(es_store_errmsg(s), "syntax") != NULL);
