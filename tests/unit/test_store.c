@@ -1088,7 +1088,7 @@ static int keep_value(void *ud, int ncols, const char *const *names, const char 
 }
 
 static void test_query(void) {
-  char path[256];
+  char path[256], path2[256];
   path_in_tmp(path, sizeof path, "query.db");
   struct es_store *s = open_rw(path);
   const char *rules[] = {"a", "b", "b", "c", "c", "c"};
@@ -1112,10 +1112,13 @@ static void test_query(void) {
   ASSERT_STR_EQ(got.first[0], "c=3");
   ASSERT_STR_EQ(got.first[1], "b=2");
 
-  /* the writer's connection checkpoints every 10,000 pages, not 1,000 */
+  /* a new store has 16 KiB pages, and the writer's connection
+   * checkpoints every 40 MiB of them (2,560), not SQLite's 1,000 */
   char pages[32] = "";
+  ASSERT_EQ(es_store_query(s, "PRAGMA page_size", NULL, 0, keep_value, pages), 0);
+  ASSERT_STR_EQ(pages, "16384");
   ASSERT_EQ(es_store_query(s, "PRAGMA wal_autocheckpoint", NULL, 0, keep_value, pages), 0);
-  ASSERT_STR_EQ(pages, "10000");
+  ASSERT_STR_EQ(pages, "2560");
 
   /* and keeps 16 MiB of pages, or what it is told (negative: KiB) */
   char cache[32] = "";
@@ -1129,6 +1132,23 @@ static void test_query(void) {
   ASSERT_EQ(es_store_query(s2, "PRAGMA cache_size", NULL, 0, keep_value, cache), 0);
   ASSERT_STR_EQ(cache, "-4096");
   es_store_close(s2);
+  /* a store made with 4 KiB pages keeps them, and checkpoints at the same
+   * 40 MiB: 10,240 pages */
+  path_in_tmp(path2, sizeof path2, "query4k.db");
+  s2 = open_rw(path2);
+  es_store_close(s2);
+  sqlite3 *db4 = raw_open(path2);
+  raw_exec(db4, "PRAGMA journal_mode = DELETE; PRAGMA page_size = 4096; VACUUM;"
+                " PRAGMA journal_mode = WAL");
+  ASSERT_EQ(raw_int(db4, "PRAGMA page_size"), 4096);
+  sqlite3_close(db4);
+  s2 = open_rw(path2);
+  ASSERT_EQ(es_store_query(s2, "PRAGMA page_size", NULL, 0, keep_value, pages), 0);
+  ASSERT_STR_EQ(pages, "4096");
+  ASSERT_EQ(es_store_query(s2, "PRAGMA wal_autocheckpoint", NULL, 0, keep_value, pages), 0);
+  ASSERT_STR_EQ(pages, "10240");
+  es_store_close(s2);
+  remove_db(path2);
   /* a reader keeps SQLite's default */
   s2 = open_ro(path);
   ASSERT_EQ(es_store_query(s2, "PRAGMA cache_size", NULL, 0, keep_value, cache), 0);
