@@ -153,7 +153,6 @@ void esd_tick(uv_timer_t *t);
 void esd_drain_and_close_all(struct esd *d);     /* shutdown: drain sockets, flush, close */
 void esd_end_all_calls(struct esd *d, enum es_end_reason why);
 void esd_finish_all(struct esd *d);               /* shutdown: acks out, then close */
-double esd_wall_now(void);
 /* Creates the directories above path (mode 0750 for the last): 0 or -1 (errno). */
 int esd_mkdir_parent(const char *path);
 

@@ -19,6 +19,12 @@ int esd_log_parse_level(const char *name, enum esd_log_level *out) {
   return -1;
 }
 
+double esd_wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 void esd_log_set_level(enum esd_log_level level) { log_level = level; }
 int esd_log_enabled(enum esd_log_level level) { return level <= log_level; }
 

@@ -13,6 +13,10 @@ int esd_log_parse_level(const char *name, enum esd_log_level *out);
 void esd_log_set_level(enum esd_log_level level);
 int esd_log_enabled(enum esd_log_level level);
 
+/* The wall clock, seconds since the Unix epoch: the times earshotd stores
+ * and logs. */
+double esd_wall_now(void);
+
 void esd_log(enum esd_log_level level, const char *subsystem, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -23,18 +23,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "alert.h"
 #include "esd.h"
 #include "log.h"
-
-double esd_wall_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void esd_count(struct esd_counter *table, const char *name) {
   for (int i = 0; i < ESD_MAX_COUNTERS; i++) {

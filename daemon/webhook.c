@@ -442,12 +442,6 @@ struct esd_webhooks {
 
 static uint64_t now_ms(const struct esd_webhooks *wh) { return uv_now(wh->loop); }
 
-static double wall_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void format_time(double t, char *buf, size_t cap) {
   time_t secs = (time_t)t;
   struct tm tm;
@@ -1002,7 +996,7 @@ static void attempt_failed(struct esd_webhooks *wh, struct dest *ds, struct deli
     if (dv->row_id > 0) {
       struct es_outbox_update u = {.id = dv->row_id, .state = ES_OUTBOX_FAILED,
                                    .attempts = dv->attempts, .last_error = err,
-                                   .at = wall_now(), .destination = c->name};
+                                   .at = esd_wall_now(), .destination = c->name};
       write_update(wh, &u);
       ds->failed++;
       release(wh, dv);
@@ -1025,7 +1019,7 @@ static void attempt_failed(struct esd_webhooks *wh, struct dest *ds, struct deli
   if (dv->row_id > 0) {
     struct es_outbox_update u = {.id = dv->row_id, .state = ES_OUTBOX_PENDING,
                                  .attempts = dv->attempts,
-                                 .next_attempt_at = wall_now() + (double)delay / 1000.0,
+                                 .next_attempt_at = esd_wall_now() + (double)delay / 1000.0,
                                  .last_error = err, .destination = c->name};
     write_update(wh, &u);
   }
@@ -1165,7 +1159,7 @@ static void arrive(struct esd_webhooks *wh, struct dest *ds, struct delivery *dv
     refill(ds, now);
     if (ds->tokens < 1) {
       struct es_outbox_update u = {.id = dv->row_id, .state = ES_OUTBOX_SUPPRESSED,
-                                   .at = wall_now(), .destination = ds->cfg->name};
+                                   .at = esd_wall_now(), .destination = ds->cfg->name};
       write_update(wh, &u);
       ds->suppressed++;
       add_summary(ds, 1, dv->created_at, dv->row_id);
@@ -1339,7 +1333,7 @@ static void load_done(uv_work_t *req, int status) {
   struct load *l = req->data;
   struct esd_webhooks *wh = l->wh;
   uint64_t now = now_ms(wh), unknown = 0;
-  double wall = wall_now();
+  double wall = esd_wall_now();
   const char *unknown_name = NULL;
 
   wh->loading = 0;

@@ -706,12 +706,6 @@ struct esd_writer *esd_writer_new(uv_loop_t *loop, struct es_store *store,
   return w;
 }
 
-static double wall_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void esd_writer_prune(struct esd_writer *w, double before) {
   if (w->closing || !isfinite(before))
     return;
@@ -724,7 +718,7 @@ void esd_writer_prune(struct esd_writer *w, double before) {
 
 static void retention_cb(uv_timer_t *t) {
   struct esd_writer *w = t->data;
-  esd_writer_prune(w, wall_now() - w->retention_s);
+  esd_writer_prune(w, esd_wall_now() - w->retention_s);
 }
 
 void esd_writer_start_retention(struct esd_writer *w, unsigned days) {
