@@ -648,27 +648,19 @@ int es_store_open(const char *path, const struct es_store_opts *opts, struct es_
       rc = ES_ESTORE;
       goto fail;
     }
-    if ((rc = exec(s, "PRAGMA query_only = 1")) != 0) {
-      es_diags_add(diags, path, 0, 0, NULL, "%s", s->errmsg);
-      goto fail;
-    }
+    if ((rc = exec(s, "PRAGMA query_only = 1")) != 0) goto fail_sql;
   } else {
     char pragma[64];
     int64_t page_size = 0;
     if (objects == 0) {
       snprintf(pragma, sizeof pragma, "PRAGMA page_size = %d", STORE_PAGE_SIZE);
-      if ((rc = exec(s, pragma)) != 0) {
-        es_diags_add(diags, path, 0, 0, NULL, "%s", s->errmsg);
-        goto fail;
-      }
+      if ((rc = exec(s, pragma)) != 0) goto fail_sql;
     }
     snprintf(pragma, sizeof pragma, "PRAGMA synchronous = %s",
              s->opts.synchronous == ES_STORE_SYNC_FULL ? "FULL" : "NORMAL");
     if ((rc = query_text(s, "PRAGMA journal_mode = WAL", mode, sizeof mode)) != 0 ||
-        (rc = exec(s, pragma)) != 0) {
-      es_diags_add(diags, path, 0, 0, NULL, "%s", s->errmsg);
-      goto fail;
-    }
+        (rc = exec(s, pragma)) != 0)
+      goto fail_sql;
     if (strcmp(mode, "wal") != 0 && strcmp(path, ":memory:") != 0) {
       es_diags_add(diags, path, 0, 0, NULL,
                    "cannot use write-ahead logging (journal mode is %s)", mode);
@@ -679,32 +671,20 @@ int es_store_open(const char *path, const struct es_store_opts *opts, struct es_
      * in temporary files: a quarter of the writer's cost per alert
      * (bench/store.sh). A writer's statements change a few rows each, so
      * they stay small. */
-    if ((rc = exec(s, "PRAGMA temp_store = MEMORY")) != 0) {
-      es_diags_add(diags, path, 0, 0, NULL, "%s", s->errmsg);
-      goto fail;
-    }
+    if ((rc = exec(s, "PRAGMA temp_store = MEMORY")) != 0) goto fail_sql;
     /* Negative: a size in KiB rather than a page count. SQLite allocates
      * the cache as pages are used, so a small database stays small. */
     snprintf(pragma, sizeof pragma, "PRAGMA cache_size = -%u", s->opts.cache_kib);
-    if ((rc = exec(s, pragma)) != 0) {
-      es_diags_add(diags, path, 0, 0, NULL, "%s", s->errmsg);
-      goto fail;
-    }
-    if ((rc = query_int(s, "PRAGMA page_size", &page_size)) != 0) {
-      es_diags_add(diags, path, 0, 0, NULL, "%s", s->errmsg);
-      goto fail;
-    }
+    if ((rc = exec(s, pragma)) != 0) goto fail_sql;
+    if ((rc = query_int(s, "PRAGMA page_size", &page_size)) != 0) goto fail_sql;
     /* Settings that answer with their new value (a row to read). */
     const struct { const char *name; int value; } wal[] = {
       {"journal_size_limit", JOURNAL_SIZE_LIMIT},
-      {"wal_autocheckpoint", (int)(WAL_CHECKPOINT_BYTES / (page_size > 0 ? page_size : 4096))},
+      {"wal_autocheckpoint", (int)(WAL_CHECKPOINT_BYTES / page_size)},
     };
     for (size_t i = 0; i < sizeof wal / sizeof wal[0]; i++) {
       snprintf(pragma, sizeof pragma, "PRAGMA %s = %d", wal[i].name, wal[i].value);
-      if ((rc = query_int(s, pragma, &setting)) != 0) {
-        es_diags_add(diags, path, 0, 0, NULL, "%s", s->errmsg);
-        goto fail;
-      }
+      if ((rc = query_int(s, pragma, &setting)) != 0) goto fail_sql;
     }
     if ((rc = migrate(s, version, latest, diags, path)) != 0) goto fail;
   }
@@ -713,6 +693,8 @@ int es_store_open(const char *path, const struct es_store_opts *opts, struct es_
   *out = s;
   return 0;
 
+fail_sql: /* a statement failed; s->errmsg says why */
+  es_diags_add(diags, path, 0, 0, NULL, "%s", s->errmsg);
 fail:
   es_store_close(s);
   return rc;
@@ -806,19 +788,27 @@ static int alert_key_known(struct es_store *s, const char *key, int64_t *known) 
   return rc;
 }
 
-/* es_store_put_alert() inside a transaction: the row, then its full-text
- * index entry. */
-size_t es_store_mask_alert_size(const struct es_alert_rec *rec) {
+/* Where es_store_mask_alert() writes in `out`: the masked text at 0, the
+ * words at *matched_at (room for the line's when the alert gives none
+ * apart: es_redact_line() writes them there), the reason at *reason_at;
+ * returns the bytes in all. */
+static size_t mask_layout(const struct es_alert_rec *rec, size_t *matched_at, size_t *reason_at) {
   size_t tb = rec->text ? ES_REDACT_BOUND(rec->text_len) : 0;
-  return tb + (rec->matched ? ES_REDACT_BOUND(strlen(rec->matched)) : tb) +
-         (rec->reason ? ES_REDACT_BOUND(strlen(rec->reason)) : 0);
+  *matched_at = tb;
+  *reason_at = tb + (rec->matched ? ES_REDACT_BOUND(strlen(rec->matched)) : tb);
+  return *reason_at + (rec->reason ? ES_REDACT_BOUND(strlen(rec->reason)) : 0);
+}
+
+size_t es_store_mask_alert_size(const struct es_alert_rec *rec) {
+  size_t matched_at, reason_at;
+  return mask_layout(rec, &matched_at, &reason_at);
 }
 
 void es_store_mask_alert(const struct es_alert_rec *rec, unsigned kinds, char *out,
                          struct es_alert_masked *m) {
-  size_t tb = rec->text ? ES_REDACT_BOUND(rec->text_len) : 0;
-  size_t mn = rec->matched ? strlen(rec->matched) : 0;
-  char *matched = out + tb, *reason = matched + (rec->matched ? ES_REDACT_BOUND(mn) : tb);
+  size_t matched_at, reason_at;
+  mask_layout(rec, &matched_at, &reason_at);
+  char *matched = out + matched_at, *reason = out + reason_at;
 
   memset(m, 0, sizeof(*m));
   m->kinds = kinds;
@@ -833,6 +823,7 @@ void es_store_mask_alert(const struct es_alert_rec *rec, unsigned kinds, char *o
   }
   if (rec->matched) { /* words given apart from the line: masked on their own */
     struct es_redact_counts c;
+    size_t mn = strlen(rec->matched);
     m->matched_len = es_redact(rec->matched, mn, kinds, matched, ES_REDACT_BOUND(mn), &c);
     m->matched = matched;
     m->masks += (uint64_t)c.card + c.cvv + c.ssn + c.email + c.phone;
@@ -843,6 +834,8 @@ void es_store_mask_alert(const struct es_alert_rec *rec, unsigned kinds, char *o
   }
 }
 
+/* es_store_put_alert() inside a transaction: the row, then its full-text
+ * index entry. */
 static int put_alert(struct es_store *s, const struct es_alert_rec *rec) {
   const size_t max = s->opts.max_text_bytes;
   const char *severity, *speaker = NULL;

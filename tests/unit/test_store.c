@@ -1087,6 +1087,13 @@ static int keep_value(void *ud, int ncols, const char *const *names, const char 
   return 0;
 }
 
+/* A one-value query on the store's own connection answers `want`. */
+static void expect_setting(struct es_store *s, const char *sql, const char *want) {
+  char got[32] = "";
+  ASSERT_EQ(es_store_query(s, sql, NULL, 0, keep_value, got), 0);
+  ASSERT_STR_EQ(got, want);
+}
+
 static void test_query(void) {
   char path[256], path2[256];
   path_in_tmp(path, sizeof path, "query.db");
@@ -1114,23 +1121,17 @@ static void test_query(void) {
 
   /* a new store has 16 KiB pages, and the writer's connection
    * checkpoints every 40 MiB of them (2,560), not SQLite's 1,000 */
-  char pages[32] = "";
-  ASSERT_EQ(es_store_query(s, "PRAGMA page_size", NULL, 0, keep_value, pages), 0);
-  ASSERT_STR_EQ(pages, "16384");
-  ASSERT_EQ(es_store_query(s, "PRAGMA wal_autocheckpoint", NULL, 0, keep_value, pages), 0);
-  ASSERT_STR_EQ(pages, "2560");
+  expect_setting(s, "PRAGMA page_size", "16384");
+  expect_setting(s, "PRAGMA wal_autocheckpoint", "2560");
 
   /* and keeps 16 MiB of pages, or what it is told (negative: KiB) */
-  char cache[32] = "";
-  ASSERT_EQ(es_store_query(s, "PRAGMA cache_size", NULL, 0, keep_value, cache), 0);
-  ASSERT_STR_EQ(cache, "-16384");
+  expect_setting(s, "PRAGMA cache_size", "-16384");
   struct es_store_opts o;
   es_store_opts_init(&o);
   o.cache_kib = 4096;
   struct es_store *s2 = NULL;
   ASSERT_EQ(es_store_open(path, &o, &s2, NULL), 0);
-  ASSERT_EQ(es_store_query(s2, "PRAGMA cache_size", NULL, 0, keep_value, cache), 0);
-  ASSERT_STR_EQ(cache, "-4096");
+  expect_setting(s2, "PRAGMA cache_size", "-4096");
   es_store_close(s2);
   /* a store made with 4 KiB pages keeps them, and checkpoints at the same
    * 40 MiB: 10,240 pages */
@@ -1143,16 +1144,13 @@ static void test_query(void) {
   ASSERT_EQ(raw_int(db4, "PRAGMA page_size"), 4096);
   sqlite3_close(db4);
   s2 = open_rw(path2);
-  ASSERT_EQ(es_store_query(s2, "PRAGMA page_size", NULL, 0, keep_value, pages), 0);
-  ASSERT_STR_EQ(pages, "4096");
-  ASSERT_EQ(es_store_query(s2, "PRAGMA wal_autocheckpoint", NULL, 0, keep_value, pages), 0);
-  ASSERT_STR_EQ(pages, "10240");
+  expect_setting(s2, "PRAGMA page_size", "4096");
+  expect_setting(s2, "PRAGMA wal_autocheckpoint", "10240");
   es_store_close(s2);
   remove_db(path2);
   /* a reader keeps SQLite's default */
   s2 = open_ro(path);
-  ASSERT_EQ(es_store_query(s2, "PRAGMA cache_size", NULL, 0, keep_value, cache), 0);
-  ASSERT_STR_EQ(cache, "-2000");
+  expect_setting(s2, "PRAGMA cache_size", "-2000");
   es_store_close(s2);
 
   ASSERT_EQ(es_store_query(s, "SELECT 1; SELECT 2", NULL, 0, NULL, NULL), ES_EINVAL);
