@@ -259,11 +259,15 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < diags.count; i++)
     esd_error("store", "%s: %s", diags.items[i].file[0] ? diags.items[i].file : cfg.db_path,
               diags.items[i].message);
-  es_diags_deinit(&diags);
   if (rc != 0) {
-    esd_error("store", "cannot open %s: %s", cfg.db_path, es_strerror(rc));
+    /* The diagnostics above say what was wrong; a generic error code
+     * after them ("input/output error" for a permission) only misleads. */
+    if (diags.count == 0)
+      esd_error("store", "cannot open %s: %s", cfg.db_path, es_strerror(rc));
+    es_diags_deinit(&diags);
     return fail_startup(&d, &cfg, notify);
   }
+  es_diags_deinit(&diags);
   /* Before the writer thread may use the store. */
   if (esd_feed_init(&d) != 0)
     return fail_startup(&d, &cfg, notify);

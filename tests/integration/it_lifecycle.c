@@ -403,6 +403,15 @@ static void test_check_config(void) {
   ASSERT_EQ(it_exit_code(d.status), 1);
   ASSERT_CONTAINS(d.log, "limits.max_connections must be");
   ASSERT(!it_file_exists(d.sock));
+  /* A database path that holds something else: exit 1 with what is wrong
+   * with the file, and no generic error code after it to mislead. */
+  d.has_config = 0;
+  it_write_file(d.db, "not a database\n", 15);
+  ASSERT_EQ(it_daemon_start(&d, NULL), -1);
+  ASSERT_EQ(it_exit_code(d.status), 1);
+  ASSERT_CONTAINS(d.log, "not a usable SQLite database");
+  ASSERT(strstr(d.log, "store error") == NULL);
+  ASSERT(!it_file_exists(d.sock));
   it_daemon_cleanup(&d);
 #undef ARGS
 #undef NEEDLES
