@@ -24,6 +24,7 @@
  * next one handed over) that much sooner: the writer idled a seventh of a
  * bulk run waiting for the loop to come round (docs/performance.md). */
 #define ESD_READ_CHUNK 65536
+#define ESD_AUTH_TIMEOUT_MS 10000 /* a TCP client must send its hello with the token in this time */
 #define ESD_ACKQ 8             /* distinct pending-ack batches per connection */
 #define ESD_ACK_DELAY_MS 5     /* an ack due but not yet sent waits at most this long for
                                   the connection's next output (docs/protocol.md) */
@@ -63,10 +64,12 @@ struct esd_conn {
   char *pending;             /* lines read but not yet handled: output was backed up */
   size_t pending_len;
   uint64_t out_paused_ms;    /* loop time when output pausing began */
+  uint64_t opened_ms;        /* loop time when it was accepted */
   char *out;                 /* output waiting for the end of this read */
   size_t out_len, out_cap;
   struct esd_ack ackq[ESD_ACKQ];
   size_t nacks;
+  int64_t ack_top;           /* highest seq queued for an ack: acks never go back */
   unsigned ncalls;           /* open calls this connection created */
   /* the supervisor feed (feed.c) */
   struct es_feed_filter *feed_filter; /* owned; non-NULL once subscribed */
@@ -123,7 +126,7 @@ struct esd {
   /* counters */
   double started_wall;
   uint64_t started_ms;
-  uint64_t lines, partials, alerts, errors, acks_sent, connections_total;
+  uint64_t lines, partials, resent_lines, alerts, errors, acks_sent, connections_total;
   uint64_t disconnects_slow, reloads, reload_failures, calls_abandoned;
   uint64_t alerts_suppressed, backups;
   /* the supervisor feed (feed.c) */

@@ -252,7 +252,11 @@ int main(int argc, char **argv) {
   es_store_opts_init(&sopts);
   sopts.synchronous = cfg.synchronous >= 2 ? ES_STORE_SYNC_FULL : ES_STORE_SYNC_NORMAL;
   sopts.redact_kinds = cfg.redact ? ES_REDACT_ALL : 0;
-  sopts.max_text_bytes = cfg.max_line_bytes;
+  /* A stored line is at most a protocol line; a reason, attributes or a
+   * note can be longer than a small max_line_bytes allows (a backup's
+   * reason is about 600 bytes), so the store's own default is the floor. */
+  if (cfg.max_line_bytes > sopts.max_text_bytes)
+    sopts.max_text_bytes = cfg.max_line_bytes;
   sopts.cache_kib = cfg.cache_mb * 1024;
   es_diags_init(&diags);
   rc = es_store_open(cfg.db_path, &sopts, &d.store, &diags);

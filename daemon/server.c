@@ -178,8 +178,14 @@ void esd_send_error(struct esd_conn *c, const struct es_event *ev, const char *c
 /* ---- acks ------------------------------------------------------------- */
 
 /* Records that once `batch` commits, every line up to `seq` is safe.
- * Entries for the same batch merge: acks are cumulative. */
+ * Entries for the same batch merge: acks are cumulative. A seq below one
+ * already queued (a line sent again, or out of order) is acknowledged by
+ * an ack of the higher one, once its own batch commits too: acks never go
+ * back. */
 static void ack_push(struct esd_conn *c, int64_t seq, uint64_t batch) {
+  if (seq < c->ack_top)
+    seq = c->ack_top;
+  c->ack_top = seq;
   if (c->nacks > 0) {
     struct esd_ack *last = &c->ackq[c->nacks - 1];
     if (batch <= last->batch) {
@@ -350,14 +356,38 @@ static void send_hello(struct esd_conn *c) {
   esd_conn_write(c, buf, (size_t)n);
 }
 
+static void release_call(struct es_call *call) {
+  struct esd_conn *owner = call->owner;
+  if (owner && owner->ncalls)
+    owner->ncalls--;
+}
+
+/* The connection that sends a call's lines gets its alerts, also those
+ * raised between lines and at its end: after a reconnect, that is the new
+ * connection. */
+static void adopt_call(struct esd_conn *c, struct es_call *call) {
+  if (call->owner != c) {
+    release_call(call);
+    call->owner = c;
+    c->ncalls++;
+  }
+}
+
 static struct es_call *open_call(struct esd_conn *c, const struct es_event *ev, int *created) {
   struct esd *d = c->d;
   struct es_call *call = es_calls_find(d->calls, ev->call_id);
   int rc;
 
   *created = 0;
-  if (call)
+  if (call) {
+    adopt_call(c, call);
     return call;
+  }
+  if (es_calls_ended(d->calls, ev->call_id)) {
+    send_error(c, ev->has_seq, ev->seq, "call_ended", NULL,
+               "this call was ended by an \"end\" line; a line sent after it is not used");
+    return NULL;
+  }
   if (c->ncalls >= d->cfg->max_calls_per_connection) {
     char msg[160];
     snprintf(msg, sizeof(msg), "this connection has %u open calls, the limit "
@@ -466,12 +496,6 @@ static uint64_t write_call_end(struct esd *d, struct es_call *call, enum es_end_
   return b ? b : batch;
 }
 
-static void release_call(struct es_call *call) {
-  struct esd_conn *owner = call->owner;
-  if (owner && owner->ncalls)
-    owner->ncalls--;
-}
-
 static void handle_utterance(struct esd_conn *c, struct es_event *ev, uint64_t *batch) {
   struct esd *d = c->d;
   struct es_match_result res;
@@ -489,6 +513,16 @@ static void handle_utterance(struct esd_conn *c, struct es_event *ev, uint64_t *
      * never matched, stored or alerted on. */
     call->partials++;
     d->partials++;
+    return;
+  }
+  uint64_t key = es_line_key(ev);
+  if (key != 0 && es_call_seen(call, key)) {
+    /* Sent again (a resend of what was not acknowledged, or the same line
+     * on two connections): its alerts were raised, queued and published
+     * the first time. Handled again, it would count twice in the call's
+     * heat. Its ack waits for whatever is queued now. */
+    d->resent_lines++;
+    *batch = esd_writer_last_id(d->writer);
     return;
   }
   call->lines++;
@@ -518,6 +552,8 @@ static void handle_utterance(struct esd_conn *c, struct es_event *ev, uint64_t *
   }
 }
 
+static const char AUTH_REQUIRED[] = "TCP clients must open with {\"type\":\"hello\",\"token\":\"...\"}";
+
 /* Compares the whole token whatever the first difference: no timing hint. */
 static int token_ok(const char *given, const char *want) {
   size_t n = strlen(want);
@@ -540,17 +576,24 @@ static void handle_line(struct esd_conn *c, const char *line, size_t len) {
   c->lines++;
   d->lines++;
   if (es_proto_decode(d->dec, line, len, &ev, &perr) != 0) {
-    send_error(c, 0, 0, perr.code, NULL, perr.message);
     if (c->is_tcp && !c->authed) {
-      esd_warn("server", "conn %" PRIu64 ": TCP client sent no hello with a token; closing", c->id);
+      send_error(c, 0, 0, "auth_required", NULL,
+                 AUTH_REQUIRED);
+      esd_warn("server", "conn %" PRIu64 ": TCP client sent no hello with a token (%s: %s); "
+               "closing", c->id, perr.code, perr.message);
       conn_finish(c);
+      return;
     }
+    send_error(c, ev.has_seq, ev.seq, perr.code, NULL, perr.message);
+    /* Acknowledged like any line that got an error record. */
+    if (c->acks && ev.has_seq)
+      ack_push(c, ev.seq, 0);
     return;
   }
   if (c->is_tcp && !c->authed) {
     if (ev.type != ES_EV_HELLO || !token_ok(ev.token, d->cfg->tcp_token)) {
       send_error(c, 0, 0, "auth_required", NULL,
-                 "TCP clients must open with {\"type\":\"hello\",\"token\":\"...\"}");
+                 AUTH_REQUIRED);
       esd_warn("server", "conn %" PRIu64 ": TCP client failed to authenticate; closing", c->id);
       conn_finish(c);
       return;
@@ -589,12 +632,17 @@ static void handle_line(struct esd_conn *c, const char *line, size_t len) {
   case ES_EV_END: {
     struct es_call *call = es_calls_find(d->calls, ev.call_id);
     if (call == NULL) {
-      send_error(c, ev.has_seq, ev.seq, "unknown_call", NULL, "no open call with this call_id");
+      /* An "end" sent again is answered as the first one was. */
+      if (es_calls_ended(d->calls, ev.call_id))
+        batch = esd_writer_last_id(d->writer);
+      else
+        send_error(c, ev.has_seq, ev.seq, "unknown_call", NULL, "no open call with this call_id");
       break;
     }
+    adopt_call(c, call);
     batch = write_call_end(d, call, ES_END_ENDED, ev.has_ts ? ev.ts : NAN);
     release_call(call);
-    es_calls_remove(d->calls, call);
+    es_calls_end(d->calls, call);
     break;
   }
   case ES_EV_UTTERANCE:
@@ -845,6 +893,7 @@ static void on_connection(uv_stream_t *server, int status) {
     return;
   }
   c->id = ++d->next_conn_id;
+  c->opened_ms = uv_now(d->loop);
   snprintf(c->client, sizeof(c->client), "%s", is_tcp ? "tcp" : "unix");
   c->next = d->conns;
   if (d->conns)
@@ -853,10 +902,8 @@ static void on_connection(uv_stream_t *server, int status) {
   d->nconns++;
   d->connections_total++;
   if (d->nconns > d->cfg->max_connections) {
-    static const char msg[] = "{\"type\":\"error\",\"line\":0,\"code\":\"too_many_connections\","
-                              "\"message\":\"the daemon has max_connections clients\"}\n";
     esd_warn("server", "refusing connection: max_connections (%u) reached", d->cfg->max_connections);
-    esd_conn_write(c, msg, sizeof(msg) - 1);
+    send_error(c, 0, 0, "too_many_connections", NULL, "the daemon has max_connections clients");
     conn_finish(c);
     return;
   }
@@ -1092,6 +1139,15 @@ void esd_tick(uv_timer_t *t) {
   es_calls_expire(d->calls, now, d->cfg->call_idle_timeout, on_expired, d);
   for (struct esd_conn *c = d->conns, *next; c; c = next) {
     next = c->next;
+    if (c->is_tcp && !c->authed && !c->closing &&
+        uv_now(d->loop) - c->opened_ms >= ESD_AUTH_TIMEOUT_MS) {
+      esd_warn("server", "conn %" PRIu64 ": TCP client sent no hello with a token in %d s; closing",
+               c->id, ESD_AUTH_TIMEOUT_MS / 1000);
+      send_error(c, 0, 0, "auth_required", NULL,
+                 AUTH_REQUIRED);
+      conn_finish(c);
+      continue;
+    }
     if ((c->paused & ESD_PAUSE_OUTPUT) && !c->closing &&
         (double)(uv_now(d->loop) - c->out_paused_ms) >= d->cfg->output_stall_timeout * 1000.0) {
       d->disconnects_slow++;

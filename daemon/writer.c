@@ -736,6 +736,11 @@ int esd_writer_pruning(const struct esd_writer *w) { return w->prune_wanted; }
 
 uint64_t esd_writer_committed(const struct esd_writer *w) { return w->committed; }
 uint64_t esd_writer_open_id(const struct esd_writer *w) { return w->open ? w->open->id : 0; }
+uint64_t esd_writer_last_id(const struct esd_writer *w) {
+  if (w->open == NULL)
+    return 0;
+  return w->open->nrows ? w->open->id : w->open->id - 1;
+}
 size_t esd_writer_pending(const struct esd_writer *w) { return w->pending_rows; }
 uint64_t esd_writer_commits(const struct esd_writer *w) { return w->commits; }
 uint64_t esd_writer_failures(const struct esd_writer *w) { return w->failures; }

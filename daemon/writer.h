@@ -74,6 +74,10 @@ uint64_t esd_writer_update_outbox(struct esd_writer *w, const struct es_outbox_u
 
 uint64_t esd_writer_committed(const struct esd_writer *w); /* last committed batch id */
 uint64_t esd_writer_open_id(const struct esd_writer *w);   /* batch now filling */
+/* The batch holding the latest row queued, 0 when none was: a line that
+ * queues nothing itself but must be acknowledged after the rows before it
+ * (a line sent again) waits for this one. */
+uint64_t esd_writer_last_id(const struct esd_writer *w);
 size_t esd_writer_pending(const struct esd_writer *w);     /* rows not yet committed */
 uint64_t esd_writer_commits(const struct esd_writer *w);
 uint64_t esd_writer_failures(const struct esd_writer *w);

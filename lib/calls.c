@@ -8,11 +8,19 @@
 #include "alert.h"
 #include "error.h"
 
+/* The ids of ended calls are kept as hashes in two generations of at most
+ * ES_CALLS_ENDED each, open addressing at half load (0: a free slot);
+ * when the newer one is full the older is forgotten. */
+#define ENDED_SLOTS (2 * ES_CALLS_ENDED)
+
 struct es_calls {
   struct es_call **buckets;
   size_t nbuckets;  /* power of two */
   size_t count;
   size_t max;
+  uint64_t *ended[2];  /* ENDED_SLOTS each */
+  size_t nended[2];
+  unsigned gen;        /* the generation now filling */
 };
 
 static uint64_t hash_id(const char *s) {
@@ -31,8 +39,10 @@ struct es_calls *es_calls_new(size_t max_calls) {
   t->nbuckets = 64;
   t->max = max_calls;
   t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
-  if (t->buckets == NULL) {
-    free(t);
+  t->ended[0] = calloc(ENDED_SLOTS, sizeof(uint64_t));
+  t->ended[1] = calloc(ENDED_SLOTS, sizeof(uint64_t));
+  if (t->buckets == NULL || t->ended[0] == NULL || t->ended[1] == NULL) {
+    es_calls_free(t);
     return NULL;
   }
   return t;
@@ -49,7 +59,7 @@ static void free_call(struct es_call *c) {
 void es_calls_free(struct es_calls *t) {
   if (t == NULL)
     return;
-  for (size_t i = 0; i < t->nbuckets; i++) {
+  for (size_t i = 0; t->buckets && i < t->nbuckets; i++) {
     struct es_call *c = t->buckets[i];
     while (c) {
       struct es_call *next = c->next_;
@@ -58,6 +68,8 @@ void es_calls_free(struct es_calls *t) {
     }
   }
   free(t->buckets);
+  free(t->ended[0]);
+  free(t->ended[1]);
   free(t);
 }
 
@@ -119,6 +131,36 @@ int es_calls_open(struct es_calls *t, const char *id, double now, struct es_call
   return 0;
 }
 
+uint64_t es_line_key(const struct es_event *ev) {
+  uint64_t h = 0xcbf29ce484222325ULL, tag;
+  if (ev->has_seq) {
+    tag = (uint64_t)ev->seq << 1;
+  } else if (ev->has_ts) {
+    memcpy(&tag, &ev->ts, sizeof(tag));
+    tag |= 1;
+  } else {
+    return 0;
+  }
+  /* FNV-1a over the text, then the speaker and the tag mixed in. */
+  for (size_t i = 0; i < ev->text_len; i++) {
+    h ^= (unsigned char)ev->text[i];
+    h *= 0x100000001b3ULL;
+  }
+  h ^= (uint64_t)ev->speaker * 0x9e3779b97f4a7c15ULL;
+  h ^= tag * 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 31;
+  return h ? h : 1;
+}
+
+int es_call_seen(struct es_call *c, uint64_t key) {
+  for (size_t i = 0; i < ES_CALL_RECENT; i++)
+    if (c->recent[i] == key)
+      return 1;
+  c->recent[c->recent_pos] = key;
+  c->recent_pos = (c->recent_pos + 1) % ES_CALL_RECENT;
+  return 0;
+}
+
 int es_call_set_meta(struct es_call *c, const struct es_event *start) {
   char *agent = start->agent ? strdup(start->agent) : NULL;
   char *queue = start->queue ? strdup(start->queue) : NULL;
@@ -166,6 +208,39 @@ void es_calls_remove(struct es_calls *t, struct es_call *c) {
     t->count--;
   }
   free_call(c);
+}
+
+/* The slot of hash h in one generation: where it is, or the free slot
+ * where it would go. */
+static size_t ended_slot(const uint64_t *gen, uint64_t h) {
+  size_t i = (size_t)(h ^ (h >> 32)) & (ENDED_SLOTS - 1);
+  while (gen[i] != 0 && gen[i] != h)
+    i = (i + 1) & (ENDED_SLOTS - 1);
+  return i;
+}
+
+void es_calls_end(struct es_calls *t, struct es_call *c) {
+  uint64_t h = c->hash_ ? c->hash_ : 1;
+  if (!es_calls_ended(t, c->id)) {
+    if (t->nended[t->gen] == ES_CALLS_ENDED) {
+      t->gen ^= 1;
+      memset(t->ended[t->gen], 0, ENDED_SLOTS * sizeof(uint64_t));
+      t->nended[t->gen] = 0;
+    }
+    t->ended[t->gen][ended_slot(t->ended[t->gen], h)] = h;
+    t->nended[t->gen]++;
+  }
+  es_calls_remove(t, c);
+}
+
+int es_calls_ended(const struct es_calls *t, const char *id) {
+  uint64_t h = hash_id(id);
+  if (h == 0)
+    h = 1;
+  for (int g = 0; g < 2; g++)
+    if (t->ended[g][ended_slot(t->ended[g], h)] == h)
+      return 1;
+  return 0;
 }
 
 size_t es_calls_count(const struct es_calls *t) { return t->count; }

@@ -16,6 +16,10 @@
 
 struct es_callstate;
 
+/* Final lines of a call remembered to recognise one that is sent again
+ * (a platform resending what was not acknowledged): es_call_seen(). */
+#define ES_CALL_RECENT 32
+
 struct es_call {
   char id[ES_CALL_ID_MAX + 1];
   char *agent;          /* owned, or NULL */
@@ -28,6 +32,8 @@ struct es_call {
   uint64_t alerts;      /* alerts raised */
   double call_t;        /* call time of the latest line (es_call_line_time()) */
   struct es_callstate *state; /* owned: heat, counts, sequences (engine.h); NULL until a hit */
+  uint64_t recent[ES_CALL_RECENT]; /* es_line_key() of the latest final lines; 0: none */
+  unsigned recent_pos;  /* where the next one goes */
   unsigned has_ts : 1;  /* a line with "ts" was seen */
   unsigned started : 1; /* a "start" line was received */
   void *owner;          /* the caller's: e.g. the connection streaming it */
@@ -58,8 +64,27 @@ int es_call_set_meta(struct es_call *c, const struct es_event *start);
  * opened there; `earshot replay`, which has no clock, passes NAN). */
 double es_call_line_time(struct es_call *c, const struct es_event *ev, double elapsed);
 
+/* What names a final line whatever connection sends it: its speaker, its
+ * seq (else its ts) and its text. 0 when it has neither seq nor ts: such a
+ * line cannot be told from a new one that says the same. */
+uint64_t es_line_key(const struct es_event *ev);
+
+/* Whether a line with `key` (es_line_key(), not 0) is among the call's
+ * last ES_CALL_RECENT final lines; if it is not, it is remembered as the
+ * latest. */
+int es_call_seen(struct es_call *c, uint64_t key);
+
 /* Removes and frees the call. */
 void es_calls_remove(struct es_calls *t, struct es_call *c);
+
+/* Calls ended by their client ("end") that es_calls_ended() recognises:
+ * at least the last ES_CALLS_ENDED, at most twice as many. */
+#define ES_CALLS_ENDED 4096
+
+/* Removes and frees the call like es_calls_remove(), remembering that it
+ * ended: a later line naming it is late or sent again, not a new call. */
+void es_calls_end(struct es_calls *t, struct es_call *c);
+int es_calls_ended(const struct es_calls *t, const char *id);
 
 size_t es_calls_count(const struct es_calls *t);
 

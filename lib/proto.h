@@ -84,7 +84,10 @@ void es_decoder_set_fast(struct es_decoder *d, int on);
 uint64_t es_decoder_fast_lines(const struct es_decoder *d);
 
 /* Decodes line[0..len) (no trailing newline; a trailing \r is ignored).
- * Returns 0 and fills *ev, or a negative es_err and fills *err. */
+ * Returns 0 and fills *ev, or a negative es_err and fills *err; then
+ * ev->has_seq and ev->seq still give the line's "seq" when it was a JSON
+ * object with a valid one (so that its error record and ack can name it),
+ * and nothing else in *ev is meaningful. */
 int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct es_event *ev,
                     struct es_proto_error *err);
 

@@ -60,11 +60,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SEARCH] =
         "INSERT INTO alert_search (rowid, text, matched, tip, rule_id)"
         " VALUES (?1, ?2, ?3, ?4, ?5)",
+    /* A start with no attributes (a call resumed after a restart, or
+     * after it was closed as abandoned) keeps the ones stored. */
     [ST_CALL_START] =
         "INSERT INTO calls (call_id, attributes, agent, queue, started)"
         " VALUES (?1, ?2, ?3, ?4, ?5)"
         " ON CONFLICT (call_id) DO UPDATE SET"
-        " attributes = excluded.attributes,"
+        " attributes = iif(excluded.attributes = '{}', calls.attributes, excluded.attributes),"
         " agent = coalesce(excluded.agent, calls.agent),"
         " queue = coalesce(excluded.queue, calls.queue),"
         " started = min(coalesce(calls.started, excluded.started), excluded.started),"
@@ -90,7 +92,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         " alert_count, peak_heat, final_heat, hits_by_category, backup_raised, deescalated)"
         " VALUES (?1, ?10, ?11, ?12, ?13, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
         " ON CONFLICT (call_id) DO UPDATE SET"
-        " attributes = excluded.attributes,"
+        " attributes = iif(excluded.attributes = '{}', calls.attributes, excluded.attributes),"
         " agent = coalesce(excluded.agent, calls.agent),"
         " queue = coalesce(excluded.queue, calls.queue),"
         " started = min(coalesce(calls.started, excluded.started), excluded.started),"

@@ -77,21 +77,21 @@ static void test_tcp_needs_token(void) {
   cJSON_Delete(m);
   it_expect_seq(ok, "ack", 1);
 
-  /* No hello, a wrong token, garbage: each gets auth_required or the
-   * decode error, and is closed; nothing it sent is processed. */
+  /* No hello, a wrong token, garbage: each gets auth_required (the log
+   * says what was wrong with a line that did not decode) and is closed;
+   * nothing it sent is processed. */
   const char *bad[] = {
     "{\"call_id\":\"tcp-2\",\"speaker\":\"agent\",\"text\":\"the zebra crossing\"}",
     "{\"type\":\"hello\",\"token\":\"" TOKEN "x\"}",
     "{\"type\":\"hello\",\"token\":\"correct-horse-battery-stapl\"}",
     "not json at all",
   };
-  const char *codes[] = {"auth_required", "auth_required", "auth_required", "invalid_json"};
   for (int i = 0; i < 4; i++) {
     struct it_conn *c = tcp_connect(port);
     ASSERT_EQ(it_sendf(c, "%s", bad[i]), 0);
     ASSERT_EQ(it_sendf(c, "{\"call_id\":\"tcp-bad\",\"speaker\":\"agent\",\"text\":\"the zebra crossing\"}"), 0);
     m = it_expect(c, "error", -1, NULL, NULL);
-    ASSERT_STR_EQ(it_jstr(m, "code"), codes[i]);
+    ASSERT_STR_EQ(it_jstr(m, "code"), "auth_required");
     cJSON_Delete(m);
     expect_closed(c);
     it_close(c);

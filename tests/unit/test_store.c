@@ -965,11 +965,18 @@ static void test_call_resume(void) {
   /* the daemon restarts; the platform sends the start again */
   struct es_call_start again = {"c1", "{\"a\":2}", NULL, "q2", 160.0};
   ASSERT_EQ(es_store_put_call_start(s, &again), 0);
+  /* ...or only goes on with its lines: the call is opened again with no
+   * metadata, which keeps what is stored. */
+  struct es_call_start bare = {"c1", NULL, NULL, NULL, 170.0};
+  ASSERT_EQ(es_store_put_call_start(s, &bare), 0);
+  struct es_call_start whole = {"c1", NULL, NULL, NULL, 180.0};
+  struct es_call_end whole_end = {"c1", 190.0, ES_END_ENDED, 0, 0.0, 0.0, NULL, 0, 0};
+  ASSERT_EQ(es_store_put_call(s, &whole, &whole_end), 0);
   es_store_close(s);
   sqlite3 *db = raw_open(path);
   expect_text(db, "SELECT started || ' ' || agent || ' ' || queue || ' ' || attributes || ' ' || "
-                  "coalesce(ended, end_reason, 'open') FROM calls",
-              "100.0 agent-1 q2 {\"a\":2} open");
+                  "coalesce(end_reason, 'open') FROM calls",
+              "100.0 agent-1 q2 {\"a\":2} ended");
   sqlite3_close(db);
   remove_db(path);
 }
