@@ -108,11 +108,103 @@ static void test_table(void) {
   es_calls_free(NULL);
 }
 
+static void utterance(struct es_event *ev, int64_t seq, int has_seq, double ts, const char *text) {
+  memset(ev, 0, sizeof(*ev));
+  ev->type = ES_EV_UTTERANCE;
+  ev->call_id = "c-1";
+  ev->speaker = ES_SPEAKER_CUSTOMER;
+  ev->text = text;
+  ev->text_len = strlen(text);
+  ev->seq = seq;
+  ev->has_seq = (unsigned)has_seq;
+  ev->ts = ts;
+  ev->has_ts = 1;
+}
+
+/* A line sent again is recognised among the call's last ES_CALL_RECENT;
+ * one that differs in speaker, seq or text is not. */
+static void test_seen(void) {
+  struct es_calls *t = es_calls_new(10);
+  struct es_call *c;
+  struct es_event ev;
+  int created;
+  char text[64];
+
+  ASSERT_EQ(es_calls_open(t, "c-1", 1.0, &c, &created), 0);
+  utterance(&ev, 7, 1, 3.5, "I want your manager");
+  uint64_t k = es_line_key(&ev);
+  ASSERT(k != 0);
+  ASSERT_EQ(es_call_seen(c, k), 0);
+  ASSERT_EQ(es_call_seen(c, k), 1);
+  /* Each field counts: seq, text (same length too), speaker; ts only
+   * without a seq. */
+  utterance(&ev, 8, 1, 3.5, "I want your manager");
+  ASSERT(es_line_key(&ev) != k);
+  utterance(&ev, 7, 1, 3.5, "I want your managex");
+  ASSERT(es_line_key(&ev) != k);
+  utterance(&ev, 7, 1, 9.0, "I want your manager");
+  ASSERT_EQ(es_line_key(&ev), k);
+  ev.speaker = ES_SPEAKER_AGENT;
+  ASSERT(es_line_key(&ev) != k);
+  utterance(&ev, 0, 0, 3.5, "I want your manager");
+  uint64_t kt = es_line_key(&ev);
+  ASSERT(kt != 0 && kt != k);
+  ev.ts = 3.25;
+  ASSERT(es_line_key(&ev) != kt);
+  ev.has_ts = 0;
+  ASSERT_EQ(es_line_key(&ev), 0);
+
+  /* The window: the last ES_CALL_RECENT lines, the first forgotten after. */
+  for (int i = 0; i < ES_CALL_RECENT; i++) {
+    snprintf(text, sizeof(text), "line %d", i);
+    utterance(&ev, 100 + i, 1, 0, text);
+    ASSERT_EQ(es_call_seen(c, es_line_key(&ev)), 0);
+  }
+  ASSERT_EQ(es_call_seen(c, k), 0); /* pushed out, remembered again */
+  utterance(&ev, 100 + ES_CALL_RECENT - 1, 1, 0, "line 31");
+  ASSERT_EQ(es_call_seen(c, es_line_key(&ev)), 1);
+  es_calls_free(t);
+}
+
+/* Calls closed by es_calls_end() are recognised, at least the last
+ * ES_CALLS_ENDED of them; others are not. */
+static void test_ended(void) {
+  struct es_calls *t = es_calls_new(10);
+  struct es_call *c;
+  int created;
+  char id[32];
+
+  ASSERT_EQ(es_calls_open(t, "gone", 1.0, &c, &created), 0);
+  es_calls_end(t, c);
+  ASSERT_EQ(es_calls_count(t), 0);
+  ASSERT(es_calls_find(t, "gone") == NULL);
+  ASSERT_EQ(es_calls_ended(t, "gone"), 1);
+  ASSERT_EQ(es_calls_ended(t, "other"), 0);
+  ASSERT_EQ(es_calls_open(t, "removed", 1.0, &c, &created), 0);
+  es_calls_remove(t, c);
+  ASSERT_EQ(es_calls_ended(t, "removed"), 0);
+
+  for (int i = 0; i < 3 * ES_CALLS_ENDED; i++) {
+    snprintf(id, sizeof(id), "c-%d", i);
+    ASSERT_EQ(es_calls_open(t, id, 1.0, &c, &created), 0);
+    es_calls_end(t, c);
+    if (i >= ES_CALLS_ENDED) {
+      snprintf(id, sizeof(id), "c-%d", i - ES_CALLS_ENDED + 1);
+      ASSERT_EQ(es_calls_ended(t, id), 1);
+    }
+  }
+  ASSERT_EQ(es_calls_ended(t, "gone"), 0); /* forgotten, memory bounded */
+  ASSERT_EQ(es_calls_ended(t, "c-0"), 0);
+  es_calls_free(t);
+}
+
 int main(void) {
   (void)es_test_failures_;
   RUN(test_meta_empty);
   RUN(test_meta_fields);
   RUN(test_table);
+  RUN(test_seen);
+  RUN(test_ended);
   fprintf(stderr, "test_calls: all passed\n");
   return 0;
 }
