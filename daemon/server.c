@@ -668,10 +668,12 @@ static void split_lines(struct esd_conn *c, const char *p, size_t n) {
   while (p < end && !c->closing) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     size_t seg = (size_t)((nl ? nl : end) - p);
+    /* A line's \r\n ending is not part of it (the decoder drops the \r). */
+    size_t body = seg - (nl && seg > 0 && p[seg - 1] == '\r');
 
     if (c->discarding) {
       c->discarding += seg;
-    } else if (c->line_len + seg > max) {
+    } else if (c->line_len + body > max) {
       c->discarding = c->line_len + seg;
       c->line_len = 0;
     } else if (nl && c->line_len == 0) {
@@ -681,8 +683,8 @@ static void split_lines(struct esd_conn *c, const char *p, size_t n) {
         size_t cap = c->line_cap ? c->line_cap : 1024;
         while (cap < c->line_len + seg)
           cap *= 2;
-        if (cap > max)
-          cap = max;
+        if (cap > max + 1) /* room for a \r after the longest line */
+          cap = max + 1;
         char *nbuf = realloc(c->line, cap);
         if (nbuf == NULL) {
           esd_error("server", "conn %" PRIu64 ": out of memory for a partial line; closing", c->id);

@@ -144,6 +144,15 @@ static void test_bad_lines(void) {
     ASSERT_EQ(it_jint(m, "line"), lineno);
     cJSON_Delete(m);
     it_str_free(&s);
+    /* Its \r\n ending is not counted. */
+    sized_line(&s, MAX_LINE, 9002);
+    it_str_add(&s, "\r\n", 2);
+    ASSERT_EQ(it_send(c, s.p, s.len), 0);
+    lineno++;
+    m = it_expect(c, "alert", -1, NULL, NULL);
+    ASSERT_EQ(it_jint(m, "seq"), 9002);
+    cJSON_Delete(m);
+    it_str_free(&s);
 
     sized_line(&s, MAX_LINE + 1, 9001);
     it_str_add(&s, "\n", 1);
@@ -189,11 +198,12 @@ static void test_bad_lines(void) {
   ASSERT_EQ(it_jint(st, "errors"), total);
   cJSON_Delete(st);
 
-  /* The good lines are all in the database, the bad ones raised nothing. */
+  /* The good lines (and the two sized ones that fit) are all in the
+   * database, the bad ones raised nothing. */
   it_close(c);
   ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
   sqlite3 *db = it_db_open(d.db);
-  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts", NULL), good_seq + 1);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts", NULL), good_seq + 2);
   ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts WHERE call_id <> 'err-call'", NULL), 0);
   sqlite3_close(db);
   it_daemon_cleanup(&d);
