@@ -3,6 +3,7 @@
 #define ES_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "earshot.h"
 
@@ -19,6 +20,11 @@ int es_cli_load_rules(char *const *paths, size_t npaths, const struct es_rules_o
 
 void es_cli_print_diags(const struct es_diags *d);
 
+/* fflush(stdout), for a command that must show its output before what it
+ * says on stderr, or at once. A write error is not reported here: main()
+ * reports it once, at the end, with the errno of the first failed flush. */
+void es_cli_flush_stdout(void);
+
 int es_cmd_rules(int argc, char **argv);
 int es_cmd_replay(int argc, char **argv);
 int es_cmd_send(int argc, char **argv);
@@ -27,13 +33,33 @@ int es_cmd_reload(int argc, char **argv);
 int es_cmd_sentiment(int argc, char **argv); /* cmd_sentiment.c, docs/sentiment.md */
 
 /* The analysts' verbs over the alert store (cmd_query.c, docs/analysts.md):
- * alerts, calls, call, agents, search, purge, and ack --db; argv[0] is the
- * verb. es_cli_is_query_verb() claims all but ack, which es_cmd_ack()
- * dispatches (it calls es_cmd_query() for the database form). */
+ * alerts, calls, call, agents, search, purge and ack; argv[0] is the verb.
+ * ack reads its arguments there and marks through earshotd
+ * (es_cli_ack_socket()) unless --db is given or earshotd cannot be
+ * reached, then in the database directly. */
 int es_cli_is_query_verb(const char *name);
 int es_cmd_query(int argc, char **argv);
 int es_cmd_rules_stats(int argc, char **argv); /* `earshot rules stats` */
 int es_cmd_tail(int argc, char **argv);
-int es_cmd_ack(int argc, char **argv);       /* through earshotd, else the database */
+
+/* The most alert ids one `earshot ack` takes, through earshotd or not. */
+#define ES_CLI_ACK_MAX_IDS 40
+
+/* One `earshot ack`, its arguments checked (all borrowed). */
+struct es_cli_ack {
+  const int64_t *ids; /* distinct, each >= 1 */
+  size_t nids;        /* 1..ES_CLI_ACK_MAX_IDS */
+  const char *mark;   /* "taken", "resolved" or "false_positive" */
+  const char *by;     /* who marks; NULL: nobody named */
+  const char *note;   /* may be NULL */
+  const char *socket; /* NULL: the default socket */
+};
+
+/* Sends the marks to earshotd (cmd_tail.c) and prints "alert N marked MARK
+ * by NAME" for each one it confirms. Returns 0 when every mark was
+ * committed, 1 when earshotd refused one or did not confirm them (said on
+ * stderr), -1 with errno set when earshotd cannot be reached (nothing was
+ * sent or printed). */
+int es_cli_ack_socket(const struct es_cli_ack *req);
 
 #endif

@@ -185,7 +185,7 @@ int es_cmd_send(int argc, char **argv) {
     if (a > acked)
       acked = a;
   }
-  fflush(stdout);
+  es_cli_flush_stdout();
   fprintf(stderr, "earshot send: %lld lines sent and acknowledged, %lld alerts, %lld errors\n",
           rd.lineno, alerts, errors);
   rc = 0;

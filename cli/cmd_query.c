@@ -3,8 +3,8 @@
  * (docs/analysts.md):
  *   earshot alerts | calls | call ID | agents | search WORDS...
  *   earshot purge --older-than AGE      (retention, read-write)
- *   earshot ack ID... --taken|--resolved|--false-positive   (read-write; the
- *                                       database form of cmd_tail.c's ack)
+ *   earshot ack ID... --taken|--resolved|--false-positive   (through
+ *                                       earshotd, cmd_tail.c; else read-write)
  *   earshot rules stats                 (called from cmd_rules.c)
  *
  * Queries open the store read-only (PRAGMA query_only), run one statement
@@ -20,8 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "cli.h"
 #include "defaults.h"
@@ -37,11 +41,14 @@
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 /* Options; each verb accepts a subset (allowed_opts). */
 enum opt {
   O_DB, O_FORMAT, O_SINCE, O_UNTIL, O_AGENT, O_QUEUE, O_RULE, O_CATEGORY, O_SEVERITY,
   O_CALL, O_LIMIT, O_WIDE, O_SPEAKER, O_MARK, O_RANK, O_FTS, O_OLDER, O_DRY_RUN,
-  O_TAKEN, O_RESOLVED, O_FALSE_POSITIVE, O_BY, O_NOTE, O_HELP, O_COUNT
+  O_TAKEN, O_RESOLVED, O_FALSE_POSITIVE, O_BY, O_NOTE, O_SOCKET, O_HELP, O_COUNT
 };
 
 #define BIT(o) (1u << (o))
@@ -52,25 +59,69 @@ enum opt {
 
 enum verb { V_ALERTS, V_CALLS, V_CALL, V_AGENTS, V_SEARCH, V_RULES_STATS, V_PURGE, V_ACK };
 
+/* What `--help` says of each verb, between its usage line and the options
+ * all verbs share; docs/analysts.md says the same at more length. */
 static const struct verb_info {
   const char *name;
   unsigned opts;
   const char *usage;
+  const char *help;
 } verbs[] = {
   [V_ALERTS] = {"alerts", COMMON | FILTERS | BIT(O_LIMIT) | BIT(O_SPEAKER) | BIT(O_MARK),
-                "alerts [FILTERS] [--speaker agent|customer] [--mark MARK|none]"},
-  [V_CALLS] = {"calls", COMMON | FILTERS | BIT(O_LIMIT), "calls [FILTERS]"},
-  [V_CALL] = {"call", COMMON, "call CALL_ID"},
-  [V_AGENTS] = {"agents", COMMON | FILTERS | BIT(O_LIMIT), "agents [FILTERS]"},
+                "alerts [FILTERS] [--speaker agent|customer] [--mark MARK]",
+                "Alerts, newest first, with their latest feedback mark.\n"
+                "  --speaker agent|customer  lines said by them\n"
+                "  --mark MARK               alerts whose latest mark is MARK: taken, resolved,\n"
+                "                            false_positive (or false-positive), or none (not\n"
+                "                            marked)\n"},
+  [V_CALLS] = {"calls", COMMON | FILTERS | BIT(O_LIMIT), "calls [FILTERS]",
+               "Calls with their summaries, newest first. With --rule, --category or\n"
+               "--severity: the calls that had such an alert, and `alerts` counts only those.\n"},
+  [V_CALL] = {"call", COMMON, "call CALL_ID [--format F] [--wide] [--db PATH]",
+              "One call's timeline: its summary (its row in calls), then every alert of the\n"
+              "call in the order raised, with the heat after each. --format json prints one\n"
+              "object {\"call\": ..., \"alerts\": [...]}; ndjson {\"call\": ...} then one\n"
+              "{\"alert\": ...} a line; csv the alerts only. An id with neither a call row nor\n"
+              "alerts exits 1.\n"},
+  [V_AGENTS] = {"agents", COMMON | FILTERS | BIT(O_LIMIT), "agents [FILTERS]",
+                "Per agent, for the calls that started in the period, most alerts first:\n"
+                "calls, alerts (only those that pass --rule, --category, --severity), serious,\n"
+                "backups, escalated, deescalated, deescalation_rate, and one column per\n"
+                "category (at most 20).\n"},
   [V_SEARCH] = {"search", COMMON | FILTERS | BIT(O_LIMIT) | BIT(O_RANK) | BIT(O_FTS),
-                "search [FILTERS] [--rank] [--fts] WORDS..."},
-  [V_RULES_STATS] = {"rules stats", COMMON | FILTERS | BIT(O_LIMIT), "rules stats [FILTERS]"},
+                "search [FILTERS] [--rank] [--fts] WORDS...",
+                "Full-text search over the stored alert text (the line, the matched words, the\n"
+                "tip and the rule id), newest first, with a snippet of each hit. Every word\n"
+                "must appear, in any order and case, accents ignored; a word ending in * is a\n"
+                "prefix; punctuation and words like OR are just text.\n"
+                "  --rank  best match first instead of newest first\n"
+                "  --fts   WORDS are an FTS5 query: \"a phrase\", OR, NOT, NEAR(a b),\n"
+                "          text:word for one column (text, matched, tip, rule_id); a malformed\n"
+                "          one exits 2\n"},
+  [V_RULES_STATS] = {"rules stats", COMMON | FILTERS | BIT(O_LIMIT), "rules stats [FILTERS]",
+                     "Per rule that fired, most hits first: hits, calls, reviewed (alerts with a\n"
+                     "mark), false_positives (latest mark false_positive), fp_rate, last_hit.\n"},
   [V_PURGE] = {"purge", BIT(O_DB) | BIT(O_FORMAT) | BIT(O_OLDER) | BIT(O_DRY_RUN) | BIT(O_HELP),
-               "purge --older-than AGE [--dry-run]"},
+               "purge --older-than AGE [--dry-run] [--format F] [--db PATH]",
+               "Deletes alerts older than AGE, with their feedback marks and search-index\n"
+               "entries, and calls that ended (or, never ended, started) before then; prints\n"
+               "what it deleted.\n"
+               "  --older-than AGE  30d, 12h, 2w... or a time (2026-01-01, as in the filters)\n"
+               "  --dry-run         only count what would go (read-only)\n"},
   [V_ACK] = {"ack",
-             BIT(O_DB) | BIT(O_TAKEN) | BIT(O_RESOLVED) | BIT(O_FALSE_POSITIVE) | BIT(O_BY) |
-                 BIT(O_NOTE) | BIT(O_HELP),
-             "ack ALERT_ID... --taken|--resolved|--false-positive [--by NAME] [--note TEXT]"},
+             BIT(O_DB) | BIT(O_SOCKET) | BIT(O_TAKEN) | BIT(O_RESOLVED) |
+                 BIT(O_FALSE_POSITIVE) | BIT(O_BY) | BIT(O_NOTE) | BIT(O_HELP),
+             "ack ALERT_ID... --taken|--resolved|--false-positive [--by NAME] [--note TEXT]\n"
+             "                   [--socket PATH | --db PATH]",
+             "Stores a feedback mark on each alert (the id column of `earshot alerts`, the #id\n"
+             "of `earshot tail`), at most " STR(ES_CLI_ACK_MAX_IDS) " ids at once.\n"
+             "  --taken, --resolved, --false-positive  the mark: exactly one\n"
+             "  --by NAME      who marks (default: $USER, else your login name)\n"
+             "  --note TEXT    a note, masked like transcript text\n"
+             "  --socket PATH  earshotd's socket (default <home>/earshotd.sock). Through\n"
+             "                 earshotd (the default) every `earshot tail` sees the mark at once.\n"
+             "  --db PATH      write to the database directly, all the marks or none (also\n"
+             "                 what happens when earshotd cannot be reached)\n"},
 };
 
 static const struct option longopts[] = {
@@ -97,6 +148,7 @@ static const struct option longopts[] = {
   {"false-positive", no_argument, NULL, O_FALSE_POSITIVE},
   {"by", required_argument, NULL, O_BY},
   {"note", required_argument, NULL, O_NOTE},
+  {"socket", required_argument, NULL, O_SOCKET},
   {"help", no_argument, NULL, O_HELP},
   {NULL, 0, NULL, 0},
 };
@@ -104,11 +156,9 @@ static const struct option longopts[] = {
 static const char *const filters_help =
     "FILTERS: --since TIME --until TIME --agent NAME --queue NAME --rule ID (or a glob,\n"
     "  e.g. 'agent.*') --category NAME --severity LEVEL (that level and above)\n"
-    "  --call ID --limit N (0: no limit)\n"
+    "  --call ID --limit N (0: no limit; alerts, calls and search show 1000 by default)\n"
     "TIME: 2026-11-24, 2026-11-24T10:00:00Z (UTC unless an offset is given), unix\n"
-    "  seconds, or an age: 90m, 24h, 7d, 2w; also now, today, yesterday (UTC)\n"
-    "Output: --format table|csv|json|ndjson (default table), --wide (no cell limit),\n"
-    "  --db PATH (default <home>/earshot.db). See docs/analysts.md.\n";
+    "  seconds, or an age: 90m, 24h, 7d, 2w; also now, today, yesterday (UTC)\n";
 
 struct args {
   enum verb verb;
@@ -123,7 +173,8 @@ struct args {
   double older_than;
   int has_older;
   int ack_mark;    /* enum es_mark, or -1 */
-  const char *by, *note;
+  int ack_opt;     /* the option that gave it */
+  const char *by, *note, *socket;
   char **rest;     /* positional arguments */
   int nrest;
 };
@@ -148,15 +199,22 @@ static int usage_error(const struct args *a, const char *fmt, ...) {
   return EXIT_USAGE;
 }
 
+/* The output and database options of the verbs that take them. */
+static void output_help(FILE *f, unsigned opts) {
+  if (opts & BIT(O_FORMAT))
+    fprintf(f, "Output: --format table|csv|json|ndjson (default table)%s\n",
+            opts & BIT(O_WIDE) ? ", --wide (no limit\n  on the width of a table cell; else 60 columns)" : "");
+  fputs("--db PATH: the alert store (default <home>/earshot.db; <home> is $EARSHOT_HOME,\n"
+        "  else /var/lib/earshot for root, else $XDG_STATE_HOME/earshot, else\n"
+        "  $HOME/.local/state/earshot, else /tmp/earshot-UID). See docs/analysts.md.\n",
+        f);
+}
+
 static void print_help(enum verb v) {
   printf("usage: earshot %s\n", verbs[v].usage);
+  fputs(verbs[v].help, stdout);
   if (verbs[v].opts & BIT(O_SINCE)) fputs(filters_help, stdout);
-  if (v == V_PURGE)
-    puts("AGE: 30d, 12h, 2w... or a time (2026-01-01). Deletes older alerts, their marks,\n"
-         "and calls that ended before it; --dry-run only counts them.");
-  if (v == V_ACK)
-    puts("Stores a feedback mark on each alert (ids from `earshot alerts`);\n"
-         "--by defaults to $USER. Writes to the database given by --db.");
+  output_help(stdout, verbs[v].opts);
 }
 
 /* Checks name against a NULL-terminated list; on failure says which
@@ -172,6 +230,36 @@ static int one_of(const struct args *a, const char *what, const char *name,
   return -1;
 }
 
+/* getopt_long() returns '?' alike for an unknown option, an ambiguous
+ * abbreviation and a value given to a flag that takes none: says which. */
+static int bad_option(const struct args *a, const char *arg) {
+  const char *name = arg + 2, *eq = strchr(name, '=');
+  size_t len = eq ? (size_t)(eq - name) : strlen(name);
+  const struct option *exact = NULL, *prefix = NULL;
+  int prefixes = 0;
+  char list[512];
+  size_t used = 0;
+  if (strncmp(arg, "--", 2) != 0 || len == 0)
+    return usage_error(a, "unknown option \"%s\"", arg);
+  for (const struct option *o = longopts; o->name; o++) {
+    if (strncmp(o->name, name, len) != 0) continue;
+    if (o->name[len] == '\0') exact = o;
+    prefix = o;
+    prefixes++;
+  }
+  if (exact == NULL && prefixes == 1) exact = prefix;
+  if (exact && eq && exact->has_arg == no_argument)
+    return usage_error(a, "option --%s takes no value", exact->name);
+  if (exact || prefixes == 0) return usage_error(a, "unknown option \"%s\"", arg);
+  list[0] = '\0';
+  for (const struct option *o = longopts; o->name; o++) {
+    if (strncmp(o->name, name, len) != 0 || used >= sizeof list) continue;
+    int n = snprintf(list + used, sizeof list - used, "%s--%s", used ? ", " : "", o->name);
+    if (n > 0) used += (size_t)n;
+  }
+  return usage_error(a, "ambiguous option --%.*s (could be %s)", (int)len, name, list);
+}
+
 static int parse_args(struct args *a, int argc, char **argv) {
   static const char *const severities[] = {"info", "low", "medium", "high", "critical", NULL};
   static const char *const formats[] = {"table", "csv", "json", "ndjson", NULL};
@@ -184,7 +272,7 @@ static int parse_args(struct args *a, int argc, char **argv) {
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-    if (c == '?') return usage_error(a, "unknown option \"%s\"", argv[optind - 1]);
+    if (c == '?') return bad_option(a, argv[optind - 1]);
     if (c == ':') return usage_error(a, "option \"%s\" needs a value", argv[optind - 1]);
     if (!(verbs[a->verb].opts & BIT(c)))
       return usage_error(a, "--%s does not apply to `earshot %s`", longopts[c].name,
@@ -244,15 +332,21 @@ static int parse_args(struct args *a, int argc, char **argv) {
     case O_TAKEN:
     case O_RESOLVED:
     case O_FALSE_POSITIVE: {
-      int m = c == O_TAKEN ? ES_MARK_TAKEN
-              : c == O_RESOLVED ? ES_MARK_RESOLVED : ES_MARK_FALSE_POSITIVE;
-      if (a->ack_mark >= 0 && a->ack_mark != m)
-        return usage_error(a, "give one of --taken, --resolved, --false-positive");
-      a->ack_mark = m;
+      static const int mark_of[] = {[O_TAKEN] = ES_MARK_TAKEN, [O_RESOLVED] = ES_MARK_RESOLVED,
+                                    [O_FALSE_POSITIVE] = ES_MARK_FALSE_POSITIVE};
+      if (a->ack_mark >= 0 && a->ack_mark != mark_of[c])
+        return usage_error(a, "--%s and --%s conflict: give one of --taken, --resolved,"
+                              " --false-positive", longopts[a->ack_opt].name, longopts[c].name);
+      a->ack_mark = mark_of[c];
+      a->ack_opt = c;
       break;
     }
-    case O_BY: a->by = optarg; break;
+    case O_BY:
+      if (optarg[0] == '\0') return usage_error(a, "--by needs a name");
+      a->by = optarg;
+      break;
     case O_NOTE: a->note = optarg; break;
+    case O_SOCKET: a->socket = optarg; break;
     case O_HELP: print_help(a->verb); return -1;
     case O_COUNT: break;
     }
@@ -284,6 +378,17 @@ static int open_store(struct args *a, int read_only, struct es_store **out) {
             "earshotd creates it when it starts. To read another one, give --db PATH,\n"
             "or set EARSHOT_HOME to the directory that holds earshot.db.\n",
             a->db, strerror(errno));
+    return EXIT_FAIL;
+  }
+  /* SQLite would call a directory "disk I/O error", and would make an
+   * empty file into a new store (read-write) or call it an old one. */
+  if (S_ISDIR(sb.st_mode)) {
+    fprintf(stderr, "earshot: %s is a directory, not an alert database (give the path of the"
+                    " file, e.g. %s/earshot.db)\n", a->db, a->db);
+    return EXIT_FAIL;
+  }
+  if (S_ISREG(sb.st_mode) && sb.st_size == 0) {
+    fprintf(stderr, "earshot: %s: empty file, not an earshot store\n", a->db);
     return EXIT_FAIL;
   }
   es_store_opts_init(&opts);
@@ -410,9 +515,11 @@ static void out_opts(const struct args *a, struct es_out_opts *o) {
   o->json_columns = json_columns;
 }
 
-/* Runs q and prints its rows (at most `limit` when > 0). */
+/* Runs q and prints its rows (at most `limit` when > 0); when there were
+ * more, says on stderr that it showed "the <which> <limit> <what>": which
+ * says how q orders them ("newest", "first"). */
 static int run_list(struct args *a, struct es_store *s, struct sql *q, long long limit,
-                    const char *what) {
+                    const char *which, const char *what) {
   struct es_out_opts oo;
   struct sink k = {NULL, limit, 0, 0};
   int rc;
@@ -431,13 +538,14 @@ static int run_list(struct args *a, struct es_store *s, struct sql *q, long long
     return query_failed(a, s);
   }
   if (es_out_finish(k.out) != 0) {
-    fprintf(stderr, "earshot: cannot write the output: %s\n", strerror(errno));
+    /* A write error is reported once, by main(). */
+    if (!ferror(stdout)) fprintf(stderr, "earshot: out of memory\n");
     es_out_free(k.out);
     return EXIT_FAIL;
   }
   es_out_free(k.out);
   if (k.more)
-    fprintf(stderr, "earshot: showing the newest %lld %s; --limit N for more (0: all)\n",
+    fprintf(stderr, "earshot: showing the %s %lld %s; --limit N for more (0: all)\n", which,
             limit, what);
   return EXIT_OK;
 }
@@ -506,7 +614,7 @@ static int cmd_alerts(struct args *a, struct es_store *s) {
     sql_add(&q, " AND m.mark = ?%d", sql_param(&q, a->mark));
   sql_add(&q, " ORDER BY a.ts DESC, a.id DESC");
   sql_limit(&q, limit);
-  int rc = run_list(a, s, &q, limit, "alerts");
+  int rc = run_list(a, s, &q, limit, "newest", "alerts");
   hint_unknown(a, s);
   return rc;
 }
@@ -521,14 +629,21 @@ static void call_filters(struct sql *q, const struct args *a) {
   if (a->call) sql_add(q, " AND c.call_id = ?%d", sql_param(q, a->call));
 }
 
+/* Conditions on the alerts `a` of a call from --rule, --category and
+ * --severity: which of its alerts `calls` picks and counts. */
+static void counted_alert_filters(struct sql *q, const struct args *a) {
+  struct args only;
+  memset(&only, 0, sizeof only);
+  only.rule = a->rule;
+  only.category = a->category;
+  only.severity = a->severity;
+  alert_filters(q, &only, "a", "c", 0);
+}
+
 static void call_alert_exists(struct sql *q, const struct args *a) {
   if (!a->rule && !a->category && !a->severity) return;
-  struct args only = *a;
-  only.has_since = only.has_until = 0;
-  only.call = NULL;
-  only.agent = only.queue = NULL;
   sql_add(q, " AND EXISTS (SELECT 1 FROM alerts AS a WHERE a.call_id = c.call_id");
-  alert_filters(q, &only, "a", "c", 0);
+  counted_alert_filters(q, a);
   sql_add(q, ")");
 }
 
@@ -539,16 +654,17 @@ static int cmd_calls(struct args *a, struct es_store *s) {
   sql_add(&q,
           "SELECT c.call_id, c.agent, c.queue, " ISO_TIME("c.started") " AS started, "
           ISO_TIME("c.ended") " AS ended, round(c.ended - c.started, 1) AS duration_s,"
-          " c.end_reason,"
-          " (SELECT count(*) FROM alerts AS a WHERE a.call_id = c.call_id) AS alerts,"
-          " round(c.peak_heat, 2) AS peak_heat, round(c.final_heat, 2) AS final_heat,"
+          " c.end_reason, (SELECT count(*) FROM alerts AS a WHERE a.call_id = c.call_id");
+  counted_alert_filters(&q, a);
+  sql_add(&q,
+          ") AS alerts, round(c.peak_heat, 2) AS peak_heat, round(c.final_heat, 2) AS final_heat,"
           " c.backup_raised, c.deescalated, c.hits_by_category"
           " FROM calls AS c WHERE 1");
   call_filters(&q, a);
   call_alert_exists(&q, a);
   sql_add(&q, " ORDER BY coalesce(c.started, c.ended) DESC, c.call_id");
   sql_limit(&q, limit);
-  int rc = run_list(a, s, &q, limit, "calls");
+  int rc = run_list(a, s, &q, limit, "newest", "calls");
   hint_unknown(a, s);
   return rc;
 }
@@ -606,6 +722,18 @@ static int cmd_call(struct args *a, struct es_store *s) {
   if (es_store_query_typed(s, q.text, q.params, q.n, keep_summary, &sum) != 0) {
     summary_free(&sum);
     return query_failed(a, s);
+  }
+  /* Alerts without a call row (its start was never stored) still make a
+   * timeline; neither is no such call, and nothing goes to stdout. */
+  if (!sum.found) {
+    struct one any = {"", 0};
+    if (es_store_query_typed(s, "SELECT 1 FROM alerts WHERE call_id = ?1 LIMIT 1", &id, 1,
+                             one_row, &any) != 0)
+      return query_failed(a, s);
+    if (!any.found) {
+      fprintf(stderr, "earshot: no call \"%s\" in %s\n", id, a->db);
+      return EXIT_FAIL;
+    }
   }
 
   memset(&q, 0, sizeof q);
@@ -672,14 +800,8 @@ static int cmd_call(struct args *a, struct es_store *s) {
     rc = query_failed(a, s);
     goto done;
   }
-  if (es_out_finish(out) != 0) goto done;
+  if (es_out_finish(out) != 0) goto done; /* main() reports write errors */
   if (a->format == ES_OUT_JSON) fputs("}\n", stdout);
-  if (fflush(stdout) != 0) goto done;
-  if (!sum.found && k.seen == 0) {
-    fprintf(stderr, "earshot: no call \"%s\" in %s\n", id, a->db);
-    rc = EXIT_FAIL;
-    goto done;
-  }
   rc = EXIT_OK;
 done:
   es_out_free(out);
@@ -776,7 +898,7 @@ static int cmd_agents(struct args *a, struct es_store *s) {
   sql_add(&q, " FROM cs LEFT JOIN al ON al.call_id = cs.call_id GROUP BY cs.agent"
               " ORDER BY alerts DESC, calls DESC, cs.agent");
   sql_limit(&q, limit);
-  rc = run_list(a, s, &q, limit, "agents");
+  rc = run_list(a, s, &q, limit, "first", "agents (most alerts first)");
   for (int i = 0; i < cats.n; i++) free(cats.names[i]);
   hint_unknown(a, s);
   return rc;
@@ -799,7 +921,7 @@ static int cmd_rules_stats(struct args *a, struct es_store *s) {
   alert_filters(&q, a, "a", "c", calls);
   sql_add(&q, " GROUP BY a.rule_id ORDER BY hits DESC, a.rule_id");
   sql_limit(&q, limit);
-  int rc = run_list(a, s, &q, limit, "rules");
+  int rc = run_list(a, s, &q, limit, "first", "rules (most hits first)");
   hint_unknown(a, s);
   return rc;
 }
@@ -836,9 +958,37 @@ static int fts_words(char **words, int n, char *buf, size_t cap) {
   return len ? 0 : -1;
 }
 
+/* Whether expr is a malformed FTS5 query: it is run against an empty copy
+ * of the store's alert_search table in a private in-memory database, where
+ * nothing but the query itself can fail. Returns 1 with SQLite's message
+ * in msg, 0 when the query is good (or the check could not be made: the
+ * real query then says what is wrong). */
+static int fts_syntax_error(struct es_store *s, const char *expr, char *msg, size_t cap) {
+  struct one table = {"", 0};
+  sqlite3 *mem = NULL;
+  sqlite3_stmt *st = NULL;
+  int bad = 0;
+  if (es_store_query_typed(s, "SELECT sql FROM sqlite_master WHERE name = 'alert_search'", NULL,
+                           0, one_row, &table) != 0 || !table.found)
+    return 0;
+  if (sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+      sqlite3_exec(mem, table.value, NULL, NULL, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2(mem, "SELECT 1 FROM alert_search WHERE alert_search MATCH ?1", -1, &st,
+                         NULL) == SQLITE_OK &&
+      sqlite3_bind_text(st, 1, expr, -1, SQLITE_STATIC) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ERROR) {
+    snprintf(msg, cap, "%s", sqlite3_errmsg(mem));
+    bad = 1;
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(mem);
+  return bad;
+}
+
 static int cmd_search(struct args *a, struct es_store *s) {
   static struct sql q;
   static char expr[FTS_MAX];
+  char why[256];
   long long limit = a->limit < 0 ? DEFAULT_LIMIT : a->limit;
   int rc;
   if (a->nrest < 1) return usage_error(a, "give the words to search for");
@@ -852,6 +1002,11 @@ static int cmd_search(struct args *a, struct es_store *s) {
   } else if (fts_words(a->rest, a->nrest, expr, sizeof expr) != 0) {
     return usage_error(a, "give the words to search for (at most %d bytes)", FTS_MAX / 2);
   }
+  if (fts_syntax_error(s, expr, why, sizeof why)) {
+    fprintf(stderr, "earshot: search: %s\n(the search expression \"%s\" is not valid FTS5 syntax%s)\n",
+            why, expr, a->fts ? "; without --fts the words are searched as they are" : "");
+    return EXIT_USAGE;
+  }
   memset(&q, 0, sizeof q);
   sql_add(&q,
           "SELECT a.id, " ISO_TIME("a.ts") " AS time, a.call_id, c.agent, a.speaker,"
@@ -864,12 +1019,7 @@ static int cmd_search(struct args *a, struct es_store *s) {
   alert_filters(&q, a, "a", "c", 1);
   sql_add(&q, a->rank ? " ORDER BY alert_search.rank, a.ts DESC" : " ORDER BY a.ts DESC, a.id DESC");
   sql_limit(&q, limit);
-  rc = run_list(a, s, &q, limit, "hits");
-  if (rc == EXIT_FAIL && strstr(es_store_errmsg(s), "fts5")) {
-    fprintf(stderr, "(the search expression \"%s\" is not valid FTS5 syntax%s)\n", expr,
-            a->fts ? "; without --fts the words are searched as they are" : "");
-    return EXIT_USAGE;
-  }
+  rc = run_list(a, s, &q, limit, a->rank ? "best" : "newest", "hits");
   hint_unknown(a, s);
   return rc;
 }
@@ -949,37 +1099,32 @@ static int cmd_purge(struct args *a) {
   return rc;
 }
 
-static int cmd_ack(struct args *a) {
+/* Who marks when --by is not given: $USER, else the login name of the
+ * effective user; NULL when neither is known. */
+static const char *user_name(void) {
+  const char *env = getenv("USER");
+  struct passwd *pw;
+  if (env && *env) return env;
+  pw = getpwuid(geteuid());
+  return pw && pw->pw_name && *pw->pw_name ? pw->pw_name : NULL;
+}
+
+/* The marks in the database, all of them or none. */
+static int ack_db(struct args *a, const struct es_cli_ack *req) {
   struct es_store *s = NULL;
-  int64_t ids[256];
   int rc;
-  if (a->ack_mark < 0)
-    return usage_error(a, "give one of --taken, --resolved, --false-positive");
-  if (a->nrest < 1) return usage_error(a, "give the id of the alert (see `earshot alerts`)");
-  if (a->nrest > (int)(sizeof ids / sizeof ids[0]))
-    return usage_error(a, "at most %zu alerts at a time", sizeof ids / sizeof ids[0]);
-  for (int i = 0; i < a->nrest; i++) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(a->rest[i], &end, 10);
-    if (errno || *end || end == a->rest[i] || v <= 0)
-      return usage_error(a, "\"%s\" is not an alert id (a number from `earshot alerts`)",
-                         a->rest[i]);
-    ids[i] = v;
-  }
-  if (a->by == NULL) a->by = getenv("USER");
   if ((rc = open_store(a, 0, &s)) != 0) return rc;
-  /* All the marks or none. */
   if (es_store_begin(s) != 0) {
     rc = query_failed(a, s);
     goto done;
   }
-  for (int i = 0; i < a->nrest; i++) {
-    struct es_mark_rec m = {ids[i], NULL, (enum es_mark)a->ack_mark, a->by, wall_now(), a->note};
+  for (size_t i = 0; i < req->nids; i++) {
+    struct es_mark_rec m = {req->ids[i], NULL, (enum es_mark)a->ack_mark, req->by, wall_now(),
+                            req->note};
     int err = es_store_mark(s, &m, NULL);
     if (err == ES_ENOENT) {
       fprintf(stderr, "earshot: no alert with id %lld in %s (nothing was marked)\n",
-              (long long)ids[i], a->db);
+              (long long)req->ids[i], a->db);
       es_store_rollback(s);
       rc = EXIT_FAIL;
       goto done;
@@ -994,14 +1139,46 @@ static int cmd_ack(struct args *a) {
     rc = query_failed(a, s);
     goto done;
   }
-  for (int i = 0; i < a->nrest; i++)
-    printf("alert %lld marked %s%s%s\n", (long long)ids[i],
-           es_store_mark_name((enum es_mark)a->ack_mark), a->by ? " by " : "",
-           a->by ? a->by : "");
-  rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+  for (size_t i = 0; i < req->nids; i++)
+    printf("alert %lld marked %s%s%s\n", (long long)req->ids[i], req->mark,
+           req->by ? " by " : "", req->by ? req->by : "");
+  rc = EXIT_OK;
 done:
   es_store_close(s);
   return rc;
+}
+
+static int cmd_ack(struct args *a) {
+  int64_t ids[ES_CLI_ACK_MAX_IDS];
+  struct es_cli_ack req = {ids, 0, NULL, a->by, a->note, a->socket};
+  int rc;
+  if (a->ack_mark < 0)
+    return usage_error(a, "give one of --taken, --resolved, --false-positive");
+  if (a->nrest < 1) return usage_error(a, "give the id of the alert (see `earshot alerts`)");
+  if (a->db && a->socket) return usage_error(a, "give --socket or --db, not both");
+  for (int i = 0; i < a->nrest; i++) {
+    char *end;
+    int seen = 0;
+    errno = 0;
+    long long v = strtoll(a->rest[i], &end, 10);
+    if (errno || *end || end == a->rest[i] || v <= 0)
+      return usage_error(a, "\"%s\" is not an alert id (a number from `earshot alerts`)",
+                         a->rest[i]);
+    for (size_t k = 0; k < req.nids; k++) seen |= ids[k] == v;
+    if (seen) continue; /* one mark per alert, however often it is named */
+    if (req.nids == ES_CLI_ACK_MAX_IDS)
+      return usage_error(a, "at most %d ids at once", ES_CLI_ACK_MAX_IDS);
+    ids[req.nids++] = v;
+  }
+  req.mark = es_store_mark_name((enum es_mark)a->ack_mark);
+  if (req.by == NULL) req.by = user_name();
+  if (a->db == NULL) {
+    rc = es_cli_ack_socket(&req);
+    if (rc >= 0) return rc;
+    fprintf(stderr, "earshot ack: earshotd is not reachable (%s); writing to the database "
+                    "directly (subscribers will not be told)\n", strerror(errno));
+  }
+  return ack_db(a, &req);
 }
 
 static int run_verb(enum verb v, int argc, char **argv) {
@@ -1029,11 +1206,9 @@ static int run_verb(enum verb v, int argc, char **argv) {
   return rc;
 }
 
-/* `ack` is not claimed here: es_cmd_ack() (cmd_tail.c) marks through
- * earshotd and calls es_cmd_query() for the database form. */
 int es_cli_is_query_verb(const char *name) {
   for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-    if (i != V_RULES_STATS && i != V_ACK && strcmp(name, verbs[i].name) == 0) return 1;
+    if (i != V_RULES_STATS && strcmp(name, verbs[i].name) == 0) return 1;
   return 0;
 }
 

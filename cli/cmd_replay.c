@@ -205,7 +205,7 @@ int es_cmd_replay(int argc, char **argv) {
     print_fires(&r, ev.call_id, &o, &ev, lineno);
   }
   es_calls_foreach(calls, end_each, &r);
-  fflush(stdout);
+  es_cli_flush_stdout();
   if (got < 0)
     goto done;
   fprintf(stderr, "replay: %lld lines, %lld alerts, %lld errors\n", in.lines, r.nalerts,

@@ -205,7 +205,7 @@ int es_cmd_sentiment(int argc, char **argv) {
     fwrite(out, 1, (size_t)n, stdout);
     nscored++;
   }
-  fflush(stdout);
+  es_cli_flush_stdout();
   if (got < 0)
     goto done;
   fprintf(stderr, "sentiment: %lld lines, %lld utterances scored, %lld errors\n", in.lines,

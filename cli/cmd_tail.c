@@ -1,6 +1,7 @@
 /*
  * cmd_tail.c: `earshot tail`, the supervisor console in the terminal, and
- * `earshot ack` over the socket.
+ * the marks of `earshot ack` over the socket (its arguments are read in
+ * cmd_query.c).
  *
  * tail subscribes to earshotd's feed (docs/protocol.md, "The supervisor
  * feed") and prints one line per alert: time, call, agent, queue,
@@ -155,7 +156,7 @@ static int tail_once(struct tail *t, int quiet) {
         printf("%s\n", line);
       else
         print_alert(t, o);
-      fflush(stdout);
+      es_cli_flush_stdout();
       if (t->count && ++t->shown >= t->count) {
         cJSON_Delete(o);
         rc = 0;
@@ -166,7 +167,7 @@ static int tail_once(struct tail *t, int quiet) {
         printf("%s\n", line);
       else
         print_mark(t, o);
-      fflush(stdout);
+      es_cli_flush_stdout();
     } else if (strcmp(type, "subscribed") == 0) {
       if (t->last_id < 0)
         t->last_id = (long long)jnum(o, "last_id");
@@ -288,127 +289,50 @@ int es_cmd_tail(int argc, char **argv) {
   return rc == 2 ? 1 : 0;
 }
 
-static void ack_usage(FILE *f) {
-  fputs("usage: earshot ack ID... --taken|--resolved|--false-positive [--by NAME] [--note TEXT]\n"
-        "                         [--socket PATH | --db PATH]\n"
-        "Marks alerts (the #id earshot tail shows). Through earshotd (the default), each\n"
-        "mark is stored and every `earshot tail` sees it at once. With --db, or when\n"
-        "earshotd cannot be reached, they are written to the database directly.\n",
-        f);
-}
-
-/* The database path: `earshot ack` of cmd_query.c, with our options. */
-static int ack_db(char **ids, int nids, const char *mark, const char *by, const char *note,
-                  const char *db) {
-  char *v[64];
-  int n = 0;
-  char flag[32];
-  snprintf(flag, sizeof(flag), "--%s", strcmp(mark, "false_positive") == 0 ? "false-positive"
-                                                                            : mark);
-  v[n++] = "ack";
-  for (int i = 0; i < nids && n < 48; i++)
-    v[n++] = ids[i];
-  v[n++] = flag;
-  if (by) {
-    v[n++] = "--by";
-    v[n++] = (char *)by;
-  }
-  if (note) {
-    v[n++] = "--note";
-    v[n++] = (char *)note;
-  }
-  if (db) {
-    v[n++] = "--db";
-    v[n++] = (char *)db;
-  }
-  v[n] = NULL;
-  return es_cmd_query(n, v);
-}
-
-int es_cmd_ack(int argc, char **argv) {
-  static const struct option longopts[] = {
-    {"socket", required_argument, NULL, 's'}, {"db", required_argument, NULL, 'd'},
-    {"taken", no_argument, NULL, 'T'},        {"resolved", no_argument, NULL, 'R'},
-    {"false-positive", no_argument, NULL, 'F'}, {"by", required_argument, NULL, 'b'},
-    {"note", required_argument, NULL, 'n'},   {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-  };
-  const char *sock = NULL, *mark = NULL, *by = NULL, *note = NULL, *db = NULL;
-  int c, fd, rc = 1, nids;
-  char **ids, *end;
-
-  optind = 1;
-  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    switch (c) {
-    case 's': sock = optarg; break;
-    case 'd': db = optarg; break;
-    case 'T': mark = "taken"; break;
-    case 'R': mark = "resolved"; break;
-    case 'F': mark = "false_positive"; break;
-    case 'b': by = optarg; break;
-    case 'n': note = optarg; break;
-    case 'h': ack_usage(stdout); return 0;
-    default: ack_usage(stderr); return 2;
-    }
-  }
-  ids = argv + optind;
-  nids = argc - optind;
-  if (nids < 1 || nids > 40 || mark == NULL) {
-    ack_usage(stderr);
-    return 2;
-  }
-  for (int i = 0; i < nids; i++)
-    if (strtoll(ids[i], &end, 10) < 1 || *end) {
-      fprintf(stderr, "earshot ack: \"%s\" is not an alert id (a whole number >= 1)\n", ids[i]);
-      return 2;
-    }
-  if (db)
-    return ack_db(ids, nids, mark, by, note, db);
-  fd = es_cli_connect(sock, 1);
-  if (fd < 0) {
-    fprintf(stderr, "earshot ack: earshotd is not reachable (%s); writing to the database "
-                    "directly (subscribers will not be told)\n", strerror(errno));
-    return ack_db(ids, nids, mark, by, note, NULL);
-  }
-
+int es_cli_ack_socket(const struct es_cli_ack *req) {
+  static const char hello[] = "{\"type\":\"hello\",\"client\":\"earshot-ack\",\"acks\":true}\n";
   struct es_cli_reader r;
   char *line;
-  static const char hello[] = "{\"type\":\"hello\",\"client\":\"earshot-ack\",\"acks\":true}\n";
-  int confirmed = 0, failed = 0;
+  int confirmed = 0, failed = 0, rc = 1;
+  int fd = es_cli_connect(req->socket, 1);
+
+  if (fd < 0)
+    return -1;
   es_cli_reader_init(&r, fd);
   if (es_cli_write_all(fd, hello, sizeof(hello) - 1) != 0)
     goto broken;
-  for (int i = 0; i < nids; i++) {
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "type", "mark");
-    cJSON_AddNumberToObject(req, "alert_id", (double)strtoll(ids[i], NULL, 10));
-    cJSON_AddStringToObject(req, "mark", mark);
-    if (by)
-      cJSON_AddStringToObject(req, "by", by);
-    if (note)
-      cJSON_AddStringToObject(req, "note", note);
-    cJSON_AddNumberToObject(req, "seq", i + 1);
-    char *text = cJSON_PrintUnformatted(req);
-    cJSON_Delete(req);
+  for (size_t i = 0; i < req->nids; i++) {
+    cJSON *mark = cJSON_CreateObject();
+    cJSON_AddStringToObject(mark, "type", "mark");
+    cJSON_AddNumberToObject(mark, "alert_id", (double)req->ids[i]);
+    cJSON_AddStringToObject(mark, "mark", req->mark);
+    if (req->by)
+      cJSON_AddStringToObject(mark, "by", req->by);
+    if (req->note)
+      cJSON_AddStringToObject(mark, "note", req->note);
+    cJSON_AddNumberToObject(mark, "seq", (double)(i + 1));
+    char *text = cJSON_PrintUnformatted(mark);
+    cJSON_Delete(mark);
     int bad = text == NULL || es_cli_write_all(fd, text, strlen(text)) != 0 ||
               es_cli_write_all(fd, "\n", 1) != 0;
     free(text);
     if (bad)
       goto broken;
   }
-  /* Each mark is confirmed (feed_mark) or refused (error); the ack of the
-   * last seq says the marks are committed. */
+  /* Each mark is confirmed (feed_mark, with the name earshotd stored) or
+   * refused (error); the ack of the last seq says the marks are committed. */
   while (es_cli_read_reply(&r, 30000, &line) == 1) {
     cJSON *o = cJSON_Parse(line);
     const char *type = jstr(o, "type");
     if (type && strcmp(type, "feed_mark") == 0) {
-      printf("alert %.0f marked %s%s%s\n", jnum(o, "alert_id"), mark, by ? " by " : "",
+      const char *by = jstr(o, "by");
+      printf("alert %.0f marked %s%s%s\n", jnum(o, "alert_id"), req->mark, by ? " by " : "",
              by ? by : "");
       confirmed++;
     } else if (type && strcmp(type, "error") == 0) {
       fprintf(stderr, "earshot ack: %s\n", jstr(o, "message") ? jstr(o, "message") : line);
       failed++;
-    } else if (type && strcmp(type, "ack") == 0 && jnum(o, "seq") >= nids) {
+    } else if (type && strcmp(type, "ack") == 0 && jnum(o, "seq") >= (double)req->nids) {
       cJSON_Delete(o);
       rc = failed ? 1 : 0;
       goto done;
@@ -416,8 +340,8 @@ int es_cmd_ack(int argc, char **argv) {
     cJSON_Delete(o);
   }
 broken:
-  fprintf(stderr, "earshot ack: earshotd did not confirm the marks (%d of %d confirmed)\n",
-          confirmed, nids);
+  fprintf(stderr, "earshot ack: earshotd did not confirm the marks (%d of %zu confirmed)\n",
+          confirmed, req->nids);
 done:
   es_cli_reader_deinit(&r);
   close(fd);

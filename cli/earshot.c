@@ -2,6 +2,7 @@
  * earshot.c: the `earshot` command for rule authors, supervisors and
  * analysts. Each verb lives in its own cmd_*.c file.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,7 +56,24 @@ static void usage(FILE *f) {
         f);
 }
 
-int main(int argc, char **argv) {
+/* errno of the first flush of stdout that failed; 0: none yet. */
+static int stdout_errno;
+
+void es_cli_flush_stdout(void) {
+  errno = 0;
+  if (fflush(stdout) != 0 && stdout_errno == 0) stdout_errno = errno ? errno : EIO;
+}
+
+/* Every command's output is checked here, once: a full disk or a closed
+ * stdout is an error (exit 1) even when the command did all it meant to. */
+static int check_output(int rc) {
+  es_cli_flush_stdout();
+  if (!ferror(stdout)) return rc;
+  fprintf(stderr, "earshot: writing output: %s\n", strerror(stdout_errno ? stdout_errno : EIO));
+  return rc == 0 ? 1 : rc;
+}
+
+static int run(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
     return 2;
@@ -74,8 +92,6 @@ int main(int argc, char **argv) {
     return es_cmd_sentiment(argc - 1, argv + 1);
   if (strcmp(argv[1], "tail") == 0)
     return es_cmd_tail(argc - 1, argv + 1);
-  if (strcmp(argv[1], "ack") == 0)
-    return es_cmd_ack(argc - 1, argv + 1);
   if (es_cli_is_query_verb(argv[1]))
     return es_cmd_query(argc - 1, argv + 1);
   if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
@@ -91,3 +107,5 @@ int main(int argc, char **argv) {
   usage(stderr);
   return 2;
 }
+
+int main(int argc, char **argv) { return check_output(run(argc, argv)); }

@@ -51,8 +51,9 @@ int es_out_row(void *out, int ncols, const char *const *names, const char *const
 /* Rows added so far. */
 size_t es_out_count(const struct es_out *o);
 
-/* Prints whatever waits and closes the JSON array. Returns 0, or -1 when
- * writing failed. */
+/* Prints whatever waits and closes the JSON array, without flushing the
+ * stream. Returns 0, or -1 when writing has failed so far (ferror) or a
+ * row could not be added. */
 int es_out_finish(struct es_out *o);
 void es_out_free(struct es_out *o);
 

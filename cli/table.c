@@ -434,7 +434,9 @@ int es_out_finish(struct es_out *o) {
       fputs(o->rows == 0 ? "[]\n" : "\n]\n", o->f);
     break;
   }
-  if (fflush(o->f) != 0 || ferror(o->f)) return -1;
+  /* Not flushed here: main() flushes stdout once at the end and reports a
+   * write error with the errno of the write that failed. */
+  if (ferror(o->f)) return -1;
   return o->failed ? -1 : 0;
 }
 

@@ -9,6 +9,7 @@
  * command line.
  */
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -194,14 +195,18 @@ static void test_since_across_restart(void) {
   it_daemon_cleanup(&d);
 }
 
-/* Runs the earshot command with args, output to a file; returns its exit
- * code (waits). */
-static int run_cli(const char *out, const char *const *args) {
+/* Runs the earshot command with args, output to a file, $USER set to user
+ * (NULL: unset); returns its exit code (waits). */
+static int run_cli_as(const char *out, const char *const *args, const char *user) {
   pid_t pid = fork();
   ASSERT(pid >= 0);
   if (pid == 0) {
     FILE *f = freopen(out, "w", stdout);
     (void)f;
+    if (user)
+      setenv("USER", user, 1);
+    else
+      unsetenv("USER");
     execv(ES_EARSHOT_CLI, (char *const *)args);
     _exit(127);
   }
@@ -210,9 +215,21 @@ static int run_cli(const char *out, const char *const *args) {
   return it_exit_code(st);
 }
 
+static int run_cli(const char *out, const char *const *args) {
+  return run_cli_as(out, args, getenv("USER"));
+}
+
+static void read_text(const char *path, char *text, size_t cap) {
+  FILE *f = fopen(path, "r");
+  ASSERT(f != NULL);
+  size_t len = fread(text, 1, cap - 1, f);
+  fclose(f);
+  text[len] = '\0';
+}
+
 static void test_tail_and_ack_commands(void) {
   struct it_daemon d;
-  char out[256], text[65536];
+  char out[256], text[65536], want[128];
   it_daemon_init(&d);
   snprintf(d.rules, sizeof(d.rules), "%s", ES_BUNDLED_RULES);
   ASSERT_EQ(it_daemon_start(&d, NULL), 0);
@@ -259,11 +276,43 @@ static void test_tail_and_ack_commands(void) {
   ASSERT_EQ(it_jint(m, "alert_id"), backup_id);
   ASSERT_STR_EQ(it_jstr(m, "by"), "lee");
   cJSON_Delete(m);
+  read_text(out, text, sizeof(text));
+  snprintf(want, sizeof(want), "alert %s marked taken by lee\n", id);
+  ASSERT_STR_EQ(text, want);
+
+  /* Without --by: $USER, else the login name; printed as --db prints it. */
+  const char *ack_default[] = {ES_EARSHOT_CLI, "ack", id, "--resolved", "--socket", d.sock, NULL};
+  ASSERT_EQ(run_cli_as(out, ack_default, "ivy"), 0);
+  m = it_expect(s, "feed_mark", -1, NULL, NULL);
+  ASSERT_STR_EQ(it_jstr(m, "by"), "ivy");
+  cJSON_Delete(m);
+  read_text(out, text, sizeof(text));
+  snprintf(want, sizeof(want), "alert %s marked resolved by ivy\n", id);
+  ASSERT_STR_EQ(text, want);
+  struct passwd *pw = getpwuid(geteuid());
+  ASSERT(pw != NULL);
+  ASSERT_EQ(run_cli_as(out, ack_default, NULL), 0);
+  m = it_expect(s, "feed_mark", -1, NULL, NULL);
+  ASSERT_STR_EQ(it_jstr(m, "by"), pw->pw_name);
+  cJSON_Delete(m);
+
+  /* Two marks at once is a usage error: nothing reaches the daemon. */
+  const char *ack_both[] = {ES_EARSHOT_CLI, "ack", id, "--taken", "--resolved", "--socket",
+                            d.sock, NULL};
+  ASSERT_EQ(run_cli(out, ack_both), 2);
+  read_text(out, text, sizeof(text));
+  ASSERT_STR_EQ(text, "");
   it_close(s);
   ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
   sqlite3 *db = it_db_open(d.db);
   ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alert_marks WHERE alert_id = ?1 AND marked_by = 'lee'",
                       id, NULL), 1);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alert_marks WHERE alert_id = ?1 AND marked_by = 'ivy'"
+                          " AND mark = 'resolved'", id, NULL), 1);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alert_marks WHERE alert_id = ?1 AND marked_by = ?2",
+                      id, pw->pw_name, NULL), 1);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alert_marks WHERE marked_by IS NULL", NULL), 0);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alert_marks", NULL), 3);
   sqlite3_close(db);
   it_daemon_cleanup(&d);
 }

@@ -5,9 +5,12 @@
  *     schema with rows in every table;
  *   - every `earshot ...` line of the ```sh blocks of docs/analysts.md,
  *     through /bin/sh with EARSHOT_HOME pointing at that store; a line that
- *     ends in "# exit N" must exit N, every other one 0.
+ *     ends in "# exit N" must exit N, every other one 0;
+ *   - every rule id the two pages name is one of the bundled rules', and
+ *     the database they name is earshot.db.
  * Exits 77 (skipped) when the sqlite3 shell is not installed.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <libgen.h>
 
@@ -88,6 +91,61 @@ static void test_analysts_commands(void) {
   free(doc);
 }
 
+/* The text of every bundled rules file, one after the other. */
+static char *bundled_rules(void) {
+  char *all = NULL;
+  size_t len = 0;
+  DIR *dir = opendir(ES_BUNDLED_RULES);
+  ASSERT(dir != NULL);
+  for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+    char p[4200];
+    size_t n;
+    if (strstr(e->d_name, ".json") == NULL) continue;
+    snprintf(p, sizeof p, "%s/%s", ES_BUNDLED_RULES, e->d_name);
+    char *text = qt_slurp(p, &n);
+    ASSERT(text != NULL);
+    qt_append(&all, &len, text, n);
+    free(text);
+  }
+  closedir(dir);
+  ASSERT(all != NULL);
+  return all;
+}
+
+/* Words like agent.calm-down in the docs are rule ids: each must be one
+ * of the bundled rules (or call.backup, the id of the backup alert that
+ * the call logic raises, docs/rules.md). */
+static void check_rule_ids(const char *path, const char *rules) {
+  static const char *const prefixes[] = {"agent.", "customer.", "call.", "deesc.", "signal.",
+                                         NULL};
+  size_t len;
+  char *doc = qt_slurp(path, &len);
+  ASSERT(doc != NULL);
+  for (const char *p = doc; *p; p++) {
+    if (p > doc && (isalnum((unsigned char)p[-1]) || p[-1] == '.' || p[-1] == '_')) continue;
+    for (const char *const *pre = prefixes; *pre; pre++) {
+      size_t n = strlen(*pre), end = n;
+      if (strncmp(p, *pre, n) != 0) continue;
+      while (isalnum((unsigned char)p[end]) || p[end] == '_' || p[end] == '-') end++;
+      if (end == n || p[end] == '.') continue; /* a file name (call.json...) or none */
+      char id[128], quoted[140];
+      snprintf(id, sizeof id, "%.*s", (int)end, p);
+      snprintf(quoted, sizeof quoted, "\"id\": \"%s\"", id);
+      if (strcmp(id, "call.backup") != 0 && strstr(rules, quoted) == NULL)
+        ES_FAIL_("%s names rule %s, which is not among the bundled rules", path, id);
+    }
+  }
+  ASSERT(strstr(doc, "alerts.db") == NULL);
+  free(doc);
+}
+
+static void test_rule_ids_and_paths(void) {
+  char *rules = bundled_rules();
+  check_rule_ids(ES_ANALYSTS_DOC, rules);
+  check_rule_ids(ES_SCHEMA_DOC, rules);
+  free(rules);
+}
+
 int main(void) {
   struct stat sb;
   if (stat(ES_SQLITE3_SHELL, &sb) != 0) {
@@ -113,6 +171,7 @@ int main(void) {
   struct es_alert_rec r = qt_alert_rec(&q, (double)time(NULL));
   ASSERT_EQ(es_store_put_alert(s, &r), 0);
   es_store_close(s);
+  RUN(test_rule_ids_and_paths);
   RUN(test_schema_sql);
   RUN(test_analysts_commands);
   qt_remove_db(db);

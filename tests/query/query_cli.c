@@ -6,6 +6,7 @@
  * change the file nor wait for a writer.
  */
 #include <cjson/cJSON.h>
+#include <pwd.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 
@@ -809,6 +810,345 @@ static void test_purge(void) {
   qt_check_search_index(db);
 }
 
+/* `earshot ack --db`: one mark flag, distinct ids, at most
+ * ES_CLI_ACK_MAX_IDS of them, a name that is never empty and defaults to
+ * $USER, else the login name. Each refusal says why and stores nothing. */
+static void test_ack_arguments(void) {
+  struct qt_run r;
+  char marks_by[128];
+  int64_t before = db_int("SELECT count(*) FROM alert_marks");
+
+  EARSHOT(&r, "ack", "3", "--taken", "--resolved", "--db", db);
+  ASSERT_EQ(r.status, 2);
+  ASSERT_STR_EQ(r.out, "");
+  ASSERT(strstr(r.err, "earshot: --taken and --resolved conflict: give one of --taken,"
+                       " --resolved, --false-positive\n") == r.err);
+  qt_run_free(&r);
+  EARSHOT(&r, "ack", "3", "--false-positive", "--taken", "--false-positive", "--db", db);
+  ASSERT_EQ(r.status, 2);
+  ASSERT(strstr(r.err, "--false-positive and --taken conflict") != NULL);
+  qt_run_free(&r);
+  EARSHOT(&r, "ack", "3", "--db", db);
+  ASSERT_EQ(r.status, 2);
+  ASSERT(strstr(r.err, "earshot: give one of --taken, --resolved, --false-positive\n") == r.err);
+  qt_run_free(&r);
+  EARSHOT(&r, "ack", "3", "--taken", "--by", "", "--db", db);
+  ASSERT_EQ(r.status, 2);
+  ASSERT(strstr(r.err, "earshot: --by needs a name\n") == r.err);
+  qt_run_free(&r);
+  EARSHOT(&r, "ack", "3", "--taken", "--db", db, "--socket", "/nonexistent.sock");
+  ASSERT_EQ(r.status, 2);
+  ASSERT(strstr(r.err, "give --socket or --db, not both") != NULL);
+  qt_run_free(&r);
+  /* 41 distinct ids: too many; the same id 41 times: one */
+  char *argv[64] = {(char *)ES_EARSHOT_CLI, "ack"}, ids[41][8];
+  int n = 2;
+  for (int i = 0; i < 41; i++) {
+    snprintf(ids[i], sizeof ids[i], "%d", i + 1);
+    argv[n++] = ids[i];
+  }
+  argv[n++] = "--taken";
+  argv[n++] = "--db";
+  argv[n++] = db;
+  argv[n] = NULL;
+  qt_run(argv, NULL, NULL, &r);
+  ASSERT_EQ(r.status, 2);
+  ASSERT(strstr(r.err, "earshot: at most 40 ids at once\n") == r.err);
+  qt_run_free(&r);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alert_marks"), before);
+  for (int i = 0; i < 41; i++) argv[2 + i] = "3";
+  qt_run(argv, NULL, NULL, &r);
+  expect_ok(&r);
+  qt_run_free(&r);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alert_marks"), before + 1);
+  EARSHOT(&r, "ack", "6", "3", "6", "--resolved", "--by", "qa.dup", "--db", db);
+  expect_ok(&r);
+  ASSERT_STR_EQ(r.out, "alert 6 marked resolved by qa.dup\nalert 3 marked resolved by qa.dup\n");
+  qt_run_free(&r);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alert_marks WHERE marked_by = 'qa.dup'"), 2);
+
+  /* who marks: $USER, else the login name */
+  const char *user_env[] = {"USER=qa.env", NULL};
+  earshot_env(&r, user_env, "ack", "6", "--taken", "--db", db, NULL);
+  expect_ok(&r);
+  ASSERT_STR_EQ(r.out, "alert 6 marked taken by qa.env\n");
+  qt_run_free(&r);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alert_marks WHERE marked_by = 'qa.env'"), 1);
+  const char *no_user[] = {"USER", NULL}; /* putenv without "=" unsets */
+  struct passwd *pw = getpwuid(geteuid());
+  ASSERT(pw != NULL);
+  earshot_env(&r, no_user, "ack", "6", "--false-positive", "--db", db, NULL);
+  expect_ok(&r);
+  snprintf(marks_by, sizeof marks_by, "alert 6 marked false_positive by %s\n", pw->pw_name);
+  ASSERT_STR_EQ(r.out, marks_by);
+  qt_run_free(&r);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alert_marks WHERE marked_by IS NULL"), 0);
+  ASSERT_EQ(db_int("SELECT count(*) FROM alert_marks WHERE marked_by = ''"), 0);
+}
+
+/* A malformed --fts query is a usage error with the hint, whatever FTS5
+ * says is wrong with it. */
+static void test_fts_syntax(void) {
+  const char *bad[] = {"\"unterminated", "foo:bar", "*", "lawyer AND (", "NEAR(lawyer", NULL};
+  for (const char *const *q = bad; *q; q++) {
+    struct qt_run r;
+    EARSHOT(&r, "search", "--fts", *q, "--db", db);
+    if (r.status != 2) ES_FAIL_("search --fts '%s': exit %d: %s", *q, r.status, r.err);
+    ASSERT_STR_EQ(r.out, "");
+    ASSERT(strncmp(r.err, "earshot: search: ", 17) == 0);
+    ASSERT(strstr(r.err, "is not valid FTS5 syntax; without --fts the words are searched as"
+                         " they are)\n") != NULL);
+    ASSERT(strstr(r.err, "SQLite error") == NULL);
+    qt_run_free(&r);
+  }
+  /* the same words without --fts are text */
+  ASSERT_EQ(ROWS("search", "foo:bar"), 0);
+  ASSERT_EQ(ROWS("search", "\"unterminated"), 0);
+  ASSERT_EQ(ROWS("search", "--fts", "text:lawyer"), 1);
+}
+
+/* A call with neither a call row nor alerts: one line on stderr, nothing
+ * on stdout, in every format; alerts without a call row still make one. */
+static void test_call_missing(void) {
+  const char *formats[] = {"table", "csv", "json", "ndjson", NULL};
+  char want[400];
+  snprintf(want, sizeof want, "earshot: no call \"nope\" in %s\n", db);
+  for (const char *const *f = formats; *f; f++) {
+    struct qt_run r;
+    EARSHOT(&r, "call", "nope", "--db", db, "--format", *f);
+    ASSERT_EQ(r.status, 1);
+    ASSERT_STR_EQ(r.out, "");
+    ASSERT_STR_EQ(r.err, want);
+    qt_run_free(&r);
+  }
+  struct es_store *s = NULL;
+  ASSERT_EQ(es_store_open(db, NULL, &s, NULL), 0);
+  struct qt_alert q = qt_alerts[0];
+  q.key = "orphan-1";
+  q.call = "call-orphan";
+  q.age = 60;
+  struct es_alert_rec rec = qt_alert_rec(&q, now);
+  ASSERT_EQ(es_store_put_alert(s, &rec), 0);
+  es_store_close(s);
+  struct qt_run r;
+  EARSHOT(&r, "call", "call-orphan", "--db", db);
+  expect_ok(&r);
+  ASSERT(strstr(r.out, "call call-orphan: no call record") == r.out);
+  ASSERT(strstr(r.out, "I want your manager") != NULL);
+  qt_run_free(&r);
+  EARSHOT(&r, "call", "call-orphan", "--db", db, "--format", "json");
+  expect_ok(&r);
+  cJSON *j = json_parse(&r);
+  ASSERT(cJSON_IsNull(field(j, "call")));
+  ASSERT_EQ(cJSON_GetArraySize(field(j, "alerts")), 1);
+  cJSON_Delete(j);
+  qt_run_free(&r);
+}
+
+/* Output that cannot be written is an error of every command, reported
+ * once, with its reason. */
+static void test_write_errors(void) {
+  struct stat sb;
+  if (stat("/dev/full", &sb) != 0) {
+    printf("   (no /dev/full: skipped)\n");
+    return;
+  }
+  const char *commands[] = {
+    "purge --older-than 1d --dry-run --db DB",
+    "purge --older-than 1d --dry-run --format json --db DB",
+    "alerts --db DB",
+    "alerts --limit 0 --format csv --db DB",
+    "calls --db DB",
+    "call call-a --db DB",
+    "call call-a --format json --db DB",
+    "agents --db DB",
+    "rules stats --db DB",
+    "search manager --db DB",
+    "ack 6 --taken --by w --db DB",
+    "alerts --help",
+    "version",
+    NULL,
+  };
+  for (const char *const *c = commands; *c; c++) {
+    char cmd[1200], line[600];
+    const char *at = strstr(*c, "DB");
+    snprintf(line, sizeof line, "%.*s%s%s", at ? (int)(at - *c) : (int)strlen(*c), *c,
+             at ? db : "", at ? at + 2 : "");
+    snprintf(cmd, sizeof cmd, "'%s' %s > /dev/full", ES_EARSHOT_CLI, line);
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    struct qt_run r;
+    qt_run(argv, NULL, NULL, &r);
+    if (r.status != 1 || strcmp(r.err, "earshot: writing output: No space left on device\n") != 0)
+      ES_FAIL_("earshot %s > /dev/full: exit %d: %s", line, r.status, r.err);
+    qt_run_free(&r);
+  }
+}
+
+/* The note about --limit names the order the rows are in. */
+static void test_limit_notes(void) {
+  const struct {
+    const char *args[5], *note;
+  } cases[] = {
+    {{"alerts", NULL}, "earshot: showing the newest 1 alerts; --limit N for more (0: all)\n"},
+    {{"calls", NULL}, "earshot: showing the newest 1 calls; --limit N for more (0: all)\n"},
+    {{"agents", NULL},
+     "earshot: showing the first 1 agents (most alerts first); --limit N for more (0: all)\n"},
+    {{"rules", "stats", NULL},
+     "earshot: showing the first 1 rules (most hits first); --limit N for more (0: all)\n"},
+    {{"search", "--rank", "manager", NULL},
+     "earshot: showing the best 1 hits; --limit N for more (0: all)\n"},
+    {{"search", "manager", NULL},
+     "earshot: showing the newest 1 hits; --limit N for more (0: all)\n"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *argv[16] = {(char *)ES_EARSHOT_CLI};
+    int n = 1;
+    for (int k = 0; cases[i].args[k]; k++) argv[n++] = (char *)cases[i].args[k];
+    argv[n++] = "--limit";
+    argv[n++] = "1";
+    argv[n++] = "--db";
+    argv[n++] = db;
+    argv[n] = NULL;
+    struct qt_run r;
+    qt_run(argv, NULL, NULL, &r);
+    expect_ok(&r);
+    ASSERT_STR_EQ(r.err, cases[i].note);
+    qt_run_free(&r);
+  }
+}
+
+/* Every verb's --help names what it takes, as docs/analysts.md does. */
+static void test_help(void) {
+  const struct {
+    const char *verb[3];
+    const char *has[6];
+    const char *lacks;
+  } cases[] = {
+    {{"alerts"}, {"--mark MARK", "taken, resolved", "false_positive", "none (not", "--speaker",
+                  "--wide"}, NULL},
+    {{"search"}, {"--rank  best match first", "--fts   WORDS are an FTS5 query", "--format",
+                  "--since", "--db PATH"}, NULL},
+    {{"call"}, {"--format table|csv|json|ndjson", "--wide", "--db PATH", "csv the alerts only"},
+     "FILTERS"},
+    {{"purge"}, {"(or, never ended, started)", "--dry-run", "--format table|csv|json|ndjson",
+                 "--db PATH"}, "--wide"},
+    {{"ack"}, {"--by NAME      who marks (default: $USER, else your login name)",
+               "at most 40 ids", "--socket PATH", "--db PATH", "--note TEXT"}, "--format"},
+    {{"calls"}, {"counts only those", "/tmp/earshot-UID"}, NULL},
+    {{"rules", "stats"}, {"most hits first", "--format"}, NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *argv[8] = {(char *)ES_EARSHOT_CLI};
+    int n = 1;
+    for (int k = 0; k < 3 && cases[i].verb[k]; k++) argv[n++] = (char *)cases[i].verb[k];
+    argv[n++] = "--help";
+    argv[n] = NULL;
+    struct qt_run r;
+    qt_run(argv, NULL, NULL, &r);
+    expect_ok(&r);
+    for (int k = 0; k < 6 && cases[i].has[k]; k++)
+      if (strstr(r.out, cases[i].has[k]) == NULL)
+        ES_FAIL_("%s --help lacks \"%s\":\n%s", cases[i].verb[0], cases[i].has[k], r.out);
+    if (cases[i].lacks && strstr(r.out, cases[i].lacks) != NULL)
+      ES_FAIL_("%s --help has \"%s\":\n%s", cases[i].verb[0], cases[i].lacks, r.out);
+    qt_run_free(&r);
+  }
+}
+
+/* getopt's one "unknown option" split into what is wrong; a directory
+ * named as the database. */
+static void test_option_errors(void) {
+  struct qt_run r;
+  EARSHOT(&r, "alerts", "--s", "7d", "--db", db);
+  ASSERT_EQ(r.status, 2);
+  ASSERT(strstr(r.err, "earshot: ambiguous option --s (could be --since, --severity, --speaker,"
+                       " --socket)\n") == r.err);
+  qt_run_free(&r);
+  EARSHOT(&r, "alerts", "--wide=1", "--db", db);
+  ASSERT_EQ(r.status, 2);
+  ASSERT(strstr(r.err, "earshot: option --wide takes no value\n") == r.err);
+  qt_run_free(&r);
+  EARSHOT(&r, "purge", "--older-than", "1d", "--dry-run=yes", "--db", db);
+  ASSERT_EQ(r.status, 2);
+  ASSERT(strstr(r.err, "earshot: option --dry-run takes no value\n") == r.err);
+  qt_run_free(&r);
+  EARSHOT(&r, "alerts", "--sev", "high", "--db", db); /* unique: still fine */
+  expect_ok(&r);
+  qt_run_free(&r);
+  EARSHOT(&r, "alerts", "--nope=1", "--db", db);
+  ASSERT_EQ(r.status, 2);
+  ASSERT(strstr(r.err, "earshot: unknown option \"--nope=1\"\n") == r.err);
+  qt_run_free(&r);
+  EARSHOT(&r, "alerts", "--db", tmpdir);
+  ASSERT_EQ(r.status, 1);
+  ASSERT(strstr(r.err, "is a directory, not an alert database") != NULL);
+  ASSERT(strstr(r.err, "I/O") == NULL);
+  qt_run_free(&r);
+}
+
+/* calls with --rule/--category/--severity: the same rows, and `alerts`
+ * counts the alerts that match. */
+static void test_calls_count_matching(void) {
+  struct qt_run r;
+  struct csv c;
+  EARSHOT(&r, "calls", "--db", db, "--format", "csv", "--category", "backup");
+  expect_ok(&r);
+  csv_parse(r.out, &c);
+  ASSERT_EQ(c.nrec, 2);
+  ASSERT_STR_EQ(c.f[1][csv_col(&c, "call_id")], "call-a");
+  ASSERT_STR_EQ(c.f[1][csv_col(&c, "alerts")], "1");
+  csv_free(&c);
+  qt_run_free(&r);
+  EARSHOT(&r, "calls", "--db", db, "--format", "csv", "--rule", "agent.*", "--severity",
+          "medium");
+  expect_ok(&r);
+  csv_parse(r.out, &c);
+  ASSERT_EQ(c.nrec, 3); /* call-a (one medium agent.* alert of two) and call-b */
+  ASSERT_STR_EQ(c.f[csv_find(&c, "call_id", "call-a")][csv_col(&c, "alerts")], "1");
+  ASSERT_STR_EQ(c.f[csv_find(&c, "call_id", "call-b")][csv_col(&c, "alerts")], "1");
+  csv_free(&c);
+  qt_run_free(&r);
+  EARSHOT(&r, "calls", "--db", db, "--format", "csv", "--call", "call-a");
+  expect_ok(&r);
+  csv_parse(r.out, &c);
+  ASSERT_STR_EQ(c.f[1][csv_col(&c, "alerts")], "4"); /* no such filter: all of them */
+  csv_free(&c);
+  qt_run_free(&r);
+}
+
+/* A 0-byte file is not a store: no verb reads it, purge does not make it
+ * one. */
+static void test_empty_file(void) {
+  char empty[300], want[400];
+  struct stat sb;
+  snprintf(empty, sizeof empty, "%s/empty.db", tmpdir);
+  int fd = open(empty, O_CREAT | O_WRONLY | O_TRUNC, 0640);
+  ASSERT(fd >= 0);
+  close(fd);
+  snprintf(want, sizeof want, "earshot: %s: empty file, not an earshot store\n", empty);
+  const char *verbs[][4] = {{"purge", "--older-than", "1d"},
+                            {"purge", "--older-than", "1d", "--dry-run"},
+                            {"alerts"},
+                            {"ack", "1", "--taken"}};
+  for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+    char *argv[10] = {(char *)ES_EARSHOT_CLI};
+    int n = 1;
+    for (int k = 0; k < 4 && verbs[i][k]; k++) argv[n++] = (char *)verbs[i][k];
+    argv[n++] = "--db";
+    argv[n++] = empty;
+    argv[n] = NULL;
+    struct qt_run r;
+    qt_run(argv, NULL, NULL, &r);
+    ASSERT_EQ(r.status, 1);
+    ASSERT_STR_EQ(r.out, "");
+    ASSERT_STR_EQ(r.err, want);
+    qt_run_free(&r);
+    ASSERT_EQ(stat(empty, &sb), 0);
+    ASSERT_EQ(sb.st_size, 0);
+  }
+  qt_remove_db(empty);
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/es_query_XXXXXX");
   ASSERT(mkdtemp(tmpdir) != NULL);
@@ -826,6 +1166,15 @@ int main(void) {
   RUN(test_ack_and_rule_stats);
   RUN(test_read_only);
   RUN(test_purge);
+  RUN(test_ack_arguments);
+  RUN(test_fts_syntax);
+  RUN(test_call_missing);
+  RUN(test_write_errors);
+  RUN(test_limit_notes);
+  RUN(test_help);
+  RUN(test_option_errors);
+  RUN(test_calls_count_matching);
+  RUN(test_empty_file);
   qt_remove_db(db);
   ASSERT_EQ(rmdir(tmpdir), 0);
   printf("query_cli: all passed\n");
