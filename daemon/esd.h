@@ -55,6 +55,7 @@ struct esd_conn {
   struct esd_conn *prev, *next;
   uint64_t id;
   unsigned is_tcp : 1, authed : 1, acks : 1, reading : 1, closing : 1, eof : 1;
+  unsigned waiting_reload : 1; /* asked for a reload whose answer is not sent yet */
   unsigned paused;           /* enum esd_pause bits */
   char client[64];
   char *line;                /* partial line carried between reads (grows to max_line_bytes) */
@@ -186,6 +187,9 @@ void esd_send_stats(struct esd *d, struct esd_conn *c);
 /* shared helpers in server.c */
 void esd_conn_write(struct esd_conn *c, const char *data, size_t len);
 void esd_conn_flush(struct esd_conn *c);
+/* Closes a connection whose client closed its sending side once nothing
+ * is owed to it any more (acks, a reload's answer). */
+void esd_conn_finish_if_done(struct esd_conn *c);
 struct esd_conn *esd_conn_by_id(struct esd *d, uint64_t id);
 void esd_count(struct esd_counter *table, const char *name);
 /* An error record about the line `ev` (its seq echoed). */

@@ -44,6 +44,8 @@ static void reply(struct esd *d, const char *json) {
   if (c) {
     esd_conn_write(c, json, strlen(json));
     esd_conn_flush(c);
+    c->waiting_reload = 0;
+    esd_conn_finish_if_done(c);
   }
 }
 

@@ -230,8 +230,7 @@ static void release_all_acks(struct esd *d, uint64_t committed) {
     if (c->nacks && !c->closing) {
       ack_release(c, committed);
       esd_conn_flush(c);
-      if (c->eof && c->nacks == 0)
-        conn_finish(c);
+      esd_conn_finish_if_done(c);
     }
   }
 }
@@ -612,6 +611,7 @@ static void handle_line(struct esd_conn *c, const char *line, size_t len) {
     break;
   case ES_EV_RELOAD:
     esd_reload(d, c->id);
+    c->waiting_reload = d->reloading && d->reload_requester == c->id;
     break;
   case ES_EV_START: {
     int created;
@@ -769,9 +769,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     ack_release(c, esd_writer_committed(c->d->writer));
     esd_conn_flush(c);
     /* A client that closed only its sending side may still wait for its
-     * acks: keep the connection until they are sent (esd_on_commit). */
-    if (c->nacks == 0)
-      conn_finish(c);
+     * acks or a reload's answer: keep the connection until they are sent
+     * (esd_on_commit, reload.c). */
+    esd_conn_finish_if_done(c);
     return;
   }
   if (!c->closing) {
@@ -869,6 +869,11 @@ static void conn_finish(struct esd_conn *c) {
     free(req);
     conn_close(c, NULL);
   }
+}
+
+void esd_conn_finish_if_done(struct esd_conn *c) {
+  if (c->eof && !c->closing && c->nacks == 0 && !c->waiting_reload)
+    conn_finish(c);
 }
 
 static void on_connection(uv_stream_t *server, int status) {

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
 #include "harness.h"
 
 /* ---- 4. a reload under load ----------------------------------------------- */
@@ -239,6 +241,19 @@ static void test_broken_reload_keeps_rules(void) {
   ASSERT(it_wait_log(&d, from, "malformed JSON", -1) >= 0);
   expect_rules(c, 2, old_rules);
 
+  /* A client that asks and closes its sending side at once (as `echo
+   * '{"type":"reload"}' | socat - UNIX-CONNECT:...` does) gets the answer
+   * before the close. */
+  struct it_conn *once = it_connect(&d);
+  ASSERT_EQ(it_sendf(once, "{\"type\":\"reload\"}"), 0);
+  ASSERT_EQ(shutdown(once->fd, SHUT_WR), 0);
+  m = it_expect(once, "reload", -1, NULL, NULL);
+  ASSERT(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(m, "ok")));
+  cJSON_Delete(m);
+  ASSERT(it_read_line(once, -1) == NULL);
+  ASSERT(once->eof);
+  it_close(once);
+
   /* By SIGHUP: valid JSON whose example fails. */
   it_rules(&d, "broken_example.json");
   from = d.log_len;
@@ -249,7 +264,7 @@ static void test_broken_reload_keeps_rules(void) {
 
   m = stats(c);
   ASSERT_EQ(it_jint(m, "reloads"), 0);
-  ASSERT_EQ(it_jint(m, "reload_failures"), 2);
+  ASSERT_EQ(it_jint(m, "reload_failures"), 3);
   ASSERT_EQ(it_jint(m, "rules"), 3);
   ASSERT_STR_EQ(it_jstr(m, "rule_set"), old_set);
   cJSON_Delete(m);
@@ -262,7 +277,7 @@ static void test_broken_reload_keeps_rules(void) {
   expect_rules(c, 4, new_rules);
   m = stats(c);
   ASSERT_EQ(it_jint(m, "reloads"), 1);
-  ASSERT_EQ(it_jint(m, "reload_failures"), 2);
+  ASSERT_EQ(it_jint(m, "reload_failures"), 3);
   ASSERT(strcmp(it_jstr(m, "rule_set"), old_set) != 0);
   cJSON_Delete(m);
 
