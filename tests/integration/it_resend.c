@@ -82,6 +82,7 @@ static void test_resent_line_counts_once(void) {
   free(it_hello(c, 1));
   ASSERT_EQ(it_sendf(c, "{\"type\":\"end\",\"call_id\":\"rs\",\"ts\":20,\"seq\":3}"), 0);
   int at_end = alerts_until_ack(c, 3);
+  it_close(c);
   ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
 
   sqlite3 *db = it_db_open(d.db);
