@@ -24,6 +24,7 @@
  * next one handed over) that much sooner: the writer idled a seventh of a
  * bulk run waiting for the loop to come round (docs/performance.md). */
 #define ESD_READ_CHUNK 65536
+#define ESD_CLOSE_DEADLINE_MS 5000 /* at shutdown, a client has this long to read its last output */
 #define ESD_AUTH_TIMEOUT_MS 10000 /* a TCP client must send its hello with the token in this time */
 #define ESD_ACKQ 8             /* distinct pending-ack batches per connection */
 #define ESD_ACK_DELAY_MS 5     /* an ack due but not yet sent waits at most this long for
@@ -113,7 +114,8 @@ struct esd {
   uv_idle_t resume;          /* resumes connections that read their share */
   uv_check_t turn_end;       /* writes output queued outside a connection's read */
   uv_timer_t ack_timer;      /* sends acks that found no output to ride with */
-  unsigned resume_on : 1, turn_handles : 1;
+  uv_timer_t close_timer;    /* at shutdown: closes clients that do not read their last output */
+  unsigned resume_on : 1, turn_handles : 1, close_timer_on : 1;
   char rbuf[ESD_READ_CHUNK]; /* every read lands here: the loop is single-threaded */
   struct esd_conn *conns;
   unsigned nconns;

@@ -837,6 +837,10 @@ static void conn_close(struct esd_conn *c, const char *why) {
   esd_debug("server", "conn %" PRIu64 " closed: %" PRIu64 " lines, %" PRIu64 " alerts, %" PRIu64
             " errors", c->id, c->lines, c->alerts, c->errors);
   uv_close(&c->h.handle, on_conn_closed);
+  if (d->close_timer_on && d->conns == NULL) {
+    uv_close((uv_handle_t *)&d->close_timer, NULL);
+    d->close_timer_on = 0;
+  }
 }
 
 static void on_shutdown_done(uv_shutdown_t *req, int status) {
@@ -1214,6 +1218,16 @@ void esd_drain_and_close_all(struct esd *d) {
   }
 }
 
+static void on_close_deadline(uv_timer_t *t) {
+  struct esd *d = t->data;
+  for (struct esd_conn *c = d->conns, *next; c; c = next) {
+    next = c->next;
+    esd_warn("server", "conn %" PRIu64 " (%s): closed at shutdown with %zu bytes of output it "
+             "did not read in %d s", c->id, c->client, queued(c), ESD_CLOSE_DEADLINE_MS / 1000);
+    conn_close(c, NULL);
+  }
+}
+
 /* After the last commit: deliver what is queued (acks included), then close. */
 void esd_finish_all(struct esd *d) {
   if (d->turn_handles) {
@@ -1226,5 +1240,13 @@ void esd_finish_all(struct esd *d) {
     next = c->next;
     ack_release(c, esd_writer_committed(d->writer));
     conn_finish(c);
+  }
+  /* A client that does not read what is left for it must not hold the
+   * daemon's exit (and a service manager's stop) for ever. */
+  if (d->conns && !d->close_timer_on) {
+    uv_timer_init(d->loop, &d->close_timer);
+    d->close_timer.data = d;
+    uv_timer_start(&d->close_timer, on_close_deadline, ESD_CLOSE_DEADLINE_MS, 0);
+    d->close_timer_on = 1;
   }
 }

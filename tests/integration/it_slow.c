@@ -195,10 +195,46 @@ static void test_reading_client_kept(void) {
   it_daemon_cleanup(&d);
 }
 
+/* A client that stops reading must not hold a stopping daemon: its last
+ * output is given ESD_CLOSE_DEADLINE_MS, then the connection is closed
+ * with a log line, and the daemon exits 0 (it hung until the client went
+ * away). */
+static void test_shutdown_with_unread_output(void) {
+  struct it_daemon d;
+  struct it_str out = {0};
+  enum { LINES = 2000 };
+
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  it_config(&d, "{\"limits\": {\"output_stall_timeout\": 3600}}");
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  struct it_conn *mute = it_connect(&d);
+  for (int i = 1; i <= LINES; i++)
+    it_str_addf(&out, "{\"call_id\":\"mute-%d\",\"speaker\":\"agent\",\"text\":\"that's our "
+                      "policy at the zebra crossing\",\"seq\":%d}\n", i % 8, i);
+  ASSERT_EQ(it_send(mute, out.p, out.len), 0);
+  /* Until the daemon has handled every line (its output to `mute` is
+   * then queued, unread), asked over another connection. */
+  struct it_conn *probe = it_connect(&d);
+  for (int64_t lines = 0; lines < LINES;) {
+    ASSERT_EQ(it_sendf(probe, "{\"type\":\"stats\"}"), 0);
+    cJSON *st = it_expect(probe, "stats", -1, NULL, NULL);
+    lines = it_jint(st, "lines") - 1; /* the probe's own stats line */
+    cJSON_Delete(st);
+  }
+  it_close(probe);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  ASSERT_EQ(it_log_count(&d, "did not read in 5 s"), 1);
+  it_close(mute);
+  it_str_free(&out);
+  it_daemon_cleanup(&d);
+}
+
 int main(int argc, char **argv) {
   it_init(argc, argv);
   RUN(test_slow_client_disconnected);
   RUN(test_vanishing_clients);
   RUN(test_reading_client_kept);
+  RUN(test_shutdown_with_unread_output);
   return 0;
 }
