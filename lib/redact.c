@@ -712,15 +712,13 @@ static size_t back_spaces(const char *t, size_t from, size_t e) {
   return e;
 }
 
-/* Start of a spoken local part before the word "at" at t[p]: "john", "john
- * dot smith", "john underscore smith", "j o h n"; SIZE_MAX when none. */
-static size_t spoken_local_before(const char *t, size_t from, size_t p) {
+/* Extends a local part that starts at t[s] (its first word cur_len bytes
+ * long) backwards over spoken joins ("john dot smith", "john underscore
+ * smith") and, when `spelled`, over letters spelled one by one ("j o h
+ * n"); returns the new start. */
+static size_t spoken_joins_before(const char *t, size_t from, size_t s, size_t cur_len,
+                                  int spelled) {
   static const char *const joins[] = {"dot", "underscore", "dash", "hyphen", "period", NULL};
-  size_t e = back_spaces(t, from, p), s, cur_len;
-  if (e == p) return SIZE_MAX;
-  s = word_back(t, from, e);
-  if (s == SIZE_MAX) return SIZE_MAX;
-  cur_len = e - s;
   for (int words = 0; words < EMAIL_WORDS_MAX; words++) {
     size_t e2 = back_spaces(t, from, s), s2;
     if (e2 == s) break;
@@ -735,7 +733,7 @@ static size_t spoken_local_before(const char *t, size_t from, size_t p) {
       cur_len = e3 - s3;
       continue;
     }
-    if (cur_len == 1 && e2 - s2 == 1) { /* spelled out letter by letter */
+    if (spelled && cur_len == 1 && e2 - s2 == 1) { /* spelled out letter by letter */
       s = s2;
       continue;
     }
@@ -744,14 +742,47 @@ static size_t spoken_local_before(const char *t, size_t from, size_t p) {
   return s;
 }
 
-/* Finds the first e-mail address that starts at or after `from`. */
+/* Start of a spoken local part before the word "at" at t[p]: "john", "john
+ * dot smith", "john underscore smith", "j o h n"; SIZE_MAX when none. */
+static size_t spoken_local_before(const char *t, size_t from, size_t p) {
+  size_t e = back_spaces(t, from, p), s;
+  if (e == p) return SIZE_MAX;
+  s = word_back(t, from, e);
+  if (s == SIZE_MAX) return SIZE_MAX;
+  return spoken_joins_before(t, from, s, e - s, 1);
+}
+
+/* 1 when a written address starts at t[p]: local-part characters up to an
+ * '@', then a domain. */
+static int written_at(const char *t, size_t len, size_t p) {
+  size_t q = p, e;
+  while (q < len && is_local_char((unsigned char)t[q])) q++;
+  return q > p && q < len && t[q] == '@' && parse_domain(t, len, q + 1, &e);
+}
+
+/* 1 when t[p..) is a spoken "at" and a domain. */
+static int spoken_at(const char *t, size_t len, size_t p) {
+  size_t q = skip_spaces(t, len, p), e;
+  if (q == p || q + 2 >= len || !word_is(t, q, q + 2, "at") || (t[q + 2] != ' ' && t[q + 2] != '\t'))
+    return 0;
+  return parse_domain(t, len, skip_spaces(t, len, q + 2), &e);
+}
+
+/* Finds the first e-mail address that starts at or after `from`.
+ *
+ * Where a spoken and a written form overlap, the one that takes the whole
+ * address wins. After a spoken "at", a written address ("write me at
+ * john.smith@example.com") or a spoken one ("me at john.smith at gmail dot
+ * com") is no domain but the address itself: the "at" before it is left
+ * alone, and the address is found at its own '@' or "at". A written local
+ * part may be spoken in front ("john dot smith@example.com"). */
 static int find_email(const char *t, size_t len, size_t from, size_t *es, size_t *ee) {
   for (size_t i = from; i < len; i++) {
     unsigned char c = (unsigned char)t[i];
     if (c == '@') {
       size_t s = local_before(t, from, i), e;
       if (s != SIZE_MAX && parse_domain(t, len, i + 1, &e)) {
-        *es = s;
+        *es = spoken_joins_before(t, from, s, i - s, 0);
         *ee = e;
         return 1;
       }
@@ -760,7 +791,8 @@ static int find_email(const char *t, size_t len, size_t from, size_t *es, size_t
                (t[i - 1] == ' ' || t[i - 1] == '\t')) {
       size_t s = spoken_local_before(t, from, i), e;
       size_t d = skip_spaces(t, len, i + 2);
-      if (s != SIZE_MAX && parse_domain(t, len, d, &e)) {
+      if (s != SIZE_MAX && parse_domain(t, len, d, &e) && !written_at(t, len, d) &&
+          !spoken_at(t, len, e)) {
         *es = s;
         *ee = e;
         return 1;

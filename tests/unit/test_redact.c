@@ -8,6 +8,26 @@
 #include "redact.h"
 #include "task.h"
 
+/* Output rebuilt from es_redact_scan()'s spans. */
+struct rebuild {
+  const char *in;
+  char *out;
+  size_t n;   /* bytes written */
+  size_t pos; /* input copied up to here */
+};
+
+static void rebuild_span(void *ud, size_t start, size_t end, unsigned kind) {
+  struct rebuild *rb = ud;
+  const char *mask = es_redact_mask(kind);
+  ASSERT_LE(rb->pos, start);
+  ASSERT_LT(start, end);
+  memcpy(rb->out + rb->n, rb->in + rb->pos, start - rb->pos);
+  rb->n += start - rb->pos;
+  memcpy(rb->out + rb->n, mask, strlen(mask));
+  rb->n += strlen(mask);
+  rb->pos = end;
+}
+
 /* Masks `in` with `kinds` and checks the result against `want`, also that
  * es_redact_scan() agrees and that the bound holds. */
 static void check_kinds(const char *text, unsigned kinds, const char *want) {
@@ -23,6 +43,14 @@ static void check_kinds(const char *text, unsigned kinds, const char *want) {
   ASSERT_LT(n, cap);
   /* Measuring alone gives the same length. */
   ASSERT_EQ(es_redact(in, len, kinds, NULL, 0, NULL), n);
+  /* The spans es_redact_scan() reports give the same text. */
+  struct rebuild rb = {in, out, 0, 0};
+  memset(out, 0, cap);
+  es_redact_scan(in, len, kinds, rebuild_span, &rb);
+  memcpy(out + rb.n, in + rb.pos, len - rb.pos);
+  out[rb.n + len - rb.pos] = '\0';
+  if (strcmp(out, want) != 0)
+    ES_FAIL_("es_redact_scan(\"%s\")\n   got: \"%s\"\n  want: \"%s\"", text, out, want);
   free(in);
   free(out);
 }
@@ -145,6 +173,29 @@ static void test_email(void) {
   check("reach me at j o h n at gmail dot com", "reach me at [EMAIL]");
   check("john at gmail.com", "[EMAIL]");
   check("j.doe@gmail dot com", "[EMAIL]");
+  /* A written address after "at" is the address: the spoken form must not
+   * take "me at john.smith" and leave its domain readable. */
+  check("you can write me at john.smith@example.com", "you can write me at [EMAIL]");
+  check("email me at a.b@c.com", "email me at [EMAIL]");
+  check("email me at a.b@c.com please", "email me at [EMAIL] please");
+  check("reach me at john@example.com or at jane.doe@example.org",
+        "reach me at [EMAIL] or at [EMAIL]");
+  check("me at john.smith.jr@mail.example.co.uk", "me at [EMAIL]");
+  check("write to jo at example dot com or jo@example.com", "write to [EMAIL] or [EMAIL]");
+  check("write to jo@example.com or jo at example dot com", "write to [EMAIL] or [EMAIL]");
+  check("at john.smith@example.com", "at [EMAIL]");
+  check("me at  john.smith@example.com", "me at  [EMAIL]");
+  check("AT JOHN.SMITH@EXAMPLE.COM", "AT [EMAIL]");
+  /* The same with a spoken address after "at", and a spoken local part in
+   * front of a written address. */
+  check("me at john.smith at gmail dot com", "me at [EMAIL]");
+  check("email me at john dot smith at gmail dot com", "email me at [EMAIL]");
+  check("email john dot smith@example.com", "email [EMAIL]");
+  check("it's jane underscore doe@example.org ok", "it's [EMAIL] ok");
+  check("john at gmail dot com at noon", "[EMAIL] at noon");
+  /* ... but a spoken address stays one when what follows is no address. */
+  check("john at gmail.com@", "[EMAIL]@");
+  check("john at gmail.com@x", "[EMAIL]@x");
   keep("follow @handle on twitter");
   keep("a@b and user@localhost");
   keep("meet me at the office at noon");
