@@ -74,6 +74,7 @@ struct scan {
   es_redact_cb cb;
   void *ud;
   size_t nspans;
+  int chains_only; /* report each chain's extent (kind 0), classify nothing */
 
   /* the next e-mail address at or after the word loop (valid: em_known) */
   int em_known;
@@ -420,6 +421,11 @@ static void classify_segment(struct scan *sc, size_t a, size_t b) {
 static void flush_chain(struct scan *sc) {
   size_t n = sc->n;
   if (n == 0) return;
+  if (sc->chains_only) {
+    emit(sc, sc->chain[0].lead, sc->chain[n - 1].end, 0);
+    sc->n = 0;
+    return;
+  }
   size_t cs[CHAIN_MAX], ce[CHAIN_MAX], ncards = 0;
   if (sc->kinds & ES_REDACT_CARD) {
     /* Every Luhn-valid stretch of 13..19 digits is a candidate; where
@@ -804,59 +810,135 @@ static int find_email(const char *t, size_t len, size_t from, size_t *es, size_t
 
 /* ---- the pass ------------------------------------------------------ */
 
-size_t es_redact_scan(const char *text, size_t len, unsigned kinds, es_redact_cb cb,
-                      void *ud) {
-  struct scan sc;
-  const unsigned numeric = ES_REDACT_CARD | ES_REDACT_CVV | ES_REDACT_SSN | ES_REDACT_PHONE;
-  size_t i = 0, n;
-  if (text == NULL) return 0;
-  sc.t = text;
-  sc.len = len;
-  sc.kinds = kinds & ES_REDACT_ALL;
-  sc.cb = cb;
-  sc.ud = ud;
-  sc.nspans = 0;
-  sc.em_known = 0;
-  sc.em_s = sc.em_e = SIZE_MAX;
-  sc.n = 0;
-  sc.chain_cvv = sc.chain_ssn = 0;
-  sc.cvv_budget = sc.ssn_budget = 0;
-  sc.prev = PW_NONE;
-  sc.plus_start = SIZE_MAX;
+#define NUMERIC (ES_REDACT_CARD | ES_REDACT_CVV | ES_REDACT_SSN | ES_REDACT_PHONE)
+
+static void scan_init(struct scan *sc, const char *text, size_t len, unsigned kinds,
+                      es_redact_cb cb, void *ud) {
+  sc->t = text;
+  sc->len = len;
+  sc->kinds = kinds & ES_REDACT_ALL;
+  sc->cb = cb;
+  sc->ud = ud;
+  sc->nspans = 0;
+  sc->chains_only = 0;
+  sc->em_known = 0;
+  sc->em_s = sc->em_e = SIZE_MAX;
+  sc->n = 0;
+  sc->chain_cvv = sc->chain_ssn = 0;
+  sc->cvv_budget = sc->ssn_budget = 0;
+  sc->prev = PW_NONE;
+  sc->plus_start = SIZE_MAX;
+}
+
+static void scan_run(struct scan *sc) {
+  const char *text = sc->t;
+  size_t i = 0, n, len = sc->len;
 
   while (i < len) {
     size_t limit = len;
-    if (sc.kinds & ES_REDACT_EMAIL) {
-      if (!sc.em_known) {
-        if (!find_email(text, len, i, &sc.em_s, &sc.em_e)) sc.em_s = sc.em_e = SIZE_MAX;
-        sc.em_known = 1;
+    if (sc->kinds & ES_REDACT_EMAIL) {
+      if (!sc->em_known) {
+        if (!find_email(text, len, i, &sc->em_s, &sc->em_e)) sc->em_s = sc->em_e = SIZE_MAX;
+        sc->em_known = 1;
       }
-      if (sc.em_s <= i) {
-        flush_chain(&sc);
-        emit(&sc, sc.em_s, sc.em_e, ES_REDACT_EMAIL);
-        i = sc.em_e;
-        sc.em_known = 0;
-        sc.prev = PW_NONE;
-        sc.plus_start = SIZE_MAX;
+      if (sc->em_s <= i) {
+        flush_chain(sc);
+        emit(sc, sc->em_s, sc->em_e, ES_REDACT_EMAIL);
+        i = sc->em_e;
+        sc->em_known = 0;
+        sc->prev = PW_NONE;
+        sc->plus_start = SIZE_MAX;
         continue;
       }
-      if (sc.em_s < len) limit = sc.em_s;
+      if (sc->em_s < len) limit = sc->em_s;
     }
-    if (!(sc.kinds & numeric)) {
+    if (!(sc->kinds & NUMERIC)) {
       i = limit;
       continue;
     }
     enum cls c = cls_at(text, len, i, &n);
     if (c == C_WORD) {
       size_t e = word_end(text, limit, i);
-      i = do_word(&sc, i, e, limit);
+      i = do_word(sc, i, e, limit);
     } else {
-      if (c == C_OTHER && text[i] != '+' && text[i] != '\'') sc.plus_start = SIZE_MAX;
+      if (c == C_OTHER && text[i] != '+' && text[i] != '\'') sc->plus_start = SIZE_MAX;
       i += n;
     }
   }
-  flush_chain(&sc);
+  flush_chain(sc);
+}
+
+size_t es_redact_scan(const char *text, size_t len, unsigned kinds, es_redact_cb cb,
+                      void *ud) {
+  struct scan sc;
+  if (text == NULL) return 0;
+  scan_init(&sc, text, len, kinds, cb, ud);
+  scan_run(&sc);
   return sc.nspans;
+}
+
+/* ---- cutting ------------------------------------------------------- */
+
+/* Bytes after a cut read to see whether a number or an address goes on
+ * past it: more than the longest address the scanner takes (a spoken local
+ * part of 12 words and joins, a domain of 10 labels of 63 bytes). */
+#define CUT_AHEAD 4096
+
+/* The runs a cut must not enter, merged as they come in order of start:
+ * digit chains from a pass without e-mail addresses (the longest chains
+ * any kinds can make), and e-mail addresses from their own search. */
+struct cut {
+  const char *t;
+  size_t len;
+  size_t at;          /* the cut asked for */
+  size_t em_s, em_e;  /* the next e-mail address; em_s == SIZE_MAX: none */
+  size_t run_s, run_e;/* overlapping runs merged so far */
+  size_t safe;        /* the answer */
+};
+
+static void cut_take(struct cut *c, size_t s, size_t e) {
+  if (s < c->run_e) { /* overlaps: the same run goes on */
+    if (e > c->run_e) c->run_e = e;
+    return;
+  }
+  if (c->run_s < c->at && c->at < c->run_e) c->safe = c->run_s;
+  c->run_s = s;
+  c->run_e = e;
+}
+
+/* Takes the e-mail addresses that start at or before s. */
+static void cut_emails_upto(struct cut *c, size_t s) {
+  while (c->em_s <= s) {
+    size_t from = c->em_e;
+    cut_take(c, c->em_s, c->em_e);
+    if (!find_email(c->t, c->len, from, &c->em_s, &c->em_e)) c->em_s = c->em_e = SIZE_MAX;
+  }
+}
+
+static void cut_chain(void *ud, size_t start, size_t end, unsigned kind) {
+  struct cut *c = ud;
+  (void)kind;
+  cut_emails_upto(c, start);
+  cut_take(c, start, end);
+}
+
+size_t es_redact_cut(const char *text, size_t len, size_t n) {
+  struct cut c;
+  struct scan sc;
+  if (text == NULL || n >= len) return len;
+  while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80) n--;
+  if (n == 0) return 0;
+  c.t = text;
+  c.len = len - n > CUT_AHEAD ? n + CUT_AHEAD : len;
+  c.at = c.safe = n;
+  c.run_s = c.run_e = 0;
+  if (!find_email(text, c.len, 0, &c.em_s, &c.em_e)) c.em_s = c.em_e = SIZE_MAX;
+  scan_init(&sc, text, c.len, NUMERIC, cut_chain, &c);
+  sc.chains_only = 1;
+  scan_run(&sc);
+  cut_emails_upto(&c, SIZE_MAX - 1);
+  cut_take(&c, SIZE_MAX, SIZE_MAX);
+  return c.safe;
 }
 
 struct writer {

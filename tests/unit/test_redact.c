@@ -408,6 +408,75 @@ static void test_line_and_json(void) {
   ASSERT_EQ(jl, strlen(json));
 }
 
+/* Checks es_redact_cut(text, strlen(text), n) == want, on an exact-size
+ * copy (AddressSanitizer catches a read past the end). */
+static void check_cut(const char *text, size_t n, size_t want) {
+  size_t len = strlen(text);
+  char *in = malloc(len ? len : 1);
+  ASSERT(in != NULL);
+  memcpy(in, text, len);
+  size_t got = es_redact_cut(in, len, n);
+  if (got != want)
+    ES_FAIL_("es_redact_cut(\"%s\", %zu): %zu (\"%.*s\"), want %zu (\"%.*s\")", text, n, got,
+             (int)got, text, want, (int)want, text);
+  free(in);
+}
+
+/* A cut never enters a number or an address: what is kept holds each
+ * whole or not at all, whatever the kinds masked later. */
+static void test_cut(void) {
+  /* Nothing to cut, or nothing in the way. */
+  check_cut("hello there", 11, 11);
+  check_cut("hello there", 50, 11);
+  check_cut("hello there my friend", 8, 8);
+  check_cut("", 0, 0);
+  ASSERT_EQ(es_redact_cut(NULL, 0, 10), 0);
+  check_cut("h\xc3\xa9llo", 2, 1); /* never inside a character */
+  /* Card, phone and SSN numbers cut in their digits or between groups:
+   * the cut goes back to before the number. */
+  check_cut("the card number is just: 4111 1111 1111 1111", 40, 25);
+  check_cut("so you can always reach me at 555-123-4567", 40, 30);
+  check_cut("and the number they gave me was 123-45-6789", 40, 32);
+  check_cut("555-123-4567", 4, 0);
+  check_cut("call (555) 123-4567", 7, 5);   /* its '(' */
+  check_cut("call plus 1 555 123 4567", 8, 5); /* and "plus" */
+  check_cut("call +1 555 123 4567", 6, 5);
+  /* Spoken digits, "double" with its digit. */
+  check_cut("my card is four one one one one one one one one one one one one one one one", 40, 11);
+  check_cut("it's double five", 12, 5);
+  /* Any number counts, whether it would be masked or not: the kinds are
+   * not known here. */
+  check_cut("give me 42 minutes", 9, 8);
+  /* A cut at the end of a number, or of an address, keeps it whole. */
+  check_cut("call 555-123-4567 now", 17, 17);
+  check_cut("call 555-123-4567 now", 18, 18);
+  check_cut("mail a@b.com now", 12, 12);
+  /* Addresses, written and spoken. */
+  check_cut("so yes you can write to john.smith@example.com", 40, 24);
+  check_cut("ok so you can write me at john.smith@example.com", 40, 26);
+  check_cut("mail john dot smith at gmail dot com now", 20, 5);
+  check_cut("mail john dot smith at gmail dot com now", 36, 36);
+  /* An address and a number that overlap (the digits are a phone number
+   * when addresses are not masked): the cut goes before both. */
+  check_cut("call 555 123 4567@x.com", 20, 5);
+  /* What follows the cut is read, up to 4 KiB. */
+  {
+    size_t len = 10000;
+    char *t = malloc(len + 1);
+    ASSERT(t != NULL);
+    memset(t, 'a', len);
+    memcpy(t, "call 555-123-4567", 17);
+    t[len] = '\0';
+    check_cut(t, 10, 5);
+    memset(t, ' ', len);
+    memcpy(t, "4111 1111 1111 1111", 19);
+    t[len] = '\0';
+    check_cut(t, 12, 0);
+    check_cut(t, 5000, 5000);
+    free(t);
+  }
+}
+
 int main(void) {
   RUN(test_line_and_json);
   RUN(test_cards);
@@ -424,5 +493,6 @@ int main(void) {
   RUN(test_capacity);
   RUN(test_parse_kinds);
   RUN(test_stress);
+  RUN(test_cut);
   return 0;
 }
