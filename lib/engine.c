@@ -12,7 +12,7 @@
 #include "alert.h"
 #include "error.h"
 #include "numfmt.h"
-#include "norm.h"
+#include "redact.h"
 #include "rules_int.h"
 
 #define ES_NCAT_MAX 24      /* categories counted per call */
@@ -391,7 +391,18 @@ static struct rhit *remember(struct es_engine *e, struct es_callstate *cs, uint3
     return NULL;
   }
   struct rhit *h = &cs->recent[cs->nrecent++ % ES_RECENT];
-  size_t n = end > start && end <= len ? es_utf8_cut(text + start, end - start, ES_WORDS_MAX) : 0;
+  size_t n = 0;
+  if (end > start && end <= len) {
+    /* The words go into reasons, which are masked later on their own
+     * (store, feed, webhooks): a cut, at ES_WORDS_MAX or where the match
+     * ends, that left part of a card number or an address would leave it
+     * unrecognised, and readable. So the cut keeps such runs whole or
+     * drops them (and the spaces before them). */
+    size_t want = end - start < ES_WORDS_MAX ? end - start : ES_WORDS_MAX;
+    n = es_redact_cut(text + start, len - start, want);
+    while (n < want && n > 0 && (text[start + n - 1] == ' ' || text[start + n - 1] == '\t'))
+      n--;
+  }
   h->rule = rule;
   h->line = cs->lines;
   h->turns = cs->turns[sp];

@@ -39,7 +39,8 @@
 #include "sentiment.h"
 
 #define ES_RECENT 16        /* hits a call remembers (for "after" and reasons) */
-#define ES_WORDS_MAX 40     /* bytes of matched words kept per remembered hit */
+#define ES_WORDS_MAX 40     /* bytes of matched words kept per remembered hit, cut
+                               where es_redact_cut() says (no number or address split) */
 #define ES_REASON_HITS 6    /* hits listed in a backup reason */
 #define ES_CALL_TIME_MAX 1e9 /* seconds: a call time beyond +-this (or not finite) is taken
                                 as the call's latest, like a time that goes back */

@@ -74,6 +74,7 @@ struct scan {
   es_redact_cb cb;
   void *ud;
   size_t nspans;
+  int chains_only; /* report each chain's extent (kind 0), classify nothing */
 
   /* the next e-mail address at or after the word loop (valid: em_known) */
   int em_known;
@@ -420,6 +421,11 @@ static void classify_segment(struct scan *sc, size_t a, size_t b) {
 static void flush_chain(struct scan *sc) {
   size_t n = sc->n;
   if (n == 0) return;
+  if (sc->chains_only) {
+    emit(sc, sc->chain[0].lead, sc->chain[n - 1].end, 0);
+    sc->n = 0;
+    return;
+  }
   size_t cs[CHAIN_MAX], ce[CHAIN_MAX], ncards = 0;
   if (sc->kinds & ES_REDACT_CARD) {
     /* Every Luhn-valid stretch of 13..19 digits is a candidate; where
@@ -712,15 +718,13 @@ static size_t back_spaces(const char *t, size_t from, size_t e) {
   return e;
 }
 
-/* Start of a spoken local part before the word "at" at t[p]: "john", "john
- * dot smith", "john underscore smith", "j o h n"; SIZE_MAX when none. */
-static size_t spoken_local_before(const char *t, size_t from, size_t p) {
+/* Extends a local part that starts at t[s] (its first word cur_len bytes
+ * long) backwards over spoken joins ("john dot smith", "john underscore
+ * smith") and, when `spelled`, over letters spelled one by one ("j o h
+ * n"); returns the new start. */
+static size_t spoken_joins_before(const char *t, size_t from, size_t s, size_t cur_len,
+                                  int spelled) {
   static const char *const joins[] = {"dot", "underscore", "dash", "hyphen", "period", NULL};
-  size_t e = back_spaces(t, from, p), s, cur_len;
-  if (e == p) return SIZE_MAX;
-  s = word_back(t, from, e);
-  if (s == SIZE_MAX) return SIZE_MAX;
-  cur_len = e - s;
   for (int words = 0; words < EMAIL_WORDS_MAX; words++) {
     size_t e2 = back_spaces(t, from, s), s2;
     if (e2 == s) break;
@@ -735,7 +739,7 @@ static size_t spoken_local_before(const char *t, size_t from, size_t p) {
       cur_len = e3 - s3;
       continue;
     }
-    if (cur_len == 1 && e2 - s2 == 1) { /* spelled out letter by letter */
+    if (spelled && cur_len == 1 && e2 - s2 == 1) { /* spelled out letter by letter */
       s = s2;
       continue;
     }
@@ -744,14 +748,47 @@ static size_t spoken_local_before(const char *t, size_t from, size_t p) {
   return s;
 }
 
-/* Finds the first e-mail address that starts at or after `from`. */
+/* Start of a spoken local part before the word "at" at t[p]: "john", "john
+ * dot smith", "john underscore smith", "j o h n"; SIZE_MAX when none. */
+static size_t spoken_local_before(const char *t, size_t from, size_t p) {
+  size_t e = back_spaces(t, from, p), s;
+  if (e == p) return SIZE_MAX;
+  s = word_back(t, from, e);
+  if (s == SIZE_MAX) return SIZE_MAX;
+  return spoken_joins_before(t, from, s, e - s, 1);
+}
+
+/* 1 when a written address starts at t[p]: local-part characters up to an
+ * '@', then a domain. */
+static int written_at(const char *t, size_t len, size_t p) {
+  size_t q = p, e;
+  while (q < len && is_local_char((unsigned char)t[q])) q++;
+  return q > p && q < len && t[q] == '@' && parse_domain(t, len, q + 1, &e);
+}
+
+/* 1 when t[p..) is a spoken "at" and a domain. */
+static int spoken_at(const char *t, size_t len, size_t p) {
+  size_t q = skip_spaces(t, len, p), e;
+  if (q == p || q + 2 >= len || !word_is(t, q, q + 2, "at") || (t[q + 2] != ' ' && t[q + 2] != '\t'))
+    return 0;
+  return parse_domain(t, len, skip_spaces(t, len, q + 2), &e);
+}
+
+/* Finds the first e-mail address that starts at or after `from`.
+ *
+ * Where a spoken and a written form overlap, the one that takes the whole
+ * address wins. After a spoken "at", a written address ("write me at
+ * john.smith@example.com") or a spoken one ("me at john.smith at gmail dot
+ * com") is no domain but the address itself: the "at" before it is left
+ * alone, and the address is found at its own '@' or "at". A written local
+ * part may be spoken in front ("john dot smith@example.com"). */
 static int find_email(const char *t, size_t len, size_t from, size_t *es, size_t *ee) {
   for (size_t i = from; i < len; i++) {
     unsigned char c = (unsigned char)t[i];
     if (c == '@') {
       size_t s = local_before(t, from, i), e;
       if (s != SIZE_MAX && parse_domain(t, len, i + 1, &e)) {
-        *es = s;
+        *es = spoken_joins_before(t, from, s, i - s, 0);
         *ee = e;
         return 1;
       }
@@ -760,7 +797,8 @@ static int find_email(const char *t, size_t len, size_t from, size_t *es, size_t
                (t[i - 1] == ' ' || t[i - 1] == '\t')) {
       size_t s = spoken_local_before(t, from, i), e;
       size_t d = skip_spaces(t, len, i + 2);
-      if (s != SIZE_MAX && parse_domain(t, len, d, &e)) {
+      if (s != SIZE_MAX && parse_domain(t, len, d, &e) && !written_at(t, len, d) &&
+          !spoken_at(t, len, e)) {
         *es = s;
         *ee = e;
         return 1;
@@ -772,59 +810,135 @@ static int find_email(const char *t, size_t len, size_t from, size_t *es, size_t
 
 /* ---- the pass ------------------------------------------------------ */
 
-size_t es_redact_scan(const char *text, size_t len, unsigned kinds, es_redact_cb cb,
-                      void *ud) {
-  struct scan sc;
-  const unsigned numeric = ES_REDACT_CARD | ES_REDACT_CVV | ES_REDACT_SSN | ES_REDACT_PHONE;
-  size_t i = 0, n;
-  if (text == NULL) return 0;
-  sc.t = text;
-  sc.len = len;
-  sc.kinds = kinds & ES_REDACT_ALL;
-  sc.cb = cb;
-  sc.ud = ud;
-  sc.nspans = 0;
-  sc.em_known = 0;
-  sc.em_s = sc.em_e = SIZE_MAX;
-  sc.n = 0;
-  sc.chain_cvv = sc.chain_ssn = 0;
-  sc.cvv_budget = sc.ssn_budget = 0;
-  sc.prev = PW_NONE;
-  sc.plus_start = SIZE_MAX;
+#define NUMERIC (ES_REDACT_CARD | ES_REDACT_CVV | ES_REDACT_SSN | ES_REDACT_PHONE)
+
+static void scan_init(struct scan *sc, const char *text, size_t len, unsigned kinds,
+                      es_redact_cb cb, void *ud) {
+  sc->t = text;
+  sc->len = len;
+  sc->kinds = kinds & ES_REDACT_ALL;
+  sc->cb = cb;
+  sc->ud = ud;
+  sc->nspans = 0;
+  sc->chains_only = 0;
+  sc->em_known = 0;
+  sc->em_s = sc->em_e = SIZE_MAX;
+  sc->n = 0;
+  sc->chain_cvv = sc->chain_ssn = 0;
+  sc->cvv_budget = sc->ssn_budget = 0;
+  sc->prev = PW_NONE;
+  sc->plus_start = SIZE_MAX;
+}
+
+static void scan_run(struct scan *sc) {
+  const char *text = sc->t;
+  size_t i = 0, n, len = sc->len;
 
   while (i < len) {
     size_t limit = len;
-    if (sc.kinds & ES_REDACT_EMAIL) {
-      if (!sc.em_known) {
-        if (!find_email(text, len, i, &sc.em_s, &sc.em_e)) sc.em_s = sc.em_e = SIZE_MAX;
-        sc.em_known = 1;
+    if (sc->kinds & ES_REDACT_EMAIL) {
+      if (!sc->em_known) {
+        if (!find_email(text, len, i, &sc->em_s, &sc->em_e)) sc->em_s = sc->em_e = SIZE_MAX;
+        sc->em_known = 1;
       }
-      if (sc.em_s <= i) {
-        flush_chain(&sc);
-        emit(&sc, sc.em_s, sc.em_e, ES_REDACT_EMAIL);
-        i = sc.em_e;
-        sc.em_known = 0;
-        sc.prev = PW_NONE;
-        sc.plus_start = SIZE_MAX;
+      if (sc->em_s <= i) {
+        flush_chain(sc);
+        emit(sc, sc->em_s, sc->em_e, ES_REDACT_EMAIL);
+        i = sc->em_e;
+        sc->em_known = 0;
+        sc->prev = PW_NONE;
+        sc->plus_start = SIZE_MAX;
         continue;
       }
-      if (sc.em_s < len) limit = sc.em_s;
+      if (sc->em_s < len) limit = sc->em_s;
     }
-    if (!(sc.kinds & numeric)) {
+    if (!(sc->kinds & NUMERIC)) {
       i = limit;
       continue;
     }
     enum cls c = cls_at(text, len, i, &n);
     if (c == C_WORD) {
       size_t e = word_end(text, limit, i);
-      i = do_word(&sc, i, e, limit);
+      i = do_word(sc, i, e, limit);
     } else {
-      if (c == C_OTHER && text[i] != '+' && text[i] != '\'') sc.plus_start = SIZE_MAX;
+      if (c == C_OTHER && text[i] != '+' && text[i] != '\'') sc->plus_start = SIZE_MAX;
       i += n;
     }
   }
-  flush_chain(&sc);
+  flush_chain(sc);
+}
+
+size_t es_redact_scan(const char *text, size_t len, unsigned kinds, es_redact_cb cb,
+                      void *ud) {
+  struct scan sc;
+  if (text == NULL) return 0;
+  scan_init(&sc, text, len, kinds, cb, ud);
+  scan_run(&sc);
   return sc.nspans;
+}
+
+/* ---- cutting ------------------------------------------------------- */
+
+/* Bytes after a cut read to see whether a number or an address goes on
+ * past it: more than the longest address the scanner takes (a spoken local
+ * part of 12 words and joins, a domain of 10 labels of 63 bytes). */
+#define CUT_AHEAD 4096
+
+/* The runs a cut must not enter, merged as they come in order of start:
+ * digit chains from a pass without e-mail addresses (the longest chains
+ * any kinds can make), and e-mail addresses from their own search. */
+struct cut {
+  const char *t;
+  size_t len;
+  size_t at;          /* the cut asked for */
+  size_t em_s, em_e;  /* the next e-mail address; em_s == SIZE_MAX: none */
+  size_t run_s, run_e;/* overlapping runs merged so far */
+  size_t safe;        /* the answer */
+};
+
+static void cut_take(struct cut *c, size_t s, size_t e) {
+  if (s < c->run_e) { /* overlaps: the same run goes on */
+    if (e > c->run_e) c->run_e = e;
+    return;
+  }
+  if (c->run_s < c->at && c->at < c->run_e) c->safe = c->run_s;
+  c->run_s = s;
+  c->run_e = e;
+}
+
+/* Takes the e-mail addresses that start at or before s. */
+static void cut_emails_upto(struct cut *c, size_t s) {
+  while (c->em_s <= s) {
+    size_t from = c->em_e;
+    cut_take(c, c->em_s, c->em_e);
+    if (!find_email(c->t, c->len, from, &c->em_s, &c->em_e)) c->em_s = c->em_e = SIZE_MAX;
+  }
+}
+
+static void cut_chain(void *ud, size_t start, size_t end, unsigned kind) {
+  struct cut *c = ud;
+  (void)kind;
+  cut_emails_upto(c, start);
+  cut_take(c, start, end);
+}
+
+size_t es_redact_cut(const char *text, size_t len, size_t n) {
+  struct cut c;
+  struct scan sc;
+  if (text == NULL || n >= len) return len;
+  while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80) n--;
+  if (n == 0) return 0;
+  c.t = text;
+  c.len = len - n > CUT_AHEAD ? n + CUT_AHEAD : len;
+  c.at = c.safe = n;
+  c.run_s = c.run_e = 0;
+  if (!find_email(text, c.len, 0, &c.em_s, &c.em_e)) c.em_s = c.em_e = SIZE_MAX;
+  scan_init(&sc, text, c.len, NUMERIC, cut_chain, &c);
+  sc.chains_only = 1;
+  scan_run(&sc);
+  cut_emails_upto(&c, SIZE_MAX - 1);
+  cut_take(&c, SIZE_MAX, SIZE_MAX);
+  return c.safe;
 }
 
 struct writer {

@@ -80,6 +80,18 @@ typedef void (*es_redact_cb)(void *ud, size_t start, size_t end, unsigned kind);
 size_t es_redact_scan(const char *text, size_t len, unsigned kinds,
                       es_redact_cb cb, void *ud);
 
+/* Where to cut text[0..len) to keep at most n bytes of it, safely: the
+ * largest k <= n such that text[0..k) ends on a UTF-8 character boundary
+ * and inside nothing es_redact_scan() could mask, whatever the kinds: a
+ * digit sequence (its numbers, written or spoken, the separators between
+ * them and a leading '+', '(' or "plus") or an e-mail address (written or
+ * spoken). What is kept holds each number or address whole or not at all,
+ * so masking it on its own later cannot leave part of one readable.
+ * text[n..len) is read, up to 4 KiB of it, to see whether a number or an
+ * address goes on past the cut: pass all that follows. Returns len when
+ * n >= len (nothing is cut); may return 0. */
+size_t es_redact_cut(const char *text, size_t len, size_t n);
+
 /* The mask for one kind ("[CARD]", "[CVV]", "[SSN]", "[EMAIL]",
  * "[PHONE]"), its name ("card", "cvv", "ssn", "email", "phone"); static
  * strings, "" for anything but a single kind bit. */

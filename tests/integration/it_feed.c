@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "../words_cut.h"
 
 /* Streams a sample call (tests/golden/calls/NAME.jsonl) with seqs on a new
  * connection, waiting for the last ack. Returns how many alerts came back. */
@@ -349,6 +350,84 @@ static void test_dead_air_on_timer(void) {
   it_daemon_cleanup(&d);
 }
 
+/* A remembered hit keeps ES_WORDS_MAX (40) bytes of its words, and a
+ * signal's words are its whole line: the cut must not leave part of a
+ * card, phone, SSN or address that the masking downstream no longer
+ * recognises. Each line of words_cut.h has the personal data across byte
+ * 40; it is sent as the fourth customer line in a row, which fires
+ * signal.customer-rapid-fire, whose reason carries the line as its
+ * trigger's words. The feed (masked by
+ * earshotd) and the database (masked by the store) must both show the
+ * words up to the number or address, and nothing of it. */
+static void test_trigger_words_cut_safely(void) {
+  const size_t n = WORDS_CUT_CASES;
+  struct it_daemon d;
+  int64_t last = 0;
+  it_daemon_init(&d);
+  snprintf(d.rules, sizeof(d.rules), "%s", ES_BUNDLED_RULES);
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  struct it_conn *s = subscribe(&d, "");
+  struct it_conn *c = it_connect(&d);
+  free(it_hello(c, 1));
+  int seq = 0;
+  for (size_t i = 0; i < n; i++) {
+    static const char *const before[] = {"hello", "are you there", "hello?"};
+    ASSERT_GT(strlen(words_cut_cases[i].line), 40);
+    for (int k = 0; k < 3; k++)
+      ASSERT_EQ(it_sendf(c, "{\"call_id\":\"cut-%zu\",\"speaker\":\"customer\",\"text\":\"%s\","
+                            "\"ts\":%d,\"seq\":%d}", i, before[k], k + 1, ++seq), 0);
+    ASSERT_EQ(it_sendf(c, "{\"call_id\":\"cut-%zu\",\"speaker\":\"customer\",\"text\":\"%s\","
+                          "\"ts\":4,\"seq\":%d}", i, words_cut_cases[i].line, ++seq), 0);
+    for (;;) { /* the alerts come back to the client unmasked: it sent the text */
+      cJSON *m = it_read_json(c, -1);
+      ASSERT(m != NULL);
+      int done = strcmp(it_jtype(m), "ack") == 0 && it_jint(m, "seq") == seq;
+      cJSON_Delete(m);
+      if (done)
+        break;
+    }
+    /* The feed: the rapid-fire alert of this call, its reason masked. */
+    for (;;) {
+      cJSON *got = read_feed(s, 1, &last);
+      cJSON *a = cJSON_GetArrayItem(got, 0);
+      if (strcmp(it_jstr(a, "rule"), "signal.customer-rapid-fire") != 0) {
+        cJSON_Delete(got);
+        continue;
+      }
+      char call[32];
+      snprintf(call, sizeof(call), "cut-%zu", i);
+      ASSERT_STR_EQ(it_jstr(a, "call_id"), call);
+      const cJSON *r = cJSON_GetObjectItemCaseSensitive(a, "reason");
+      const cJSON *trig = cJSON_GetObjectItemCaseSensitive(r, "trigger");
+      ASSERT_STR_EQ(it_jstr(trig, "words"), words_cut_cases[i].words);
+      cJSON_Delete(got);
+      break;
+    }
+  }
+  it_close(c);
+  it_close(s);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  sqlite3 *db = it_db_open(d.db);
+  for (size_t i = 0; i < n; i++) {
+    char call[32];
+    snprintf(call, sizeof(call), "cut-%zu", i);
+    char *words = it_db_text(db, "SELECT json_extract(reason, '$.trigger.words') FROM alerts "
+                                 "WHERE call_id = ?1 AND rule_id = 'signal.customer-rapid-fire'",
+                             call, NULL);
+    ASSERT_STR_EQ(words, words_cut_cases[i].words);
+    free(words);
+    /* The line itself is masked whole, as before. */
+    char *text = it_db_text(db, "SELECT text FROM alerts WHERE call_id = ?1 AND "
+                                "rule_id = 'signal.customer-rapid-fire'", call, NULL);
+    ASSERT(strchr(text, '[') != NULL);
+    for (const char *p = text; *p; p++)
+      ASSERT(!(*p >= '0' && *p <= '9'));
+    free(text);
+  }
+  sqlite3_close(db);
+  it_daemon_cleanup(&d);
+}
+
 /* Reads one line from fd within the test's deadline (poll, no sleeps). */
 static int read_line_fd(int fd, char *buf, size_t cap) {
   size_t n = 0;
@@ -446,5 +525,6 @@ int main(int argc, char **argv) {
   RUN(test_live_feed_and_backup);
   RUN(test_since_across_restart);
   RUN(test_tail_and_ack_commands);
+  RUN(test_trigger_words_cut_safely);
   return 0;
 }

@@ -13,6 +13,7 @@
 #include "match.h"
 #include "rules.h"
 #include "task.h"
+#include "../words_cut.h"
 
 #define LINE_RULE(id, cat, spk, score, phrase, extra)                                      \
   "{\"id\": \"" id "\", \"description\": \"d\", \"category\": \"" cat "\", "               \
@@ -369,6 +370,55 @@ static void test_bytes_bounded(void) {
   env_close(&v);
 }
 
+/* A rapid-fire signal (its words: the whole line) and a line rule whose
+ * match ends inside a phone number, calling for backup. */
+static const char pii_rules[] =
+    "{\"rules\": [\n"
+    "{\"id\": \"s.rapid\", \"description\": \"d\", \"category\": \"talk_pattern\","
+    " \"severity\": \"low\", \"speaker\": \"customer\", \"score\": 1, \"tip\": \"t\","
+    " \"signal\": {\"type\": \"rapid_fire\", \"turns\": 2, \"within\": 20},"
+    " \"examples\": {\"match\": [[\"customer: a\", \"+1 customer: b\"]]}},\n"
+    LINE_RULE("t.callme", "manager_request", "customer", 1, "call me at 555", "\"backup\": true,")
+    "\n]}\n";
+
+/* The words a call remembers of a hit go into reasons, which are masked on
+ * their own later: cut at ES_WORDS_MAX bytes or where the match ends, they
+ * must hold no part of a number or an address. */
+static void test_words_cut_outside_numbers(void) {
+  char want[128];
+  for (size_t i = 0; i <= WORDS_CUT_CASES; i++) {
+    struct env v;
+    const struct es_fire *f;
+    /* ... and after them a line with nothing in the way: 40 bytes, as before. */
+    const char *line = i < WORDS_CUT_CASES ? words_cut_cases[i].line
+                                           : "I have been waiting for an hour and a half on this line";
+    const char *words = i < WORDS_CUT_CASES ? words_cut_cases[i].words
+                                            : "I have been waiting for an hour and a ha";
+    env_open(&v, pii_rules);
+    say(&v, 0, C, "hello");
+    say(&v, 1, C, line);
+    f = fired(&v, "s.rapid");
+    ASSERT(f != NULL && f->reason != NULL);
+    snprintf(want, sizeof(want), "\"words\":\"%s\"", words);
+    if (strstr(f->reason, want) == NULL)
+      ES_FAIL_("reason %s has no %s", f->reason, want);
+    env_close(&v);
+  }
+
+  /* A match that ends inside a number: the backup's reason lists the hit
+   * by its words up to the number. */
+  struct env v;
+  const struct es_fire *f;
+  env_open(&v, pii_rules);
+  say(&v, 0, C, "please call me at 555 123 4567 today");
+  f = fired(&v, "call.backup");
+  ASSERT(f != NULL && f->reason != NULL);
+  ASSERT(strstr(f->reason, "\"words\":\"call me at\"") != NULL);
+  ASSERT(strstr(f->reason, "\\\"call me at\\\"") != NULL); /* the summary */
+  ASSERT(strstr(f->reason, "555") == NULL);
+  env_close(&v);
+}
+
 /* The loader's checks of the call fields, with positions and advice. */
 static void expect_error(const char *rule_json, const char *needle) {
   char text[4096];
@@ -513,6 +563,7 @@ int main(void) {
   test_deescalated_summary();
   test_rebind_keeps_state();
   test_bytes_bounded();
+  test_words_cut_outside_numbers();
   test_loader_checks();
   test_settings_checks();
   puts("test_engine: all passed");

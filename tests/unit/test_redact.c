@@ -8,6 +8,26 @@
 #include "redact.h"
 #include "task.h"
 
+/* Output rebuilt from es_redact_scan()'s spans. */
+struct rebuild {
+  const char *in;
+  char *out;
+  size_t n;   /* bytes written */
+  size_t pos; /* input copied up to here */
+};
+
+static void rebuild_span(void *ud, size_t start, size_t end, unsigned kind) {
+  struct rebuild *rb = ud;
+  const char *mask = es_redact_mask(kind);
+  ASSERT_LE(rb->pos, start);
+  ASSERT_LT(start, end);
+  memcpy(rb->out + rb->n, rb->in + rb->pos, start - rb->pos);
+  rb->n += start - rb->pos;
+  memcpy(rb->out + rb->n, mask, strlen(mask));
+  rb->n += strlen(mask);
+  rb->pos = end;
+}
+
 /* Masks `in` with `kinds` and checks the result against `want`, also that
  * es_redact_scan() agrees and that the bound holds. */
 static void check_kinds(const char *text, unsigned kinds, const char *want) {
@@ -23,6 +43,14 @@ static void check_kinds(const char *text, unsigned kinds, const char *want) {
   ASSERT_LT(n, cap);
   /* Measuring alone gives the same length. */
   ASSERT_EQ(es_redact(in, len, kinds, NULL, 0, NULL), n);
+  /* The spans es_redact_scan() reports give the same text. */
+  struct rebuild rb = {in, out, 0, 0};
+  memset(out, 0, cap);
+  es_redact_scan(in, len, kinds, rebuild_span, &rb);
+  memcpy(out + rb.n, in + rb.pos, len - rb.pos);
+  out[rb.n + len - rb.pos] = '\0';
+  if (strcmp(out, want) != 0)
+    ES_FAIL_("es_redact_scan(\"%s\")\n   got: \"%s\"\n  want: \"%s\"", text, out, want);
   free(in);
   free(out);
 }
@@ -145,6 +173,29 @@ static void test_email(void) {
   check("reach me at j o h n at gmail dot com", "reach me at [EMAIL]");
   check("john at gmail.com", "[EMAIL]");
   check("j.doe@gmail dot com", "[EMAIL]");
+  /* A written address after "at" is the address: the spoken form must not
+   * take "me at john.smith" and leave its domain readable. */
+  check("you can write me at john.smith@example.com", "you can write me at [EMAIL]");
+  check("email me at a.b@c.com", "email me at [EMAIL]");
+  check("email me at a.b@c.com please", "email me at [EMAIL] please");
+  check("reach me at john@example.com or at jane.doe@example.org",
+        "reach me at [EMAIL] or at [EMAIL]");
+  check("me at john.smith.jr@mail.example.co.uk", "me at [EMAIL]");
+  check("write to jo at example dot com or jo@example.com", "write to [EMAIL] or [EMAIL]");
+  check("write to jo@example.com or jo at example dot com", "write to [EMAIL] or [EMAIL]");
+  check("at john.smith@example.com", "at [EMAIL]");
+  check("me at  john.smith@example.com", "me at  [EMAIL]");
+  check("AT JOHN.SMITH@EXAMPLE.COM", "AT [EMAIL]");
+  /* The same with a spoken address after "at", and a spoken local part in
+   * front of a written address. */
+  check("me at john.smith at gmail dot com", "me at [EMAIL]");
+  check("email me at john dot smith at gmail dot com", "email me at [EMAIL]");
+  check("email john dot smith@example.com", "email [EMAIL]");
+  check("it's jane underscore doe@example.org ok", "it's [EMAIL] ok");
+  check("john at gmail dot com at noon", "[EMAIL] at noon");
+  /* ... but a spoken address stays one when what follows is no address. */
+  check("john at gmail.com@", "[EMAIL]@");
+  check("john at gmail.com@x", "[EMAIL]@x");
   keep("follow @handle on twitter");
   keep("a@b and user@localhost");
   keep("meet me at the office at noon");
@@ -357,6 +408,75 @@ static void test_line_and_json(void) {
   ASSERT_EQ(jl, strlen(json));
 }
 
+/* Checks es_redact_cut(text, strlen(text), n) == want, on an exact-size
+ * copy (AddressSanitizer catches a read past the end). */
+static void check_cut(const char *text, size_t n, size_t want) {
+  size_t len = strlen(text);
+  char *in = malloc(len ? len : 1);
+  ASSERT(in != NULL);
+  memcpy(in, text, len);
+  size_t got = es_redact_cut(in, len, n);
+  if (got != want)
+    ES_FAIL_("es_redact_cut(\"%s\", %zu): %zu (\"%.*s\"), want %zu (\"%.*s\")", text, n, got,
+             (int)got, text, want, (int)want, text);
+  free(in);
+}
+
+/* A cut never enters a number or an address: what is kept holds each
+ * whole or not at all, whatever the kinds masked later. */
+static void test_cut(void) {
+  /* Nothing to cut, or nothing in the way. */
+  check_cut("hello there", 11, 11);
+  check_cut("hello there", 50, 11);
+  check_cut("hello there my friend", 8, 8);
+  check_cut("", 0, 0);
+  ASSERT_EQ(es_redact_cut(NULL, 0, 10), 0);
+  check_cut("h\xc3\xa9llo", 2, 1); /* never inside a character */
+  /* Card, phone and SSN numbers cut in their digits or between groups:
+   * the cut goes back to before the number. */
+  check_cut("the card number is just: 4111 1111 1111 1111", 40, 25);
+  check_cut("so you can always reach me at 555-123-4567", 40, 30);
+  check_cut("and the number they gave me was 123-45-6789", 40, 32);
+  check_cut("555-123-4567", 4, 0);
+  check_cut("call (555) 123-4567", 7, 5);   /* its '(' */
+  check_cut("call plus 1 555 123 4567", 8, 5); /* and "plus" */
+  check_cut("call +1 555 123 4567", 6, 5);
+  /* Spoken digits, "double" with its digit. */
+  check_cut("my card is four one one one one one one one one one one one one one one one", 40, 11);
+  check_cut("it's double five", 12, 5);
+  /* Any number counts, whether it would be masked or not: the kinds are
+   * not known here. */
+  check_cut("give me 42 minutes", 9, 8);
+  /* A cut at the end of a number, or of an address, keeps it whole. */
+  check_cut("call 555-123-4567 now", 17, 17);
+  check_cut("call 555-123-4567 now", 18, 18);
+  check_cut("mail a@b.com now", 12, 12);
+  /* Addresses, written and spoken. */
+  check_cut("so yes you can write to john.smith@example.com", 40, 24);
+  check_cut("ok so you can write me at john.smith@example.com", 40, 26);
+  check_cut("mail john dot smith at gmail dot com now", 20, 5);
+  check_cut("mail john dot smith at gmail dot com now", 36, 36);
+  /* An address and a number that overlap (the digits are a phone number
+   * when addresses are not masked): the cut goes before both. */
+  check_cut("call 555 123 4567@x.com", 20, 5);
+  /* What follows the cut is read, up to 4 KiB. */
+  {
+    size_t len = 10000;
+    char *t = malloc(len + 1);
+    ASSERT(t != NULL);
+    memset(t, 'a', len);
+    memcpy(t, "call 555-123-4567", 17);
+    t[len] = '\0';
+    check_cut(t, 10, 5);
+    memset(t, ' ', len);
+    memcpy(t, "4111 1111 1111 1111", 19);
+    t[len] = '\0';
+    check_cut(t, 12, 0);
+    check_cut(t, 5000, 5000);
+    free(t);
+  }
+}
+
 int main(void) {
   RUN(test_line_and_json);
   RUN(test_cards);
@@ -373,5 +493,6 @@ int main(void) {
   RUN(test_capacity);
   RUN(test_parse_kinds);
   RUN(test_stress);
+  RUN(test_cut);
   return 0;
 }
