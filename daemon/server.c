@@ -934,17 +934,27 @@ struct esd_conn *esd_conn_by_id(struct esd *d, uint64_t id) {
 /* ---- listening -------------------------------------------------------- */
 
 /* Is someone listening on the socket file? Refused means a stale file. */
+/* Whether something listens on the socket file at `path`: 1 yes, 0 no
+ * (stale: nobody accepts there), -1 cannot tell (errno), when it must not
+ * be removed. Nonblocking: a listener whose backlog is full says EAGAIN,
+ * and is live. */
 static int socket_is_live(const char *path) {
   struct sockaddr_un sa;
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), live;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), rc, err;
   if (fd < 0)
-    return 0;
+    return -1;
   memset(&sa, 0, sizeof(sa));
   sa.sun_family = AF_UNIX;
   snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-  live = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+  rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+  err = errno;
   close(fd);
-  return live;
+  if (rc == 0 || err == EAGAIN || err == EINPROGRESS)
+    return 1;
+  if (err == ECONNREFUSED)
+    return 0;
+  errno = err;
+  return -1;
 }
 
 int esd_mkdir_parent(const char *path) {
@@ -986,8 +996,14 @@ static int listen_unix(struct esd *d) {
       esd_error("server", "%s exists and is not a socket; not touching it", path);
       return -1;
     }
-    if (socket_is_live(path)) {
+    int live = socket_is_live(path);
+    if (live == 1) {
       esd_error("server", "another earshotd is listening on %s; stop it or use --socket", path);
+      return -1;
+    }
+    if (live < 0) {
+      esd_error("server", "cannot tell whether another earshotd listens on %s (%s); it is left "
+                "in place: remove it if it is stale, or use --socket", path, strerror(errno));
       return -1;
     }
     esd_info("server", "removing stale socket %s (nobody listening)", path);
@@ -1014,6 +1030,14 @@ static int listen_unix(struct esd *d) {
   if (chmod(path, d->cfg->socket_mode) != 0) {
     esd_error("server", "cannot chmod %s: %s", path, strerror(errno));
     return -1;
+  }
+  /* Which file is ours: at exit, only it is removed (not one another
+   * daemon made after ours was deleted). */
+  struct stat own;
+  if (stat(path, &own) == 0) {
+    d->sock_dev = own.st_dev;
+    d->sock_ino = own.st_ino;
+    d->sock_ctime = own.st_ctim;
   }
   esd_info("server", "listening on %s (mode %04o)", path, d->cfg->socket_mode);
   return 0;
@@ -1104,9 +1128,22 @@ int esd_listen(struct esd *d) {
 
 void esd_stop_listening(struct esd *d) {
   if (d->unix_on) {
+    struct stat st;
+    /* libuv removes the file at a bound pipe's path when it closes it:
+     * not when that file is no longer ours (ours was deleted, another
+     * daemon made a new one). An inode number is reused once its file is
+     * gone: the change time tells a new file from ours (the chmod in
+     * listen_unix() was its last change). */
+    if (!(lstat(d->cfg->socket_path, &st) == 0 && st.st_dev == d->sock_dev &&
+          st.st_ino == d->sock_ino && st.st_ctim.tv_sec == d->sock_ctime.tv_sec &&
+          st.st_ctim.tv_nsec == d->sock_ctime.tv_nsec)) {
+      esd_warn("server", "%s is no longer the socket this daemon made; left in place",
+               d->cfg->socket_path);
+      free((void *)d->unix_listener.pipe_fname); /* what uv_close would unlink, then free */
+      d->unix_listener.pipe_fname = NULL;
+    }
     uv_close((uv_handle_t *)&d->unix_listener, NULL);
     d->unix_on = 0;
-    unlink(d->cfg->socket_path);
   }
   if (d->tcp_on) {
     uv_close((uv_handle_t *)&d->tcp_listener, NULL);

@@ -307,6 +307,23 @@ static void test_stale_and_live_socket(void) {
   ASSERT_EQ(it_daemon_stop(&d, SIGINT), 0); /* SIGINT stops gracefully too */
   ASSERT(it_wait_log(&d, 0, "SIGINT: stopping", 0) >= 0);
   ASSERT(!it_file_exists(d.sock));
+
+  /* A daemon whose socket file was deleted, and a second one started on
+   * the path meanwhile: the first one's exit leaves the second's socket. */
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  ASSERT_EQ(unlink(d.sock), 0);
+  it_daemon_init(&d2);
+  it_rules(&d2, "base.json");
+  snprintf(d2.sock, sizeof(d2.sock), "%s", d.sock);
+  ASSERT_EQ(it_daemon_start(&d2, NULL), 0);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  ASSERT(it_wait_log(&d, 0, "no longer the socket this daemon made", 0) >= 0);
+  c1 = it_connect(&d2);
+  expect_trigger(c1, "second");
+  it_close(c1);
+  ASSERT_EQ(it_daemon_stop(&d2, SIGTERM), 0);
+  ASSERT(!it_file_exists(d2.sock));
+  it_daemon_cleanup(&d2);
   it_daemon_cleanup(&d);
 }
 
