@@ -77,6 +77,16 @@ static void clear_rules(struct esd_config *c) {
 
 #define ESD_MAX_RETENTION_DAYS 36500
 
+/* The first name that occurs twice among an object's members, or NULL
+ * (cJSON keeps both; a lookup would silently take the first). */
+static const char *twice(const cJSON *obj) {
+  for (const cJSON *a = obj->child; a; a = a->next)
+    for (const cJSON *b = a->next; b; b = b->next)
+      if (a->string && b->string && strcmp(a->string, b->string) == 0)
+        return a->string;
+  return NULL;
+}
+
 #define CFG_ERR(...)                                                         \
   do {                                                                       \
     fprintf(stderr, "earshotd: %s: ", file);                                 \
@@ -125,6 +135,7 @@ static int load_file(struct esd_config *c, const char *file) {
   char *text = NULL;
   long len;
   cJSON *root = NULL;
+  const char *dup;
   const cJSON *v, *sub;
   double d;
 
@@ -142,7 +153,9 @@ static int load_file(struct esd_config *c, const char *file) {
   }
   fclose(f);
   text[len] = '\0';
-  root = cJSON_Parse(text);
+  /* The whole file: a second object or stray text after the first is an
+   * error, not settings silently ignored. */
+  root = cJSON_ParseWithOpts(text, NULL, 1);
   if (root == NULL) {
     const char *at = cJSON_GetErrorPtr();
     int line = 1;
@@ -152,6 +165,8 @@ static int load_file(struct esd_config *c, const char *file) {
   }
   if (!cJSON_IsObject(root))
     CFG_ERR("the config file must hold one JSON object");
+  if ((dup = twice(root)) != NULL)
+    CFG_ERR("setting \"%s\" is given twice", dup);
   cJSON_ArrayForEach(v, root) {
     int ok = 0;
     for (int i = 0; top[i]; i++)
@@ -230,6 +245,8 @@ static int load_file(struct esd_config *c, const char *file) {
   if ((sub = cJSON_GetObjectItemCaseSensitive(root, "limits"))) {
     if (!cJSON_IsObject(sub))
       CFG_ERR("\"limits\" must be an object");
+    if ((dup = twice(sub)) != NULL)
+      CFG_ERR("limit \"%s\" is given twice", dup);
     cJSON_ArrayForEach(v, sub) {
       int ok = 0;
       for (int i = 0; lim[i]; i++)
@@ -260,6 +277,8 @@ static int load_file(struct esd_config *c, const char *file) {
   if ((sub = cJSON_GetObjectItemCaseSensitive(root, "store"))) {
     if (!cJSON_IsObject(sub))
       CFG_ERR("\"store\" must be an object");
+    if ((dup = twice(sub)) != NULL)
+      CFG_ERR("store setting \"%s\" is given twice", dup);
     cJSON_ArrayForEach(v, sub) {
       int ok = 0;
       for (int i = 0; sto[i]; i++)
@@ -268,13 +287,14 @@ static int load_file(struct esd_config *c, const char *file) {
         CFG_ERR("unknown store setting \"%s\" (see docs/configuration.md)", v->string);
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(sub, "synchronous"))) {
-      static const char *const modes[] = {"off", "normal", "full"};
+      /* "off" is not offered: a power cut could then corrupt the store. */
+      static const char *const modes[] = {NULL, "normal", "full"};
       int m = -1;
-      for (int i = 0; i < 3 && cJSON_IsString(v); i++)
+      for (int i = 1; i < 3 && cJSON_IsString(v); i++)
         if (strcmp(v->valuestring, modes[i]) == 0)
           m = i;
       if (m < 0)
-        CFG_ERR("store.synchronous must be \"off\", \"normal\" or \"full\"");
+        CFG_ERR("store.synchronous must be \"normal\" or \"full\"");
       c->synchronous = m;
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(sub, "commit_interval_ms"))) {

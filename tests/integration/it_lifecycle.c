@@ -390,6 +390,15 @@ static void test_check_config(void) {
   it_config(&d, "{\"limits\": {\n  \"max_line_bytes\": 4096,\n}");
   check("malformed config", ARGS("--config", cfg, "--rules", rules_file("base.json")), 1,
         NEEDLES("malformed JSON near line"));
+  it_config(&d, "{\"retention_days\": 0}\n{\"retention_days\": 90}\n");
+  check("a second object after the first", ARGS("--config", cfg, "--rules", rules_file("base.json")),
+        1, NEEDLES("malformed JSON near line 2"));
+  it_config(&d, "{\"log_level\": \"warn\", \"log_level\": \"info\"}");
+  check("a setting given twice", ARGS("--config", cfg, "--rules", rules_file("base.json")), 1,
+        NEEDLES("setting \"log_level\" is given twice"));
+  it_config(&d, "{\"store\": {\"synchronous\": \"off\"}}");
+  check("synchronous off", ARGS("--config", cfg, "--rules", rules_file("base.json")), 1,
+        NEEDLES("store.synchronous must be \"normal\" or \"full\""));
   check("missing config file",
         ARGS("--config", "/nonexistent/earshotd.json", "--rules", rules_file("base.json")), 1,
         NEEDLES("cannot open config file /nonexistent/earshotd.json"));
