@@ -622,7 +622,12 @@ int es_store_open(const char *path, const struct es_store_opts *opts, struct es_
   if ((rc = query_int(s, "PRAGMA application_id", &app_id)) != 0 ||
       (rc = query_int(s, "PRAGMA user_version", &version)) != 0 ||
       (rc = query_int(s, "SELECT count(*) FROM sqlite_schema", &objects)) != 0) {
-    es_diags_add(diags, path, 0, 0, NULL, "not a usable SQLite database: %s", s->errmsg);
+    if (sqlite3_extended_errcode(s->db) == SQLITE_READONLY_DIRECTORY)
+      es_diags_add(diags, path, 0, 0, NULL,
+                   "its directory is not writable: SQLite must create %s-wal and %s-shm next "
+                   "to it (the database itself is not at fault)", path, path);
+    else
+      es_diags_add(diags, path, 0, 0, NULL, "not a usable SQLite database: %s", s->errmsg);
     goto fail;
   }
   if (app_id != STORE_APP_ID && (app_id != 0 || version != 0 || objects != 0)) {
