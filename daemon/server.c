@@ -515,7 +515,7 @@ static void handle_utterance(struct esd_conn *c, struct es_event *ev, uint64_t *
     return;
   }
   uint64_t key = es_line_key(ev);
-  if (key != 0 && es_call_seen(call, key)) {
+  if (key != 0 && es_call_seen(call, ev, key)) {
     /* Sent again (a resend of what was not acknowledged, or the same line
      * on two connections): its alerts were raised, queued and published
      * the first time. Handled again, it would count twice in the call's

@@ -164,10 +164,17 @@ uint64_t es_line_key(const struct es_event *ev) {
   return h ? h : 1;
 }
 
-int es_call_seen(struct es_call *c, uint64_t key) {
-  for (size_t i = 0; i < ES_CALL_RECENT; i++)
-    if (c->recent[i] == key)
-      return 1;
+int es_call_seen(struct es_call *c, const struct es_event *ev, uint64_t key) {
+  double at = ev->has_seq ? (double)ev->seq : ev->ts;
+  if (c->recent_pos == 0 && c->recent[0] == 0) {
+    c->recent_top = at; /* the first line */
+  } else if (at > c->recent_top) {
+    c->recent_top = at;
+  } else {
+    for (size_t i = 0; i < ES_CALL_RECENT; i++)
+      if (c->recent[i] == key)
+        return 1;
+  }
   c->recent[c->recent_pos] = key;
   c->recent_pos = (c->recent_pos + 1) % ES_CALL_RECENT;
   return 0;

@@ -34,6 +34,7 @@ struct es_call {
   struct es_callstate *state; /* owned: heat, counts, sequences (engine.h); NULL until a hit */
   uint64_t recent[ES_CALL_RECENT]; /* es_line_key() of the latest final lines; 0: none */
   unsigned recent_pos;  /* where the next one goes */
+  double recent_top;    /* the highest seq (or ts, for lines without) among them */
   unsigned has_ts : 1;  /* a line with "ts" was seen */
   unsigned started : 1; /* a "start" line was received */
   void *owner;          /* the caller's: e.g. the connection streaming it */
@@ -69,10 +70,11 @@ double es_call_line_time(struct es_call *c, const struct es_event *ev, double el
  * line cannot be told from a new one that says the same. */
 uint64_t es_line_key(const struct es_event *ev);
 
-/* Whether a line with `key` (es_line_key(), not 0) is among the call's
- * last ES_CALL_RECENT final lines; if it is not, it is remembered as the
- * latest. */
-int es_call_seen(struct es_call *c, uint64_t key);
+/* Whether the final line ev, whose es_line_key() is `key` (not 0), is
+ * among the call's last ES_CALL_RECENT final lines; if it is not, it is
+ * remembered as the latest. A line whose seq (or ts) is above every one
+ * seen, as in any stream in order, is new without a search. */
+int es_call_seen(struct es_call *c, const struct es_event *ev, uint64_t key);
 
 /* Removes and frees the call. */
 void es_calls_remove(struct es_calls *t, struct es_call *c);

@@ -134,8 +134,8 @@ static void test_seen(void) {
   utterance(&ev, 7, 1, 3.5, "I want your manager");
   uint64_t k = es_line_key(&ev);
   ASSERT(k != 0);
-  ASSERT_EQ(es_call_seen(c, k), 0);
-  ASSERT_EQ(es_call_seen(c, k), 1);
+  ASSERT_EQ(es_call_seen(c, &ev, k), 0);
+  ASSERT_EQ(es_call_seen(c, &ev, k), 1);
   /* Each field counts: seq, text (same length too), speaker; ts only
    * without a seq. */
   utterance(&ev, 8, 1, 3.5, "I want your manager");
@@ -158,11 +158,11 @@ static void test_seen(void) {
   for (int i = 0; i < ES_CALL_RECENT; i++) {
     snprintf(text, sizeof(text), "line %d", i);
     utterance(&ev, 100 + i, 1, 0, text);
-    ASSERT_EQ(es_call_seen(c, es_line_key(&ev)), 0);
+    ASSERT_EQ(es_call_seen(c, &ev, es_line_key(&ev)), 0);
   }
-  ASSERT_EQ(es_call_seen(c, k), 0); /* pushed out, remembered again */
+  ASSERT_EQ(es_call_seen(c, &ev, k), 0); /* pushed out, remembered again */
   utterance(&ev, 100 + ES_CALL_RECENT - 1, 1, 0, "line 31");
-  ASSERT_EQ(es_call_seen(c, es_line_key(&ev)), 1);
+  ASSERT_EQ(es_call_seen(c, &ev, es_line_key(&ev)), 1);
   es_calls_free(t);
 }
 
