@@ -288,14 +288,10 @@ static int load_file(struct esd_config *c, const char *file) {
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(sub, "synchronous"))) {
       /* "off" is not offered: a power cut could then corrupt the store. */
-      static const char *const modes[] = {NULL, "normal", "full"};
-      int m = -1;
-      for (int i = 1; i < 3 && cJSON_IsString(v); i++)
-        if (strcmp(v->valuestring, modes[i]) == 0)
-          m = i;
-      if (m < 0)
+      const char *mode = cJSON_IsString(v) ? v->valuestring : "";
+      if (strcmp(mode, "normal") != 0 && strcmp(mode, "full") != 0)
         CFG_ERR("store.synchronous must be \"normal\" or \"full\"");
-      c->synchronous = m;
+      c->synchronous = strcmp(mode, "full") == 0 ? 2 : 1;
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(sub, "commit_interval_ms"))) {
       if (get_whole(v, 0, 1000, &d) != 0)

@@ -32,7 +32,7 @@ struct esd_config {
   size_t max_pending_alerts;    /* 100000 waiting for the store */
   double call_idle_timeout;     /* seconds; 300 */
   /* store */
-  int synchronous;              /* 0 off, 1 normal, 2 full (default) */
+  int synchronous;              /* 1 normal, 2 full (default) */
   unsigned commit_interval_ms;  /* 10: at most one transaction per 10 ms; 0: every loop turn */
   unsigned background_max_rows; /* batches up to this many rows at idle priority; 0: none */
   unsigned cache_mb;            /* the writer's SQLite page cache, MiB */

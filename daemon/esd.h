@@ -6,7 +6,7 @@
 #define ESD_H
 
 #include <stdint.h>
-#include <sys/types.h>
+#include <sys/stat.h>
 #include <uv.h>
 
 #include "calls.h"
@@ -108,9 +108,7 @@ struct esd {
   struct esd_writer *writer;
   struct esd_webhooks *webhooks; /* NULL: no webhook configured (webhook.h) */
   uv_pipe_t unix_listener;
-  dev_t sock_dev;            /* the socket file it made (removed at exit only if still there) */
-  ino_t sock_ino;
-  struct timespec sock_ctime;
+  struct stat sock_st;       /* the socket file it made (removed at exit only if still there) */
   uv_tcp_t tcp_listener;
   unsigned unix_on : 1, tcp_on : 1, stopping : 1, reloading : 1, store_paused : 1;
   uv_signal_t sigterm, sigint, sighup;

@@ -551,7 +551,14 @@ static void handle_utterance(struct esd_conn *c, struct es_event *ev, uint64_t *
   }
 }
 
-static const char AUTH_REQUIRED[] = "TCP clients must open with {\"type\":\"hello\",\"token\":\"...\"}";
+/* A TCP client without its token: the error, a log line saying why, the
+ * close. */
+static void refuse_tcp(struct esd_conn *c, const char *why) {
+  send_error(c, 0, 0, "auth_required", NULL,
+             "TCP clients must open with {\"type\":\"hello\",\"token\":\"...\"}");
+  esd_warn("server", "conn %" PRIu64 ": TCP client %s; closing", c->id, why);
+  conn_finish(c);
+}
 
 /* Compares the whole token whatever the first difference: no timing hint. */
 static int token_ok(const char *given, const char *want) {
@@ -576,25 +583,17 @@ static void handle_line(struct esd_conn *c, const char *line, size_t len) {
   d->lines++;
   if (es_proto_decode(d->dec, line, len, &ev, &perr) != 0) {
     if (c->is_tcp && !c->authed) {
-      send_error(c, 0, 0, "auth_required", NULL,
-                 AUTH_REQUIRED);
-      esd_warn("server", "conn %" PRIu64 ": TCP client sent no hello with a token (%s: %s); "
-               "closing", c->id, perr.code, perr.message);
-      conn_finish(c);
+      char why[320];
+      snprintf(why, sizeof(why), "sent no hello with a token (%s: %s)", perr.code, perr.message);
+      refuse_tcp(c, why);
       return;
     }
     send_error(c, ev.has_seq, ev.seq, perr.code, NULL, perr.message);
-    /* Acknowledged like any line that got an error record. */
-    if (c->acks && ev.has_seq)
-      ack_push(c, ev.seq, 0);
-    return;
+    goto ack; /* acknowledged like any line that got an error record */
   }
   if (c->is_tcp && !c->authed) {
     if (ev.type != ES_EV_HELLO || !token_ok(ev.token, d->cfg->tcp_token)) {
-      send_error(c, 0, 0, "auth_required", NULL,
-                 AUTH_REQUIRED);
-      esd_warn("server", "conn %" PRIu64 ": TCP client failed to authenticate; closing", c->id);
-      conn_finish(c);
+      refuse_tcp(c, "failed to authenticate");
       return;
     }
     c->authed = 1;
@@ -655,8 +654,9 @@ static void handle_line(struct esd_conn *c, const char *line, size_t len) {
     esd_feed_mark(c, &ev, &batch);
     break;
   }
-  /* Every decoded line with a seq is acknowledged, also one that got an
-   * error record: resending it would not change the answer. */
+  /* Every line with a seq is acknowledged, also one that got an error
+   * record: resending it would not change the answer. */
+ack:
   if (c->acks && ev.has_seq)
     ack_push(c, ev.seq, batch);
 }
@@ -933,7 +933,6 @@ struct esd_conn *esd_conn_by_id(struct esd *d, uint64_t id) {
 
 /* ---- listening -------------------------------------------------------- */
 
-/* Is someone listening on the socket file? Refused means a stale file. */
 /* Whether something listens on the socket file at `path`: 1 yes, 0 no
  * (stale: nobody accepts there), -1 cannot tell (errno), when it must not
  * be removed. Nonblocking: a listener whose backlog is full says EAGAIN,
@@ -1033,12 +1032,8 @@ static int listen_unix(struct esd *d) {
   }
   /* Which file is ours: at exit, only it is removed (not one another
    * daemon made after ours was deleted). */
-  struct stat own;
-  if (stat(path, &own) == 0) {
-    d->sock_dev = own.st_dev;
-    d->sock_ino = own.st_ino;
-    d->sock_ctime = own.st_ctim;
-  }
+  if (stat(path, &d->sock_st) != 0)
+    memset(&d->sock_st, 0, sizeof(d->sock_st));
   esd_info("server", "listening on %s (mode %04o)", path, d->cfg->socket_mode);
   return 0;
 }
@@ -1134,9 +1129,10 @@ void esd_stop_listening(struct esd *d) {
      * daemon made a new one). An inode number is reused once its file is
      * gone: the change time tells a new file from ours (the chmod in
      * listen_unix() was its last change). */
-    if (!(lstat(d->cfg->socket_path, &st) == 0 && st.st_dev == d->sock_dev &&
-          st.st_ino == d->sock_ino && st.st_ctim.tv_sec == d->sock_ctime.tv_sec &&
-          st.st_ctim.tv_nsec == d->sock_ctime.tv_nsec)) {
+    const struct stat *own = &d->sock_st;
+    if (!(lstat(d->cfg->socket_path, &st) == 0 && st.st_dev == own->st_dev &&
+          st.st_ino == own->st_ino && st.st_ctim.tv_sec == own->st_ctim.tv_sec &&
+          st.st_ctim.tv_nsec == own->st_ctim.tv_nsec)) {
       esd_warn("server", "%s is no longer the socket this daemon made; left in place",
                d->cfg->socket_path);
       free((void *)d->unix_listener.pipe_fname); /* what uv_close would unlink, then free */
@@ -1189,11 +1185,9 @@ void esd_tick(uv_timer_t *t) {
     next = c->next;
     if (c->is_tcp && !c->authed && !c->closing &&
         uv_now(d->loop) - c->opened_ms >= ESD_AUTH_TIMEOUT_MS) {
-      esd_warn("server", "conn %" PRIu64 ": TCP client sent no hello with a token in %d s; closing",
-               c->id, ESD_AUTH_TIMEOUT_MS / 1000);
-      send_error(c, 0, 0, "auth_required", NULL,
-                 AUTH_REQUIRED);
-      conn_finish(c);
+      char why[64];
+      snprintf(why, sizeof(why), "sent no hello with a token in %d s", ESD_AUTH_TIMEOUT_MS / 1000);
+      refuse_tcp(c, why);
       continue;
     }
     if ((c->paused & ESD_PAUSE_OUTPUT) && !c->closing &&

@@ -735,7 +735,6 @@ uint64_t esd_writer_pruned_calls(const struct esd_writer *w) { return w->pruned_
 int esd_writer_pruning(const struct esd_writer *w) { return w->prune_wanted; }
 
 uint64_t esd_writer_committed(const struct esd_writer *w) { return w->committed; }
-uint64_t esd_writer_open_id(const struct esd_writer *w) { return w->open ? w->open->id : 0; }
 uint64_t esd_writer_last_id(const struct esd_writer *w) {
   if (w->open == NULL)
     return 0;

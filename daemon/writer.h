@@ -73,7 +73,6 @@ uint64_t esd_writer_add_outbox(struct esd_writer *w, const struct es_outbox_rec 
 uint64_t esd_writer_update_outbox(struct esd_writer *w, const struct es_outbox_update *u);
 
 uint64_t esd_writer_committed(const struct esd_writer *w); /* last committed batch id */
-uint64_t esd_writer_open_id(const struct esd_writer *w);   /* batch now filling */
 /* The batch holding the latest row queued, 0 when none was: a line that
  * queues nothing itself but must be acknowledged after the rows before it
  * (a line sent again) waits for this one. */

@@ -2,6 +2,7 @@
 #include "calls.h"
 #include "engine.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,6 +122,7 @@ int es_calls_open(struct es_calls *t, const char *id, double now, struct es_call
   c->hash_ = hash_id(id);
   c->opened_at = now;
   c->last_seen = now;
+  c->recent_top = -INFINITY; /* the first line is new */
   if (t->count >= t->nbuckets)
     grow(t);
   c->next_ = t->buckets[c->hash_ & (t->nbuckets - 1)];
@@ -166,9 +168,7 @@ uint64_t es_line_key(const struct es_event *ev) {
 
 int es_call_seen(struct es_call *c, const struct es_event *ev, uint64_t key) {
   double at = ev->has_seq ? (double)ev->seq : ev->ts;
-  if (c->recent_pos == 0 && c->recent[0] == 0) {
-    c->recent_top = at; /* the first line */
-  } else if (at > c->recent_top) {
+  if (at > c->recent_top) {
     c->recent_top = at;
   } else {
     for (size_t i = 0; i < ES_CALL_RECENT; i++)
