@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages earshot needs to build, run and test.
 # Only what is missing is installed; nothing is downloaded from elsewhere.
-# Usage: scripts/deps.sh [--bench] [--eval]
-#   --bench adds Hyperscan and ripgrep; --eval adds python3 (tests/eval).
+# Usage: scripts/deps.sh [--bench] [--eval] [--package]
+#   --bench adds Hyperscan and ripgrep; --eval adds python3 (tests/eval);
+#   --package adds debhelper and dpkg-dev (scripts/package.sh).
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libpcre2-dev libcjson-dev libsqlite3-dev
@@ -14,7 +15,8 @@ for arg in "$@"; do
       # Hyperscan is packaged for amd64 only.
       [[ "$(dpkg --print-architecture)" == amd64 ]] && pkgs+=(libhyperscan-dev) ;;
     --eval) pkgs+=(python3) ;;
-    *) echo "usage: scripts/deps.sh [--bench] [--eval]" >&2; exit 2 ;;
+    --package) pkgs+=(debhelper dpkg-dev fakeroot) ;;
+    *) echo "usage: scripts/deps.sh [--bench] [--eval] [--package]" >&2; exit 2 ;;
   esac
 done
 
