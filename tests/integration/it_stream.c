@@ -4,6 +4,7 @@
  * arrive only after the alerts are committed, and card numbers that never
  * reach the database files.
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -617,6 +618,60 @@ static void test_quiet_lines_acked(void) {
   it_daemon_cleanup(&d);
 }
 
+/* The text of an alert's key: "<call>/s<seq>/<FNV-1a 64 of the text, 16
+ * hex digits>/<rule>" ("t<ts, 6 decimals>" for a line without seq). It
+ * must never change: a line resent after an upgrade would be stored twice. */
+static void expect_key(sqlite3 *db, const char *call, const char *at, const char *text,
+                       const char *rule) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  char want[256];
+  for (const char *p = text; *p; p++) {
+    h ^= (unsigned char)*p;
+    h *= 0x100000001b3ULL;
+  }
+  snprintf(want, sizeof(want), "%s/%s/%016" PRIx64 "/%s", call, at, h, rule);
+  char pattern[160];
+  snprintf(pattern, sizeof(pattern), "%s/%s/%%", call, at);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts WHERE alert_key LIKE ?1", pattern, NULL), 1);
+  char *got = it_db_text(db, "SELECT alert_key FROM alerts WHERE alert_key LIKE ?1", pattern, NULL);
+  ASSERT(got != NULL);
+  ASSERT_STR_EQ(got, want);
+  free(got);
+}
+
+static void test_alert_keys(void) {
+  struct it_daemon d;
+
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  struct it_conn *c = it_connect(&d);
+  free(it_hello(c, 1));
+  ASSERT_EQ(it_sendf(c, "{\"call_id\":\"keys\",\"speaker\":\"agent\",\"text\":\"zebra "
+                        "crossing\",\"seq\":4}"), 0);
+  it_expect_seq(c, "alert", 4);
+  it_expect_seq(c, "ack", 4);
+  ASSERT_EQ(it_sendf(c, "{\"call_id\":\"keys-big\",\"speaker\":\"agent\",\"text\":\"a zebra crossing\","
+                        "\"seq\":9007199254740991}"), 0);
+  it_expect_seq(c, "alert", 9007199254740991);
+  it_expect_seq(c, "ack", 9007199254740991);
+  it_close(c);
+  /* Without acks or seq: the line's ts names it. */
+  c = it_connect(&d);
+  ASSERT_EQ(it_sendf(c, "{\"call_id\":\"keys-ts\",\"speaker\":\"agent\",\"text\":\"zebra "
+                        "crossing again\",\"ts\":12.5}"), 0);
+  cJSON_Delete(it_expect(c, "alert", -1, NULL, NULL));
+  it_close(c);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+
+  sqlite3 *db = it_db_open(d.db);
+  expect_key(db, "keys", "s4", "zebra crossing", "it.trigger");
+  expect_key(db, "keys-big", "s9007199254740991", "a zebra crossing", "it.trigger");
+  expect_key(db, "keys-ts", "t12.500000", "zebra crossing again", "it.trigger");
+  sqlite3_close(db);
+  it_daemon_cleanup(&d);
+}
+
 int main(int argc, char **argv) {
   it_init(argc, argv);
   RUN(test_concurrent_connections);
@@ -624,5 +679,6 @@ int main(int argc, char **argv) {
   RUN(test_card_numbers_masked);
   RUN(test_half_close_gets_acks);
   RUN(test_quiet_lines_acked);
+  RUN(test_alert_keys);
   return 0;
 }

@@ -406,6 +406,15 @@ static void test_line_and_json(void) {
   ASSERT_EQ(es_redact_json(j, strlen(j), ES_REDACT_ALL, json, &jl), 1);
   ASSERT_STR_EQ(json, "{\"words\":\"call me at [PHONE]\",\"n\":5555551234,\"e\":\"a\\u0040b.com\"}");
   ASSERT_EQ(jl, strlen(json));
+
+  /* Names are masked too (a platform's attribute names are its own);
+   * words of letters alone are copied as they are. */
+  j = "{\"call 555 123 4567\":\"customer\",\"category\":\"manager_request\","
+      "\"q\":\"say \\\"hi\\\" to jo@example.com\",\"four\":[\"x\",\"\"]}";
+  ASSERT_EQ(es_redact_json(j, strlen(j), ES_REDACT_ALL, json, &jl), 2);
+  ASSERT_STR_EQ(json, "{\"call [PHONE]\":\"customer\",\"category\":\"manager_request\","
+                      "\"q\":\"say \\\"hi\\\" to [EMAIL]\",\"four\":[\"x\",\"\"]}");
+  ASSERT_EQ(jl, strlen(json));
 }
 
 /* Checks es_redact_cut(text, strlen(text), n) == want, on an exact-size
