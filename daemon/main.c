@@ -1,5 +1,5 @@
 /*
- * main.c: earshotd's lifecycle. Validate everything, open the store, bind
+ * main.c: earshotd's lifecycle. Validate everything, lock and open the store, bind
  * the socket, detach (unless --foreground) only once ready, run the loop;
  * on SIGTERM/SIGINT stop accepting, take what clients already sent, commit
  * every pending row, deliver the last acks, close, exit 0.
@@ -16,6 +16,7 @@
 
 #include <sqlite3.h>
 
+#include "dblock.h"
 #include "defaults.h"
 #include "esd.h"
 #include "log.h"
@@ -39,6 +40,7 @@ static void on_writer_closed(void *ud) { (void)ud; }
 
 static uv_timer_t deadline;
 static int finished; /* finish() ran: by the last commit or by the deadline, once */
+static int db_lock = -1; /* esd_dblock_take(): held until everything that uses the store is gone */
 
 static void finish(struct esd *d) {
   if (finished)
@@ -171,6 +173,7 @@ static int fail_startup(struct esd *d, struct esd_config *cfg, int notify) {
   es_engine_free(d->engine);
   es_matcher_free(d->matcher);
   es_rules_free(d->rules);
+  esd_dblock_release(db_lock);
   esd_config_deinit(cfg);
   return 1;
 }
@@ -249,6 +252,10 @@ int main(int argc, char **argv) {
   /* The store: create its directory (like the socket's), apply migrations. */
   if (esd_mkdir_parent(cfg.db_path) != 0)
     esd_warn("store", "cannot create the directory of %s: %s", cfg.db_path, strerror(errno));
+  /* One earshotd per database, before this one reads or writes it; after
+   * detach(), because a fork()ed child does not inherit the lock. */
+  if ((db_lock = esd_dblock_take(cfg.db_path)) < 0)
+    return fail_startup(&d, &cfg, notify);
   es_store_opts_init(&sopts);
   sopts.synchronous = cfg.synchronous >= 2 ? ES_STORE_SYNC_FULL : ES_STORE_SYNC_NORMAL;
   sopts.redact_kinds = cfg.redact ? ES_REDACT_ALL : 0;
@@ -327,6 +334,7 @@ int main(int argc, char **argv) {
   es_engine_free(d.engine);
   es_matcher_free(d.matcher);
   es_rules_free(d.rules);
+  esd_dblock_release(db_lock);
   esd_info("main", "stopped");
   esd_config_deinit(&cfg);
   return d.exit_code;

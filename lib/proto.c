@@ -79,6 +79,16 @@ static int hexval(char c) {
   return -1;
 }
 
+/* The four hex digits of a \u escape at s[0..n): 0 with *cp, or -1. */
+static int hex4(const char *s, size_t n, unsigned *cp) {
+  int h0, h1, h2, h3;
+  if (n < 4 || (h0 = hexval(s[0])) < 0 || (h1 = hexval(s[1])) < 0 || (h2 = hexval(s[2])) < 0 ||
+      (h3 = hexval(s[3])) < 0)
+    return -1;
+  *cp = (unsigned)(h0 << 12 | h1 << 8 | h2 << 4 | h3);
+  return 0;
+}
+
 /* Reads a JSON string at s[*i] == '"' into out at *o. 0 or -1. */
 static int fast_string(const char *s, size_t len, size_t *i, char *out, size_t *o,
                        struct fast_str *fs) {
@@ -108,11 +118,9 @@ static int fast_string(const char *s, size_t len, size_t *i, char *out, size_t *
     case 'r': c = '\r'; break;
     case 't': c = '\t'; break;
     case 'u': {
-      int h0, h1, h2, h3;
-      if (j + 5 >= len || (h0 = hexval(s[j + 2])) < 0 || (h1 = hexval(s[j + 3])) < 0 ||
-          (h2 = hexval(s[j + 4])) < 0 || (h3 = hexval(s[j + 5])) < 0)
+      unsigned cp;
+      if (hex4(s + j + 2, len - j - 2, &cp) != 0)
         return -1;
-      unsigned cp = (unsigned)(h0 << 12 | h1 << 8 | h2 << 4 | h3);
       /* NUL and surrogates are the slow path's to judge. */
       if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF))
         return -1;
@@ -524,20 +532,84 @@ static int opt_number(const cJSON *obj, const char *key, double *out, int *has) 
   return 0;
 }
 
-/* cJSON decodes "\u0000" into a NUL that silently cuts the string short;
- * refuse it instead. A backslash counts as an escape only when preceded by
- * an even number of backslashes. */
-static int has_escaped_nul(const char *line, size_t len) {
-  for (size_t i = 0; i + 6 <= len; i++) {
-    if (line[i] != '\\' || line[i + 1] != 'u' || memcmp(line + i + 2, "0000", 4) != 0)
+/*
+ * The \u escapes in the line's strings, judged before cJSON sees them,
+ * because cJSON gets three of them wrong: it decodes "\u0000" into a NUL
+ * that silently cuts the string short, decodes a \u without four hex
+ * digits ("\uZZZZ") into the same NUL, and calls a lone UTF-16 surrogate
+ * ("\ud800" without a "\udc00".."\udfff" after it, or such a low half
+ * alone) malformed JSON, when the line is JSON whose text is not Unicode
+ * (no UTF-8 encodes a lone surrogate): invalid_utf8, like the same
+ * character sent raw. 0, or the error (via fail()), which names the escape,
+ * the field whose value holds it and its byte offset.
+ *
+ * A backslash outside a string is not an escape (cJSON calls the line
+ * malformed); strings are followed by their quotes, and a backslash inside
+ * one always starts an escape, so the escaped backslash of "\\u0000" is
+ * stepped over whole.
+ */
+static int check_escapes(const char *line, size_t len, struct es_proto_error *err) {
+  const char *key = NULL, *str = NULL; /* the last field name; the string being read */
+  size_t key_len = 0, str_len = 0, i;
+  int in_str = 0, after_colon = 0, is_value = 0;
+  char field[80] = "";
+
+  if (memchr(line, '\\', len) == NULL)
+    return 0;
+  for (i = 0; i < len; i++) {
+    char c = line[i];
+    if (!in_str) {
+      if (c == '"') {
+        in_str = 1;
+        str = line + i + 1;
+        is_value = after_colon;
+      } else if (c == ':') {
+        key = str;
+        key_len = str_len;
+        after_colon = 1;
+      } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+        after_colon = 0;
+      }
       continue;
-    size_t k = i, bs = 0;
-    while (k > 0 && line[k - 1] == '\\') {
-      k--;
-      bs++;
     }
-    if (bs % 2 == 0)
-      return 1;
+    if (c == '"') {
+      in_str = 0;
+      str_len = (size_t)(line + i - str);
+      after_colon = 0;
+      continue;
+    }
+    if (c != '\\')
+      continue;
+    if (i + 1 >= len)
+      return 0; /* cJSON says what is wrong */
+    if (line[i + 1] != 'u') {
+      i++;
+      continue;
+    }
+    unsigned cp, low;
+    if (is_value && key)
+      snprintf(field, sizeof(field), " in \"%.*s\"", (int)(key_len < 64 ? key_len : 64), key);
+    if (hex4(line + i + 2, len - i - 2, &cp) != 0)
+      return fail(err, "invalid_json", "\"\\u\" at byte %zu%s is not followed by four hex digits",
+                  i, field);
+    if (cp == 0)
+      return fail(err, "nul_byte", "line contains an escaped NUL (\\u0000) at byte %zu%s", i,
+                  field);
+    if (cp >= 0xDC00 && cp <= 0xDFFF)
+      return fail(err, "invalid_utf8",
+                  "unpaired UTF-16 surrogate \"%.6s\" at byte %zu%s: a low surrogate "
+                  "(\\udc00-\\udfff) must follow a high one (\\ud800-\\udbff)",
+                  line + i, i, field);
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+      if (!(i + 7 < len && line[i + 6] == '\\' && line[i + 7] == 'u' &&
+            hex4(line + i + 8, len - i - 8, &low) == 0 && low >= 0xDC00 && low <= 0xDFFF))
+        return fail(err, "invalid_utf8",
+                    "unpaired UTF-16 surrogate \"%.6s\" at byte %zu%s: a high surrogate "
+                    "(\\ud800-\\udbff) must be followed by a low one (\\udc00-\\udfff)",
+                    line + i, i, field);
+      i += 6; /* the pair's low half */
+    }
+    i += 5;
   }
   return 0;
 }
@@ -595,8 +667,8 @@ int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct e
     if (i == len)
       return fail(err, "empty_line", "empty line");
   }
-  if (has_escaped_nul(line, len))
-    return fail(err, "nul_byte", "line contains an escaped NUL (\\u0000)");
+  if (check_escapes(line, len, err) != 0)
+    return ES_EJSON;
   d->root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
   if (d->root == NULL) {
     size_t off = end ? (size_t)(end - line) : 0;

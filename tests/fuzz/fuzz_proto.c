@@ -6,9 +6,13 @@
  * `earshot replay` do). Every call must either succeed with a well-formed
  * event or fail with a negative es_err, a stable error code and a message;
  * anything else aborts. Each line is also decoded with the fast path off:
- * both paths must agree exactly (return code, error, every field).
+ * both paths must agree exactly (return code, error, every field). And a
+ * line that decodes, with one of its \\u escapes made half a UTF-16
+ * surrogate pair without the other half, must get invalid_utf8 naming that
+ * escape's byte, from both paths (cJSON alone calls it malformed JSON).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,6 +129,71 @@ static void compare_paths(struct es_decoder *fast, struct es_decoder *slow, cons
       abort();
 }
 
+static int hex_digit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Whether line[i..] is a \\u escape of half a surrogate pair: 'd' or 'D'
+ * and then, for the low half, c-f (8-b for the high half). */
+static int surrogate_at(const char *line, size_t len, size_t i, int low) {
+  if (i + 6 > len || line[i] != '\\' || line[i + 1] != 'u' || (line[i + 2] | 0x20) != 'd' ||
+      !hex_digit(line[i + 4]) || !hex_digit(line[i + 5]))
+    return 0;
+  char c = (char)(line[i + 3] | 0x20);
+  return low ? (c >= 'c' && c <= 'f') : ((c >= '8' && c <= '9') || (c >= 'a' && c <= 'b'));
+}
+
+static void expect_lone_surrogate(struct es_decoder *fast, struct es_decoder *slow,
+                                  const char *line, size_t len, size_t at) {
+  struct es_event ev;
+  struct es_proto_error err;
+  char where[48];
+
+  compare_paths(fast, slow, line, len);
+  if (es_proto_decode(slow, line, len, &ev, &err) == 0 || strcmp(err.code, "invalid_utf8") != 0)
+    abort();
+  snprintf(where, sizeof(where), "at byte %zu", at);
+  if (strstr(err.message, where) == NULL)
+    abort();
+}
+
+/* Every escape of a line that decoded is in a string (nothing else may
+ * hold a backslash), so each "\\uXXXX" that is not the low half of a pair
+ * can be swapped, in place, for a lone high half (unless a low half follows
+ * it) and for a lone low half. */
+static void check_lone_surrogates(struct es_decoder *fast, struct es_decoder *slow,
+                                  const char *line, size_t len) {
+  static char copy[FUZZ_MAX_LINE + 1];
+  struct es_event ev;
+  struct es_proto_error err;
+  int tried = 0, after_high = 0;
+
+  if (len > FUZZ_MAX_LINE || es_proto_decode(slow, line, len, &ev, &err) != 0)
+    return;
+  for (size_t i = 0; i + 1 < len && tried < 8; i++) {
+    if (line[i] != '\\')
+      continue;
+    if (line[i + 1] != 'u') {
+      i++;
+      after_high = 0;
+      continue;
+    }
+    /* The low half of a pair: changed, its high half is the lone one. */
+    if (!after_high) {
+      memcpy(copy, line, len);
+      if (!surrogate_at(line, len, i + 6, 1)) {
+        memcpy(copy + i + 2, "d800", 4);
+        expect_lone_surrogate(fast, slow, copy, len, i);
+      }
+      memcpy(copy + i + 2, "DC00", 4);
+      expect_lone_surrogate(fast, slow, copy, len, i);
+    }
+    after_high = surrogate_at(line, len, i, 0);
+    tried++;
+    i += 5;
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static struct es_decoder *dec, *fast, *slow; /* reachable until exit: not a leak */
   const char *text = (const char *)data;
@@ -145,6 +214,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (i == size || text[i] == '\n') {
       decode_one(dec, text + start, i - start);
       compare_paths(fast, slow, text + start, i - start);
+      check_lone_surrogates(fast, slow, text + start, i - start);
       start = i + 1;
     }
   }

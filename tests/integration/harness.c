@@ -341,7 +341,8 @@ static const char *earshotd_path(void) {
   return p && *p ? p : IT_EARSHOTD;
 }
 
-/* fork/exec earshotd with stdout and stderr on a pipe we read. */
+/* fork/exec argv[0] (earshotd, or another program of the build) with
+ * stdout and stderr on a pipe we read. */
 static void spawn(struct it_daemon *d, const char *const *argv) {
   int p[2];
   pid_t parent = getpid(), pid;
@@ -361,7 +362,7 @@ static void spawn(struct it_daemon *d, const char *const *argv) {
       _exit(127);
     closefrom(3);
     signal(SIGPIPE, SIG_DFL);
-    execv(earshotd_path(), (char *const *)argv);
+    execv(argv[0], (char *const *)argv);
     _exit(127);
   }
   close(p[1]);
@@ -514,25 +515,32 @@ void it_daemon_cleanup(struct it_daemon *d) {
   d->pidfd = d->err_fd = -1;
 }
 
-int it_run_earshotd(const char *const *args, char **out, int timeout_ms) {
+int it_run(const char *const *argv, char **out, int timeout_ms) {
   struct it_daemon d;
-  const char *argv[64];
-  int n = 0, code;
+  const char *name = strrchr(argv[0], '/');
+  int code;
 
   memset(&d, 0, sizeof(d));
   d.pidfd = d.err_fd = -1;
-  snprintf(d.dir, sizeof(d.dir), "(earshotd run)");
+  snprintf(d.dir, sizeof(d.dir), "(%.100s run)", name ? name + 1 : argv[0]);
+  spawn(&d, argv);
+  code = it_daemon_wait_exit(&d, timeout_ms);
+  unregister_daemon(&d);
+  *out = d.log ? d.log : strdup("");
+  return code;
+}
+
+int it_run_earshotd(const char *const *args, char **out, int timeout_ms) {
+  const char *argv[64];
+  int n = 0;
+
   argv[n++] = earshotd_path();
   for (int i = 0; args[i]; i++) {
     ASSERT(n < 62);
     argv[n++] = args[i];
   }
   argv[n] = NULL;
-  spawn(&d, argv);
-  code = it_daemon_wait_exit(&d, timeout_ms);
-  unregister_daemon(&d);
-  *out = d.log ? d.log : strdup("");
-  return code;
+  return it_run(argv, out, timeout_ms);
 }
 
 /* ---- clients ----------------------------------------------------------------- */

@@ -149,6 +149,9 @@ int it_log_count(const struct it_daemon *d, const char *needle);
  * stdout and stderr together into *out (malloc'd, caller frees). Returns
  * the exit code. */
 int it_run_earshotd(const char *const *args, char **out, int timeout_ms);
+/* The same for any program: argv[0] is its path (the `earshot` command,
+ * say). Its output is checked for sanitizer reports as a daemon's is. */
+int it_run(const char *const *argv, char **out, int timeout_ms);
 
 /* Lets log pipes drain for up to timeout_ms without waiting for anything
  * else; returns early when every daemon has exited. */

@@ -35,10 +35,11 @@ static void count_code(const char *code) {
 }
 
 /* Sends `bad` (raw bytes, newline included by the caller) followed by a
- * good trigger line; expects the error `code` for the bad line, then the
- * good line's alert. `lines` is how many lines `bad` holds. */
+ * good trigger line; expects the error `code` for the bad line (its
+ * message holding `says`, unless NULL), then the good line's alert.
+ * `lines` is how many lines `bad` holds. */
 static void bad_then_good(const char *what, const void *bad, size_t len, int lines,
-                          const char *code) {
+                          const char *code, const char *says) {
   cJSON *m;
   struct it_str good = {0};
 
@@ -58,6 +59,8 @@ static void bad_then_good(const char *what, const void *bad, size_t len, int lin
             it_jstr(m, "message"));
   ASSERT_EQ(it_jint(m, "line"), bad_line);
   ASSERT(strlen(it_jstr(m, "message")) > 0);
+  if (says)
+    ASSERT_CONTAINS(it_jstr(m, "message"), says);
   count_code(code);
   cJSON_Delete(m);
 
@@ -70,12 +73,16 @@ static void bad_then_good(const char *what, const void *bad, size_t len, int lin
   fprintf(stderr, "   %-28s -> %s\n", what, code);
 }
 
-static void bad(const char *what, const char *line, const char *code) {
+static void bad_saying(const char *what, const char *line, const char *code, const char *says) {
   struct it_str s = {0};
   it_str_add(&s, line, strlen(line));
   it_str_add(&s, "\n", 1);
-  bad_then_good(what, s.p, s.len, 1, code);
+  bad_then_good(what, s.p, s.len, 1, code, says);
   it_str_free(&s);
+}
+
+static void bad(const char *what, const char *line, const char *code) {
+  bad_saying(what, line, code, NULL);
 }
 
 /* A valid utterance of exactly `size` bytes (newline not counted). */
@@ -124,10 +131,24 @@ static void test_bad_lines(void) {
       "invalid_utf8");
   {
     static const char raw[] = "{\"call_id\":\"x\",\"speaker\":\"agent\",\"text\":\"zebra\0crossing\"}\n";
-    bad_then_good("raw NUL byte", raw, sizeof(raw) - 1, 1, "nul_byte");
+    bad_then_good("raw NUL byte", raw, sizeof(raw) - 1, 1, "nul_byte", NULL);
   }
   bad("escaped NUL", "{\"call_id\":\"x\",\"speaker\":\"agent\",\"text\":\"zebra\\u0000crossing\"}",
       "nul_byte");
+  /* JSON whose text is not Unicode: half a UTF-16 surrogate pair. */
+  bad_saying("lone high surrogate",
+             "{\"call_id\":\"x\",\"speaker\":\"agent\",\"text\":\"zebra\\ud800crossing\"}",
+             "invalid_utf8", "unpaired UTF-16 surrogate \"\\ud800\" at byte 46 in \"text\"");
+  bad_saying("lone low surrogate",
+             "{\"call_id\":\"x\",\"speaker\":\"agent\",\"text\":\"zebra \\uDC00 crossing\"}",
+             "invalid_utf8", "\"\\uDC00\" at byte 47");
+  bad_saying("reversed surrogate pair",
+             "{\"call_id\":\"x\",\"speaker\":\"agent\",\"text\":\"\\ude00\\ud83d zebra crossing\"}",
+             "invalid_utf8", "\"\\ude00\" at byte 41");
+  /* A \\u without four hex digits, which cJSON would read as a NUL that cuts the text short. */
+  bad_saying("a short u escape",
+             "{\"call_id\":\"x\",\"speaker\":\"agent\",\"text\":\"zebra crossing\\u00zz\"}",
+             "invalid_json", "at byte 55 in \"text\"");
   bad("unknown type", "{\"type\":\"bogus\",\"call_id\":\"x\"}", "unknown_type");
   bad("empty call_id", "{\"call_id\":\"\",\"speaker\":\"agent\",\"text\":\"zebra crossing\"}",
       "empty_field");
@@ -156,7 +177,7 @@ static void test_bad_lines(void) {
 
     sized_line(&s, MAX_LINE + 1, 9001);
     it_str_add(&s, "\n", 1);
-    bad_then_good("1025-byte line", s.p, s.len, 1, "line_too_long");
+    bad_then_good("1025-byte line", s.p, s.len, 1, "line_too_long", NULL);
     it_str_free(&s);
   }
   /* A line of several MiB, written in one go: skipped, not buffered. */
@@ -169,7 +190,7 @@ static void test_bad_lines(void) {
     memset(p + sizeof(head) - 1, 'z', big - (sizeof(head) - 1) - 2);
     memcpy(p + big - 2, "\"}", 2);
     p[big] = '\n';
-    bad_then_good("6 MiB line", p, big + 1, 1, "line_too_long");
+    bad_then_good("6 MiB line", p, big + 1, 1, "line_too_long", NULL);
     free(p);
   }
   /* Two bad lines in one write, then the good one. */
@@ -182,7 +203,7 @@ static void test_bad_lines(void) {
     ASSERT_EQ(it_jint(m, "line"), lineno);
     cJSON_Delete(m);
     count_code("not_object");
-    bad_then_good("end without call_id", "", 0, 1, "missing_field");
+    bad_then_good("end without call_id", "", 0, 1, "missing_field", NULL);
   }
 
   /* The daemon counted each code. */

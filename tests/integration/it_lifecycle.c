@@ -2,8 +2,10 @@
  * it_lifecycle.c: earshotd's life and death. SIGTERM under load loses no
  * alert; SIGKILL loses nothing acknowledged and leaves a sound database a
  * restart goes on with; a stale socket is replaced and a live one is not
- * stolen; --check-config and bad startup settings fail loudly.
+ * stolen; one database has one daemon, and a killed one leaves no lock;
+ * --check-config and bad startup settings fail loudly.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -327,7 +329,119 @@ static void test_stale_and_live_socket(void) {
   it_daemon_cleanup(&d);
 }
 
-/* ---- 10. --check-config and bad startup settings ------------------------------ */
+/* ---- 10. one earshotd per database ---------------------------------------------- */
+
+/* A second daemon with its own socket and `db`: exit 1, saying that the
+ * database is in use by the daemon `holder`, before it touched its socket. */
+static void expect_refused(struct it_daemon *second, const char *db, const struct it_daemon *holder) {
+  char pid[32];
+  size_t from = second->log_len;
+
+  if (db != second->db)
+    snprintf(second->db, sizeof(second->db), "%s", db);
+  ASSERT_EQ(it_daemon_start(second, NULL), -1);
+  ASSERT_EQ(it_exit_code(second->status), 1);
+  ASSERT_CONTAINS(second->log + from, "is in use by another earshotd");
+  ASSERT_CONTAINS(second->log + from, db);
+  snprintf(pid, sizeof(pid), "(pid %d,", (int)holder->pid);
+  ASSERT_CONTAINS(second->log + from, pid);
+  ASSERT(strstr(second->log + from, "socket") == NULL);
+}
+
+/* expect_trigger() with acks on: once it returns, the alert and every one
+ * before it are committed. */
+static void committed_trigger(struct it_conn *c, const char *call, int seq) {
+  ASSERT_EQ(it_sendf(c, "{\"call_id\":\"%s\",\"speaker\":\"agent\",\"text\":\"zebra crossing\","
+                        "\"seq\":%d}", call, seq), 0);
+  it_expect_seq(c, "alert", seq);
+  it_expect_seq(c, "ack", seq);
+}
+
+/* The earshot command on the database: exit 0. */
+static void cli_ok(const char *const *argv, const char *needle) {
+  char *out;
+  int rc = it_run(argv, &out, -1);
+  if (rc != 0 || strstr(out, needle) == NULL)
+    IT_FAIL("earshot %s: exit %d, expected 0 and \"%s\"; output:\n%s", argv[1], rc, needle, out);
+  free(out);
+}
+
+static void test_one_daemon_per_database(void) {
+  struct it_daemon d, d2;
+  char alias[256], lock[PATH_MAX + 32], real[PATH_MAX], *out;
+
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  struct it_conn *c = it_connect(&d);
+  expect_trigger(c, "first-1");
+
+  /* Its own socket, the same database: refused, also by another path to
+   * the file (a link to its directory), and also when detaching (the exit
+   * status says so), while --check-config takes no lock. */
+  it_daemon_init(&d2);
+  it_rules(&d2, "base.json");
+  expect_refused(&d2, d.db, &d);
+  ASSERT(!it_file_exists(d2.sock));
+  snprintf(alias, sizeof(alias), "%s/alias", d2.dir);
+  ASSERT_EQ(symlink(d.dir, alias), 0);
+  snprintf(alias, sizeof(alias), "%s/alias/alerts.db", d2.dir);
+  expect_refused(&d2, alias, &d);
+  const char *detached[] = {"--socket", d2.sock, "--db", d.db, "--rules", d2.rules, NULL};
+  ASSERT_EQ(it_run_earshotd(detached, &out, -1), 1);
+  ASSERT_CONTAINS(out, "is in use by another earshotd");
+  free(out);
+  const char *checking[] = {"--check-config", "--socket", d2.sock, "--db", d.db, "--rules",
+                            d2.rules, NULL};
+  ASSERT_EQ(it_run_earshotd(checking, &out, -1), 0);
+  ASSERT_CONTAINS(out, "configuration OK");
+  free(out);
+
+  /* The first one is unaffected; the analysts' command reads the database
+   * and writes a mark meanwhile. */
+  expect_trigger(c, "first-2");
+  struct it_conn *c2 = it_connect(&d);
+  free(it_hello(c2, 1));
+  committed_trigger(c2, "first-3", 1);
+  const char *alerts[] = {ES_EARSHOT_CLI, "alerts", "--db", d.db, "--format", "csv", NULL};
+  cli_ok(alerts, "first-3");
+  const char *ack[] = {ES_EARSHOT_CLI, "ack", "1", "--taken", "--by", "qa", "--db", d.db, NULL};
+  cli_ok(ack, "alert 1 marked taken by qa");
+  committed_trigger(c2, "first-4", 2);
+  it_close(c2);
+
+  /* kill -9 leaves the lock file and no lock: the second one starts at
+   * once, and its alert ids follow the first one's. */
+  ASSERT_EQ(it_daemon_stop(&d, SIGKILL), 128 + SIGKILL);
+  it_close(c);
+  ASSERT(realpath(d.db, real) != NULL);
+  snprintf(lock, sizeof(lock), "%s-earshotd.lock", real);
+  ASSERT(it_file_exists(lock));
+  snprintf(d2.db, sizeof(d2.db), "%s", d.db);
+  ASSERT_EQ(it_daemon_start(&d2, NULL), 0);
+  c = it_connect(&d2);
+  expect_trigger(c, "second-1");
+  it_close(c);
+
+  /* Now the first one is the one refused, by the second's pid; once the
+   * second stops, it starts again. */
+  expect_refused(&d, d.db, &d2);
+  ASSERT_EQ(it_daemon_stop(&d2, SIGTERM), 0);
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+
+  sqlite3 *db = it_db_open(d.db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts", NULL), 5);
+  ASSERT_EQ(it_db_int(db, "SELECT count(DISTINCT id) FROM alerts", NULL), 5);
+  ASSERT_EQ(it_db_int(db, "SELECT id FROM alerts WHERE call_id = 'second-1'", NULL), 5);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alert_marks WHERE alert_id = 1", NULL), 1);
+  sqlite3_close(db);
+  assert_integrity(d.db);
+  it_daemon_cleanup(&d2);
+  it_daemon_cleanup(&d);
+}
+
+/* ---- 11. --check-config and bad startup settings ------------------------------ */
 
 static char rules_path[512];
 
@@ -448,6 +562,7 @@ int main(int argc, char **argv) {
   RUN(test_sigterm_under_load);
   RUN(test_sigkill_and_restart);
   RUN(test_stale_and_live_socket);
+  RUN(test_one_daemon_per_database);
   RUN(test_check_config);
   return 0;
 }

@@ -55,8 +55,11 @@ static void test_invalid_json(void) {
   EXPECT_ERROR("{'call_id': 'x'}", "invalid_json");
   EXPECT_ERROR("not json", "invalid_json");
   EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\",}", "invalid_json");
-  /* An escaped lone surrogate is not a character. */
-  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"\\udc00\"}", "invalid_json");
+  /* cJSON reads a \u without four hex digits as a NUL that cuts the text short. */
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"cut\\uZZZZhere\"}",
+               "invalid_json");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"cut\\u12\"}", "invalid_json");
+  EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"cut\\u00e\"}", "invalid_json");
   /* Trailing garbage after the object. */
   EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\"} x", "invalid_json");
   EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\"}{}", "invalid_json");
@@ -126,6 +129,84 @@ static void test_invalid_utf8(void) {
                "invalid_utf8");
   EXPECT_ERROR("{\"call_\xFF\": \"c1\"}", "invalid_utf8");
   EXPECT_ERROR("\xEF\xBB", "invalid_utf8");
+}
+
+/* Expects `line` to be rejected with `code` by both the fast path and the
+ * cJSON path, with the same message, which holds each of `needles`. */
+static void expect_message_(const char *file, int srcline, const char *line, const char *code,
+                            const char *const *needles) {
+  struct es_decoder *slow = es_decoder_new(MAX_LINE);
+  struct es_event ev;
+  struct es_proto_error err, slow_err;
+  int rc, slow_rc;
+
+  ASSERT(slow != NULL);
+  es_decoder_set_fast(slow, 0);
+  expect_error_(file, srcline, line, strlen(line), code);
+  rc = decode_len(line, strlen(line), &ev, &err);
+  slow_rc = es_proto_decode(slow, line, strlen(line), &ev, &slow_err);
+  ASSERT_EQ(rc, slow_rc);
+  ASSERT_STR_EQ(err.code, slow_err.code);
+  ASSERT_STR_EQ(err.message, slow_err.message);
+  for (int i = 0; needles[i]; i++)
+    if (strstr(err.message, needles[i]) == NULL) {
+      fprintf(stderr, "%s:%d: decoding \"%s\": message \"%s\" lacks \"%s\"\n", file, srcline,
+              line, err.message, needles[i]);
+      abort();
+    }
+  es_decoder_free(slow);
+}
+#define EXPECT_MESSAGE(line, code, ...)                                                     \
+  expect_message_(__FILE__, __LINE__, line, code, (const char *const[]){__VA_ARGS__, NULL})
+
+/* A \u escape of half a UTF-16 surrogate pair, without its other half, is
+ * no character: the line is JSON whose text is not Unicode. */
+static void test_lone_surrogate(void) {
+  struct es_event ev;
+
+  /* "a\ud800b": the escape starts at byte 43 (counted from 0, as every "at byte"). */
+  EXPECT_MESSAGE("{\"call_id\":\"c1\",\"speaker\":\"agent\",\"text\":\"a\\ud800b\"}", "invalid_utf8",
+                 "unpaired UTF-16 surrogate \"\\ud800\" at byte 43 in \"text\"", "high surrogate");
+  EXPECT_MESSAGE("{\"call_id\":\"c1\",\"speaker\":\"agent\",\"text\":\"a\\uDC00b\"}", "invalid_utf8",
+                 "unpaired UTF-16 surrogate \"\\uDC00\" at byte 43 in \"text\"", "low surrogate");
+  /* at the end of the string, of the line, before another escape, reversed */
+  EXPECT_MESSAGE("{\"call_id\":\"c1\",\"speaker\":\"agent\",\"text\":\"\\udbff\"}", "invalid_utf8",
+                 "\"\\udbff\" at byte 42");
+  EXPECT_MESSAGE("{\"call_id\":\"c1\",\"speaker\":\"agent\",\"text\":\"\\ud800", "invalid_utf8",
+                 "at byte 42");
+  EXPECT_MESSAGE("{\"call_id\":\"c1\",\"speaker\":\"agent\",\"text\":\"\\ud800\\u0041\"}",
+                 "invalid_utf8", "\"\\ud800\" at byte 42");
+  EXPECT_MESSAGE("{\"call_id\":\"c1\",\"speaker\":\"agent\",\"text\":\"\\ud800\\ud800\\udc00\"}",
+                 "invalid_utf8", "\"\\ud800\" at byte 42");
+  EXPECT_MESSAGE("{\"call_id\":\"c1\",\"speaker\":\"agent\",\"text\":\"\\ude00\\ud83d\"}",
+                 "invalid_utf8", "\"\\ude00\" at byte 42");
+  EXPECT_MESSAGE("{\"call_id\":\"c1\",\"speaker\":\"agent\",\"text\":\"\\ud83d\\ude00\\ude00\"}",
+                 "invalid_utf8", "\"\\ude00\" at byte 54");
+  EXPECT_MESSAGE("{\"call_id\":\"c1\",\"speaker\":\"agent\",\"text\":\"\\ud800\\uZZZZ\"}",
+                 "invalid_utf8", "\"\\ud800\" at byte 42");
+  /* in any string: the call, a start line's attribute, a field name, a hello */
+  EXPECT_MESSAGE("{\"call_id\":\"c\\ud800\",\"speaker\":\"agent\",\"text\":\"x\"}", "invalid_utf8",
+                 "at byte 13 in \"call_id\"");
+  EXPECT_MESSAGE("{\"type\":\"start\",\"call_id\":\"c1\",\"queue\" : \"q\\udfff\"}", "invalid_utf8",
+                 "at byte 43 in \"queue\"");
+  EXPECT_MESSAGE("{\"type\":\"start\",\"call_id\":\"c1\",\"k\\ud800\":\"v\"}", "invalid_utf8",
+                 "at byte 33:");
+  EXPECT_MESSAGE("{\"type\":\"hello\",\"client\":\"\\udc00\"}", "invalid_utf8", "in \"client\"");
+  EXPECT_MESSAGE("{\"type\":\"start\",\"call_id\":\"c1\",\"x\":[\"\\ud800\"]}", "invalid_utf8",
+                 "at byte 37:");
+  /* not an escape: an escaped backslash and the letters, or outside a string */
+  DECODE_OK("{\"call_id\":\"c1\",\"speaker\":\"agent\",\"text\":\"a\\\\ud800\"}", &ev);
+  ASSERT_STR_EQ(ev.text, "a\\ud800");
+  EXPECT_MESSAGE("{\"call_id\":\"c1\",\"speaker\":\"agent\",\"text\":\"a\\\\\\ud800\"}",
+                 "invalid_utf8", "at byte 45");
+  EXPECT_MESSAGE("{\"call_id\":\"c1\",\"speaker\":\"agent\",\"text\":\"a\"} \\ud800", "invalid_json",
+                 "unexpected data");
+  /* a pair is a character */
+  DECODE_OK("{\"call_id\":\"c1\",\"speaker\":\"agent\",\"text\":\"\\ud83d\\ude00 \\uDBFF\\uDFFF\"}", &ev);
+  ASSERT_STR_EQ(ev.text, "\xF0\x9F\x98\x80 \xF4\x8F\xBF\xBF");
+  /* the decoder goes on */
+  DECODE_OK("{\"call_id\":\"c1\",\"speaker\":\"agent\",\"text\":\"b\"}", &ev);
+  ASSERT_STR_EQ(ev.text, "b");
 }
 
 static void test_nul_byte(void) {
@@ -381,6 +462,7 @@ int main(void) {
   RUN(test_unknown_speaker);
   RUN(test_invalid_utf8);
   RUN(test_nul_byte);
+  RUN(test_lone_surrogate);
   RUN(test_line_too_long);
   RUN(test_empty_line);
   RUN(test_unknown_type);

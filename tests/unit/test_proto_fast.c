@@ -455,7 +455,9 @@ static const struct meta_case meta_cases[] = {
    "\"\\b\\f\\n\\r\\t\"}", NULL, 1},
   {"{\"type\":\"start\",\"call_id\":\"c1\",\"k\":\"\\ud83d\\ude00\"}", NULL, 0},
   {"{\"type\":\"start\",\"call_id\":\"c1\",\"\\ud83d\\ude00\":\"v\"}", NULL, 0},
-  {"{\"type\":\"start\",\"call_id\":\"c1\",\"k\":\"\\ud83d\"}", "invalid_json", 0},
+  {"{\"type\":\"start\",\"call_id\":\"c1\",\"k\":\"\\ud83d\"}", "invalid_utf8", 0},
+  {"{\"type\":\"start\",\"call_id\":\"c1\",\"k\":\"\\ude00\\ud83d\"}", "invalid_utf8", 0},
+  {"{\"type\":\"start\",\"call_id\":\"c1\",\"k\":\"\\u00zz\"}", "invalid_json", 0},
   {"{\"type\":\"start\",\"call_id\":\"c1\",\"k\\u0000\":\"v\"}", "nul_byte", 0},
   {"{\"type\":\"start\",\"call_id\":\"c1\",\"k\":\"\\x\"}", "invalid_json", 0},
   /* metadata must be strings */
