@@ -533,6 +533,71 @@ static int opt_number(const cJSON *obj, const char *key, double *out, int *has) 
 }
 
 /*
+ * The seq of a line refused for its bytes (a NUL, invalid UTF-8, a bad
+ * \u escape) before it was parsed, so that its error record carries the
+ * seq and it is acknowledged like any other line with an error
+ * (docs/protocol.md). Those lines are JSON in all but the bytes of a
+ * string, so their structure still reads: this walks it (strings with
+ * their escapes, nesting) and takes the first "seq" field of the top
+ * object, as cJSON would, when its value is a whole number a seq may be.
+ * Never used on a line cJSON refused: a broken structure could make any
+ * digits look like a seq, and a wrong seq would acknowledge lines the
+ * platform still needs to resend.
+ */
+static void salvage_seq(const char *s, size_t len, struct es_event *ev) {
+  size_t i = 0, key = 0, key_len = 0;
+  int depth = 0, have_key = 0;
+
+  while (i < len && (s[i] == ' ' || s[i] == '\t'))
+    i++;
+  if (i == len || s[i] != '{')
+    return; /* the top is an object, or nothing is */
+  while (i < len) {
+    char c = s[i];
+    if (c == '"') {
+      size_t start = ++i;
+      while (i < len && s[i] != '"')
+        i += s[i] == '\\' ? 2 : 1;
+      if (i >= len)
+        return;
+      key = start;
+      key_len = i - start;
+      have_key = depth == 1;
+      i++;
+      continue;
+    }
+    if (c == '{' || c == '[') {
+      depth++;
+    } else if (c == '}' || c == ']') {
+      if (--depth == 0)
+        return; /* the end of the top object */
+    } else if (c == ':' && have_key && key_len == 3 && memcmp(s + key, "seq", 3) == 0) {
+      uint64_t v = 0;
+      size_t j = i + 1, first, digits;
+      while (j < len && (s[j] == ' ' || s[j] == '\t'))
+        j++;
+      for (first = j; j < len && s[j] >= '0' && s[j] <= '9' && j - first < 17; j++)
+        v = v * 10 + (uint64_t)(s[j] - '0');
+      digits = j - first;
+      while (j < len && (s[j] == ' ' || s[j] == '\t'))
+        j++;
+      /* Digits alone (no sign, fraction or exponent: cJSON would have
+       * refused or rounded them), without a leading zero, at most 2^53,
+       * then the field's end. */
+      if (digits > 0 && (digits == 1 || s[first] != '0') && v <= 9007199254740992ULL &&
+          j < len && (s[j] == ',' || s[j] == '}')) {
+        ev->seq = (int64_t)v;
+        ev->has_seq = 1;
+      }
+      return; /* the first "seq" is the one cJSON would take */
+    } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+      have_key = 0;
+    }
+    i++;
+  }
+}
+
+/*
  * The \u escapes in the line's strings, judged before cJSON sees them,
  * because cJSON gets three of them wrong: it decodes "\u0000" into a NUL
  * that silently cuts the string short, decodes a \u without four hex
@@ -651,6 +716,7 @@ int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct e
   /* One pass on the good path: es_utf8_valid also refuses NUL, so the
    * search for a NUL only runs to name the error of a line that failed. */
   if (!es_utf8_valid(line, len)) {
+    salvage_seq(line, len, ev);
     if (memchr(line, '\0', len))
       return fail(err, "nul_byte", "line contains a NUL byte");
     return fail(err, "invalid_utf8", "line is not valid UTF-8");
@@ -667,8 +733,10 @@ int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct e
     if (i == len)
       return fail(err, "empty_line", "empty line");
   }
-  if (check_escapes(line, len, err) != 0)
+  if (check_escapes(line, len, err) != 0) {
+    salvage_seq(line, len, ev);
     return ES_EJSON;
+  }
   d->root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
   if (d->root == NULL) {
     size_t off = end ? (size_t)(end - line) : 0;

@@ -168,6 +168,15 @@ static void test_line_after_end(void) {
 
 /* A line that does not decode names its seq when it had one, and is
  * acknowledged; an ack never goes back to a lower seq. */
+/* The next message is an error `code` for line `seq`, then its ack. */
+static void expect_error_acked(struct it_conn *c, const char *code, int64_t seq) {
+  cJSON *m = it_expect(c, "error", -1, NULL, NULL);
+  ASSERT_STR_EQ(it_jstr(m, "code"), code);
+  ASSERT_EQ(it_jint(m, "seq"), seq);
+  cJSON_Delete(m);
+  it_expect_seq(c, "ack", seq);
+}
+
 static void test_errors_and_acks_in_order(void) {
   struct it_daemon d;
   start_bundled(&d);
@@ -175,17 +184,17 @@ static void test_errors_and_acks_in_order(void) {
   free(it_hello(c, 1));
   ASSERT_EQ(it_sendf(c, "{\"call_id\":\"e\",\"speaker\":\"robot\",\"text\":\"hi\",\"seq\":1}"),
             0);
-  cJSON *m = it_expect(c, "error", -1, NULL, NULL);
-  ASSERT_STR_EQ(it_jstr(m, "code"), "unknown_speaker");
-  ASSERT_EQ(it_jint(m, "seq"), 1);
-  cJSON_Delete(m);
-  it_expect_seq(c, "ack", 1);
+  expect_error_acked(c, "unknown_speaker", 1);
   ASSERT_EQ(it_sendf(c, "{\"call_id\":\"e\",\"text\":\"hi\",\"seq\":2}"), 0);
-  m = it_expect(c, "error", -1, NULL, NULL);
-  ASSERT_STR_EQ(it_jstr(m, "code"), "missing_field");
-  ASSERT_EQ(it_jint(m, "seq"), 2);
-  cJSON_Delete(m);
-  it_expect_seq(c, "ack", 2);
+  expect_error_acked(c, "missing_field", 2);
+  /* Refused for its bytes before it is parsed (a raw NUL, invalid UTF-8):
+   * the seq is read all the same, and acknowledged. */
+  static const char nul[] = "{\"call_id\":\"e\",\"speaker\":\"agent\",\"seq\":4,\"text\":\"a\0b\"}\n";
+  ASSERT_EQ(it_send(c, nul, sizeof(nul) - 1), 0);
+  expect_error_acked(c, "nul_byte", 4);
+  ASSERT_EQ(it_sendf(c, "{\"call_id\":\"e\",\"speaker\":\"agent\",\"text\":\"caf\xE9\","
+                        "\"seq\":5}"), 0);
+  expect_error_acked(c, "invalid_utf8", 5);
 
   ASSERT_EQ(it_sendf(c, "{\"call_id\":\"e\",\"speaker\":\"agent\",\"text\":\"hello\","
                         "\"seq\":6}"), 0);
@@ -193,8 +202,7 @@ static void test_errors_and_acks_in_order(void) {
   /* A lower seq after it: acknowledged by an ack that does not go back. */
   ASSERT_EQ(it_sendf(c, "{\"call_id\":\"e\",\"speaker\":\"agent\",\"text\":\"calm down sir\","
                         "\"seq\":3}"), 0);
-  m = it_expect(c, "alert", -1, NULL, NULL);
-  cJSON_Delete(m);
+  cJSON_Delete(it_expect(c, "alert", -1, NULL, NULL));
   it_expect_seq(c, "ack", 6);
   it_close(c);
   ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);

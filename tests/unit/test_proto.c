@@ -224,6 +224,56 @@ static void test_nul_byte(void) {
   ASSERT_EQ(ev.text_len, 7);
 }
 
+/* Expects `line` (len bytes) to be refused with `code`, and the error to
+ * carry seq `want` (-1: no seq). */
+static void expect_seq_(const char *file, int srcline, const char *line, size_t len,
+                        const char *code, int64_t want) {
+  struct es_event ev;
+  struct es_proto_error err;
+  expect_error_(file, srcline, line, len, code);
+  decode_len(line, len, &ev, &err);
+  if (want < 0 ? ev.has_seq != 0 : !ev.has_seq || ev.seq != want) {
+    fprintf(stderr, "%s:%d: decoding \"%.*s\": has_seq %u seq %lld, want %lld\n", file, srcline,
+            (int)len, line, ev.has_seq, (long long)ev.seq, (long long)want);
+    abort();
+  }
+}
+#define EXPECT_SEQ(line, code, want) expect_seq_(__FILE__, __LINE__, line, strlen(line), code, want)
+
+/* A line refused for its bytes before it is parsed still has its seq read,
+ * so that its error carries it and it is acknowledged; never a seq that
+ * is not the line's own. */
+static void test_seq_of_refused_lines(void) {
+  static const char raw[] = "{\"seq\": 17, \"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"a\0b\"}";
+  expect_seq_(__FILE__, __LINE__, raw, sizeof(raw) - 1, "nul_byte", 17);
+  EXPECT_SEQ("{\"call_id\":\"c1\",\"speaker\":\"agent\",\"text\":\"caf\xE9\",\"seq\":42}", "invalid_utf8",
+             42);
+  EXPECT_SEQ("{\"call_id\":\"c1\",\"text\":\"a\\ud800b\",\"seq\" : 9007199254740992 }",
+             "invalid_utf8", 9007199254740992);
+  EXPECT_SEQ("{\"call_id\":\"c1\",\"text\":\"cut\\u0000\",\"seq\":0}", "nul_byte", 0);
+  EXPECT_SEQ("{\"call_id\":\"c1\",\"text\":\"\\uZZZZ\",\"seq\":5}", "invalid_json", 5);
+  /* The first "seq" of the top object, as cJSON takes it. */
+  EXPECT_SEQ("{\"seq\":3,\"text\":\"caf\xE9\",\"seq\":4}", "invalid_utf8", 3);
+  /* Not a seq: nested, inside a string, escaped, or a value cJSON would
+   * refuse or round. */
+  EXPECT_SEQ("{\"x\":{\"seq\":3},\"text\":\"caf\xE9\"}", "invalid_utf8", -1);
+  EXPECT_SEQ("{\"text\":\"caf\xE9 \\\"seq\\\":3\"}", "invalid_utf8", -1);
+  EXPECT_SEQ("{\"text\":\"caf\xE9\",\"s\\u0065q\":3}", "invalid_utf8", -1);
+  EXPECT_SEQ("{\"text\":\"caf\xE9\",\"seq\":3.5}", "invalid_utf8", -1);
+  EXPECT_SEQ("{\"text\":\"caf\xE9\",\"seq\":-3}", "invalid_utf8", -1);
+  EXPECT_SEQ("{\"text\":\"caf\xE9\",\"seq\":03}", "invalid_utf8", -1);
+  EXPECT_SEQ("{\"text\":\"caf\xE9\",\"seq\":1e3}", "invalid_utf8", -1);
+  EXPECT_SEQ("{\"text\":\"caf\xE9\",\"seq\":9007199254740993}", "invalid_utf8", -1);
+  EXPECT_SEQ("{\"text\":\"caf\xE9\",\"seq\":12345678901234567890}", "invalid_utf8", -1);
+  EXPECT_SEQ("{\"text\":\"caf\xE9\",\"seq\":\"3\"}", "invalid_utf8", -1);
+  EXPECT_SEQ("{\"text\":\"caf\xE9\",\"seq\":3", "invalid_utf8", -1);
+  EXPECT_SEQ("[{\"seq\":3,\"text\":\"caf\xE9\"}]", "invalid_utf8", -1);
+  EXPECT_SEQ("[\"seq\":3,\"text\":\"caf\xE9\"]", "invalid_utf8", -1);
+  EXPECT_SEQ("{\"text\":\"caf\xE9\"} {\"seq\":3}", "invalid_utf8", -1);
+  /* A line cJSON refuses keeps no seq, whatever digits it holds. */
+  EXPECT_SEQ("{\"seq\":3,\"text\":\"x\",}", "invalid_json", -1);
+}
+
 static void test_line_too_long(void) {
   char line[MAX_LINE + 8];
   const char *head = "{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"";
@@ -476,6 +526,7 @@ int main(void) {
   RUN(test_hello);
   RUN(test_stats_reload_and_seq);
   RUN(test_recovers_after_error);
+  RUN(test_seq_of_refused_lines);
   es_decoder_free(dec);
   es_decoder_free(NULL);
   (void)es_test_failures_;
