@@ -8,6 +8,7 @@
 
 #include "alert.h"
 #include "error.h"
+#include "hash.h"
 
 /* The ids of ended calls are kept as hashes in two generations of at most
  * ES_CALLS_ENDED each, open addressing at half load (0: a free slot);
@@ -145,21 +146,7 @@ uint64_t es_line_key(const struct es_event *ev) {
   }
   /* Eight bytes at a time (every line pays for it), then the speaker and
    * the tag mixed in. */
-  const char *p = ev->text;
-  size_t n = ev->text_len;
-  h ^= n;
-  for (; n >= 8; p += 8, n -= 8) {
-    uint64_t w;
-    memcpy(&w, p, 8);
-    h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 29;
-  }
-  if (n > 0) {
-    uint64_t w = 0;
-    memcpy(&w, p, n);
-    h = (h ^ w) * 0x94d049bb133111ebULL;
-    h ^= h >> 32;
-  }
+  h = es__hash_bytes(h, ev->text, ev->text_len);
   h ^= (uint64_t)ev->speaker * 0x9e3779b97f4a7c15ULL;
   h ^= tag * 0xbf58476d1ce4e5b9ULL;
   h ^= h >> 31;
@@ -238,28 +225,39 @@ static size_t ended_slot(const uint64_t *gen, uint64_t h) {
   return i;
 }
 
-void es_calls_end(struct es_calls *t, struct es_call *c) {
-  uint64_t h = c->hash_ ? c->hash_ : 1;
-  if (!es_calls_ended(t, c->id)) {
-    if (t->nended[t->gen] == ES_CALLS_ENDED) {
-      t->gen ^= 1;
-      memset(t->ended[t->gen], 0, ENDED_SLOTS * sizeof(uint64_t));
-      t->nended[t->gen] = 0;
-    }
-    t->ended[t->gen][ended_slot(t->ended[t->gen], h)] = h;
-    t->nended[t->gen]++;
-  }
-  es_calls_remove(t, c);
-}
-
-int es_calls_ended(const struct es_calls *t, const char *id) {
-  uint64_t h = hash_id(id);
-  if (h == 0)
-    h = 1;
+static int ended_hash(const struct es_calls *t, uint64_t h) {
   for (int g = 0; g < 2; g++)
     if (t->ended[g][ended_slot(t->ended[g], h)] == h)
       return 1;
   return 0;
+}
+
+/* Remembers the call whose id hashes to h (not 0) as ended. */
+static void remember_ended(struct es_calls *t, uint64_t h) {
+  if (ended_hash(t, h))
+    return;
+  if (t->nended[t->gen] == ES_CALLS_ENDED) {
+    t->gen ^= 1;
+    memset(t->ended[t->gen], 0, ENDED_SLOTS * sizeof(uint64_t));
+    t->nended[t->gen] = 0;
+  }
+  t->ended[t->gen][ended_slot(t->ended[t->gen], h)] = h;
+  t->nended[t->gen]++;
+}
+
+void es_calls_end(struct es_calls *t, struct es_call *c) {
+  remember_ended(t, c->hash_ ? c->hash_ : 1);
+  es_calls_remove(t, c);
+}
+
+void es_calls_ended_add(struct es_calls *t, const char *id) {
+  uint64_t h = hash_id(id);
+  remember_ended(t, h ? h : 1);
+}
+
+int es_calls_ended(const struct es_calls *t, const char *id) {
+  uint64_t h = hash_id(id);
+  return ended_hash(t, h ? h : 1);
 }
 
 size_t es_calls_count(const struct es_calls *t) { return t->count; }

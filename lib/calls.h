@@ -87,6 +87,11 @@ void es_calls_remove(struct es_calls *t, struct es_call *c);
  * ended: a later line naming it is late or sent again, not a new call. */
 void es_calls_end(struct es_calls *t, struct es_call *c);
 int es_calls_ended(const struct es_calls *t, const char *id);
+/* Remembers call `id`, not open here, as ended like es_calls_end() does:
+ * earshotd gives it, when it starts, the calls the store holds as ended
+ * by their client (at most ES_CALLS_ENDED, the latest), so that a line
+ * sent for one of them after a restart is not a new call either. */
+void es_calls_ended_add(struct es_calls *t, const char *id);
 
 size_t es_calls_count(const struct es_calls *t);
 

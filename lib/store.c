@@ -44,7 +44,8 @@ enum stmt_id { ST_ALERT, ST_SEARCH, ST_CALL_START, ST_CALL_END_UPDATE, ST_CALL_E
                ST_RULE_SET, ST_BEGIN, ST_COMMIT,
                ST_ROLLBACK, ST_MARK_BY_ID, ST_MARK_BY_KEY, ST_PRUNE_MARKS, ST_PRUNE_ALERTS,
                ST_PRUNE_CALLS, ST_OUTBOX_ALERT_STORED, ST_OUTBOX_PUT,
-               ST_OUTBOX_DELIVERED, ST_OUTBOX_UPDATE, ST_OUTBOX_SUMMARISED, ST_COUNT };
+               ST_OUTBOX_DELIVERED, ST_OUTBOX_UPDATE, ST_OUTBOX_SUMMARISED, ST_IDS_UPDATE,
+               ST_IDS_INSERT, ST_COUNT };
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_ALERT] =
@@ -146,6 +147,14 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_OUTBOX_SUMMARISED] =
         "DELETE FROM webhook_outbox WHERE destination = ?1 AND state = 'suppressed'"
         " AND id <= ?2",
+    /* The reserved id ceiling: an UPDATE of the row the migration made
+     * (not an UPSERT, which opens a statement journal: in a writer's
+     * transaction that makes FTS5 write a segment of its own), and the
+     * INSERT only if someone deleted that row. */
+    [ST_IDS_UPDATE] =
+        "UPDATE daemon_state SET value = ?1 WHERE name = 'alert_ids_reserved'",
+    [ST_IDS_INSERT] =
+        "INSERT INTO daemon_state (name, value) VALUES ('alert_ids_reserved', ?1)",
 };
 
 /* A scratch buffer that grows on demand; its ceiling is checked by the
@@ -1357,6 +1366,88 @@ void es_store_get_stats(const struct es_store *s, struct es_store_stats *out) {
 }
 
 const char *es_store_errmsg(const struct es_store *s) { return s ? s->errmsg : ""; }
+
+/* ---- what a restarted earshotd reads back ------------------------------ */
+
+int es_store_last_alert_id(struct es_store *s, int64_t *last) {
+  if (s == NULL || last == NULL) return ES_EINVAL;
+  *last = 0;
+  return query_int(s,
+                   "SELECT max(coalesce((SELECT max(id) FROM alerts), 0),"
+                   " coalesce((SELECT value FROM daemon_state"
+                   " WHERE name = 'alert_ids_reserved'), 0))",
+                   last);
+}
+
+int es_store_reserve_alert_ids(struct es_store *s, int64_t ceiling) {
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (s == NULL) return ES_EINVAL;
+  if ((rc = writable(s, "reserve_alert_ids")) != 0) return rc;
+  if (ceiling < 0) return fail(s, ES_EINVAL, "reserve_alert_ids: negative ceiling");
+  if ((rc = get_stmt(s, ST_IDS_UPDATE, &st)) != 0) return rc;
+  sqlite3_bind_int64(st, 1, ceiling);
+  if ((rc = run(s, st, "reserve_alert_ids")) != 0 || sqlite3_changes(s->db) > 0) return rc;
+  if ((rc = get_stmt(s, ST_IDS_INSERT, &st)) != 0) return rc;
+  sqlite3_bind_int64(st, 1, ceiling);
+  return run(s, st, "reserve_alert_ids");
+}
+
+/* Runs `sql`, whose ?1 is a row limit, calling row(st) for each row until
+ * it returns nonzero. */
+static int each_row(struct es_store *s, const char *sql, size_t max, const char *what,
+                    int (*row)(sqlite3_stmt *st, void *arg), void *arg) {
+  sqlite3_stmt *st = NULL;
+  int rc = 0, step;
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return fail_db(s, what);
+  sqlite3_bind_int64(st, 1, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+  while ((step = sqlite3_step(st)) == SQLITE_ROW)
+    if (row(st, arg) != 0) break;
+  if (step != SQLITE_ROW && step != SQLITE_DONE) rc = fail_db(s, what);
+  sqlite3_finalize(st);
+  return rc;
+}
+
+struct key_cb {
+  int (*cb)(void *ud, const char *key, size_t len, int64_t id);
+  int (*call_cb)(void *ud, const char *call_id);
+  void *ud;
+};
+
+static int alert_key_row(sqlite3_stmt *st, void *arg) {
+  const struct key_cb *k = arg;
+  const char *key = (const char *)sqlite3_column_text(st, 0);
+  if (key == NULL) return 0;
+  return k->cb(k->ud, key, (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_int64(st, 1));
+}
+
+int es_store_recent_alerts(struct es_store *s, size_t max,
+                           int (*cb)(void *ud, const char *key, size_t len, int64_t id),
+                           void *ud) {
+  struct key_cb k = {.cb = cb, .ud = ud};
+  if (s == NULL || cb == NULL) return ES_EINVAL;
+  /* Backwards along the rowid: `max` rows, however many are stored. */
+  return each_row(s, "SELECT alert_key, id FROM alerts ORDER BY id DESC LIMIT ?1", max,
+                  "recent_alerts", alert_key_row, &k);
+}
+
+static int call_id_row(sqlite3_stmt *st, void *arg) {
+  const struct key_cb *k = arg;
+  const char *id = (const char *)sqlite3_column_text(st, 0);
+  return id ? k->call_cb(k->ud, id) : 0;
+}
+
+int es_store_recently_ended_calls(struct es_store *s, size_t max,
+                                  int (*cb)(void *ud, const char *call_id), void *ud) {
+  struct key_cb k = {.call_cb = cb, .ud = ud};
+  if (s == NULL || cb == NULL) return ES_EINVAL;
+  /* The WHERE is the partial index's own: `max` index entries, however
+   * many calls are stored. */
+  return each_row(s,
+                  "SELECT call_id FROM calls WHERE end_reason = 'ended'"
+                  " ORDER BY ended DESC LIMIT ?1",
+                  max, "recently_ended_calls", call_id_row, &k);
+}
 
 /* ---- the webhook outbox ------------------------------------------------ */
 

@@ -367,6 +367,38 @@ const char *es_store_mark_name(enum es_mark m);
 /* The reverse (exact names only): 0 and *out, or ES_EINVAL. */
 int es_store_mark_parse(const char *name, enum es_mark *out);
 
+/* ---- what a restarted earshotd reads back (schema/007_restart.sql) ---- */
+
+/* earshotd numbers its alerts itself (es_alert_rec.id) and publishes an
+ * id before the alert is stored, so a crash can lose alerts whose ids
+ * were seen. It gives out only ids up to a ceiling recorded in the store
+ * first (daemon_state 'alert_ids_reserved'), raised ahead of need, so
+ * that after any crash it starts above every id it may have published.
+ *
+ * es_store_last_alert_id(): *last = the highest id that may have been
+ * given out, the recorded ceiling or the largest stored id, whichever is
+ * higher (0 for an empty store). es_store_reserve_alert_ids(): records
+ * `ceiling` (>= 0), inside the open transaction or in one of its own; the
+ * caller must not set it below an id it gave out. Both return 0,
+ * ES_EINVAL, ES_ESTORE. */
+int es_store_last_alert_id(struct es_store *s, int64_t *last);
+int es_store_reserve_alert_ids(struct es_store *s, int64_t ceiling);
+
+/* Calls cb with the alert_key (len bytes, borrowed for the call) and id
+ * of each of the newest `max` stored alerts, highest id first, until cb
+ * returns nonzero. Reads at most `max` rows whatever the store's size.
+ * Returns 0, ES_EINVAL, ES_ESTORE. */
+int es_store_recent_alerts(struct es_store *s, size_t max,
+                           int (*cb)(void *ud, const char *key, size_t len, int64_t id),
+                           void *ud);
+
+/* Calls cb with the call_id (borrowed for the call) of each of the `max`
+ * calls that ended last by their client's "end" (end_reason 'ended'), the
+ * latest first, until cb returns nonzero. Reads at most `max` rows, through
+ * the index calls_ended_by_client. Returns 0, ES_EINVAL, ES_ESTORE. */
+int es_store_recently_ended_calls(struct es_store *s, size_t max,
+                                  int (*cb)(void *ud, const char *call_id), void *ud);
+
 /* ---- the webhook outbox (schema/004_outbox.sql, docs/webhooks.md) ---- */
 
 /* What became of one delivery (webhook_outbox.state). */

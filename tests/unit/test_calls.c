@@ -198,6 +198,35 @@ static void test_ended(void) {
   es_calls_free(t);
 }
 
+/* Calls remembered as ended without being open (a restart reads them from
+ * the store): the same as ended here, within the same bound. */
+static void test_ended_added(void) {
+  struct es_calls *t = es_calls_new(10);
+  struct es_call *c;
+  int created;
+  char id[32];
+
+  for (int i = 0; i < ES_CALLS_ENDED; i++) {
+    snprintf(id, sizeof(id), "stored-%d", i);
+    es_calls_ended_add(t, id);
+  }
+  es_calls_ended_add(t, "stored-0"); /* once is enough */
+  ASSERT_EQ(es_calls_count(t), 0);
+  ASSERT_EQ(es_calls_ended(t, "stored-0"), 1);
+  ASSERT_EQ(es_calls_ended(t, "stored-4095"), 1);
+  ASSERT_EQ(es_calls_ended(t, "stored-4096"), 0);
+  /* Remembered for the next ES_CALLS_ENDED ends here, then forgotten. */
+  for (int i = 0; i < 2 * ES_CALLS_ENDED; i++) {
+    snprintf(id, sizeof(id), "c-%d", i);
+    ASSERT_EQ(es_calls_open(t, id, 1.0, &c, &created), 0);
+    es_calls_end(t, c);
+    if (i == ES_CALLS_ENDED - 1)
+      ASSERT_EQ(es_calls_ended(t, "stored-17"), 1);
+  }
+  ASSERT_EQ(es_calls_ended(t, "stored-17"), 0);
+  es_calls_free(t);
+}
+
 int main(void) {
   (void)es_test_failures_;
   RUN(test_meta_empty);
@@ -205,6 +234,7 @@ int main(void) {
   RUN(test_table);
   RUN(test_seen);
   RUN(test_ended);
+  RUN(test_ended_added);
   fprintf(stderr, "test_calls: all passed\n");
   return 0;
 }

@@ -682,7 +682,13 @@ static void test_read_only(void) {
 #define UNDO_IN(table, new_check, old_check)                                       \
   "UPDATE sqlite_schema SET sql = replace(sql, '" new_check "', '" old_check "')"  \
   " WHERE type = 'table' AND name = '" table "';"
+/* Undoes 007_restart.sql: a file as version 6 left it. */
+#define DROP_007                                                                   \
+  "DROP INDEX calls_ended_by_client; DROP TABLE daemon_state;"                     \
+  "PRAGMA user_version = 6;"
+
 #define DROP_005                                                                   \
+  DROP_007                                                                         \
   "PRAGMA writable_schema = ON;"                                                   \
   UNDO_IN("alerts",                                                                \
           "CHECK (severity = ''info'' OR severity = ''low'' OR severity = "        \
@@ -1275,6 +1281,168 @@ static void test_given_ids(void) {
   remove_db(path);
 }
 
+/* Undoes migrations with `undo` (DROP_NNN) in the closed store at path,
+ * then opens it read-write, which migrates it again: every migration after
+ * `version`, the one `undo` leaves, is applied. */
+static struct es_store *migrated_from(const char *path, const char *undo, int version) {
+  sqlite3 *db = raw_open(path);
+  raw_exec(db, undo);
+  sqlite3_close(db);
+  struct es_store *s = open_rw(path);
+  struct es_store_stats st;
+  es_store_get_stats(s, &st);
+  ASSERT_EQ(st.migrations_applied, es_store_schema_latest() - version);
+  return s;
+}
+
+/* What a restarted earshotd reads: the last id it may have given out, the
+ * newest alerts' keys, the calls ended last by their client. */
+struct seen {
+  char text[512];
+  size_t n, stop_at;
+};
+
+static int seen_key(void *ud, const char *key, size_t len, int64_t id) {
+  struct seen *sn = ud;
+  size_t at = strlen(sn->text);
+  ASSERT_EQ(len, strlen(key));
+  snprintf(sn->text + at, sizeof sn->text - at, "%s%s=%lld", at ? " " : "", key, (long long)id);
+  return ++sn->n == sn->stop_at;
+}
+
+static int seen_call(void *ud, const char *call_id) {
+  return seen_key(ud, call_id, strlen(call_id), 1);
+}
+
+static void put_call_ended(struct es_store *s, const char *id, double ended,
+                           enum es_end_reason why) {
+  struct es_call_start st = {.call_id = id, .started = ended - 60};
+  struct es_call_end en = {.call_id = id, .ended = ended, .reason = why, .alert_count = -1,
+                           .peak_heat = NAN, .final_heat = NAN, .backup_raised = -1,
+                           .deescalated = -1};
+  ASSERT_EQ(es_store_put_call(s, &st, &en), 0);
+}
+
+static void test_restart_reads(void) {
+  char path[256];
+  int64_t last = -1;
+  path_in_tmp(path, sizeof path, "restart.db");
+  struct es_store *s = open_rw(path);
+  ASSERT_EQ(es_store_last_alert_id(s, &last), 0);
+  ASSERT_EQ(last, 0);
+
+  const char *keys[] = {"k5", "k7", "k6"};
+  int64_t ids[] = {5, 7, 6};
+  for (int i = 0; i < 3; i++) {
+    struct es_alert_rec r = alert(keys[i], "get me your manager", 7, 19);
+    r.id = ids[i];
+    ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  }
+  ASSERT_EQ(es_store_last_alert_id(s, &last), 0);
+  ASSERT_EQ(last, 7);
+  /* The ceiling counts when higher; it may be lowered (a clean stop). */
+  ASSERT_EQ(es_store_reserve_alert_ids(s, 100), 0);
+  ASSERT_EQ(es_store_last_alert_id(s, &last), 0);
+  ASSERT_EQ(last, 100);
+  ASSERT_EQ(es_store_reserve_alert_ids(s, 3), 0);
+  ASSERT_EQ(es_store_last_alert_id(s, &last), 0);
+  ASSERT_EQ(last, 7);
+  ASSERT_EQ(es_store_reserve_alert_ids(s, -1), ES_EINVAL);
+  /* In a transaction: rolled back with it, committed with it. */
+  ASSERT_EQ(es_store_begin(s), 0);
+  ASSERT_EQ(es_store_reserve_alert_ids(s, 900), 0);
+  ASSERT_EQ(es_store_rollback(s), 0);
+  ASSERT_EQ(es_store_last_alert_id(s, &last), 0);
+  ASSERT_EQ(last, 7);
+  ASSERT_EQ(es_store_begin(s), 0);
+  ASSERT_EQ(es_store_reserve_alert_ids(s, 900), 0);
+  ASSERT_EQ(es_store_commit(s), 0);
+  sqlite3 *db = raw_open(path);
+  ASSERT_EQ(raw_int(db, "SELECT value FROM daemon_state WHERE name = 'alert_ids_reserved'"), 900);
+  /* A row someone deleted is made again. */
+  raw_exec(db, "DELETE FROM daemon_state");
+  ASSERT_EQ(es_store_reserve_alert_ids(s, 950), 0);
+  ASSERT_EQ(raw_int(db, "SELECT value FROM daemon_state WHERE name = 'alert_ids_reserved'"), 950);
+
+  /* The newest alerts by id, at most as many as asked, until cb stops. */
+  struct seen sn = {{0}, 0, 0};
+  ASSERT_EQ(es_store_recent_alerts(s, 2, seen_key, &sn), 0);
+  ASSERT_STR_EQ(sn.text, "k7=7 k6=6");
+  memset(&sn, 0, sizeof sn);
+  sn.stop_at = 1;
+  ASSERT_EQ(es_store_recent_alerts(s, 10, seen_key, &sn), 0);
+  ASSERT_STR_EQ(sn.text, "k7=7");
+
+  /* Calls ended by their client, the latest first; not the abandoned, the
+   * ones closed at a shutdown or the open ones, which may go on. */
+  put_call_ended(s, "e10", 10, ES_END_ENDED);
+  put_call_ended(s, "e30", 30, ES_END_ENDED);
+  put_call_ended(s, "e20", 20, ES_END_ENDED);
+  put_call_ended(s, "a40", 40, ES_END_ABANDONED);
+  put_call_ended(s, "s50", 50, ES_END_SHUTDOWN);
+  struct es_call_start open = {.call_id = "open", .started = 5};
+  ASSERT_EQ(es_store_put_call_start(s, &open), 0);
+  memset(&sn, 0, sizeof sn);
+  ASSERT_EQ(es_store_recently_ended_calls(s, 2, seen_call, &sn), 0);
+  ASSERT_STR_EQ(sn.text, "e30=1 e20=1");
+  /* A call that went on after a restart is open again: out of the list. */
+  struct es_call_start again = {.call_id = "e30", .started = 35};
+  ASSERT_EQ(es_store_put_call_start(s, &again), 0);
+  memset(&sn, 0, sizeof sn);
+  ASSERT_EQ(es_store_recently_ended_calls(s, 10, seen_call, &sn), 0);
+  ASSERT_STR_EQ(sn.text, "e20=1 e10=1");
+  /* Read through the index, never the whole table. */
+  char *plan = NULL;
+  {
+    sqlite3_stmt *st = NULL;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT call_id FROM calls WHERE "
+                                     "end_reason = 'ended' ORDER BY ended DESC LIMIT 10",
+                                 -1, &st, NULL), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const char *detail = (const char *)sqlite3_column_text(st, 3);
+      if (plan == NULL && detail) plan = strdup(detail);
+    }
+    sqlite3_finalize(st);
+  }
+  ASSERT(plan != NULL);
+  ASSERT(strstr(plan, "calls_ended_by_client") != NULL);
+  free(plan);
+  sqlite3_close(db);
+  es_store_close(s);
+
+  /* A read-only store reads them and refuses the write. */
+  s = open_ro(path);
+  ASSERT_EQ(es_store_last_alert_id(s, &last), 0);
+  ASSERT_EQ(last, 950);
+  ASSERT_EQ(es_store_reserve_alert_ids(s, 2000), ES_EINVAL);
+  es_store_close(s);
+  remove_db(path);
+}
+
+/* A version-6 file with alerts: the ceiling starts at its last id. */
+static void test_migrate_restart(void) {
+  char path[256];
+  int64_t last = 0;
+  path_in_tmp(path, sizeof path, "migrate7.db");
+  struct es_store *s = open_rw(path);
+  struct es_alert_rec r = alert("old-1", "get me your manager", 7, 19);
+  r.id = 41;
+  ASSERT_EQ(es_store_put_alert(s, &r), 0);
+  put_call_ended(s, "old-call", 10, ES_END_ENDED);
+  es_store_close(s);
+  s = migrated_from(path, DROP_007, 6);
+  ASSERT_EQ(es_store_last_alert_id(s, &last), 0);
+  ASSERT_EQ(last, 41);
+  struct seen sn = {{0}, 0, 0};
+  ASSERT_EQ(es_store_recently_ended_calls(s, 10, seen_call, &sn), 0);
+  ASSERT_STR_EQ(sn.text, "old-call=1");
+  es_store_close(s);
+  sqlite3 *db = raw_open(path);
+  ASSERT_EQ(raw_int(db, "SELECT value FROM daemon_state WHERE name = 'alert_ids_reserved'"), 41);
+  sqlite3_close(db);
+  remove_db(path);
+}
+
 static void test_search_index(void) {
   char path[256];
   path_in_tmp(path, sizeof path, "search.db");
@@ -1390,16 +1558,8 @@ static void test_migrate_search(void) {
   struct es_alert_rec r = alert("old-1", "I will post this on twitter", 12, 27);
   ASSERT_EQ(es_store_put_alert(s, &r), 0);
   es_store_close(s);
+  es_store_close(migrated_from(path, DROP_003, 2));
   sqlite3 *db = raw_open(path);
-  raw_exec(db, DROP_003);
-  sqlite3_close(db);
-
-  s = open_rw(path);
-  struct es_store_stats st;
-  es_store_get_stats(s, &st);
-  ASSERT_EQ(st.migrations_applied, es_store_schema_latest() - 2); /* 003 and after */
-  es_store_close(s);
-  db = raw_open(path);
   ASSERT_EQ(count_where(db, "SELECT count(*) FROM alert_search WHERE alert_search MATCH 'twitter'"), 1);
   sqlite3_close(db);
   remove_db(path);
@@ -1748,6 +1908,8 @@ int main(void) {
   RUN(test_query_typed);
   RUN(test_docs_queries);
   RUN(test_outbox);
+  RUN(test_restart_reads);
+  RUN(test_migrate_restart);
   ASSERT_EQ(rmdir(tmpdir), 0); /* every test removed its files */
   return 0;
 }
