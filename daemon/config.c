@@ -35,6 +35,7 @@ void esd_config_init(struct esd_config *c) {
   c->commit_interval_ms = 10;
   c->background_max_rows = 1024;
   c->cache_mb = ES_STORE_CACHE_KIB / 1024;
+  c->alert_id_block = 65536;
   c->redact = 1;
 }
 
@@ -130,7 +131,7 @@ static int load_file(struct esd_config *c, const char *file) {
     "max_line_bytes", "max_connections", "max_calls_per_connection", "max_open_calls",
     "max_output_bytes", "max_pending_alerts", "output_stall_timeout", NULL};
   static const char *const sto[] = {"synchronous", "commit_interval_ms", "background_max_rows",
-                                    "cache_mb", NULL};
+                                    "cache_mb", "alert_id_block", NULL};
   FILE *f = fopen(file, "rb");
   char *text = NULL;
   long len;
@@ -307,6 +308,11 @@ static int load_file(struct esd_config *c, const char *file) {
       if (get_whole(v, 1, 4096, &d) != 0)
         CFG_ERR("store.cache_mb must be a whole number from 1 to 4096");
       c->cache_mb = (unsigned)d;
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(sub, "alert_id_block"))) {
+      if (get_whole(v, 16, 1 << 24, &d) != 0)
+        CFG_ERR("store.alert_id_block must be a whole number from 16 to 16777216");
+      c->alert_id_block = (unsigned)d;
     }
   }
   cJSON_Delete(root);

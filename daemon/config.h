@@ -36,6 +36,7 @@ struct esd_config {
   unsigned commit_interval_ms;  /* 10: at most one transaction per 10 ms; 0: every loop turn */
   unsigned background_max_rows; /* batches up to this many rows at idle priority; 0: none */
   unsigned cache_mb;            /* the writer's SQLite page cache, MiB */
+  unsigned alert_id_block;      /* alert ids reserved in the store at a time; 65536 */
   int redact;                   /* 1 (default) */
   unsigned retention_days;      /* delete rows older than this, daily; 0 (default): keep */
   char *webhooks_json;          /* owned: the "webhooks" value as JSON text, or NULL;

@@ -14,6 +14,7 @@
 #include "earshot.h"
 #include "engine.h"
 #include "feed.h"
+#include "keymap.h"
 #include "proto.h"
 #include "store.h"
 #include "webhook.h"
@@ -34,6 +35,8 @@
 #define ESD_FEED_RING 4096     /* recent feed records kept for reconnecting subscribers
                                   (grows while the store is behind) */
 #define ESD_FEED_BACKFILL_MAX 100000 /* stored alerts read per backfill round */
+#define ESD_RESUME_ALERTS 65536 /* newest stored alerts whose keys a starting daemon reads,
+                                   to know a resent line's alert as stored (esd_resume()) */
 
 enum esd_pause {
   ESD_PAUSE_OUTPUT = 1, /* the client is not reading its alerts */
@@ -131,11 +134,17 @@ struct esd {
   /* counters */
   double started_wall;
   uint64_t started_ms;
-  uint64_t lines, partials, resent_lines, alerts, errors, acks_sent, connections_total;
+  uint64_t lines, partials, resent_lines, resent_alerts, alerts, errors, acks_sent;
+  uint64_t connections_total;
   uint64_t disconnects_slow, reloads, reload_failures, calls_abandoned;
   uint64_t alerts_suppressed, backups;
   /* the supervisor feed (feed.c) */
   int64_t last_alert_id;     /* ids are given here: alerts.id */
+  int64_t ids_reserving;     /* the id ceiling last queued to the store */
+  int64_t ids_reserved;      /* the one it has committed: ids up to it may be published */
+  unsigned ids_released : 1; /* shutdown: the ceiling is lowered to last_alert_id */
+  struct es_keymap *stored_keys; /* alert_key -> id of the newest alerts stored before this
+                                    start (ESD_RESUME_ALERTS), or NULL (esd_resume()) */
   struct esd_feed_item *feed;/* ring of recent records, feed_cap */
   size_t feed_cap, feed_head, feed_n;
   uint64_t feed_committed;   /* last writer batch committed */
@@ -154,6 +163,10 @@ struct esd {
 };
 
 /* server.c */
+/* Reads what a restart must know from the store, before the writer uses
+ * it: the keys of the newest alerts (stored_keys) and the calls ended
+ * last by their client (d->calls). 0 or -1 (logged). */
+int esd_resume(struct esd *d);
 int esd_listen(struct esd *d);                  /* 0 or -1 (logged) */
 void esd_stop_listening(struct esd *d);
 void esd_on_commit(void *ud, uint64_t batch);   /* writer callback */
@@ -166,9 +179,15 @@ int esd_mkdir_parent(const char *path);
 
 /* feed.c */
 struct esd_feed_item;
-int esd_feed_init(struct esd *d);                /* reads the last id; 0 or -1 (logged) */
+/* Reads the last id that may have been given out and reserves the ids
+ * after it (before the writer uses the store); 0 or -1 (logged). */
+int esd_feed_init(struct esd *d);
 void esd_feed_free(struct esd *d);
+/* The next alert id; asks the writer to reserve more ahead of need. */
 int64_t esd_feed_next_id(struct esd *d);
+/* Shutdown, after the last alert: lowers the reserved ceiling to the last
+ * id given out, so that the next start goes on without a gap. */
+void esd_feed_release_ids(struct esd *d);
 /* Masks the alert's text, words and reason once for the feed, webhooks and
  * the store (rec->masked). NULL when out of memory (logged): the alert is
  * then stored, masked by the store, but neither in the feed nor webhooks. */

@@ -10,6 +10,16 @@
  * no gap and no duplicate across the switch. The ring drops its oldest
  * record only once the store has committed it, so a record that left the
  * ring is always in the store.
+ *
+ * An id is published at once, before its alert is committed, so a crash
+ * can lose the alert of an id supervisors saw. Ids are therefore given
+ * out only up to a ceiling the store has committed (daemon_state,
+ * schema/007_restart.sql), raised a block (store.alert_id_block) at a
+ * time, half a block ahead, in the writer's transactions; a restart
+ * starts above it. Should the ids given out overtake the committed
+ * ceiling (the writer far behind), the records above it wait in the ring
+ * and are published, in order, when it commits: an id is never published
+ * before the store holds a ceiling at or above it.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -33,19 +43,21 @@ struct esd_feed_item {
 
 /* ---- startup ------------------------------------------------------------ */
 
-static int max_id_row(void *ud, int ncols, const char *const *names, const char *const *values) {
-  *(int64_t *)ud = values[0] ? strtoll(values[0], NULL, 10) : 0;
-  return 0;
-}
-
 int esd_feed_init(struct esd *d) {
-  int64_t max = 0;
-  if (es_store_query(d->store, "SELECT coalesce(max(id), 0) FROM alerts", NULL, 0, max_id_row,
-                     &max) != 0) {
+  int64_t last = 0, ceiling;
+  if (es_store_last_alert_id(d->store, &last) != 0) {
     esd_error("feed", "cannot read the last alert id: %s", es_store_errmsg(d->store));
     return -1;
   }
-  d->last_alert_id = max;
+  /* The first block is reserved now, on this thread: alerts raised before
+   * the writer's first commit are published at once too. */
+  ceiling = last + d->cfg->alert_id_block;
+  if (es_store_reserve_alert_ids(d->store, ceiling) != 0) {
+    esd_error("feed", "cannot reserve alert ids: %s", es_store_errmsg(d->store));
+    return -1;
+  }
+  d->last_alert_id = last;
+  d->ids_reserving = d->ids_reserved = ceiling;
   d->feed_cap = ESD_FEED_RING;
   d->feed = calloc(d->feed_cap, sizeof(*d->feed));
   if (d->feed == NULL) {
@@ -71,6 +83,11 @@ static struct esd_feed_item *item_at(struct esd *d, size_t i) {
   return &d->feed[(d->feed_head + i) % d->feed_cap];
 }
 
+/* The last id published: every id up to it left for the subscribers. */
+static int64_t shown_id(const struct esd *d) {
+  return d->last_alert_id < d->ids_reserved ? d->last_alert_id : d->ids_reserved;
+}
+
 /* ---- publishing ---------------------------------------------------------- */
 
 static void send_item(struct esd_conn *c, const struct esd_feed_item *it) {
@@ -83,10 +100,18 @@ static void send_item(struct esd_conn *c, const struct esd_feed_item *it) {
   c->feed_last = it->id;
 }
 
-/* Makes room for one more record: drops the oldest committed ones, or
- * grows the ring while the store is behind. */
+/* Sends a record to every subscriber that is up to date. */
+static void send_live(struct esd *d, const struct esd_feed_item *it) {
+  for (struct esd_conn *c = d->conns; c; c = c->next)
+    if (c->feed_filter && !c->feed_backfilling && !c->closing)
+      send_item(c, it);
+}
+
+/* Makes room for one more record: drops the oldest committed (and
+ * published) ones, or grows the ring while the store is behind. */
 static int ring_room(struct esd *d) {
-  while (d->feed_n == d->feed_cap && item_at(d, 0)->batch <= d->feed_committed) {
+  while (d->feed_n == d->feed_cap && item_at(d, 0)->batch <= d->feed_committed &&
+         item_at(d, 0)->id <= d->ids_reserved) {
     free(item_at(d, 0)->block);
     d->feed_head = (d->feed_head + 1) % d->feed_cap;
     d->feed_n--;
@@ -106,7 +131,36 @@ static int ring_room(struct esd *d) {
   return 0;
 }
 
-int64_t esd_feed_next_id(struct esd *d) { return ++d->last_alert_id; }
+/* Queues the next block's ceiling; when that cannot be queued (out of
+ * memory), the next id tries again. */
+static void reserve_ids(struct esd *d) {
+  int64_t from = d->ids_reserving > d->last_alert_id ? d->ids_reserving : d->last_alert_id;
+  int64_t ceiling = from + d->cfg->alert_id_block;
+  if (esd_writer_reserve_ids(d->writer, ceiling) != 0)
+    d->ids_reserving = ceiling;
+}
+
+int64_t esd_feed_next_id(struct esd *d) {
+  int64_t id = ++d->last_alert_id;
+  if (id > d->ids_reserving - (int64_t)(d->cfg->alert_id_block / 2) && !d->ids_released)
+    reserve_ids(d);
+  return id;
+}
+
+void esd_feed_release_ids(struct esd *d) {
+  if (d->ids_released)
+    return;
+  d->ids_released = 1;
+  /* Nothing above the lowered ceiling is published from now on; nothing
+   * is to be: every call has ended. If it cannot be queued, the ceiling
+   * stays where it is and the next start leaves a gap. */
+  if (d->ids_reserving > d->last_alert_id &&
+      esd_writer_reserve_ids(d->writer, d->last_alert_id) != 0) {
+    d->ids_reserving = d->last_alert_id;
+    if (d->ids_reserved > d->ids_reserving)
+      d->ids_reserved = d->ids_reserving;
+  }
+}
 
 const struct es_alert_masked *esd_feed_mask(struct esd *d, const struct es_alert_rec *rec) {
   struct esd_shown *sh = &d->shown;
@@ -184,9 +238,8 @@ const struct esd_shown *esd_feed_publish(struct esd *d, const struct es_call *ca
     goto oom;
   }
   d->feed[(d->feed_head + d->feed_n++) % d->feed_cap] = it;
-  for (struct esd_conn *c = d->conns; c; c = c->next)
-    if (c->feed_filter && !c->feed_backfilling && !c->closing)
-      send_item(c, &it);
+  if (it.id <= d->ids_reserved)
+    send_live(d, &it);
   return sh;
 oom:
   esd_warn("feed", "alert %" PRId64 ": out of memory; not in the feed nor webhooks (it is "
@@ -195,8 +248,24 @@ oom:
 }
 
 void esd_feed_on_commit(struct esd *d, uint64_t batch) {
+  int64_t ceiling = esd_writer_ids_reserved(d->writer), shown = shown_id(d);
   if (batch > d->feed_committed)
     d->feed_committed = batch;
+  /* A ceiling queued before a lower one (the shutdown's) is not the
+   * store's for long: only what the last one queued also covers counts. */
+  if (ceiling > d->ids_reserving)
+    ceiling = d->ids_reserving;
+  if (ceiling <= d->ids_reserved)
+    return;
+  d->ids_reserved = ceiling;
+  if (shown_id(d) == shown)
+    return;
+  /* Records that waited for this ceiling, in order. */
+  size_t i = d->feed_n;
+  while (i > 0 && item_at(d, i - 1)->id > shown)
+    i--;
+  for (; i < d->feed_n && item_at(d, i)->id <= d->ids_reserved; i++)
+    send_live(d, item_at(d, i));
 }
 
 /* ---- subscribing --------------------------------------------------------- */
@@ -326,9 +395,10 @@ static void bf_done(uv_work_t *w, int status) {
  * reaches back far enough, else from the store first. */
 static void catch_up(struct esd_conn *c) {
   struct esd *d = c->d;
-  int64_t oldest = d->feed_n ? item_at(d, 0)->id : d->last_alert_id + 1;
+  int64_t shown = shown_id(d);
+  int64_t oldest = d->feed_n && item_at(d, 0)->id <= shown ? item_at(d, 0)->id : shown + 1;
 
-  if (c->feed_last + 1 < oldest && c->feed_last < d->last_alert_id) {
+  if (c->feed_last + 1 < oldest && c->feed_last < shown) {
     struct backfill *b = calloc(1, sizeof(*b));
     if (b == NULL || (b->db_path = strdup(d->cfg->db_path)) == NULL) {
       free(b);
@@ -349,10 +419,12 @@ static void catch_up(struct esd_conn *c) {
   }
   for (size_t i = 0; i < d->feed_n; i++) {
     struct esd_feed_item *it = item_at(d, i);
+    if (it->id > shown)
+      break;
     if (it->id > c->feed_last)
       send_item(c, it);
   }
-  c->feed_last = d->last_alert_id;
+  c->feed_last = shown;
 }
 
 void esd_feed_subscribe(struct esd_conn *c, const struct es_event *ev, const char *line,
@@ -376,11 +448,11 @@ void esd_feed_subscribe(struct esd_conn *c, const struct es_event *ev, const cha
   c->feed_subscribed = 1;
   *c->feed_filter = f;
   snprintf(buf, sizeof(buf), "{\"type\":\"subscribed\",\"last_id\":%" PRId64 "}\n",
-           d->last_alert_id);
+           shown_id(d));
   esd_conn_write(c, buf, strlen(buf));
   if (c->feed_backfilling)
     return; /* a backfill is under way: it goes on with the new filter's successor */
-  c->feed_last = has_since && since < d->last_alert_id ? since : d->last_alert_id;
+  c->feed_last = has_since && since < shown_id(d) ? since : shown_id(d);
   catch_up(c);
 }
 
@@ -400,9 +472,9 @@ void esd_feed_mark(struct esd_conn *c, const struct es_event *ev, uint64_t *batc
   size_t pos = 0;
   double at = esd_wall_now();
 
-  if (ev->alert_id > d->last_alert_id) {
+  if (ev->alert_id > shown_id(d)) {
     snprintf(buf, sizeof(buf), "no alert with id %" PRId64 " (the last is %" PRId64 ")",
-             ev->alert_id, d->last_alert_id);
+             ev->alert_id, shown_id(d));
     esd_send_error(c, ev, "unknown_alert", buf);
     return;
   }

@@ -81,6 +81,7 @@ static void begin_shutdown(struct esd *d, const char *why) {
   esd_stop_listening(d);
   esd_drain_and_close_all(d);
   esd_end_all_calls(d, ES_END_SHUTDOWN);
+  esd_feed_release_ids(d);
   /* Requests in flight are abandoned: their outbox rows stay pending (and
    * the rows of the alerts just raised are committed below) for the next
    * start. */
@@ -168,6 +169,7 @@ static int fail_startup(struct esd *d, struct esd_config *cfg, int notify) {
   es_store_close(d->store);
   esd_writer_free(d->writer);
   esd_feed_free(d);
+  es_keymap_free(d->stored_keys);
   es_calls_free(d->calls);
   es_decoder_free(d->dec);
   es_engine_free(d->engine);
@@ -288,9 +290,15 @@ int main(int argc, char **argv) {
   d.engine = es_engine_new(d.rules);
   d.dec = es_decoder_new(cfg.max_line_bytes);
   d.calls = es_calls_new(cfg.max_open_calls);
+  if (!d.matcher || !d.engine || !d.dec || !d.calls) {
+    esd_error("main", "out of memory at startup");
+    return fail_startup(&d, &cfg, notify);
+  }
+  if (esd_resume(&d) != 0)
+    return fail_startup(&d, &cfg, notify);
   d.writer = esd_writer_new(d.loop, d.store, cfg.commit_interval_ms, cfg.background_max_rows,
                             on_commit, &d);
-  if (!d.matcher || !d.engine || !d.dec || !d.calls || !d.writer) {
+  if (!d.writer) {
     esd_error("main", "out of memory at startup");
     return fail_startup(&d, &cfg, notify);
   }
@@ -329,6 +337,7 @@ int main(int argc, char **argv) {
   es_store_close(d.store);
   esd_writer_free(d.writer);
   esd_feed_free(&d);
+  es_keymap_free(d.stored_keys);
   es_calls_free(d.calls);
   es_decoder_free(d.dec);
   es_engine_free(d.engine);

@@ -182,11 +182,11 @@ void esd_send_stats(struct esd *d, struct esd_conn *c) {
   es_strbuf_printf(&b, "{\"type\":\"stats\",\"version\":\"%s\",\"uptime_s\":%.1f,\"rule_set\":\"%s\","
                 "\"rules\":%u,\"connections\":%u,\"connections_total\":%" PRIu64
                 ",\"open_calls\":%zu,\"lines\":%" PRIu64 ",\"lines_per_s\":%.1f,"
-                "\"partials\":%" PRIu64 ",\"resent_lines\":%" PRIu64 ",\"alerts\":%" PRIu64
-                ",\"errors\":%" PRIu64 ",\"acks_sent\":%" PRIu64,
+                "\"partials\":%" PRIu64 ",\"resent_lines\":%" PRIu64 ",\"resent_alerts\":%" PRIu64
+                ",\"alerts\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"acks_sent\":%" PRIu64,
             ES_VERSION, uptime, es_rules_version(d->rules), es_rules_count(d->rules), d->nconns,
             d->connections_total, es_calls_count(d->calls), d->lines, rate < 0 ? 0 : rate,
-            d->partials, d->resent_lines, d->alerts, d->errors, d->acks_sent);
+            d->partials, d->resent_lines, d->resent_alerts, d->alerts, d->errors, d->acks_sent);
   size_t state_bytes = 0;
   es_calls_foreach(d->calls, add_state_bytes, &state_bytes);
   es_strbuf_printf(&b, ",\"alerts_suppressed\":%" PRIu64 ",\"backups\":%" PRIu64

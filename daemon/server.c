@@ -332,8 +332,8 @@ static void update_store_pause(struct esd *d) {
 /* A key that names one alert whatever connection resends its line: the
  * call, the client's seq (or ts), a digest of the text, and the rule. No
  * transcript text goes into it. */
-static void alert_key(char *buf, size_t cap, const struct es_event *ev, const char *rule_id,
-                      uint64_t call_line) {
+static int alert_key(char *buf, size_t cap, const struct es_event *ev, const char *rule_id,
+                     uint64_t call_line) {
   uint64_t h = 0xcbf29ce484222325ULL;
   for (size_t i = 0; i < ev->text_len; i++) {
     h ^= (unsigned char)ev->text[i];
@@ -361,13 +361,15 @@ static void alert_key(char *buf, size_t cap, const struct es_event *ev, const ch
         *p++ = hex[(h >> (4 * k)) & 0xF];
       *p++ = '/';
       memcpy(p, rule_id, nr + 1);
-    } else {
-      snprintf(buf, cap, "%s/s%" PRId64 "/%016" PRIx64 "/%s", ev->call_id, ev->seq, h, rule_id);
+      return (int)(need - 1);
     }
-  } else if (ev->has_ts)
-    snprintf(buf, cap, "%s/t%.6f/%016" PRIx64 "/%s", ev->call_id, ev->ts, h, rule_id);
-  else
-    snprintf(buf, cap, "%s/n%" PRIu64 "/%016" PRIx64 "/%s", ev->call_id, call_line, h, rule_id);
+    return snprintf(buf, cap, "%s/s%" PRId64 "/%016" PRIx64 "/%s", ev->call_id, ev->seq, h,
+                    rule_id);
+  }
+  if (ev->has_ts)
+    return snprintf(buf, cap, "%s/t%.6f/%016" PRIx64 "/%s", ev->call_id, ev->ts, h, rule_id);
+  return snprintf(buf, cap, "%s/n%" PRIu64 "/%016" PRIx64 "/%s", ev->call_id, call_line, h,
+                  rule_id);
 }
 
 static void send_hello(struct esd_conn *c) {
@@ -430,6 +432,89 @@ static struct es_call *open_call(struct esd_conn *c, const struct es_event *ev, 
   return call;
 }
 
+/* ---- what a restart reads back ---------------------------------------- */
+
+struct resume {
+  struct esd *d;
+  size_t ended;
+  int rc;
+};
+
+static int resume_key(void *ud, const char *key, size_t len, int64_t id) {
+  struct resume *r = ud;
+  /* A key the map refuses as too long is none of this daemon's. */
+  r->rc = es_keymap_put(r->d->stored_keys, key, len, id) == ES_ENOMEM ? ES_ENOMEM : 0;
+  return r->rc;
+}
+
+static int resume_ended(void *ud, const char *call_id) {
+  struct resume *r = ud;
+  es_calls_ended_add(r->d->calls, call_id);
+  r->ended++;
+  return 0;
+}
+
+int esd_resume(struct esd *d) {
+  struct resume r = {.d = d};
+  uint64_t t0 = uv_hrtime();
+
+  /* A line sent again after a restart: its alerts may be stored already
+   * (their commit made it, their ack did not), and its call may have
+   * ended. The newest alerts and the calls ended last are the ones a
+   * platform's resend can name; both reads are bounded, whatever the
+   * store's size, and never made on the loop. */
+  if ((d->stored_keys = es_keymap_new(ESD_RESUME_ALERTS)) == NULL) {
+    esd_error("main", "out of memory at startup");
+    return -1;
+  }
+  if (es_store_recent_alerts(d->store, ESD_RESUME_ALERTS, resume_key, &r) != 0 ||
+      es_store_recently_ended_calls(d->store, ES_CALLS_ENDED, resume_ended, &r) != 0) {
+    esd_error("store", "cannot read the newest alerts and ended calls: %s",
+              es_store_errmsg(d->store));
+    return -1;
+  }
+  if (r.rc != 0) {
+    esd_error("main", "out of memory at startup");
+    return -1;
+  }
+  esd_info("store", "read back %zu alert keys and %zu calls ended by their client in %.1f ms",
+           es_keymap_count(d->stored_keys), r.ended, (double)(uv_hrtime() - t0) / 1e6);
+  if (es_keymap_count(d->stored_keys) == 0) {
+    es_keymap_free(d->stored_keys);
+    d->stored_keys = NULL;
+  }
+  return 0;
+}
+
+/* Numbers one alert (key: its alert_key), queues it for the store,
+ * publishes it on the feed and hands it to the webhooks. Returns the
+ * writer batch, or 0 (reported to c) when it could not be queued. */
+static uint64_t store_fire(struct esd *d, struct esd_conn *c, const struct es_call *call,
+                          const struct es_event *ev, const struct es_fire *f,
+                          const struct es_alert *a, const char *key) {
+  struct es_alert_rec rec = {
+    .alert_key = key, .call_id = call->id, .ts = esd_wall_now(),
+    .call_ts = a->has_ts ? a->ts : NAN, .rule_id = f->rule->id, .category = f->rule->category,
+    .severity = f->rule->severity, .speaker = f->speaker, .text = a->text,
+    .text_len = a->text_len, .match_start = a->match_start, .match_end = a->match_end,
+    .tip = f->rule->tip, .heat = f->heat, .rule_set = es_rules_version(d->rules),
+    .reason = f->reason, .id = esd_feed_next_id(d),
+  };
+  uint64_t b;
+
+  rec.masked = esd_feed_mask(d, &rec);
+  b = esd_writer_add_alert(d->writer, &rec);
+  if (b == 0) {
+    if (c && ev)
+      send_error(c, ev->has_seq, ev->seq, "store_failed", f->rule->id,
+                 "the alert could not be queued for the store (out of memory)");
+    return 0;
+  }
+  esd_webhooks_alert(d->webhooks, call, &rec, b,
+                     rec.masked ? esd_feed_publish(d, call, &rec, b) : NULL);
+  return b;
+}
+
 /* Sends (when c is not NULL) and stores one engine fire of `call`. ev:
  * the line being handled, or NULL at call end. Returns the writer batch,
  * or 0 when it was suppressed or could not be queued. */
@@ -437,7 +522,8 @@ static uint64_t emit_fire(struct esd *d, struct esd_conn *c, struct es_call *cal
                           const struct es_event *ev, const struct es_fire *f, const char *when) {
   char json[8192], *big = NULL, key[ES_CALL_ID_MAX + 160];
   struct es_alert a;
-  int64_t n;
+  int64_t n, stored = 0;
+  int key_len;
   uint64_t b;
 
   if (f->suppressed != ES_SENT) {
@@ -457,27 +543,25 @@ static uint64_t emit_fire(struct esd *d, struct esd_conn *c, struct es_call *cal
     free(big);
   }
   if (ev)
-    alert_key(key, sizeof(key), ev, f->rule->id, call->lines);
+    key_len = alert_key(key, sizeof(key), ev, f->rule->id, call->lines);
   else /* between lines or at call end: once per rule, line count and moment */
-    snprintf(key, sizeof(key), "%s/%s%" PRIu64 "/%s", call->id, when, call->lines, f->rule->id);
-  struct es_alert_rec rec = {
-    .alert_key = key, .call_id = call->id, .ts = esd_wall_now(),
-    .call_ts = a.has_ts ? a.ts : NAN, .rule_id = f->rule->id, .category = f->rule->category,
-    .severity = f->rule->severity, .speaker = f->speaker, .text = a.text,
-    .text_len = a.text_len, .match_start = a.match_start, .match_end = a.match_end,
-    .tip = f->rule->tip, .heat = f->heat, .rule_set = es_rules_version(d->rules),
-    .reason = f->reason, .id = esd_feed_next_id(d),
-  };
-  rec.masked = esd_feed_mask(d, &rec);
-  b = esd_writer_add_alert(d->writer, &rec);
-  if (b == 0) {
-    if (c && ev)
-      send_error(c, ev->has_seq, ev->seq, "store_failed", f->rule->id,
-                 "the alert could not be queued for the store (out of memory)");
+    key_len = snprintf(key, sizeof(key), "%s/%s%" PRIu64 "/%s", call->id, when, call->lines,
+                       f->rule->id);
+  if (d->stored_keys && key_len > 0 && (size_t)key_len < sizeof(key))
+    stored = es_keymap_get(d->stored_keys, key, (size_t)key_len);
+  if (stored > 0) {
+    /* Stored before this daemon started: its line is sent again after a
+     * restart (the ack was lost with the daemon). The client gets it as it
+     * did then; the feed and the webhooks had it, under this id, when it
+     * was raised: nothing is stored, queued or published again, and its
+     * line's ack waits only for what is queued before it. */
+    d->resent_alerts++;
+    esd_debug("feed", "call %s: %s stored before this start as alert %" PRId64
+              "; not stored or published again", call->id, f->rule->id, stored);
+    b = esd_writer_last_id(d->writer);
+  } else if ((b = store_fire(d, c, call, ev, f, &a, key)) == 0) {
     return 0;
   }
-  esd_webhooks_alert(d->webhooks, call, &rec, b,
-                     rec.masked ? esd_feed_publish(d, call, &rec, b) : NULL);
   call->alerts++;
   d->alerts++;
   if (c)

@@ -18,7 +18,7 @@
 #define ESD_WRITER_EARLY_ROWS 512 /* start a commit as soon as a batch holds this many */
 
 enum op_kind { OP_ALERT, OP_CALL_START, OP_CALL_END, OP_RULE_SET, OP_MARK, OP_OUTBOX,
-               OP_OUTBOX_UPDATE };
+               OP_OUTBOX_UPDATE, OP_RESERVE_IDS };
 
 /* One row, its strings copied into the same allocation. */
 struct op {
@@ -35,6 +35,7 @@ struct op {
     struct es_mark_rec mark;
     struct es_outbox_rec outbox;
     struct es_outbox_update outbox_update;
+    int64_t ids_ceiling;
     struct {
       const char *version;
       double loaded_at;
@@ -51,6 +52,7 @@ struct batch {
   struct op *head, **tail;
   size_t nrows;
   int rc;              /* worker's result */
+  int64_t ids_ceiling; /* the last alert id ceiling it records, or -1 */
   size_t rejected;     /* rows the store refused as invalid (not retried) */
   int first_reject;    /* the first such error */
   char errmsg[256];    /* worker's error text */
@@ -94,6 +96,7 @@ struct esd_writer {
   int timer_armed;
   unsigned backoff_ms;
   uint64_t committed;
+  int64_t ids_reserved;    /* the alert id ceiling of the last commit that recorded one; -1 */
   uint64_t commits, failures, rejected;
   uint64_t joined;         /* call ends written with their start as one row */
   size_t pending_rows;
@@ -323,6 +326,15 @@ uint64_t esd_writer_add_outbox(struct esd_writer *w, const struct es_outbox_rec 
   return push(w, o);
 }
 
+uint64_t esd_writer_reserve_ids(struct esd_writer *w, int64_t ceiling) {
+  struct op *o = op_new(OP_RESERVE_IDS, 0);
+
+  if (o == NULL)
+    return 0;
+  o->u.ids_ceiling = ceiling;
+  return push(w, o);
+}
+
 uint64_t esd_writer_update_outbox(struct esd_writer *w, const struct es_outbox_update *u) {
   struct op *o = op_new(OP_OUTBOX_UPDATE, slen(u->last_error) + slen(u->destination));
   size_t pos = 0;
@@ -354,6 +366,8 @@ static int apply(struct es_store *st, const struct op *o) {
     return rc == 1 ? 0 : rc; /* 1: its alert was a resend (or refused): nothing owed */
   case OP_OUTBOX_UPDATE:
     return es_store_update_outbox(st, &o->u.outbox_update);
+  case OP_RESERVE_IDS:
+    return es_store_reserve_alert_ids(st, o->u.ids_ceiling);
   case OP_RULE_SET:
     return es_store_put_rule_set(st, o->u.rule_set.version, o->u.rule_set.loaded_at,
                                  o->u.rule_set.files, o->u.rule_set.nfiles,
@@ -379,7 +393,10 @@ static int counted(struct batch *b, int rc) {
 static void write_batch(struct esd_writer *w, struct batch *b) {
   int rc = es_store_begin(w->store);
 
+  b->ids_ceiling = -1;
   for (const struct op *o = b->head; rc == 0 && o; o = o->next) {
+    if (o->kind == OP_RESERVE_IDS)
+      b->ids_ceiling = o->u.ids_ceiling;
     if (o->joined) {
       rc = es_store_put_call(w->store, &o->u.start, &o->joined->u.end);
       /* One of the two is malformed: each on its own, so the other stays. */
@@ -570,6 +587,8 @@ static void after_job(uv_async_t *a) {
   w->commits++;
   w->bg_commits += w->job_background;
   w->committed = b->id;
+  if (b->ids_ceiling >= 0)
+    w->ids_reserved = b->ids_ceiling;
   w->pending_rows -= b->nrows;
   w->inflight = NULL;
   batch_free(b);
@@ -668,6 +687,7 @@ struct esd_writer *esd_writer_new(uv_loop_t *loop, struct es_store *store,
   w->ud = ud;
   w->interval_ms = interval_ms;
   w->bg_max_rows = bg_max_rows;
+  w->ids_reserved = -1;
   w->open = batch_new(1);
   if (w->open == NULL || uv_mutex_init(&w->mu) != 0) {
     free(w->open);
@@ -735,6 +755,7 @@ uint64_t esd_writer_pruned_calls(const struct esd_writer *w) { return w->pruned_
 int esd_writer_pruning(const struct esd_writer *w) { return w->prune_wanted; }
 
 uint64_t esd_writer_committed(const struct esd_writer *w) { return w->committed; }
+int64_t esd_writer_ids_reserved(const struct esd_writer *w) { return w->ids_reserved; }
 uint64_t esd_writer_last_id(const struct esd_writer *w) {
   if (w->open == NULL)
     return 0;

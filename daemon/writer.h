@@ -71,8 +71,14 @@ uint64_t esd_writer_add_rule_set(struct esd_writer *w, const struct es_rules *ru
 uint64_t esd_writer_add_outbox(struct esd_writer *w, const struct es_outbox_rec *row);
 /* The outcome of a webhook delivery (delivered, retry, failed, suppressed). */
 uint64_t esd_writer_update_outbox(struct esd_writer *w, const struct es_outbox_update *u);
+/* Records the alert id ceiling (es_store_reserve_alert_ids()) in the
+ * batch's transaction, after the rows queued before it. */
+uint64_t esd_writer_reserve_ids(struct esd_writer *w, int64_t ceiling);
 
 uint64_t esd_writer_committed(const struct esd_writer *w); /* last committed batch id */
+/* The ceiling the last committed esd_writer_reserve_ids() recorded, known
+ * when on_commit runs; -1 before any. */
+int64_t esd_writer_ids_reserved(const struct esd_writer *w);
 /* The batch holding the latest row queued, 0 when none was: a line that
  * queues nothing itself but must be acknowledged after the rows before it
  * (a line sent again) waits for this one. */

@@ -789,6 +789,44 @@ void it_expect_seq(struct it_conn *c, const char *type, int64_t seq) {
   cJSON_Delete(m);
 }
 
+int64_t it_stat(struct it_conn *c, const char *key) {
+  ASSERT_EQ(it_sendf(c, "{\"type\":\"stats\"}"), 0);
+  cJSON *m = it_expect(c, "stats", -1, NULL, NULL);
+  int64_t v = it_jint(m, key);
+  cJSON_Delete(m);
+  return v;
+}
+
+void it_expect_error_acked(struct it_conn *c, const char *code, int64_t seq) {
+  cJSON *m = it_expect(c, "error", -1, NULL, NULL);
+  ASSERT_STR_EQ(it_jstr(m, "code"), code);
+  ASSERT_EQ(it_jint(m, "seq"), seq);
+  cJSON_Delete(m);
+  it_expect_seq(c, "ack", seq);
+}
+
+int it_alerts_until_ack(struct it_conn *c, int64_t seq) {
+  int alerts = 0;
+  for (;;) {
+    cJSON *m = it_read_json(c, -1);
+    ASSERT(m != NULL);
+    const char *type = it_jtype(m);
+    if (strcmp(type, "alert") == 0) {
+      alerts++;
+    } else if (strcmp(type, "ack") == 0) {
+      int64_t got = it_jint(m, "seq");
+      cJSON_Delete(m);
+      ASSERT(got <= seq);
+      if (got == seq)
+        return alerts;
+      continue;
+    } else {
+      IT_FAIL("unexpected %s", type);
+    }
+    cJSON_Delete(m);
+  }
+}
+
 char *it_hello(struct it_conn *c, int acks) {
   cJSON *j;
   char *rule_set;

@@ -211,6 +211,18 @@ cJSON *it_expect(struct it_conn *c, const char *type, int timeout_ms,
  * checks that the message's "seq" is `seq`. */
 void it_expect_seq(struct it_conn *c, const char *type, int64_t seq);
 
+/* Asks for the daemon's stats (no other message may come first) and
+ * returns the number `key` of them. */
+int64_t it_stat(struct it_conn *c, const char *key);
+
+/* The error record of the line with `seq`, with this code, then the ack of
+ * that line (a line that got an error is acknowledged too). */
+void it_expect_error_acked(struct it_conn *c, const char *code, int64_t seq);
+
+/* Reads until the ack of `seq`, counting alerts and passing lower acks;
+ * any other message fails the test. Returns the alerts. */
+int it_alerts_until_ack(struct it_conn *c, int64_t seq);
+
 /* Says hello with acks on or off and checks the answer; returns the rule
  * set version the daemon reported (malloc'd). */
 char *it_hello(struct it_conn *c, int acks);

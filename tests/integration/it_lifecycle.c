@@ -411,7 +411,8 @@ static void test_one_daemon_per_database(void) {
   it_close(c2);
 
   /* kill -9 leaves the lock file and no lock: the second one starts at
-   * once, and its alert ids follow the first one's. */
+   * once, and its alert ids go on above every one the first may have
+   * given out (after a crash, with a gap: docs/protocol.md). */
   ASSERT_EQ(it_daemon_stop(&d, SIGKILL), 128 + SIGKILL);
   it_close(c);
   ASSERT(realpath(d.db, real) != NULL);
@@ -433,7 +434,7 @@ static void test_one_daemon_per_database(void) {
   sqlite3 *db = it_db_open(d.db);
   ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts", NULL), 5);
   ASSERT_EQ(it_db_int(db, "SELECT count(DISTINCT id) FROM alerts", NULL), 5);
-  ASSERT_EQ(it_db_int(db, "SELECT id FROM alerts WHERE call_id = 'second-1'", NULL), 5);
+  ASSERT_GT(it_db_int(db, "SELECT id FROM alerts WHERE call_id = 'second-1'", NULL), 4);
   ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alert_marks WHERE alert_id = 1", NULL), 1);
   sqlite3_close(db);
   assert_integrity(d.db);

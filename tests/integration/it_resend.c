@@ -21,37 +21,6 @@ static void start_bundled(struct it_daemon *d) {
   ASSERT_EQ(it_daemon_start(d, NULL), 0);
 }
 
-static int64_t stat_of(struct it_conn *c, const char *key) {
-  ASSERT_EQ(it_sendf(c, "{\"type\":\"stats\"}"), 0);
-  cJSON *m = it_expect(c, "stats", -1, NULL, NULL);
-  int64_t v = it_jint(m, key);
-  cJSON_Delete(m);
-  return v;
-}
-
-/* Reads until the ack of `seq`, counting alerts; any other message fails. */
-static int alerts_until_ack(struct it_conn *c, int64_t seq) {
-  int alerts = 0;
-  for (;;) {
-    cJSON *m = it_read_json(c, -1);
-    ASSERT(m != NULL);
-    const char *type = it_jtype(m);
-    if (strcmp(type, "alert") == 0) {
-      alerts++;
-    } else if (strcmp(type, "ack") == 0) {
-      int64_t got = it_jint(m, "seq");
-      cJSON_Delete(m);
-      ASSERT(got <= seq);
-      if (got == seq)
-        return alerts;
-      continue;
-    } else {
-      IT_FAIL("unexpected %s", type);
-    }
-    cJSON_Delete(m);
-  }
-}
-
 static void test_resent_line_counts_once(void) {
   struct it_daemon d;
   start_bundled(&d);
@@ -62,7 +31,7 @@ static void test_resent_line_counts_once(void) {
                         "\"region\":\"north\",\"seq\":1}"), 0);
   ASSERT_EQ(it_sendf(a, "{\"call_id\":\"rs\",\"speaker\":\"customer\",\"text\":\"" MANAGER
                         "\",\"ts\":10,\"seq\":2}"), 0);
-  int first = alerts_until_ack(a, 2);
+  int first = it_alerts_until_ack(a, 2);
   ASSERT_GE(first, 1);
   it_close(a);
 
@@ -72,8 +41,8 @@ static void test_resent_line_counts_once(void) {
     free(it_hello(b, 1));
     ASSERT_EQ(it_sendf(b, "{\"call_id\":\"rs\",\"speaker\":\"customer\",\"text\":\"" MANAGER
                           "\",\"ts\":10,\"seq\":2}"), 0);
-    ASSERT_EQ(alerts_until_ack(b, 2), 0);
-    ASSERT_EQ(stat_of(b, "resent_lines"), i + 1);
+    ASSERT_EQ(it_alerts_until_ack(b, 2), 0);
+    ASSERT_EQ(it_stat(b, "resent_lines"), i + 1);
     it_close(b);
   }
 
@@ -81,7 +50,7 @@ static void test_resent_line_counts_once(void) {
   struct it_conn *c = it_connect(&d);
   free(it_hello(c, 1));
   ASSERT_EQ(it_sendf(c, "{\"type\":\"end\",\"call_id\":\"rs\",\"ts\":20,\"seq\":3}"), 0);
-  int at_end = alerts_until_ack(c, 3);
+  int at_end = it_alerts_until_ack(c, 3);
   it_close(c);
   ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
 
@@ -109,7 +78,7 @@ static void test_call_follows_reconnect(void) {
   free(it_hello(a, 1));
   ASSERT_EQ(it_sendf(a, "{\"call_id\":\"own\",\"speaker\":\"customer\",\"text\":\"I want to "
                         "speak to a manager\",\"ts\":1,\"seq\":1}"), 0);
-  ASSERT_GE(alerts_until_ack(a, 1), 1);
+  ASSERT_GE(it_alerts_until_ack(a, 1), 1);
   it_close(a);
 
   struct it_conn *b = it_connect(&d);
@@ -141,20 +110,16 @@ static void test_line_after_end(void) {
   ASSERT_EQ(it_sendf(c, "{\"call_id\":\"done\",\"speaker\":\"agent\",\"text\":\"calm down "
                         "sir\",\"ts\":1,\"seq\":2}"), 0);
   ASSERT_EQ(it_sendf(c, "{\"type\":\"end\",\"call_id\":\"done\",\"ts\":3,\"seq\":3}"), 0);
-  ASSERT_GE(alerts_until_ack(c, 3), 1);
+  ASSERT_GE(it_alerts_until_ack(c, 3), 1);
 
   /* Late or sent again: an error that names it, and its ack. */
   ASSERT_EQ(it_sendf(c, "{\"call_id\":\"done\",\"speaker\":\"agent\",\"text\":\"calm down "
                         "sir\",\"ts\":1,\"seq\":4}"), 0);
-  cJSON *m = it_expect(c, "error", -1, NULL, NULL);
-  ASSERT_STR_EQ(it_jstr(m, "code"), "call_ended");
-  ASSERT_EQ(it_jint(m, "seq"), 4);
-  cJSON_Delete(m);
-  it_expect_seq(c, "ack", 4);
+  it_expect_error_acked(c, "call_ended", 4);
   /* The end sent again is answered as the first one was: no error. */
   ASSERT_EQ(it_sendf(c, "{\"type\":\"end\",\"call_id\":\"done\",\"ts\":3,\"seq\":5}"), 0);
   it_expect_seq(c, "ack", 5);
-  ASSERT_EQ(stat_of(c, "open_calls"), 0);
+  ASSERT_EQ(it_stat(c, "open_calls"), 0);
   it_close(c);
   ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
 
@@ -168,15 +133,6 @@ static void test_line_after_end(void) {
 
 /* A line that does not decode names its seq when it had one, and is
  * acknowledged; an ack never goes back to a lower seq. */
-/* The next message is an error `code` for line `seq`, then its ack. */
-static void expect_error_acked(struct it_conn *c, const char *code, int64_t seq) {
-  cJSON *m = it_expect(c, "error", -1, NULL, NULL);
-  ASSERT_STR_EQ(it_jstr(m, "code"), code);
-  ASSERT_EQ(it_jint(m, "seq"), seq);
-  cJSON_Delete(m);
-  it_expect_seq(c, "ack", seq);
-}
-
 static void test_errors_and_acks_in_order(void) {
   struct it_daemon d;
   start_bundled(&d);
@@ -184,17 +140,17 @@ static void test_errors_and_acks_in_order(void) {
   free(it_hello(c, 1));
   ASSERT_EQ(it_sendf(c, "{\"call_id\":\"e\",\"speaker\":\"robot\",\"text\":\"hi\",\"seq\":1}"),
             0);
-  expect_error_acked(c, "unknown_speaker", 1);
+  it_expect_error_acked(c, "unknown_speaker", 1);
   ASSERT_EQ(it_sendf(c, "{\"call_id\":\"e\",\"text\":\"hi\",\"seq\":2}"), 0);
-  expect_error_acked(c, "missing_field", 2);
+  it_expect_error_acked(c, "missing_field", 2);
   /* Refused for its bytes before it is parsed (a raw NUL, invalid UTF-8):
    * the seq is read all the same, and acknowledged. */
   static const char nul[] = "{\"call_id\":\"e\",\"speaker\":\"agent\",\"seq\":4,\"text\":\"a\0b\"}\n";
   ASSERT_EQ(it_send(c, nul, sizeof(nul) - 1), 0);
-  expect_error_acked(c, "nul_byte", 4);
+  it_expect_error_acked(c, "nul_byte", 4);
   ASSERT_EQ(it_sendf(c, "{\"call_id\":\"e\",\"speaker\":\"agent\",\"text\":\"caf\xE9\","
                         "\"seq\":5}"), 0);
-  expect_error_acked(c, "invalid_utf8", 5);
+  it_expect_error_acked(c, "invalid_utf8", 5);
 
   ASSERT_EQ(it_sendf(c, "{\"call_id\":\"e\",\"speaker\":\"agent\",\"text\":\"hello\","
                         "\"seq\":6}"), 0);
@@ -224,7 +180,7 @@ static void test_small_line_limit_keeps_backups(void) {
   ASSERT_EQ(it_sendf(c, "{\"call_id\":\"small\",\"speaker\":\"customer\",\"text\":\"I said I "
                         "want your manager, get me your supervisor now, I will sue\",\"ts\":5,"
                         "\"seq\":2}"), 0);
-  int alerts = alerts_until_ack(c, 2);
+  int alerts = it_alerts_until_ack(c, 2);
   it_close(c);
   ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
   /* Every alert sent before the ack is stored (the shutdown may add the
