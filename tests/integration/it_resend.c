@@ -69,6 +69,12 @@ static void test_resent_line_counts_once(void) {
   it_daemon_cleanup(&d);
 }
 
+/* An ack read while waiting for an alert: the highest seq acknowledged. */
+static void note_ack(void *ud, cJSON *msg) {
+  ASSERT_STR_EQ(it_jtype(msg), "ack");
+  *(int64_t *)ud = it_jint(msg, "seq");
+}
+
 /* Alerts raised at a call's end go to the connection that carries it now. */
 static void test_call_follows_reconnect(void) {
   struct it_daemon d;
@@ -86,10 +92,13 @@ static void test_call_follows_reconnect(void) {
   ASSERT_EQ(it_sendf(b, "{\"call_id\":\"own\",\"speaker\":\"agent\",\"text\":\"let me check "
                         "the account\",\"ts\":2,\"seq\":2}"), 0);
   ASSERT_EQ(it_sendf(b, "{\"type\":\"end\",\"call_id\":\"own\",\"ts\":4,\"seq\":3}"), 0);
-  cJSON *m = it_expect(b, "alert", -1, NULL, NULL);
+  /* Line 2 stores nothing: when the daemon reads it apart from the end,
+   * its ack leaves on its own 5 ms later (ESD_ACK_DELAY_MS), maybe before
+   * the end's alert. */
+  int64_t top = 0;
+  cJSON *m = it_expect(b, "alert", -1, note_ack, &top);
   ASSERT_STR_EQ(it_jstr(m, "rule"), "call.missed-deescalation");
   cJSON_Delete(m);
-  int64_t top = 0;
   while (top < 3) {
     m = it_expect(b, "ack", -1, NULL, NULL);
     top = it_jint(m, "seq");
