@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "defaults.h"
 #include "task.h"
 
 static char dir[64], file[128];
@@ -78,7 +79,8 @@ static void test_settings(void) {
   es_diags_deinit(&diags);
   es_config_deinit(&c);
 
-  /* A path the file does not name stays what it was: NULL here. */
+  /* A path the file does not name stays what it was: NULL here, which is
+   * how the earshot command tells "named" from "the default". */
   es_config_init(&c);
   ASSERT_EQ(es_config_set_str(&c.socket_path, NULL), 0);
   es_diags_init(&diags);
@@ -114,7 +116,8 @@ static void test_unreadable(void) {
   struct es_diags diags;
   char missing[160];
 
-  /* No file: ES_ENOENT; the message names the path. */
+  /* No file: ES_ENOENT (the earshot command then takes the default for the
+   * system file); the message names the path. */
   snprintf(missing, sizeof(missing), "%s/missing.json", dir);
   es_config_init(&c);
   es_diags_init(&diags);
@@ -132,13 +135,23 @@ static void test_unreadable(void) {
   es_config_deinit(&c);
 }
 
-static void test_levels(void) {
+static void test_levels_and_default_path(void) {
   enum es_log_level level;
+  char buf[256];
 
   ASSERT_EQ(es_log_level_parse("warn", &level), 0);
   ASSERT_EQ(level, ES_LOG_WARN);
   ASSERT_EQ(es_log_level_parse("verbose", &level), ES_EINVAL);
   ASSERT_STR_EQ(es_log_level_name(ES_LOG_DEBUG), "debug");
+
+  unsetenv("EARSHOT_SYSTEM_CONFIG");
+  ASSERT_EQ(es_default_config(buf, sizeof(buf)), 0);
+  ASSERT_STR_EQ(buf, "/etc/earshot/earshotd.json");
+  setenv("EARSHOT_SYSTEM_CONFIG", "/opt/earshot/etc/earshotd.json", 1);
+  ASSERT_EQ(es_default_config(buf, sizeof(buf)), 0);
+  ASSERT_STR_EQ(buf, "/opt/earshot/etc/earshotd.json");
+  ASSERT_EQ(es_default_config(buf, 8), ES_ETOOBIG);
+  unsetenv("EARSHOT_SYSTEM_CONFIG");
 }
 
 int main(void) {
@@ -148,7 +161,7 @@ int main(void) {
   RUN(test_settings);
   RUN(test_refused);
   RUN(test_unreadable);
-  RUN(test_levels);
+  RUN(test_levels_and_default_path);
   unlink(file);
   ASSERT_EQ(rmdir(dir), 0);
   printf("config: all passed\n");
