@@ -13,6 +13,28 @@
  * Returns a static string. */
 const char *es_cli_default_rules(void);
 
+/* One of earshotd's paths as the earshot command found it. */
+struct es_cli_path {
+  char path[4096];
+  char from[4608]; /* where it was found, to print after the path: " (named in
+                      FILE)", " (the default: no FILE)"...; "" when a flag gave it */
+};
+
+/* earshotd's socket, or its database, as docs/configuration.md says ("How
+ * earshot finds earshotd"): the verb's flag (`flag`, may be NULL); else
+ * what the config file named by --config (`config`, may be NULL) or
+ * $EARSHOT_CONFIG names; else <home>'s when $EARSHOT_HOME is set; else
+ * what the system config file (es_default_config()) names, when there is
+ * one that can be read; else <home>'s (es_default_socket(), _db()). A
+ * file is read only when no flag gives the path, and one that names no
+ * path means <home>'s. Returns 0, or -1 after saying on stderr what is
+ * wrong (a config file given but missing, or broken: the file and the
+ * problem; exit 1). */
+int es_cli_find_socket(const char *flag, const char *config, struct es_cli_path *out);
+int es_cli_find_db(const char *flag, const char *config, struct es_cli_path *out);
+/* What the verbs' --help say of it. */
+extern const char es_cli_find_help[];
+
 /* Loads rules from paths (or the default when npaths == 0), printing every
  * diagnostic to stderr as "file:line:col: rule-id: message". */
 int es_cli_load_rules(char *const *paths, size_t npaths, const struct es_rules_opts *opts,
@@ -52,7 +74,7 @@ struct es_cli_ack {
   const char *mark;   /* "taken", "resolved" or "false_positive" */
   const char *by;     /* who marks; NULL: nobody named */
   const char *note;   /* may be NULL */
-  const char *socket; /* NULL: the default socket */
+  const struct es_cli_path *socket; /* earshotd's (es_cli_find_socket()) */
 };
 
 /* Sends the marks to earshotd (cmd_tail.c) and prints "alert N marked MARK

@@ -10,20 +10,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "defaults.h"
+#include "cli.h"
 
-int es_cli_connect(const char *path, int quiet) {
+int es_cli_connect(const struct es_cli_path *sock, int quiet) {
+  const char *path = sock->path;
   struct sockaddr_un sa;
-  char def[4096];
   int fd, e;
 
-  if (path == NULL) {
-    if (es_default_socket(def, sizeof(def)) != 0) {
-      errno = ENAMETOOLONG;
-      return -1;
-    }
-    path = def;
-  }
   memset(&sa, 0, sizeof(sa));
   sa.sun_family = AF_UNIX;
   if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -40,15 +33,16 @@ int es_cli_connect(const char *path, int quiet) {
   }
   if (fd < 0 && !quiet) {
     e = errno;
-    fprintf(stderr, "earshot: cannot connect to earshotd at %s: %s\n"
-                    "(is earshotd running? give --socket PATH if it listens elsewhere)\n",
-            path, strerror(e));
+    fprintf(stderr, "earshot: cannot connect to earshotd at %s%s: %s\n"
+                    "(is earshotd running? give --socket PATH or --config FILE if it listens "
+                    "elsewhere)\n",
+            path, sock->from, strerror(e));
     errno = e;
   }
   return fd;
 }
 
-int es_cli_open_daemon(const char *path) { return es_cli_connect(path, 0); }
+int es_cli_open_daemon(const struct es_cli_path *sock) { return es_cli_connect(sock, 0); }
 
 void es_cli_reader_init(struct es_cli_reader *r, int fd) {
   memset(r, 0, sizeof(*r));

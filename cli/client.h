@@ -9,11 +9,14 @@
  * escaped, plus its reason (alert.h ES_ALERT_JSON_CAP(65536)). */
 #define ES_CLI_REPLY_MAX (12u * 65536u + 65536u)
 
-/* Connects to the socket at path (NULL: the default, es_default_socket()).
- * Returns the fd, or -1 with errno set; `quiet` 0 prints what to do. */
-int es_cli_connect(const char *path, int quiet);
-/* es_cli_connect(path, 0). */
-int es_cli_open_daemon(const char *path);
+struct es_cli_path;
+
+/* Connects to earshotd's socket (es_cli_find_socket()). Returns the fd, or
+ * -1 with errno set; `quiet` 0 prints what to do, with where the path came
+ * from. */
+int es_cli_connect(const struct es_cli_path *sock, int quiet);
+/* es_cli_connect(sock, 0). */
+int es_cli_open_daemon(const struct es_cli_path *sock);
 
 /* Reads the daemon's replies: buffered, line by line. */
 struct es_cli_reader {

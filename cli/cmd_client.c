@@ -3,6 +3,8 @@
  *   earshot send [--socket PATH] [FILE|-]   stream a transcript, print alerts
  *   earshot stats [--socket PATH]           print the daemon's counters
  *   earshot reload [--socket PATH]          reload the daemon's rules
+ * Each also takes --config FILE: the socket earshotd's config file names
+ * (es_cli_find_socket()).
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -17,7 +19,6 @@
 
 #include "cli.h"
 #include "client.h"
-#include "defaults.h"
 #include "lines.h"
 
 #define CLIENT_TIMEOUT_MS 30000 /* give up when the daemon says nothing for this long */
@@ -27,24 +28,43 @@ static const char *type_of(const cJSON *o) {
   return cJSON_IsString(t) ? t->valuestring : "";
 }
 
+static const char socket_help[] =
+    "  --socket PATH  earshotd's socket\n"
+    "  --config FILE  earshotd's config file: the socket it names\n";
+
 /* One request, one reply of the given type: stats and reload. */
-static int request(int argc, char **argv, const char *verb, const char *req, const char *want) {
+static int request(int argc, char **argv, const char *verb, const char *what, const char *req,
+                   const char *want) {
   static const struct option longopts[] = {{"socket", required_argument, NULL, 's'},
+                                           {"config", required_argument, NULL, 'c'},
+                                           {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
-  const char *sock = NULL;
+  const char *sock_flag = NULL, *config = NULL;
+  struct es_cli_path sock;
   struct es_cli_reader r;
   char *line;
   int c, fd, rc = 1;
 
   optind = 1;
-  while ((c = getopt_long(argc, argv, "s:", longopts, NULL)) != -1) {
-    if (c != 's') {
-      fprintf(stderr, "usage: earshot %s [--socket PATH]\n", verb);
-      return 2;
+  while ((c = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
+    if (c == 's') {
+      sock_flag = optarg;
+    } else if (c == 'c') {
+      config = optarg;
+    } else {
+      fprintf(c == 'h' ? stdout : stderr, "usage: earshot %s [--socket PATH | --config FILE]\n%s\n%s%s",
+              verb, what, socket_help, es_cli_find_help);
+      return c == 'h' ? 0 : 2;
     }
-    sock = optarg;
   }
-  if ((fd = es_cli_open_daemon(sock)) < 0)
+  if (optind < argc) {
+    fprintf(stderr, "earshot %s: unexpected argument \"%s\"\nusage: earshot %s [--socket PATH | "
+                    "--config FILE]\n", verb, argv[optind], verb);
+    return 2;
+  }
+  if (es_cli_find_socket(sock_flag, config, &sock) != 0)
+    return 1;
+  if ((fd = es_cli_open_daemon(&sock)) < 0)
     return 1;
   es_cli_reader_init(&r, fd);
   if (es_cli_write_all(fd, req, strlen(req)) != 0) {
@@ -77,11 +97,15 @@ static int request(int argc, char **argv, const char *verb, const char *req, con
 }
 
 int es_cmd_stats(int argc, char **argv) {
-  return request(argc, argv, "stats", "{\"type\":\"stats\"}\n", "stats");
+  return request(argc, argv, "stats", "Prints earshotd's counters (JSON).",
+                 "{\"type\":\"stats\"}\n", "stats");
 }
 
 int es_cmd_reload(int argc, char **argv) {
-  return request(argc, argv, "reload", "{\"type\":\"reload\"}\n", "reload");
+  return request(argc, argv, "reload",
+                 "Reloads earshotd's rules, as SIGHUP does, and prints the outcome: exit 1\n"
+                 "when they did not load (earshotd keeps the old ones).",
+                 "{\"type\":\"reload\"}\n", "reload");
 }
 
 /* Handles one reply during `send`; returns the acked seq or -1. */
@@ -105,9 +129,11 @@ static long long on_reply(const char *line, long long *alerts, long long *errors
 
 int es_cmd_send(int argc, char **argv) {
   static const struct option longopts[] = {{"socket", required_argument, NULL, 's'},
+                                           {"config", required_argument, NULL, 'c'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
-  const char *sock = NULL;
+  const char *sock_flag = NULL, *config = NULL;
+  struct es_cli_path sock;
   FILE *in = stdin;
   struct es_lines rd;
   struct es_cli_reader r;
@@ -120,19 +146,27 @@ int es_cmd_send(int argc, char **argv) {
   optind = 1;
   while ((c = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
     if (c == 's') {
-      sock = optarg;
+      sock_flag = optarg;
       continue;
     }
-    fprintf(stderr, "usage: earshot send [--socket PATH] [FILE|-]\n"
-                    "Streams protocol lines to earshotd, prints its alerts and errors, and\n"
-                    "waits until every line is acknowledged (its alerts are in the database).\n");
+    if (c == 'c') {
+      config = optarg;
+      continue;
+    }
+    fprintf(c == 'h' ? stdout : stderr,
+            "usage: earshot send [--socket PATH | --config FILE] [FILE|-]\n"
+            "Streams protocol lines to earshotd, prints its alerts and errors, and\n"
+            "waits until every line is acknowledged (its alerts are in the database).\n%s%s",
+            socket_help, es_cli_find_help);
     return c == 'h' ? 0 : 2;
   }
+  if (es_cli_find_socket(sock_flag, config, &sock) != 0)
+    return 1;
   if (optind < argc && strcmp(argv[optind], "-") != 0 && (in = fopen(argv[optind], "r")) == NULL) {
     fprintf(stderr, "earshot send: cannot open %s: %s\n", argv[optind], strerror(errno));
     return 1;
   }
-  if ((fd = es_cli_open_daemon(sock)) < 0)
+  if ((fd = es_cli_open_daemon(&sock)) < 0)
     goto out_file;
   es_cli_reader_init(&r, fd);
   if (es_lines_init(&rd, in, 1 << 20) != 0 || es_cli_write_all(fd, hello, sizeof(hello) - 1) != 0)

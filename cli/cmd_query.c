@@ -28,7 +28,6 @@
 #include <sqlite3.h>
 
 #include "cli.h"
-#include "defaults.h"
 #include "query.h"
 
 #define SQL_MAX 16384       /* bytes of one generated statement */
@@ -48,14 +47,14 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 enum opt {
   O_DB, O_FORMAT, O_SINCE, O_UNTIL, O_AGENT, O_QUEUE, O_RULE, O_CATEGORY, O_SEVERITY,
   O_CALL, O_LIMIT, O_WIDE, O_SPEAKER, O_MARK, O_RANK, O_FTS, O_OLDER, O_DRY_RUN,
-  O_TAKEN, O_RESOLVED, O_FALSE_POSITIVE, O_BY, O_NOTE, O_SOCKET, O_HELP, O_COUNT
+  O_TAKEN, O_RESOLVED, O_FALSE_POSITIVE, O_BY, O_NOTE, O_SOCKET, O_CONFIG, O_HELP, O_COUNT
 };
 
 #define BIT(o) (1u << (o))
 #define FILTERS                                                                    \
   (BIT(O_SINCE) | BIT(O_UNTIL) | BIT(O_AGENT) | BIT(O_QUEUE) | BIT(O_RULE) |         \
    BIT(O_CATEGORY) | BIT(O_SEVERITY) | BIT(O_CALL))
-#define COMMON (BIT(O_DB) | BIT(O_FORMAT) | BIT(O_WIDE) | BIT(O_HELP))
+#define COMMON (BIT(O_DB) | BIT(O_CONFIG) | BIT(O_FORMAT) | BIT(O_WIDE) | BIT(O_HELP))
 
 enum verb { V_ALERTS, V_CALLS, V_CALL, V_AGENTS, V_SEARCH, V_RULES_STATS, V_PURGE, V_ACK };
 
@@ -77,7 +76,7 @@ static const struct verb_info {
   [V_CALLS] = {"calls", COMMON | FILTERS | BIT(O_LIMIT), "calls [FILTERS]",
                "Calls with their summaries, newest first. With --rule, --category or\n"
                "--severity: the calls that had such an alert, and `alerts` counts only those.\n"},
-  [V_CALL] = {"call", COMMON, "call CALL_ID [--format F] [--wide] [--db PATH]",
+  [V_CALL] = {"call", COMMON, "call CALL_ID [--format F] [--wide] [--db PATH | --config FILE]",
               "One call's timeline: its summary (its row in calls), then every alert of the\n"
               "call in the order raised, with the heat after each. --format json prints one\n"
               "object {\"call\": ..., \"alerts\": [...]}; ndjson {\"call\": ...} then one\n"
@@ -101,25 +100,27 @@ static const struct verb_info {
   [V_RULES_STATS] = {"rules stats", COMMON | FILTERS | BIT(O_LIMIT), "rules stats [FILTERS]",
                      "Per rule that fired, most hits first: hits, calls, reviewed (alerts with a\n"
                      "mark), false_positives (latest mark false_positive), fp_rate, last_hit.\n"},
-  [V_PURGE] = {"purge", BIT(O_DB) | BIT(O_FORMAT) | BIT(O_OLDER) | BIT(O_DRY_RUN) | BIT(O_HELP),
-               "purge --older-than AGE [--dry-run] [--format F] [--db PATH]",
+  [V_PURGE] = {"purge",
+               BIT(O_DB) | BIT(O_CONFIG) | BIT(O_FORMAT) | BIT(O_OLDER) | BIT(O_DRY_RUN) |
+                   BIT(O_HELP),
+               "purge --older-than AGE [--dry-run] [--format F] [--db PATH | --config FILE]",
                "Deletes alerts older than AGE, with their feedback marks and search-index\n"
                "entries, and calls that ended (or, never ended, started) before then; prints\n"
                "what it deleted.\n"
                "  --older-than AGE  30d, 12h, 2w... or a time (2026-01-01, as in the filters)\n"
                "  --dry-run         only count what would go (read-only)\n"},
   [V_ACK] = {"ack",
-             BIT(O_DB) | BIT(O_SOCKET) | BIT(O_TAKEN) | BIT(O_RESOLVED) |
+             BIT(O_DB) | BIT(O_SOCKET) | BIT(O_CONFIG) | BIT(O_TAKEN) | BIT(O_RESOLVED) |
                  BIT(O_FALSE_POSITIVE) | BIT(O_BY) | BIT(O_NOTE) | BIT(O_HELP),
              "ack ALERT_ID... --taken|--resolved|--false-positive [--by NAME] [--note TEXT]\n"
-             "                   [--socket PATH | --db PATH]",
+             "                   [--socket PATH | --db PATH] [--config FILE]",
              "Stores a feedback mark on each alert (the id column of `earshot alerts`, the #id\n"
              "of `earshot tail`), at most " STR(ES_CLI_ACK_MAX_IDS) " ids at once.\n"
              "  --taken, --resolved, --false-positive  the mark: exactly one\n"
              "  --by NAME      who marks (default: $USER, else your login name)\n"
              "  --note TEXT    a note, masked like transcript text\n"
-             "  --socket PATH  earshotd's socket (default <home>/earshotd.sock). Through\n"
-             "                 earshotd (the default) every `earshot tail` sees the mark at once.\n"
+             "  --socket PATH  earshotd's socket. Through earshotd (the default) every\n"
+             "                 `earshot tail` sees the mark at once.\n"
              "  --db PATH      write to the database directly, all the marks or none (also\n"
              "                 what happens when earshotd cannot be reached)\n"},
 };
@@ -149,6 +150,7 @@ static const struct option longopts[] = {
   {"by", required_argument, NULL, O_BY},
   {"note", required_argument, NULL, O_NOTE},
   {"socket", required_argument, NULL, O_SOCKET},
+  {"config", required_argument, NULL, O_CONFIG},
   {"help", no_argument, NULL, O_HELP},
   {NULL, 0, NULL, 0},
 };
@@ -162,8 +164,9 @@ static const char *const filters_help =
 
 struct args {
   enum verb verb;
-  const char *db;
-  char db_buf[4096];
+  const char *db_flag, *socket_flag, *config; /* --db, --socket, --config */
+  const char *db;  /* the database, once open_store() has found it */
+  struct es_cli_path db_where;
   enum es_out_format format;
   int wide, rank, fts, dry_run;
   int has_since, has_until;
@@ -174,7 +177,7 @@ struct args {
   int has_older;
   int ack_mark;    /* enum es_mark, or -1 */
   int ack_opt;     /* the option that gave it */
-  const char *by, *note, *socket;
+  const char *by, *note;
   char **rest;     /* positional arguments */
   int nrest;
 };
@@ -204,10 +207,10 @@ static void output_help(FILE *f, unsigned opts) {
   if (opts & BIT(O_FORMAT))
     fprintf(f, "Output: --format table|csv|json|ndjson (default table)%s\n",
             opts & BIT(O_WIDE) ? ", --wide (no limit\n  on the width of a table cell; else 60 columns)" : "");
-  fputs("--db PATH: the alert store (default <home>/earshot.db; <home> is $EARSHOT_HOME,\n"
-        "  else /var/lib/earshot for root, else $XDG_STATE_HOME/earshot, else\n"
-        "  $HOME/.local/state/earshot, else /tmp/earshot-UID). See docs/analysts.md.\n",
+  fputs("--db PATH: the alert store; --config FILE: earshotd's config file, the store it\n"
+        "  names. See docs/analysts.md.\n",
         f);
+  fputs(es_cli_find_help, f);
 }
 
 static void print_help(enum verb v) {
@@ -278,7 +281,7 @@ static int parse_args(struct args *a, int argc, char **argv) {
       return usage_error(a, "--%s does not apply to `earshot %s`", longopts[c].name,
                          verbs[a->verb].name);
     switch ((enum opt)c) {
-    case O_DB: a->db = optarg; break;
+    case O_DB: a->db_flag = optarg; break;
     case O_FORMAT:
       if (one_of(a, "format", optarg, formats) != 0) return EXIT_USAGE;
       es_out_parse_format(optarg, &a->format);
@@ -346,7 +349,8 @@ static int parse_args(struct args *a, int argc, char **argv) {
       a->by = optarg;
       break;
     case O_NOTE: a->note = optarg; break;
-    case O_SOCKET: a->socket = optarg; break;
+    case O_SOCKET: a->socket_flag = optarg; break;
+    case O_CONFIG: a->config = optarg; break;
     case O_HELP: print_help(a->verb); return -1;
     case O_COUNT: break;
     }
@@ -366,18 +370,16 @@ static int open_store(struct args *a, int read_only, struct es_store **out) {
   struct stat sb;
   int rc;
   if (a->db == NULL) {
-    if (es_default_db(a->db_buf, sizeof a->db_buf) != 0) {
-      fprintf(stderr, "earshot: cannot work out the default database path; give --db PATH\n");
-      return EXIT_FAIL;
-    }
-    a->db = a->db_buf;
+    if (es_cli_find_db(a->db_flag, a->config, &a->db_where) != 0) return EXIT_FAIL;
+    a->db = a->db_where.path;
   }
   if (stat(a->db, &sb) != 0) {
     fprintf(stderr,
-            "earshot: no alert database at %s (%s)\n"
-            "earshotd creates it when it starts. To read another one, give --db PATH,\n"
-            "or set EARSHOT_HOME to the directory that holds earshot.db.\n",
-            a->db, strerror(errno));
+            "earshot: no alert database at %s%s: %s\n"
+            "earshotd creates it when it starts. To read another one, give --db PATH or\n"
+            "--config FILE (earshotd's config file), or set EARSHOT_HOME to the directory\n"
+            "that holds earshot.db.\n",
+            a->db, a->db_where.from, strerror(errno));
     return EXIT_FAIL;
   }
   /* SQLite would call a directory "disk I/O error", and would make an
@@ -1150,12 +1152,13 @@ done:
 
 static int cmd_ack(struct args *a) {
   int64_t ids[ES_CLI_ACK_MAX_IDS];
-  struct es_cli_ack req = {ids, 0, NULL, a->by, a->note, a->socket};
+  struct es_cli_path sock;
+  struct es_cli_ack req = {ids, 0, NULL, a->by, a->note, &sock};
   int rc;
   if (a->ack_mark < 0)
     return usage_error(a, "give one of --taken, --resolved, --false-positive");
   if (a->nrest < 1) return usage_error(a, "give the id of the alert (see `earshot alerts`)");
-  if (a->db && a->socket) return usage_error(a, "give --socket or --db, not both");
+  if (a->db_flag && a->socket_flag) return usage_error(a, "give --socket or --db, not both");
   for (int i = 0; i < a->nrest; i++) {
     char *end;
     int seen = 0;
@@ -1172,11 +1175,13 @@ static int cmd_ack(struct args *a) {
   }
   req.mark = es_store_mark_name((enum es_mark)a->ack_mark);
   if (req.by == NULL) req.by = user_name();
-  if (a->db == NULL) {
+  if (a->db_flag == NULL) {
+    if (es_cli_find_socket(a->socket_flag, a->config, &sock) != 0) return EXIT_FAIL;
     rc = es_cli_ack_socket(&req);
     if (rc >= 0) return rc;
-    fprintf(stderr, "earshot ack: earshotd is not reachable (%s); writing to the database "
-                    "directly (subscribers will not be told)\n", strerror(errno));
+    fprintf(stderr, "earshot ack: earshotd is not reachable at %s%s: %s; writing to the "
+                    "database directly (subscribers will not be told)\n",
+            sock.path, sock.from, strerror(errno));
   }
   return ack_db(a, &req);
 }

@@ -28,7 +28,7 @@
 #define TAIL_RECONNECT_MAX_MS 5000 /* longest wait between reconnection attempts */
 
 struct tail {
-  const char *socket;
+  struct es_cli_path socket;
   int json, color, reconnect;
   long long count;      /* stop after this many alerts (0: never) */
   long long shown;
@@ -115,7 +115,7 @@ static void print_mark(struct tail *t, const cJSON *m) {
 static int tail_once(struct tail *t, int quiet) {
   struct es_cli_reader r;
   char *line, *req;
-  int fd = es_cli_connect(t->socket, quiet), rc = 1;
+  int fd = es_cli_connect(&t->socket, quiet), rc = 1;
   cJSON *sub;
 
   if (fd < 0)
@@ -188,14 +188,15 @@ static int tail_once(struct tail *t, int quiet) {
 }
 
 static void tail_usage(FILE *f) {
-  fputs("usage: earshot tail [--socket PATH] [--severity MIN] [--category NAME]...\n"
-        "                    [--queue NAME]... [--agent NAME]... [--since ID] [--json]\n"
-        "                    [--count N] [--no-reconnect]\n"
-        "Prints every alert of every call as earshotd raises it, one line each; backup\n"
-        "alerts show their reason. Reconnects by itself and resumes after the last alert\n"
-        "shown. --since ID first shows the stored alerts after that id. --json prints the\n"
-        "raw feed records. --count N stops after N alerts.\n",
-        f);
+  fprintf(f, "usage: earshot tail [--socket PATH | --config FILE] [--severity MIN]\n"
+             "                    [--category NAME]... [--queue NAME]... [--agent NAME]...\n"
+             "                    [--since ID] [--json] [--count N] [--no-reconnect]\n"
+             "Prints every alert of every call as earshotd raises it, one line each; backup\n"
+             "alerts show their reason. Reconnects by itself and resumes after the last alert\n"
+             "shown. --since ID first shows the stored alerts after that id. --json prints the\n"
+             "raw feed records. --count N stops after N alerts. --socket PATH: earshotd's\n"
+             "socket; --config FILE: earshotd's config file, the socket it names.\n%s",
+          es_cli_find_help);
 }
 
 static int add_name(cJSON *filters, const char *key, const char *name) {
@@ -212,8 +213,9 @@ int es_cmd_tail(int argc, char **argv) {
     {"agent", required_argument, NULL, 'a'},    {"since", required_argument, NULL, 'i'},
     {"json", no_argument, NULL, 'j'},           {"count", required_argument, NULL, 'n'},
     {"no-reconnect", no_argument, NULL, 'R'},   {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    {"config", required_argument, NULL, 'C'},   {NULL, 0, NULL, 0},
   };
+  const char *sock_flag = NULL, *config = NULL;
   struct tail t = {.color = isatty(STDOUT_FILENO), .reconnect = 1, .last_id = -1};
   int c, rc, wait_ms = 250, warned = 0;
   char *end;
@@ -224,7 +226,8 @@ int es_cmd_tail(int argc, char **argv) {
   optind = 1;
   while ((c = getopt_long(argc, argv, "s:h", longopts, NULL)) != -1) {
     switch (c) {
-    case 's': t.socket = optarg; break;
+    case 's': sock_flag = optarg; break;
+    case 'C': config = optarg; break;
     case 'S':
       if (strcmp(optarg, "info") && strcmp(optarg, "low") && strcmp(optarg, "medium") &&
           strcmp(optarg, "high") && strcmp(optarg, "critical")) {
@@ -263,6 +266,10 @@ int es_cmd_tail(int argc, char **argv) {
     tail_usage(stderr);
     cJSON_Delete(t.filters);
     return 2;
+  }
+  if (es_cli_find_socket(sock_flag, config, &t.socket) != 0) {
+    cJSON_Delete(t.filters);
+    return 1;
   }
   signal(SIGPIPE, SIG_IGN);
   for (;;) {

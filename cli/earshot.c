@@ -23,13 +23,13 @@ static void usage(FILE *f) {
         "  sentiment [--asr] [FILE|-] VADER sentiment of every utterance, with the words\n"
         "                            that carried it, as NDJSON (docs/sentiment.md)\n"
         "\n"
-        "Talking to earshotd (--socket PATH, default <home>/earshotd.sock):\n"
+        "Talking to earshotd (--socket PATH, or --config FILE: earshotd's config file):\n"
         "  send [FILE|-]             stream a transcript to earshotd, print its alerts,\n"
         "                            wait until every line is acknowledged\n"
         "  stats                     the daemon's counters\n"
         "  reload                    reload the daemon's rules (like SIGHUP)\n"
         "\n"
-        "Supervisors (--socket PATH):\n"
+        "Supervisors (--socket PATH or --config FILE):\n"
         "  tail [--severity MIN] [--category C] [--queue Q] [--agent A] [--json]\n"
         "                            every alert as it is raised, backups with their\n"
         "                            reason; reconnects and resumes by itself\n"
@@ -37,7 +37,7 @@ static void usage(FILE *f) {
         "                            mark alerts; other consoles see it at once\n"
         "                            (--db PATH: write to the database directly)\n"
         "\n"
-        "QA analysts, reading the alert store (--db PATH, default <home>/earshot.db;\n"
+        "QA analysts, reading the alert store (--db PATH or --config FILE;\n"
         "--format table|csv|json|ndjson; filters: `earshot alerts --help`):\n"
         "  alerts                    alerts, newest first, with their feedback marks\n"
         "  calls                     calls with their summaries\n"
@@ -50,8 +50,10 @@ static void usage(FILE *f) {
         "\n"
         "  help                      this text\n"
         "  version                   print the version\n"
-        "\n"
-        "Rules are looked up in $EARSHOT_RULES, else the bundled rules directory.\n"
+        "\n",
+        f);
+  fputs(es_cli_find_help, f);
+  fputs("\nRules are looked up in $EARSHOT_RULES, else the bundled rules directory.\n"
         "See docs/rules.md, docs/protocol.md and docs/analysts.md.\n",
         f);
 }

@@ -1,4 +1,5 @@
-/* paths.c: where the bundled rules are, and loading them with diagnostics. */
+/* paths.c: where the bundled rules are, and loading them with diagnostics;
+ * where earshotd's socket and database are. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "defaults.h"
 
 const char *es_cli_default_rules(void) {
@@ -47,4 +49,97 @@ int es_cli_load_rules(char *const *paths, size_t npaths, const struct es_rules_o
     fprintf(stderr, "earshot: cannot load rules: %s\n", es_strerror(rc));
   es_diags_deinit(&diags);
   return rc;
+}
+
+const char es_cli_find_help[] =
+    "Finding earshotd: --socket PATH (--db PATH) when given; else what earshotd's\n"
+    "config file names: --config FILE, else $EARSHOT_CONFIG; else <home>'s when\n"
+    "$EARSHOT_HOME is set; else what /etc/earshot/earshotd.json names, when it\n"
+    "exists; else <home>/earshotd.sock (<home>/earshot.db). <home> is $EARSHOT_HOME,\n"
+    "else /var/lib/earshot for root, else $XDG_STATE_HOME/earshot, else\n"
+    "$HOME/.local/state/earshot, else /tmp/earshot-UID. See docs/configuration.md.\n";
+
+static int set_path(struct es_cli_path *out, const char *path) {
+  int n = snprintf(out->path, sizeof(out->path), "%s", path);
+  return n < 0 || (size_t)n >= sizeof(out->path) ? -1 : 0;
+}
+
+/* <home>/earshotd.sock or <home>/earshot.db. */
+static int set_default(struct es_cli_path *out, int want_db) {
+  return (want_db ? es_default_db : es_default_socket)(out->path, sizeof(out->path));
+}
+
+/* The socket or database that `file` names, else the default. Returns 0;
+ * -1 when the path is too long; 1 when the file is missing or broken
+ * (said on stderr), except that the system file (how == NULL) may be
+ * missing or unreadable: then the default. */
+static int from_file(struct es_cli_path *out, int want_db, const char *file, const char *how) {
+  const char *what = want_db ? "database" : "socket", *named;
+  struct es_config cfg;
+  struct es_diags diags;
+  int rc;
+
+  /* What the file names, and only that: NULL when it names nothing. */
+  es_config_init(&cfg);
+  es_config_set_str(&cfg.socket_path, NULL);
+  es_config_set_str(&cfg.db_path, NULL);
+  es_diags_init(&diags);
+  rc = es_config_read(&cfg, file, &diags);
+  if (rc == 0 && (named = want_db ? cfg.db_path : cfg.socket_path) != NULL) {
+    snprintf(out->from, sizeof(out->from), " (named in %s%s%s)", file, how ? ", " : "",
+             how ? how : "");
+    rc = set_path(out, named);
+  } else if (rc == 0) {
+    snprintf(out->from, sizeof(out->from), " (the default: %s names no %s)", file, what);
+    rc = set_default(out, want_db);
+  } else if (how == NULL && (rc == ES_ENOENT || rc == ES_EIO)) {
+    if (rc == ES_ENOENT)
+      snprintf(out->from, sizeof(out->from), " (the default: no %s)", file);
+    else
+      snprintf(out->from, sizeof(out->from), " (the default: %s)",
+               diags.count ? diags.items[0].message : file);
+    rc = set_default(out, want_db);
+  } else {
+    for (size_t i = 0; i < diags.count; i++)
+      fprintf(stderr, "earshot: %s\n", diags.items[i].message);
+    fprintf(stderr, "(earshotd's config file, read to find its %s: fix it, or give %s PATH)\n",
+            what, want_db ? "--db" : "--socket");
+    rc = 1;
+  }
+  es_diags_deinit(&diags);
+  es_config_deinit(&cfg);
+  return rc;
+}
+
+/* The order is docs/configuration.md's, "How earshot finds earshotd". An
+ * explicit $EARSHOT_HOME comes before the system file: whoever set it
+ * runs an earshotd of their own there. */
+static int find(int want_db, const char *flag, const char *config, struct es_cli_path *out) {
+  const char *env = getenv("EARSHOT_CONFIG"), *home = getenv("EARSHOT_HOME");
+  char sys[4096];
+  int rc;
+
+  out->from[0] = '\0';
+  if (flag) {
+    rc = set_path(out, flag);
+  } else if (config || (env && *env)) {
+    rc = from_file(out, want_db, config ? config : env, config ? "--config" : "$EARSHOT_CONFIG");
+  } else if (home && *home) {
+    snprintf(out->from, sizeof(out->from), " (the default under $EARSHOT_HOME)");
+    rc = set_default(out, want_db);
+  } else {
+    rc = es_default_config(sys, sizeof(sys)) == 0 ? from_file(out, want_db, sys, NULL) : -1;
+  }
+  if (rc < 0)
+    fprintf(stderr, "earshot: cannot work out the %s path (too long); give %s PATH\n",
+            want_db ? "database" : "socket", want_db ? "--db" : "--socket");
+  return rc == 0 ? 0 : -1;
+}
+
+int es_cli_find_socket(const char *flag, const char *config, struct es_cli_path *out) {
+  return find(0, flag, config, out);
+}
+
+int es_cli_find_db(const char *flag, const char *config, struct es_cli_path *out) {
+  return find(1, flag, config, out);
 }

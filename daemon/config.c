@@ -1,328 +1,24 @@
-/* config.c: see config.h. */
-#include "config.h"
-
-#include <cjson/cJSON.h>
+/*
+ * config.c: earshotd's settings: the config file (lib/config.c, which the
+ * earshot command reads too) with the flags over it, and what startup
+ * checks of them before it binds, creates or opens anything
+ * (esd_config_check(): --check-config runs the same checks, so it reports
+ * what startup would, in the same words).
+ */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
-#include <stdint.h>
+#include <grp.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
-#include "defaults.h"
-#include "error.h"
-#include "store.h"
-
-void esd_config_init(struct esd_config *c) {
-  char buf[4096];
-
-  memset(c, 0, sizeof(*c));
-  if (es_default_socket(buf, sizeof(buf)) == 0)
-    c->socket_path = strdup(buf);
-  if (es_default_db(buf, sizeof(buf)) == 0)
-    c->db_path = strdup(buf);
-  c->socket_mode = 0660;
-  c->log_level = ESD_LOG_INFO;
-  c->max_line_bytes = 65536;
-  c->max_connections = 1024;
-  c->max_calls_per_connection = 10000;
-  c->max_open_calls = 100000;
-  c->max_output_bytes = 8u << 20;
-  c->output_stall_timeout = 30;
-  c->max_pending_alerts = 100000;
-  c->call_idle_timeout = 300;
-  c->synchronous = 2;
-  c->commit_interval_ms = 10;
-  c->background_max_rows = 1024;
-  c->cache_mb = ES_STORE_CACHE_KIB / 1024;
-  c->alert_id_block = 65536;
-  c->redact = 1;
-}
-
-void esd_config_deinit(struct esd_config *c) {
-  free(c->socket_path);
-  free(c->socket_group);
-  free(c->db_path);
-  for (size_t i = 0; i < c->nrules; i++)
-    free(c->rules[i]);
-  free(c->rules);
-  free(c->listen_tcp);
-  free(c->tcp_token);
-  free(c->config_file);
-  free(c->webhooks_json);
-  memset(c, 0, sizeof(*c));
-}
-
-static void set_str(char **dst, const char *s) {
-  free(*dst);
-  *dst = s ? strdup(s) : NULL;
-}
-
-static int add_rules(struct esd_config *c, const char *path) {
-  char **v = realloc(c->rules, (c->nrules + 1) * sizeof(*v));
-  if (v == NULL)
-    return -1;
-  c->rules = v;
-  c->rules[c->nrules] = strdup(path);
-  if (c->rules[c->nrules] == NULL)
-    return -1;
-  c->nrules++;
-  return 0;
-}
-
-static void clear_rules(struct esd_config *c) {
-  for (size_t i = 0; i < c->nrules; i++)
-    free(c->rules[i]);
-  c->nrules = 0;
-}
-
-#define ESD_MAX_RETENTION_DAYS 36500
-
-/* The first name that occurs twice among an object's members, or NULL
- * (cJSON keeps both; a lookup would silently take the first). */
-static const char *twice(const cJSON *obj) {
-  for (const cJSON *a = obj->child; a; a = a->next)
-    for (const cJSON *b = a->next; b; b = b->next)
-      if (a->string && b->string && strcmp(a->string, b->string) == 0)
-        return a->string;
-  return NULL;
-}
-
-#define CFG_ERR(...)                                                         \
-  do {                                                                       \
-    fprintf(stderr, "earshotd: %s: ", file);                                 \
-    fprintf(stderr, __VA_ARGS__);                                            \
-    fputc('\n', stderr);                                                     \
-    goto fail;                                                               \
-  } while (0)
-
-static int get_number(const cJSON *v, double min, double max, double *out) {
-  if (!cJSON_IsNumber(v) || v->valuedouble < min || v->valuedouble > max)
-    return -1;
-  *out = v->valuedouble;
-  return 0;
-}
-
-/* A count: get_number() with no fraction (10.7 connections is a typo, not
- * 10). */
-static int get_whole(const cJSON *v, double min, double max, double *out) {
-  if (get_number(v, min, max, out) != 0 || *out != (double)(uint64_t)*out)
-    return -1;
-  return 0;
-}
-
-static int parse_mode(const char *s, unsigned *out) {
-  char *end;
-  errno = 0;
-  unsigned long m = strtoul(s, &end, 8);
-  if (errno || *end || end == s || m > 0777)
-    return -1;
-  *out = (unsigned)m;
-  return 0;
-}
-
-/* Reads the JSON config file into c. Every key is known or an error. */
-static int load_file(struct esd_config *c, const char *file) {
-  static const char *const top[] = {
-    "socket", "socket_group", "socket_mode", "db", "rules", "listen_tcp", "tcp_token",
-    "log_level", "foreground", "limits", "store", "redact", "call_idle_timeout",
-    "retention_days", "webhooks", NULL};
-  static const char *const lim[] = {
-    "max_line_bytes", "max_connections", "max_calls_per_connection", "max_open_calls",
-    "max_output_bytes", "max_pending_alerts", "output_stall_timeout", NULL};
-  static const char *const sto[] = {"synchronous", "commit_interval_ms", "background_max_rows",
-                                    "cache_mb", "alert_id_block", NULL};
-  FILE *f = fopen(file, "rb");
-  char *text = NULL;
-  long len;
-  cJSON *root = NULL;
-  const char *dup;
-  const cJSON *v, *sub;
-  double d;
-
-  if (f == NULL) {
-    fprintf(stderr, "earshotd: cannot open config file %s: %s\n", file, strerror(errno));
-    return -1;
-  }
-  if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || len > (1 << 20) ||
-      fseek(f, 0, SEEK_SET) != 0 || (text = malloc((size_t)len + 1)) == NULL ||
-      fread(text, 1, (size_t)len, f) != (size_t)len) {
-    fclose(f);
-    free(text);
-    fprintf(stderr, "earshotd: cannot read config file %s (over 1 MiB or unreadable)\n", file);
-    return -1;
-  }
-  fclose(f);
-  text[len] = '\0';
-  /* The whole file: a second object or stray text after the first is an
-   * error, not settings silently ignored. */
-  root = cJSON_ParseWithOpts(text, NULL, 1);
-  if (root == NULL) {
-    const char *at = cJSON_GetErrorPtr();
-    int line = 1;
-    for (const char *p = text; at && p < at; p++)
-      line += *p == '\n';
-    CFG_ERR("malformed JSON near line %d", line);
-  }
-  if (!cJSON_IsObject(root))
-    CFG_ERR("the config file must hold one JSON object");
-  if ((dup = twice(root)) != NULL)
-    CFG_ERR("setting \"%s\" is given twice", dup);
-  cJSON_ArrayForEach(v, root) {
-    int ok = 0;
-    for (int i = 0; top[i]; i++)
-      ok |= strcmp(v->string, top[i]) == 0;
-    if (!ok)
-      CFG_ERR("unknown setting \"%s\" (see docs/configuration.md)", v->string);
-  }
-#define STR(key, dst)                                                        \
-  if ((v = cJSON_GetObjectItemCaseSensitive(root, key))) {                   \
-    if (!cJSON_IsString(v) || !*v->valuestring)                              \
-      CFG_ERR("\"%s\" must be a non-empty string", key);                     \
-    set_str(dst, v->valuestring);                                            \
-  }
-  STR("socket", &c->socket_path);
-  STR("socket_group", &c->socket_group);
-  STR("db", &c->db_path);
-  STR("listen_tcp", &c->listen_tcp);
-  STR("tcp_token", &c->tcp_token);
-#undef STR
-  if ((v = cJSON_GetObjectItemCaseSensitive(root, "socket_mode"))) {
-    if (!cJSON_IsString(v) || parse_mode(v->valuestring, &c->socket_mode) != 0)
-      CFG_ERR("\"socket_mode\" must be an octal string like \"0660\"");
-  }
-  if ((v = cJSON_GetObjectItemCaseSensitive(root, "rules"))) {
-    const cJSON *e;
-    clear_rules(c);
-    if (cJSON_IsString(v)) {
-      if (add_rules(c, v->valuestring) != 0)
-        CFG_ERR("out of memory");
-    } else if (cJSON_IsArray(v)) {
-      cJSON_ArrayForEach(e, v) {
-        if (!cJSON_IsString(e) || !*e->valuestring)
-          CFG_ERR("\"rules\" must be a path or an array of paths");
-        if (add_rules(c, e->valuestring) != 0)
-          CFG_ERR("out of memory");
-      }
-    } else {
-      CFG_ERR("\"rules\" must be a path or an array of paths");
-    }
-  }
-  if ((v = cJSON_GetObjectItemCaseSensitive(root, "log_level"))) {
-    if (!cJSON_IsString(v) || esd_log_parse_level(v->valuestring, &c->log_level) != 0)
-      CFG_ERR("\"log_level\" must be one of error, warn, info, debug");
-  }
-  if ((v = cJSON_GetObjectItemCaseSensitive(root, "foreground"))) {
-    if (!cJSON_IsBool(v))
-      CFG_ERR("\"foreground\" must be true or false");
-    c->foreground = cJSON_IsTrue(v);
-  }
-  if ((v = cJSON_GetObjectItemCaseSensitive(root, "redact"))) {
-    if (!cJSON_IsBool(v))
-      CFG_ERR("\"redact\" must be true or false");
-    c->redact = cJSON_IsTrue(v);
-  }
-  if ((v = cJSON_GetObjectItemCaseSensitive(root, "call_idle_timeout"))) {
-    if (get_number(v, 1, 86400 * 7, &d) != 0)
-      CFG_ERR("\"call_idle_timeout\" must be seconds from 1 to 604800");
-    c->call_idle_timeout = d;
-  }
-  if ((v = cJSON_GetObjectItemCaseSensitive(root, "retention_days"))) {
-    if (get_whole(v, 0, ESD_MAX_RETENTION_DAYS, &d) != 0)
-      CFG_ERR("\"retention_days\" must be a whole number of days from 0 (keep everything) "
-              "to %d", ESD_MAX_RETENTION_DAYS);
-    c->retention_days = (unsigned)d;
-  }
-  /* Kept as text: webhook.c checks every field (main.c reports its
-   * errors like these), and this file stays free of libcurl. */
-  if ((v = cJSON_GetObjectItemCaseSensitive(root, "webhooks"))) {
-    char *json = cJSON_PrintUnformatted(v);
-    free(c->webhooks_json);
-    c->webhooks_json = json ? strdup(json) : NULL;
-    cJSON_free(json);
-    if (c->webhooks_json == NULL)
-      CFG_ERR("out of memory");
-  }
-  if ((sub = cJSON_GetObjectItemCaseSensitive(root, "limits"))) {
-    if (!cJSON_IsObject(sub))
-      CFG_ERR("\"limits\" must be an object");
-    if ((dup = twice(sub)) != NULL)
-      CFG_ERR("limit \"%s\" is given twice", dup);
-    cJSON_ArrayForEach(v, sub) {
-      int ok = 0;
-      for (int i = 0; lim[i]; i++)
-        ok |= strcmp(v->string, lim[i]) == 0;
-      if (!ok)
-        CFG_ERR("unknown limit \"%s\" (see docs/configuration.md)", v->string);
-    }
-#define LIM(key, min, max, dst, type)                                        \
-  if ((v = cJSON_GetObjectItemCaseSensitive(sub, key))) {                    \
-    if (get_whole(v, min, max, &d) != 0)                                     \
-      CFG_ERR("limits.%s must be a whole number from %.0f to %.0f", key,     \
-              (double)(min), (double)(max));                                 \
-    dst = (type)d;                                                           \
-  }
-    LIM("max_line_bytes", 256, 16 << 20, c->max_line_bytes, size_t);
-    LIM("max_connections", 1, 100000, c->max_connections, unsigned);
-    LIM("max_calls_per_connection", 1, 10000000, c->max_calls_per_connection, unsigned);
-    LIM("max_open_calls", 1, 10000000, c->max_open_calls, unsigned);
-    LIM("max_output_bytes", 65536, 1u << 30, c->max_output_bytes, size_t);
-    LIM("max_pending_alerts", 100, 10000000, c->max_pending_alerts, size_t);
-#undef LIM
-    if ((v = cJSON_GetObjectItemCaseSensitive(sub, "output_stall_timeout"))) {
-      if (get_number(v, 1, 3600, &d) != 0)
-        CFG_ERR("limits.output_stall_timeout must be seconds from 1 to 3600");
-      c->output_stall_timeout = d;
-    }
-  }
-  if ((sub = cJSON_GetObjectItemCaseSensitive(root, "store"))) {
-    if (!cJSON_IsObject(sub))
-      CFG_ERR("\"store\" must be an object");
-    if ((dup = twice(sub)) != NULL)
-      CFG_ERR("store setting \"%s\" is given twice", dup);
-    cJSON_ArrayForEach(v, sub) {
-      int ok = 0;
-      for (int i = 0; sto[i]; i++)
-        ok |= strcmp(v->string, sto[i]) == 0;
-      if (!ok)
-        CFG_ERR("unknown store setting \"%s\" (see docs/configuration.md)", v->string);
-    }
-    if ((v = cJSON_GetObjectItemCaseSensitive(sub, "synchronous"))) {
-      /* "off" is not offered: a power cut could then corrupt the store. */
-      const char *mode = cJSON_IsString(v) ? v->valuestring : "";
-      if (strcmp(mode, "normal") != 0 && strcmp(mode, "full") != 0)
-        CFG_ERR("store.synchronous must be \"normal\" or \"full\"");
-      c->synchronous = strcmp(mode, "full") == 0 ? 2 : 1;
-    }
-    if ((v = cJSON_GetObjectItemCaseSensitive(sub, "commit_interval_ms"))) {
-      if (get_whole(v, 0, 1000, &d) != 0)
-        CFG_ERR("store.commit_interval_ms must be a whole number from 0 to 1000");
-      c->commit_interval_ms = (unsigned)d;
-    }
-    if ((v = cJSON_GetObjectItemCaseSensitive(sub, "background_max_rows"))) {
-      if (get_whole(v, 0, 100000, &d) != 0)
-        CFG_ERR("store.background_max_rows must be a whole number from 0 to 100000");
-      c->background_max_rows = (unsigned)d;
-    }
-    if ((v = cJSON_GetObjectItemCaseSensitive(sub, "cache_mb"))) {
-      if (get_whole(v, 1, 4096, &d) != 0)
-        CFG_ERR("store.cache_mb must be a whole number from 1 to 4096");
-      c->cache_mb = (unsigned)d;
-    }
-    if ((v = cJSON_GetObjectItemCaseSensitive(sub, "alert_id_block"))) {
-      if (get_whole(v, 16, 1 << 24, &d) != 0)
-        CFG_ERR("store.alert_id_block must be a whole number from 16 to 16777216");
-      c->alert_id_block = (unsigned)d;
-    }
-  }
-  cJSON_Delete(root);
-  free(text);
-  return 0;
-fail:
-  cJSON_Delete(root);
-  free(text);
-  return -1;
-}
+#include "esd.h"
 
 static void usage(FILE *f) {
   fputs("usage: earshotd [--socket PATH] [--db PATH] [--rules PATH]... [--config FILE]\n"
@@ -338,13 +34,15 @@ static void usage(FILE *f) {
         "  --foreground          stay in the foreground (default: detach once ready)\n"
         "  --retention-days N    delete alerts and calls older than N days, daily\n"
         "                        (default 0: keep everything)\n"
-        "  --check-config        validate config and rules, then exit\n"
+        "  --check-config        check the settings and the rules as startup does (the\n"
+        "                        socket's group, the TCP address and token, the directories),\n"
+        "                        report every problem, exit 0 or 1; binds and creates nothing\n"
         "\n"
         "<home> is $EARSHOT_HOME, else /var/lib/earshot for root, else ~/.local/state/earshot.\n",
         f);
 }
 
-int esd_config_load(struct esd_config *c, int argc, char **argv) {
+int esd_config_load(struct es_config *c, int *check_only, int argc, char **argv) {
   static const struct option longopts[] = {
     {"socket", required_argument, NULL, 's'},
     {"db", required_argument, NULL, 'd'},
@@ -365,6 +63,7 @@ int esd_config_load(struct esd_config *c, int argc, char **argv) {
   size_t no_rules = 0;
   int opt, o_fg = 0, rc = -1;
 
+  *check_only = 0;
   if (o_rules == NULL)
     return -1;
   optind = 1;
@@ -377,7 +76,7 @@ int esd_config_load(struct esd_config *c, int argc, char **argv) {
     case 't': o_tcp = optarg; break;
     case 'l': o_level = optarg; break;
     case 'f': o_fg = 1; break;
-    case 'C': c->check_only = 1; break;
+    case 'C': *check_only = 1; break;
     case 'R': o_retention = optarg; break;
     case 'h': usage(stdout); rc = 1; goto done;
     case 'V': printf("earshotd %s\n", ES_VERSION); rc = 1; goto done;
@@ -390,16 +89,22 @@ int esd_config_load(struct esd_config *c, int argc, char **argv) {
     goto done;
   }
   if (o_config) {
-    set_str(&c->config_file, o_config);
-    if (load_file(c, o_config) != 0)
+    struct es_diags diags;
+    es_diags_init(&diags);
+    int bad = es_config_read(c, o_config, &diags) != 0;
+    for (size_t i = 0; i < diags.count; i++)
+      fprintf(stderr, "earshotd: %s\n", diags.items[i].message);
+    es_diags_deinit(&diags);
+    if (bad)
       goto done;
   }
-  if (o_socket)
-    set_str(&c->socket_path, o_socket);
-  if (o_db)
-    set_str(&c->db_path, o_db);
-  if (o_tcp)
-    set_str(&c->listen_tcp, o_tcp);
+  if ((o_socket && es_config_set_str(&c->socket_path, o_socket) != 0) ||
+      (o_db && es_config_set_str(&c->db_path, o_db) != 0) ||
+      (o_tcp && es_config_set_str(&c->listen_tcp, o_tcp) != 0) ||
+      (no_rules && es_config_set_rules(c, o_rules, no_rules) != 0)) {
+    fprintf(stderr, "earshotd: out of memory\n");
+    goto done;
+  }
   if (o_fg)
     c->foreground = 1;
   if (o_retention) {
@@ -407,34 +112,163 @@ int esd_config_load(struct esd_config *c, int argc, char **argv) {
     errno = 0;
     unsigned long days = strtoul(o_retention, &end, 10);
     if (errno || *end || end == o_retention || o_retention[0] == '-' ||
-        days > ESD_MAX_RETENTION_DAYS) {
+        days > ES_CONFIG_MAX_RETENTION_DAYS) {
       fprintf(stderr, "earshotd: --retention-days must be a whole number from 0 to %d\n",
-              ESD_MAX_RETENTION_DAYS);
+              ES_CONFIG_MAX_RETENTION_DAYS);
       goto done;
     }
     c->retention_days = (unsigned)days;
   }
-  if (o_level && esd_log_parse_level(o_level, &c->log_level) != 0) {
+  if (o_level && es_log_level_parse(o_level, &c->log_level) != 0) {
     fprintf(stderr, "earshotd: --log-level must be error, warn, info or debug\n");
     goto done;
   }
-  if (no_rules) {
-    clear_rules(c);
-    for (size_t i = 0; i < no_rules; i++)
-      if (add_rules(c, o_rules[i]) != 0)
-        goto done;
-  }
   if (c->socket_path == NULL || c->db_path == NULL) {
     fprintf(stderr, "earshotd: cannot work out default paths; give --socket and --db\n");
-    goto done;
-  }
-  if (c->listen_tcp && (c->tcp_token == NULL || strlen(c->tcp_token) < 16)) {
-    fprintf(stderr, "earshotd: TCP listening needs \"tcp_token\" (16 characters or more) in "
-                    "the config file; clients send it in their hello line\n");
     goto done;
   }
   rc = 0;
 done:
   free(o_rules);
   return rc;
+}
+
+/* ---- what startup checks before it acts -------------------------------- */
+
+/* mkdir -p of the directory that holds `path` (the last one 0750, those
+ * above it 0755), or with dry_run only whether it could be done: each
+ * directory there is one, and the first one missing could be made (its
+ * parent is one we may write in). 0, or -1 with errno (ENOTDIR: something
+ * on the way is not a directory). */
+static int make_parent(const char *path, int dry_run) {
+  char dir[4096], parent[4096] = ".";
+  struct stat st;
+  int n = snprintf(dir, sizeof(dir), "%s", path);
+  char *slash;
+
+  if (n < 0 || (size_t)n >= sizeof(dir)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  slash = strrchr(dir, '/');
+  if (slash == NULL || slash == dir)
+    return 0;
+  *slash = '\0';
+  if (dir[0] == '/')
+    snprintf(parent, sizeof(parent), "/");
+  for (char *p = dir + 1;; p++) {
+    if (*p != '/' && *p != '\0')
+      continue;
+    char at = *p;
+    *p = '\0';
+    if (stat(dir, &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+      }
+    } else if (errno != ENOENT) {
+      return -1;
+    } else if (dry_run) {
+      /* What mkdir needs; the ones below it would be new, ours. */
+      return faccessat(AT_FDCWD, parent, W_OK | X_OK, AT_EACCESS);
+    } else if (mkdir(dir, at ? 0755 : 0750) != 0 && errno != EEXIST) {
+      return -1;
+    }
+    if (at == '\0')
+      return 0;
+    snprintf(parent, sizeof(parent), "%s", dir);
+    *p = at;
+  }
+}
+
+int esd_mkdir_parent(const char *path) { return make_parent(path, 0); }
+
+/* listen_tcp: HOST:PORT, [IPv6]:PORT, or PORT alone; HOST empty or
+ * omitted is 127.0.0.1, port 0 any free one. Fills res; 0, or -1 with
+ * why in msg. */
+static int tcp_address(const char *spec, struct esd_resolved *res, char *msg, size_t cap) {
+  const char *colon = strrchr(spec, ':'), *host = spec, *digits = colon ? colon + 1 : spec;
+  size_t hlen = colon ? (size_t)(colon - spec) : 0;
+  char *end, *zone;
+  long port;
+
+  if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
+    host++;
+    hlen -= 2;
+  }
+  port = strtol(digits, &end, 10);
+  if (*end || end == digits || port < 0 || port > 65535) {
+    snprintf(msg, cap, "listen_tcp \"%s\": expected HOST:PORT with a port from 0 (any free "
+             "port, logged) to 65535", spec);
+    return -1;
+  }
+  if (hlen == 0) {
+    host = "127.0.0.1";
+    hlen = strlen(host);
+  }
+  if (hlen >= sizeof(res->tcp_host)) {
+    snprintf(msg, cap, "listen_tcp \"%s\": \"%.*s\" is not an IP address", spec, (int)hlen, host);
+    return -1;
+  }
+  memcpy(res->tcp_host, host, hlen);
+  res->tcp_host[hlen] = '\0';
+  res->tcp_port = (int)port;
+  memset(&res->tcp_addr, 0, sizeof(res->tcp_addr));
+  struct sockaddr_in *v4 = (struct sockaddr_in *)&res->tcp_addr;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&res->tcp_addr;
+  if (inet_pton(AF_INET, res->tcp_host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+    return 0;
+  }
+  /* fe80::1%eth0: the interface of a link-local address, as libuv takes it. */
+  char addr[sizeof(res->tcp_host)];
+  snprintf(addr, sizeof(addr), "%s", res->tcp_host);
+  if ((zone = strchr(addr, '%')) != NULL)
+    *zone++ = '\0';
+  if (inet_pton(AF_INET6, addr, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)port);
+    v6->sin6_scope_id = zone ? if_nametoindex(zone) : 0;
+    return 0;
+  }
+  snprintf(msg, cap, "listen_tcp \"%s\": \"%s\" is not an IP address", spec, res->tcp_host);
+  return -1;
+}
+
+int esd_config_check(const struct es_config *c, struct esd_resolved *res) {
+  char msg[1024];
+  int problems = 0;
+#define PROBLEM(...)                                                         \
+  do {                                                                       \
+    fprintf(stderr, "earshotd: ");                                           \
+    fprintf(stderr, __VA_ARGS__);                                            \
+    fputc('\n', stderr);                                                     \
+    problems++;                                                              \
+  } while (0)
+
+  memset(res, 0, sizeof(*res));
+  if (strlen(c->socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+    PROBLEM("socket path %s is longer than %zu bytes; choose a shorter --socket",
+            c->socket_path, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+  if (make_parent(c->socket_path, 1) != 0)
+    PROBLEM("cannot create the directory of %s: %s", c->socket_path, strerror(errno));
+  if (make_parent(c->db_path, 1) != 0)
+    PROBLEM("cannot create the directory of %s: %s", c->db_path, strerror(errno));
+  if (c->socket_group) {
+    struct group *g = getgrnam(c->socket_group);
+    if (g == NULL)
+      PROBLEM("cannot give %s to group %s: no such group", c->socket_path, c->socket_group);
+    else
+      res->socket_gid = g->gr_gid;
+  }
+  if (c->listen_tcp) {
+    if (tcp_address(c->listen_tcp, res, msg, sizeof(msg)) != 0)
+      PROBLEM("%s", msg);
+    if (c->tcp_token == NULL || strlen(c->tcp_token) < 16)
+      PROBLEM("TCP listening needs \"tcp_token\" (16 characters or more) in the config file; "
+              "clients send it in their hello line");
+  }
+#undef PROBLEM
+  return problems;
 }

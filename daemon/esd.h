@@ -1,16 +1,20 @@
 /*
- * esd.h: earshotd's state, shared by main.c (lifecycle), server.c
- * (listeners, connections, line handling) and reload.c.
+ * esd.h: earshotd's state, shared by main.c (lifecycle), config.c (flags
+ * and startup checks), server.c (listeners, connections, line handling)
+ * and reload.c.
  */
 #ifndef ESD_H
 #define ESD_H
 
+#include <netinet/in.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "calls.h"
-#include "config.h"
+#include "config.h" /* lib/config.h: the settings */
 #include "earshot.h"
 #include "engine.h"
 #include "feed.h"
@@ -99,9 +103,19 @@ struct esd_counter {
   uint64_t count;
 };
 
+/* What startup works out from the settings before it binds anything
+ * (esd_config_check()). */
+struct esd_resolved {
+  gid_t socket_gid;                 /* socket_group's, when it is set */
+  struct sockaddr_storage tcp_addr; /* listen_tcp's, when it is set */
+  char tcp_host[64];                /* its host as given ([] taken off), for logs */
+  int tcp_port;                     /* 0: any free port */
+};
+
 struct esd {
   uv_loop_t *loop;
-  struct esd_config *cfg;
+  struct es_config *cfg;
+  struct esd_resolved res;
   struct es_rules *rules;
   struct es_matcher *matcher;
   struct es_engine *engine;  /* call logic scratch (engine.h), bound to rules */
@@ -162,11 +176,28 @@ struct esd {
   int exit_code;
 };
 
+/* config.c */
+/* Reads the flags and the config file they name into c (flags override
+ * the file) and sets *check_only for --check-config. On error prints what
+ * to fix and returns -1; returns 1 when the process should exit 0 at once
+ * (--help, --version), else 0. */
+int esd_config_load(struct es_config *c, int *check_only, int argc, char **argv);
+/* Checks what startup needs of the settings beyond their syntax, as
+ * startup does, without binding, creating or opening anything: the socket
+ * path's length, the directories of the socket and the database (each
+ * there or makeable), socket_group (its id into res), listen_tcp (its
+ * address into res) and its token. Prints each problem on stderr and
+ * returns how many there were. Startup and --check-config both run it. */
+int esd_config_check(const struct es_config *c, struct esd_resolved *res);
+/* Creates the directories above path (mode 0750 for the last): 0 or -1 (errno). */
+int esd_mkdir_parent(const char *path);
+
 /* server.c */
 /* Reads what a restart must know from the store, before the writer uses
  * it: the keys of the newest alerts (stored_keys) and the calls ended
  * last by their client (d->calls). 0 or -1 (logged). */
 int esd_resume(struct esd *d);
+/* The settings have passed esd_config_check() (d->res holds what it found). */
 int esd_listen(struct esd *d);                  /* 0 or -1 (logged) */
 void esd_stop_listening(struct esd *d);
 void esd_on_commit(void *ud, uint64_t batch);   /* writer callback */
@@ -174,8 +205,6 @@ void esd_tick(uv_timer_t *t);
 void esd_drain_and_close_all(struct esd *d);     /* shutdown: drain sockets, flush, close */
 void esd_end_all_calls(struct esd *d, enum es_end_reason why);
 void esd_finish_all(struct esd *d);               /* shutdown: acks out, then close */
-/* Creates the directories above path (mode 0750 for the last): 0 or -1 (errno). */
-int esd_mkdir_parent(const char *path);
 
 /* feed.c */
 struct esd_feed_item;

@@ -4,20 +4,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 
 static enum esd_log_level log_level = ESD_LOG_INFO;
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
-
-int esd_log_parse_level(const char *name, enum esd_log_level *out) {
-  for (int i = 0; i < 4; i++)
-    if (strcmp(name, level_names[i]) == 0) {
-      *out = (enum esd_log_level)i;
-      return 0;
-    }
-  return -1;
-}
 
 double esd_wall_now(void) {
   struct timespec ts;
@@ -41,7 +30,7 @@ void esd_log(enum esd_log_level level, const char *subsystem, const char *fmt, .
   gmtime_r(&ts.tv_sec, &tm);
   n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ",
                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-               ts.tv_nsec / 1000000, level_names[level], subsystem);
+               ts.tv_nsec / 1000000, es_log_level_name((enum es_log_level)level), subsystem);
   va_start(ap, fmt);
   if (n > 0 && (size_t)n < sizeof(line))
     n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);

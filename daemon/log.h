@@ -6,10 +6,15 @@
 #ifndef ESD_LOG_H
 #define ESD_LOG_H
 
-enum esd_log_level { ESD_LOG_ERROR = 0, ESD_LOG_WARN, ESD_LOG_INFO, ESD_LOG_DEBUG };
+#include "config.h" /* lib/config.h: the levels, the "log_level" setting */
 
-/* Returns 0 and sets *out, or -1 for an unknown name. */
-int esd_log_parse_level(const char *name, enum esd_log_level *out);
+enum esd_log_level {
+  ESD_LOG_ERROR = ES_LOG_ERROR,
+  ESD_LOG_WARN = ES_LOG_WARN,
+  ESD_LOG_INFO = ES_LOG_INFO,
+  ESD_LOG_DEBUG = ES_LOG_DEBUG,
+};
+
 void esd_log_set_level(enum esd_log_level level);
 int esd_log_enabled(enum esd_log_level level);
 

@@ -154,10 +154,10 @@ static void close_any(uv_handle_t *h, void *arg) {
     uv_close(h, NULL);
 }
 
-/* Startup failed once the store or loop was set up: tell a waiting parent,
- * close every handle and free everything (sanitizer builds check that a
- * failed start leaks nothing), and return the exit code. */
-static int fail_startup(struct esd *d, struct esd_config *cfg, int notify) {
+/* Startup failed, at any step: tell a waiting parent, close every handle
+ * and free everything (sanitizer builds check that a failed start leaks
+ * nothing), and return the exit code. */
+static int fail_startup(struct esd *d, struct es_config *cfg, int notify) {
   ready(notify, 1);
   esd_webhooks_stop(d->webhooks);
   if (d->loop) {
@@ -176,49 +176,32 @@ static int fail_startup(struct esd *d, struct esd_config *cfg, int notify) {
   es_matcher_free(d->matcher);
   es_rules_free(d->rules);
   esd_dblock_release(db_lock);
-  esd_config_deinit(cfg);
+  es_config_deinit(cfg);
   return 1;
 }
 
-int main(int argc, char **argv) {
-  struct esd_config cfg;
-  struct esd d;
-  struct es_diags diags;
-  struct es_store_opts sopts;
-  int rc, notify = -1;
-
-  signal(SIGPIPE, SIG_IGN);
-  /* SQLite's memory statistics take a process-wide mutex on every
-   * allocation; earshotd never reads them, and its writer allocates for
-   * every row: 5-8% of the writer's CPU (bench_store). Before any other
-   * SQLite call, or it is refused (and changes nothing). */
-  if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
-    esd_debug("main", "SQLite refused to turn off its memory statistics");
-  esd_config_init(&cfg);
-  rc = esd_config_load(&cfg, argc, argv);
-  if (rc != 0) {
-    esd_config_deinit(&cfg);
-    return rc > 0 ? 0 : 1;
-  }
-  esd_log_set_level(cfg.log_level);
-  memset(&d, 0, sizeof(d));
-  d.cfg = &cfg;
-  if (cfg.nrules == 0) {
-    char def[4096];
-    if (es_default_rules(def, sizeof(def)) != 0 ||
-        (cfg.rules = malloc(sizeof(char *))) == NULL || (cfg.rules[0] = strdup(def)) == NULL) {
-      fprintf(stderr, "earshotd: cannot work out the bundled rules path; give --rules\n");
-      return 1;
-    }
-    cfg.nrules = 1;
-  }
-
-  /* Rules first: a bad rules file is a clear message and exit 1. */
+/* Everything startup checks before it acts: the settings (esd_config_check),
+ * the rules and the webhooks. Prints every problem, not only the first,
+ * so that --check-config, which stops here, tells them all. d->rules and
+ * d->webhooks hold what loaded. Returns how many problems there were. */
+static int validate(struct esd *d, struct es_config *cfg) {
   struct es_rules_opts ropts;
+  struct es_diags diags;
+  char msg[512];
+  int problems = esd_config_check(cfg, &d->res), rc;
+
+  if (cfg->nrules == 0) {
+    char def[4096];
+    const char *paths[1] = {def};
+    if (es_default_rules(def, sizeof(def)) != 0 || es_config_set_rules(cfg, paths, 1) != 0) {
+      fprintf(stderr, "earshotd: cannot work out the bundled rules path; give --rules\n");
+      return problems + 1;
+    }
+  }
   es_rules_opts_init(&ropts);
-  ropts.max_line_bytes = cfg.max_line_bytes;
+  ropts.max_line_bytes = cfg->max_line_bytes;
   es_diags_init(&diags);
-  rc = es_rules_load((const char *const *)cfg.rules, cfg.nrules, &ropts, &d.rules, &diags);
+  rc = es_rules_load((const char *const *)cfg->rules, cfg->nrules, &ropts, &d->rules, &diags);
   for (size_t i = 0; i < diags.count; i++) {
     const struct es_diag *g = &diags.items[i];
     fprintf(stderr, "%s:%d:%d: %s%s%s\n", g->file, g->line, g->column, g->rule_id,
@@ -227,24 +210,49 @@ int main(int argc, char **argv) {
   es_diags_deinit(&diags);
   if (rc != 0) {
     fprintf(stderr, "earshotd: cannot load rules: %s\n", es_strerror(rc));
-    esd_config_deinit(&cfg);
-    return 1;
+    problems++;
   }
-  {
-    char msg[512];
-    if (esd_webhooks_new(cfg.webhooks_json, &d.webhooks, msg, sizeof(msg)) != 0) {
-      fprintf(stderr, "earshotd: %s: %s\n", cfg.config_file ? cfg.config_file : "config", msg);
-      es_rules_free(d.rules);
-      esd_config_deinit(&cfg);
-      return 1;
-    }
+  if (esd_webhooks_new(cfg->webhooks_json, &d->webhooks, msg, sizeof(msg)) != 0) {
+    fprintf(stderr, "earshotd: %s: %s\n", cfg->config_file ? cfg->config_file : "config", msg);
+    problems++;
   }
-  if (cfg.check_only) {
+  return problems;
+}
+
+int main(int argc, char **argv) {
+  struct es_config cfg;
+  struct esd d;
+  struct es_diags diags;
+  struct es_store_opts sopts;
+  int rc, check_only, notify = -1;
+
+  signal(SIGPIPE, SIG_IGN);
+  /* SQLite's memory statistics take a process-wide mutex on every
+   * allocation; earshotd never reads them, and its writer allocates for
+   * every row: 5-8% of the writer's CPU (bench_store). Before any other
+   * SQLite call, or it is refused (and changes nothing). */
+  if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+    esd_debug("main", "SQLite refused to turn off its memory statistics");
+  es_config_init(&cfg);
+  rc = esd_config_load(&cfg, &check_only, argc, argv);
+  if (rc != 0) {
+    es_config_deinit(&cfg);
+    return rc > 0 ? 0 : 1;
+  }
+  esd_log_set_level((enum esd_log_level)cfg.log_level);
+  memset(&d, 0, sizeof(d));
+  d.cfg = &cfg;
+
+  /* A bad setting or rules file is a clear message and exit 1, before
+   * anything is created. */
+  if (validate(&d, &cfg) != 0)
+    return fail_startup(&d, &cfg, notify);
+  if (check_only) {
     printf("earshotd: configuration OK; %u rules from %zu files, rule set %s\n",
            es_rules_count(d.rules), es_rules_nfiles(d.rules), es_rules_version(d.rules));
     esd_webhooks_free(d.webhooks);
     es_rules_free(d.rules);
-    esd_config_deinit(&cfg);
+    es_config_deinit(&cfg);
     return 0;
   }
 
@@ -345,6 +353,6 @@ int main(int argc, char **argv) {
   es_rules_free(d.rules);
   esd_dblock_release(db_lock);
   esd_info("main", "stopped");
-  esd_config_deinit(&cfg);
+  es_config_deinit(&cfg);
   return d.exit_code;
 }

@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -1064,36 +1063,11 @@ static int socket_is_live(const char *path) {
   return -1;
 }
 
-int esd_mkdir_parent(const char *path) {
-  char dir[4096];
-  snprintf(dir, sizeof(dir), "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (slash == NULL || slash == dir)
-    return 0;
-  *slash = '\0';
-  for (char *p = dir + 1; *p; p++) {
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return -1;
-      *p = '/';
-    }
-  }
-  if (mkdir(dir, 0750) != 0 && errno != EEXIST)
-    return -1;
-  return 0;
-}
-
 static int listen_unix(struct esd *d) {
   const char *path = d->cfg->socket_path;
   struct stat st;
   int rc;
 
-  if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-    esd_error("server", "socket path %s is longer than %zu bytes; choose a shorter --socket",
-              path, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
-    return -1;
-  }
   if (esd_mkdir_parent(path) != 0) {
     esd_error("server", "cannot create the directory of %s: %s", path, strerror(errno));
     return -1;
@@ -1126,13 +1100,10 @@ static int listen_unix(struct esd *d) {
     esd_error("server", "cannot listen on %s: %s", path, uv_strerror(rc));
     return -1;
   }
-  if (d->cfg->socket_group) {
-    struct group *g = getgrnam(d->cfg->socket_group);
-    if (g == NULL || chown(path, (uid_t)-1, g->gr_gid) != 0) {
-      esd_error("server", "cannot give %s to group %s: %s", path, d->cfg->socket_group,
-                g ? strerror(errno) : "no such group");
-      return -1;
-    }
+  if (d->cfg->socket_group && chown(path, (uid_t)-1, d->res.socket_gid) != 0) {
+    esd_error("server", "cannot give %s to group %s: %s", path, d->cfg->socket_group,
+              strerror(errno));
+    return -1;
   }
   if (chmod(path, d->cfg->socket_mode) != 0) {
     esd_error("server", "cannot chmod %s: %s", path, strerror(errno));
@@ -1147,41 +1118,14 @@ static int listen_unix(struct esd *d) {
 }
 
 static int listen_tcp(struct esd *d) {
-  char host[256] = "127.0.0.1";
-  const char *spec = d->cfg->listen_tcp, *colon = strrchr(spec, ':');
-  struct sockaddr_storage sa;
-  long port;
-  char *end;
+  const char *host = d->res.tcp_host;
+  long port = d->res.tcp_port;
   int rc;
 
-  if (colon == NULL) {
-    colon = spec - 1; /* just a port */
-  } else if (colon > spec) {
-    size_t n = (size_t)(colon - spec);
-    if (spec[0] == '[' && colon[-1] == ']') {
-      spec++;
-      n -= 2;
-    }
-    if (n >= sizeof(host))
-      n = sizeof(host) - 1;
-    memcpy(host, spec, n);
-    host[n] = '\0';
-  }
-  port = strtol(colon + 1, &end, 10);
-  if (*end || end == colon + 1 || port < 0 || port > 65535) {
-    esd_error("server", "--listen-tcp %s: expected HOST:PORT with a port from 0 (any free "
-              "port, logged) to 65535", d->cfg->listen_tcp);
-    return -1;
-  }
-  if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)&sa) != 0 &&
-      uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)&sa) != 0) {
-    esd_error("server", "--listen-tcp: \"%s\" is not an IP address", host);
-    return -1;
-  }
   uv_tcp_init(d->loop, &d->tcp_listener);
   d->tcp_listener.data = d;
   d->tcp_on = 1;
-  rc = uv_tcp_bind(&d->tcp_listener, (struct sockaddr *)&sa, 0);
+  rc = uv_tcp_bind(&d->tcp_listener, (const struct sockaddr *)&d->res.tcp_addr, 0);
   if (rc == 0)
     rc = uv_listen((uv_stream_t *)&d->tcp_listener, 511, on_connection);
   if (rc != 0) {

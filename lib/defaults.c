@@ -49,6 +49,11 @@ static int put(char *buf, size_t cap, const char *s) {
   return n < 0 || (size_t)n >= cap ? ES_ETOOBIG : 0;
 }
 
+int es_default_config(char *buf, size_t cap) {
+  const char *env = getenv("EARSHOT_SYSTEM_CONFIG");
+  return put(buf, cap, env && *env ? env : "/etc/earshot/earshotd.json");
+}
+
 int es_default_rules(char *buf, size_t cap) {
   char exe[PATH_MAX], build[PATH_MAX], guess[PATH_MAX + 32];
   const char *env = getenv("EARSHOT_RULES");

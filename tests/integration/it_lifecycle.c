@@ -5,6 +5,7 @@
  * stolen; one database has one daemon, and a killed one leaves no lock;
  * --check-config and bad startup settings fail loudly.
  */
+#include <grp.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -468,12 +469,13 @@ static void check(const char *what, const char *const *args, int code,
 
 static void test_check_config(void) {
   struct it_daemon d;
-  char cfg[256], rules_cfg[1024];
+  char cfg[256], rules_cfg[1024], base[512];
 
   it_daemon_init(&d);
   snprintf(cfg, sizeof(cfg), "%s", d.config);
 #define ARGS(...) ((const char *const[]){"--check-config", "--socket", d.sock, "--db", d.db, __VA_ARGS__, NULL})
 #define NEEDLES(...) ((const char *const[]){__VA_ARGS__, NULL})
+  snprintf(base, sizeof(base), "%s", rules_file("base.json"));
 
   check("good rules", ARGS("--rules", rules_file("base.json")), 0,
         NEEDLES("configuration OK", "3 rules"));
@@ -527,6 +529,67 @@ static void test_check_config(void) {
         NEEDLES("configuration OK", "4 rules"));
   check("unknown flag", ARGS("--frobnicate"), 1, NEEDLES("usage: earshotd"));
 
+  /* What startup checks of the settings before it binds anything,
+   * --check-config checks too, in the same words: the socket's group, the
+   * TCP address and its token, the socket path's length, the directories.
+   * Every problem is reported, not only the first. */
+  {
+    struct group *own = getgrgid(getegid());
+    char json[512], plain[256], under[320], longsock[256], nested[320], group_msg[512];
+    ASSERT(own != NULL);
+    snprintf(json, sizeof(json), "{\"socket_group\": \"%s\", \"listen_tcp\": \"[::1]:0\", "
+             "\"tcp_token\": \"0123456789abcdef\"}", own->gr_name);
+    it_config(&d, json);
+    check("a group, TCP address and token that work", ARGS("--config", cfg, "--rules", base), 0,
+          NEEDLES("configuration OK"));
+    it_config(&d, "{\"socket_group\": \"no-such-group-es\"}");
+    snprintf(group_msg, sizeof(group_msg), "cannot give %s to group no-such-group-es: no such group",
+             d.sock);
+    check("a group that does not exist", ARGS("--config", cfg, "--rules", base), 1,
+          NEEDLES(group_msg));
+    it_config(&d, "{\"listen_tcp\": \"127.0.0.1:http\", \"tcp_token\": \"0123456789abcdef\"}");
+    check("listen_tcp without a port number", ARGS("--config", cfg, "--rules", base), 1,
+          NEEDLES("listen_tcp \"127.0.0.1:http\": expected HOST:PORT"));
+    it_config(&d, "{\"tcp_token\": \"0123456789abcdef\"}");
+    check("--listen-tcp with a port past 65535",
+          ARGS("--config", cfg, "--rules", base, "--listen-tcp", ":65536"), 1,
+          NEEDLES("listen_tcp \":65536\": expected HOST:PORT with a port from 0"));
+    it_config(&d, "{\"listen_tcp\": \"localhost:7070\", \"tcp_token\": \"0123456789abcdef\"}");
+    check("listen_tcp with a host name", ARGS("--config", cfg, "--rules", base), 1,
+          NEEDLES("listen_tcp \"localhost:7070\": \"localhost\" is not an IP address"));
+    it_config(&d, "{\"socket_group\": \"no-such-group-es\", \"listen_tcp\": \"1.2.3:x\", "
+                  "\"tcp_token\": \"short\"}");
+    check("every problem at once, and the rules'",
+          ARGS("--config", cfg, "--rules", rules_file("broken_example.json")), 1,
+          NEEDLES(group_msg, "listen_tcp \"1.2.3:x\": expected HOST:PORT",
+                  "TCP listening needs \"tcp_token\" (16 characters or more)", "it.bad-example",
+                  "cannot load rules"));
+
+    /* Paths: a directory startup could not make, a socket path too long
+     * for a Unix socket; a directory that is missing but can be made is
+     * fine, and --check-config makes nothing. */
+    snprintf(plain, sizeof(plain), "%s/plain-file", d.dir);
+    it_write_file(plain, "x", 1);
+    snprintf(under, sizeof(under), "%s/sub/d.sock", plain);
+    d.has_config = 0;
+#define PATHS(sock, db, ...)                                                  \
+  ((const char *const[]){"--check-config", "--socket", sock, "--db", db, __VA_ARGS__, NULL})
+    check("a socket below a file", PATHS(under, d.db, "--rules", base), 1,
+          NEEDLES("cannot create the directory of ", under, ": Not a directory"));
+    check("a database below a file", PATHS(d.sock, under, "--rules", base), 1,
+          NEEDLES("cannot create the directory of ", under, ": Not a directory"));
+    snprintf(longsock, sizeof(longsock), "%s/%0120d.sock", d.dir, 0);
+    check("a socket path too long", PATHS(longsock, d.db, "--rules", base), 1,
+          NEEDLES("is longer than 107 bytes; choose a shorter --socket"));
+    snprintf(nested, sizeof(nested), "%s/new/deeper/d.sock", d.dir);
+    check("directories yet to be made", PATHS(nested, nested, "--rules", base), 0,
+          NEEDLES("configuration OK"));
+    snprintf(nested, sizeof(nested), "%s/new", d.dir);
+    ASSERT(!it_file_exists(nested));
+#undef PATHS
+    unlink(plain);
+  }
+
   /* Not checking, starting: a bad rules file is exit 1 before anything is
    * created. */
   it_rules(&d, "broken_example.json");
@@ -544,6 +607,25 @@ static void test_check_config(void) {
   ASSERT_EQ(it_exit_code(d.status), 1);
   ASSERT_CONTAINS(d.log, "limits.max_connections must be");
   ASSERT(!it_file_exists(d.sock));
+  /* And so is what --check-config checks beyond the syntax: in its words,
+   * before the store is made. */
+  {
+    static const struct {
+      const char *json, *says;
+    } bad[] = {
+      {"{\"socket_group\": \"no-such-group-es\"}", "to group no-such-group-es: no such group"},
+      {"{\"listen_tcp\": \"localhost:7070\", \"tcp_token\": \"0123456789abcdef\"}",
+       "listen_tcp \"localhost:7070\": \"localhost\" is not an IP address"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+      it_config(&d, bad[i].json);
+      ASSERT_EQ(it_daemon_start(&d, NULL), -1);
+      ASSERT_EQ(it_exit_code(d.status), 1);
+      ASSERT_CONTAINS(d.log, bad[i].says);
+      ASSERT(!it_file_exists(d.sock));
+      ASSERT(!it_file_exists(d.db));
+    }
+  }
   /* A database path that holds something else: exit 1 with what is wrong
    * with the file, and no generic error code after it to mislead. */
   d.has_config = 0;

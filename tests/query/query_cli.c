@@ -1017,7 +1017,8 @@ static void test_limit_notes(void) {
   }
 }
 
-/* Every verb's --help names what it takes, as docs/analysts.md does. */
+/* Every verb's --help names what it takes, as docs/analysts.md does, and
+ * how it finds earshotd (docs/configuration.md). */
 static void test_help(void) {
   const struct {
     const char *verb[3];
@@ -1033,9 +1034,17 @@ static void test_help(void) {
     {{"purge"}, {"(or, never ended, started)", "--dry-run", "--format table|csv|json|ndjson",
                  "--db PATH"}, "--wide"},
     {{"ack"}, {"--by NAME      who marks (default: $USER, else your login name)",
-               "at most 40 ids", "--socket PATH", "--db PATH", "--note TEXT"}, "--format"},
-    {{"calls"}, {"counts only those", "/tmp/earshot-UID"}, NULL},
+               "at most 40 ids", "--socket PATH", "--db PATH", "--note TEXT", "--config FILE"},
+     "--format"},
+    {{"calls"}, {"counts only those", "/tmp/earshot-UID", "--config FILE", "$EARSHOT_CONFIG",
+                 "/etc/earshot/earshotd.json"}, NULL},
     {{"rules", "stats"}, {"most hits first", "--format"}, NULL},
+    /* The verbs that talk to earshotd find it as the database verbs do. */
+    {{"stats"}, {"--socket PATH", "--config FILE", "$EARSHOT_CONFIG", "/etc/earshot/earshotd.json"},
+     NULL},
+    {{"reload"}, {"--config FILE", "exit 1", "$EARSHOT_HOME"}, NULL},
+    {{"send"}, {"--config FILE", "acknowledged", "$EARSHOT_CONFIG"}, NULL},
+    {{"tail"}, {"--config FILE", "--no-reconnect", "/etc/earshot/earshotd.json"}, NULL},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char *argv[8] = {(char *)ES_EARSHOT_CLI};

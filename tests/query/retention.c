@@ -15,7 +15,7 @@
 #include <stdatomic.h>
 #include <uv.h>
 
-#include "config.h"
+#include "esd.h"
 #include "qtest.h"
 #include "writer.h"
 
@@ -384,7 +384,7 @@ static void test_starved(void) {
 
 /* Loads a config file (and the flag) with daemon/config.c; returns what
  * esd_config_load() does, its stderr in err. */
-static int load_config(const char *json, const char *flag, struct esd_config *cfg, char *err,
+static int load_config(const char *json, const char *flag, struct es_config *cfg, char *err,
                        size_t cap) {
   char path[300], errpath[300];
   snprintf(path, sizeof path, "%s/earshotd.json", tmpdir);
@@ -401,8 +401,9 @@ static int load_config(const char *json, const char *flag, struct esd_config *cf
   ASSERT(saved >= 0 && fd >= 0);
   dup2(fd, 2);
   close(fd);
-  esd_config_init(cfg);
-  int rc = esd_config_load(cfg, argc, argv);
+  int check_only;
+  es_config_init(cfg);
+  int rc = esd_config_load(cfg, &check_only, argc, argv);
   fflush(stderr);
   dup2(saved, 2);
   close(saved);
@@ -416,7 +417,7 @@ static int load_config(const char *json, const char *flag, struct esd_config *cf
 }
 
 static void check_config(const char *json, const char *flag, int want_days, const char *needle) {
-  struct esd_config cfg;
+  struct es_config cfg;
   char err[1024];
   int rc = load_config(json, flag, &cfg, err, sizeof err);
   if (want_days >= 0) {
@@ -426,7 +427,7 @@ static void check_config(const char *json, const char *flag, int want_days, cons
     if (rc != -1) ES_FAIL_("%s %s: accepted", json, flag ? flag : "");
     if (strstr(err, needle) == NULL) ES_FAIL_("%s: no \"%s\" in %s", json, needle, err);
   }
-  esd_config_deinit(&cfg);
+  es_config_deinit(&cfg);
 }
 
 static void test_config(void) {
@@ -443,9 +444,9 @@ static void test_config(void) {
 
   /* Whole-number settings: defaults, bounds, fractions refused with the
    * setting's name and range. background_max_rows 0 turns it off. */
-#define BG offsetof(struct esd_config, background_max_rows)
-#define CACHE offsetof(struct esd_config, cache_mb)
-#define CONNS offsetof(struct esd_config, max_connections)
+#define BG offsetof(struct es_config, background_max_rows)
+#define CACHE offsetof(struct es_config, cache_mb)
+#define CONNS offsetof(struct es_config, max_connections)
   static const char bg_err[] = "store.background_max_rows must be a whole number from 0 to 100000";
   static const char cache_err[] = "store.cache_mb must be a whole number from 1 to 4096";
   static const char conns_err[] = "limits.max_connections must be a whole number from 1 to 100000";
@@ -469,7 +470,7 @@ static void test_config(void) {
 #undef CACHE
 #undef CONNS
   for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
-    struct esd_config cfg;
+    struct es_config cfg;
     char err[1024];
     int rc = load_config(set[i].json, NULL, &cfg, err, sizeof err);
     if (set[i].want >= 0) {
@@ -482,7 +483,7 @@ static void test_config(void) {
       if (strstr(err, set[i].err) == NULL)
         ES_FAIL_("%s: no explanation in %s", set[i].json, err);
     }
-    esd_config_deinit(&cfg);
+    es_config_deinit(&cfg);
   }
 }
 
