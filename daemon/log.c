@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <time.h>
 
-static enum esd_log_level log_level = ESD_LOG_INFO;
+static enum es_log_level log_level = ES_LOG_INFO;
 
 double esd_wall_now(void) {
   struct timespec ts;
@@ -14,10 +14,10 @@ double esd_wall_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void esd_log_set_level(enum esd_log_level level) { log_level = level; }
-int esd_log_enabled(enum esd_log_level level) { return level <= log_level; }
+void esd_log_set_level(enum es_log_level level) { log_level = level; }
+int esd_log_enabled(enum es_log_level level) { return level <= log_level; }
 
-void esd_log(enum esd_log_level level, const char *subsystem, const char *fmt, ...) {
+void esd_log(enum es_log_level level, const char *subsystem, const char *fmt, ...) {
   char line[2048];
   struct timespec ts;
   struct tm tm;
@@ -30,7 +30,7 @@ void esd_log(enum esd_log_level level, const char *subsystem, const char *fmt, .
   gmtime_r(&ts.tv_sec, &tm);
   n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ",
                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-               ts.tv_nsec / 1000000, es_log_level_name((enum es_log_level)level), subsystem);
+               ts.tv_nsec / 1000000, es_log_level_name(level), subsystem);
   va_start(ap, fmt);
   if (n > 0 && (size_t)n < sizeof(line))
     n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);

@@ -239,7 +239,7 @@ int main(int argc, char **argv) {
     es_config_deinit(&cfg);
     return rc > 0 ? 0 : 1;
   }
-  esd_log_set_level((enum esd_log_level)cfg.log_level);
+  esd_log_set_level(cfg.log_level);
   memset(&d, 0, sizeof(d));
   d.cfg = &cfg;
 

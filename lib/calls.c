@@ -225,17 +225,22 @@ static size_t ended_slot(const uint64_t *gen, uint64_t h) {
   return i;
 }
 
+/* An id's hash as the ended set keeps it: 0 marks a free slot. */
+static uint64_t ended_key(uint64_t h) { return h ? h : 1; }
+
 static int ended_hash(const struct es_calls *t, uint64_t h) {
+  h = ended_key(h);
   for (int g = 0; g < 2; g++)
     if (t->ended[g][ended_slot(t->ended[g], h)] == h)
       return 1;
   return 0;
 }
 
-/* Remembers the call whose id hashes to h (not 0) as ended. */
+/* Remembers the call whose id hashes to h as ended. */
 static void remember_ended(struct es_calls *t, uint64_t h) {
   if (ended_hash(t, h))
     return;
+  h = ended_key(h);
   if (t->nended[t->gen] == ES_CALLS_ENDED) {
     t->gen ^= 1;
     memset(t->ended[t->gen], 0, ENDED_SLOTS * sizeof(uint64_t));
@@ -246,19 +251,13 @@ static void remember_ended(struct es_calls *t, uint64_t h) {
 }
 
 void es_calls_end(struct es_calls *t, struct es_call *c) {
-  remember_ended(t, c->hash_ ? c->hash_ : 1);
+  remember_ended(t, c->hash_);
   es_calls_remove(t, c);
 }
 
-void es_calls_ended_add(struct es_calls *t, const char *id) {
-  uint64_t h = hash_id(id);
-  remember_ended(t, h ? h : 1);
-}
+void es_calls_ended_add(struct es_calls *t, const char *id) { remember_ended(t, hash_id(id)); }
 
-int es_calls_ended(const struct es_calls *t, const char *id) {
-  uint64_t h = hash_id(id);
-  return ended_hash(t, h ? h : 1);
-}
+int es_calls_ended(const struct es_calls *t, const char *id) { return ended_hash(t, hash_id(id)); }
 
 size_t es_calls_count(const struct es_calls *t) { return t->count; }
 
