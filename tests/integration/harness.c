@@ -478,6 +478,15 @@ int it_daemon_start(struct it_daemon *d, const char *const *extra) {
   return -1;
 }
 
+void it_start(struct it_daemon *d, const char *rules) {
+  it_daemon_init(d);
+  if (rules)
+    it_rules(d, rules);
+  else
+    snprintf(d->rules, sizeof(d->rules), "%s", ES_BUNDLED_RULES);
+  ASSERT_EQ(it_daemon_start(d, NULL), 0);
+}
+
 int it_daemon_stop(struct it_daemon *d, int sig) {
   if (d->pid <= 0 || d->exited)
     IT_FAIL("the daemon is not running");

@@ -130,6 +130,10 @@ void it_config(struct it_daemon *d, const char *json);
  * Waits for " ready: " in its log: returns 0, or -1 when the process
  * exited first (d->status holds its status). Fails the test on timeout. */
 int it_daemon_start(struct it_daemon *d, const char *const *extra);
+/* it_daemon_init(), then it_rules(d, rules), or the bundled rules
+ * (ES_BUNDLED_RULES) when rules is NULL, then it_daemon_start(d, NULL),
+ * which must succeed. */
+void it_start(struct it_daemon *d, const char *rules);
 
 /* Sends `sig` and waits for the exit; returns the exit code, or 128 + the
  * signal that killed it. Fails the test on timeout. */

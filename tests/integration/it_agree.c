@@ -40,9 +40,7 @@ static void test_socket_and_replay_agree(void) {
   cJSON *summaries[sizeof(calls) / sizeof(calls[0])] = {0};
   int backups[sizeof(calls) / sizeof(calls[0])] = {0};
 
-  it_daemon_init(&d);
-  snprintf(d.rules, sizeof(d.rules), "%s", ES_BUNDLED_RULES);
-  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  it_start(&d, NULL);
   for (size_t k = 0; k < sizeof(calls) / sizeof(calls[0]); k++) {
     snprintf(path, sizeof(path), "%s/%s.jsonl", ES_GOLDEN_CALLS, calls[k]);
 

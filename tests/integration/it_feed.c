@@ -80,9 +80,7 @@ static struct it_conn *subscribe(struct it_daemon *d, const char *filters) {
 static void test_live_feed_and_backup(void) {
   struct it_daemon d;
   int64_t last = 0;
-  it_daemon_init(&d);
-  snprintf(d.rules, sizeof(d.rules), "%s", ES_BUNDLED_RULES);
-  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  it_start(&d, NULL);
 
   struct it_conn *all = subscribe(&d, "");
   struct it_conn *critical = subscribe(&d, ",\"min_severity\":\"critical\"");
@@ -162,9 +160,7 @@ static void test_live_feed_and_backup(void) {
 static void test_since_across_restart(void) {
   struct it_daemon d;
   int64_t last = 0;
-  it_daemon_init(&d);
-  snprintf(d.rules, sizeof(d.rules), "%s", ES_BUNDLED_RULES);
-  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  it_start(&d, NULL);
 
   /* A console sees the first call, then the daemon restarts. */
   struct it_conn *s = subscribe(&d, "");
@@ -231,9 +227,7 @@ static void read_text(const char *path, char *text, size_t cap) {
 static void test_tail_and_ack_commands(void) {
   struct it_daemon d;
   char out[256], text[65536], want[128];
-  it_daemon_init(&d);
-  snprintf(d.rules, sizeof(d.rules), "%s", ES_BUNDLED_RULES);
-  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  it_start(&d, NULL);
   int n = stream_call(&d, "escalating", "t-1");
 
   /* tail --since 0 shows every stored alert, the backup with its reason. */
@@ -322,9 +316,7 @@ static void test_tail_and_ack_commands(void) {
  * comes by itself, once, on the call's connection and to the feed. */
 static void test_dead_air_on_timer(void) {
   struct it_daemon d;
-  it_daemon_init(&d);
-  it_rules(&d, "signals.json");
-  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  it_start(&d, "signals.json");
   struct it_conn *s = subscribe(&d, "");
   struct it_conn *c = it_connect(&d);
   free(it_hello(c, 1));
@@ -363,9 +355,7 @@ static void test_trigger_words_cut_safely(void) {
   const size_t n = WORDS_CUT_CASES;
   struct it_daemon d;
   int64_t last = 0;
-  it_daemon_init(&d);
-  snprintf(d.rules, sizeof(d.rules), "%s", ES_BUNDLED_RULES);
-  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  it_start(&d, NULL);
   struct it_conn *s = subscribe(&d, "");
   struct it_conn *c = it_connect(&d);
   free(it_hello(c, 1));
@@ -454,9 +444,7 @@ static void test_tail_reconnects(void) {
   struct it_daemon d;
   int fds[2];
   char line[65536];
-  it_daemon_init(&d);
-  snprintf(d.rules, sizeof(d.rules), "%s", ES_BUNDLED_RULES);
-  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  it_start(&d, NULL);
   /* How many alerts each call raises (a first daemon run tells). */
   ASSERT_EQ(pipe(fds), 0);
   pid_t pid = fork();

@@ -75,9 +75,7 @@ static void test_sigterm_under_load(void) {
   int signalled = 0, writing = 1;
 
   memset(&r, 0, sizeof(r));
-  it_daemon_init(&d);
-  it_rules(&d, "base.json");
-  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  it_start(&d, "base.json");
   struct it_conn *c = it_connect(&d);
   free(it_hello(c, 1));
   for (int i = 1; i <= NSTREAM; i++) {
@@ -152,9 +150,7 @@ static void test_sigkill_and_restart(void) {
   char buf[32];
 
   memset(&r, 0, sizeof(r));
-  it_daemon_init(&d);
-  it_rules(&d, "base.json");
-  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  it_start(&d, "base.json");
   struct it_conn *c = it_connect(&d);
   free(it_hello(c, 1));
   for (int i = 1; i <= NSTREAM; i++) {
@@ -371,9 +367,7 @@ static void test_one_daemon_per_database(void) {
   struct it_daemon d, d2;
   char alias[256], lock[PATH_MAX + 32], real[PATH_MAX], *out;
 
-  it_daemon_init(&d);
-  it_rules(&d, "base.json");
-  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  it_start(&d, "base.json");
   struct it_conn *c = it_connect(&d);
   expect_trigger(c, "first-1");
 

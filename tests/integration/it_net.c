@@ -141,9 +141,7 @@ static void test_socket_mode(void) {
   struct it_daemon d;
   struct stat st;
 
-  it_daemon_init(&d);
-  it_rules(&d, "base.json");
-  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  it_start(&d, "base.json");
   ASSERT_EQ(lstat(d.sock, &st), 0);
   ASSERT_EQ(st.st_mode & 0777, 0660);
   ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);

@@ -182,9 +182,7 @@ static void test_random_stream(void) {
   size_t sent[CONNS];
   int64_t errors = 0, alerts = 0;
 
-  it_daemon_init(&d);
-  snprintf(d.rules, sizeof(d.rules), "%s", ES_BUNDLED_RULES);
-  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  it_start(&d, NULL);
   memset(out, 0, sizeof(out));
   memset(t, 0, sizeof(t));
   memset(times, 0, sizeof(times));

@@ -31,9 +31,7 @@ static void test_reload_under_load(void) {
   int64_t last_ack = 0, last_alert = 0, done_at_request = -1, sent_at_reply = -1;
   char *new_set = NULL;
 
-  it_daemon_init(&d);
-  it_rules(&d, "base.json");
-  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  it_start(&d, "base.json");
   struct it_conn *a = it_connect(&d), *b = it_connect(&d);
   char *old_set = it_hello(a, 1);
   free(it_hello(b, 0));
@@ -218,9 +216,7 @@ static void test_broken_reload_keeps_rules(void) {
   cJSON *m;
   long at;
 
-  it_daemon_init(&d);
-  it_rules(&d, "base.json");
-  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  it_start(&d, "base.json");
   struct it_conn *c = it_connect(&d);
   char *old_set = it_hello(c, 0);
   expect_rules(c, 1, old_rules);
@@ -353,9 +349,7 @@ static void test_sigterm_during_reload(void) {
   char fifo[256];
   int fd, ifd;
 
-  it_daemon_init(&d);
-  it_rules(&d, "base.json");
-  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  it_start(&d, "base.json");
   struct it_conn *c = it_connect(&d);
   free(it_hello(c, 1));
   ASSERT_EQ(it_sendf(c, "{\"call_id\":\"t\",\"speaker\":\"agent\",\"text\":\"zebra crossing\","

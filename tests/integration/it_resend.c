@@ -15,15 +15,9 @@
 
 #define MANAGER "this is the third time I've called, I want to speak to your manager right now"
 
-static void start_bundled(struct it_daemon *d) {
-  it_daemon_init(d);
-  snprintf(d->rules, sizeof(d->rules), "%s", ES_BUNDLED_RULES);
-  ASSERT_EQ(it_daemon_start(d, NULL), 0);
-}
-
 static void test_resent_line_counts_once(void) {
   struct it_daemon d;
-  start_bundled(&d);
+  it_start(&d, NULL);
 
   struct it_conn *a = it_connect(&d);
   free(it_hello(a, 1));
@@ -78,7 +72,7 @@ static void note_ack(void *ud, cJSON *msg) {
 /* Alerts raised at a call's end go to the connection that carries it now. */
 static void test_call_follows_reconnect(void) {
   struct it_daemon d;
-  start_bundled(&d);
+  it_start(&d, NULL);
 
   struct it_conn *a = it_connect(&d);
   free(it_hello(a, 1));
@@ -111,7 +105,7 @@ static void test_call_follows_reconnect(void) {
 
 static void test_line_after_end(void) {
   struct it_daemon d;
-  start_bundled(&d);
+  it_start(&d, NULL);
   struct it_conn *c = it_connect(&d);
   free(it_hello(c, 1));
   ASSERT_EQ(it_sendf(c, "{\"type\":\"start\",\"call_id\":\"done\",\"queue\":\"billing\","
@@ -144,7 +138,7 @@ static void test_line_after_end(void) {
  * acknowledged; an ack never goes back to a lower seq. */
 static void test_errors_and_acks_in_order(void) {
   struct it_daemon d;
-  start_bundled(&d);
+  it_start(&d, NULL);
   struct it_conn *c = it_connect(&d);
   free(it_hello(c, 1));
   ASSERT_EQ(it_sendf(c, "{\"call_id\":\"e\",\"speaker\":\"robot\",\"text\":\"hi\",\"seq\":1}"),

@@ -91,9 +91,7 @@ static void test_vanishing_clients(void) {
   struct it_daemon d;
   struct it_str out = {0};
 
-  it_daemon_init(&d);
-  it_rules(&d, "base.json");
-  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  it_start(&d, "base.json");
   struct it_conn *other = it_connect(&d);
   free(it_hello(other, 1));
 

@@ -71,13 +71,6 @@ static void check_alert(const cJSON *a, const char *call_id, int64_t seq, double
   ASSERT(fabs(cJSON_GetObjectItemCaseSensitive(a, "ts")->valuedouble - ts) < 1e-9);
 }
 
-/* A daemon with the tests' rules (rules/base.json). */
-static void start_base(struct it_daemon *d) {
-  it_daemon_init(d);
-  it_rules(d, "base.json");
-  ASSERT_EQ(it_daemon_start(d, NULL), 0);
-}
-
 /* Checks that exactly one row stores this alert, with every field right. */
 static void check_row(sqlite3 *db, const char *call_id, double ts, const struct variant *v,
                       int agent, int r, const char *rule_set) {
@@ -185,7 +178,7 @@ static void test_concurrent_connections(void) {
   int expected_total = 0;
   int expected_per_call[NCONN][NCALLS] = {{0}};
 
-  start_base(&d);
+  it_start(&d, "base.json");
 
   /* Build each connection's stream: hello, call starts, utterances, ends. */
   for (int k = 0; k < NCONN; k++) {
@@ -361,7 +354,7 @@ static void test_acks_after_commit(void) {
   int acks = 0;
   char buf[64];
 
-  start_base(&d);
+  it_start(&d, "base.json");
   struct it_conn *c = it_connect(&d);
   free(it_hello(c, 1));
 
@@ -484,7 +477,7 @@ static void test_card_numbers_masked(void) {
   struct it_daemon d;
   char wal[256], shm[256];
 
-  start_base(&d);
+  it_start(&d, "base.json");
   snprintf(wal, sizeof(wal), "%s-wal", d.db);
   snprintf(shm, sizeof(shm), "%s-shm", d.db);
 
@@ -547,7 +540,7 @@ static void test_half_close_gets_acks(void) {
   int alerts = 0;
   int64_t last_ack = 0;
 
-  start_base(&d);
+  it_start(&d, "base.json");
   struct it_conn *c = it_connect(&d);
   it_str_addf(&out, "{\"type\":\"hello\",\"client\":\"half\",\"acks\":true}\n");
   for (int i = 1; i <= 200; i++)
@@ -589,7 +582,7 @@ static void test_half_close_gets_acks(void) {
 static void test_quiet_lines_acked(void) {
   struct it_daemon d;
 
-  start_base(&d);
+  it_start(&d, "base.json");
   struct it_conn *c = it_connect(&d);
   free(it_hello(c, 1));
   /* The start row commits, and only then is line 1 acknowledged. */
@@ -639,7 +632,7 @@ static void expect_key(sqlite3 *db, const char *call, const char *at, const char
 static void test_alert_keys(void) {
   struct it_daemon d;
 
-  start_base(&d);
+  it_start(&d, "base.json");
   struct it_conn *c = it_connect(&d);
   free(it_hello(c, 1));
   ASSERT_EQ(it_sendf(c, "{\"call_id\":\"keys\",\"speaker\":\"agent\",\"text\":\"zebra "
