@@ -35,10 +35,18 @@ int es_cli_find_db(const char *flag, const char *config, struct es_cli_path *out
 /* What the verbs' --help say of it. */
 extern const char es_cli_find_help[];
 
-/* Loads rules from paths (or the default when npaths == 0), printing every
- * diagnostic to stderr as "file:line:col: rule-id: message". */
-int es_cli_load_rules(char *const *paths, size_t npaths, const struct es_rules_opts *opts,
-                      struct es_rules **out);
+/* Loads rules from paths, printing every diagnostic to stderr as
+ * "file:line:col: rule-id: message". Given no paths (npaths == 0), the
+ * rules earshotd runs (docs/rules.md, "Which rules the earshot command
+ * runs"): those the config file named by `config` (--config, may be NULL)
+ * names; else $EARSHOT_RULES; else those $EARSHOT_CONFIG's file names;
+ * else, unless $EARSHOT_HOME is set, those the system config file names
+ * when there is one; else (or when the file names none) the bundled rules.
+ * Rules read from a config file get its max_line_bytes, and a line on
+ * stderr names the file and them. A config file that cannot be used is an
+ * error naming it (the system file may be missing or unreadable). */
+int es_cli_load_rules(char *const *paths, size_t npaths, const char *config,
+                      const struct es_rules_opts *opts, struct es_rules **out);
 
 void es_cli_print_diags(const struct es_diags *d);
 

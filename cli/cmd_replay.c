@@ -20,12 +20,15 @@
 #include "proto.h"
 
 static void replay_usage(void) {
-  fputs("usage: earshot replay [--rules PATH]... [--no-summary] [FILE|-]\n"
+  fputs("usage: earshot replay [--rules PATH]... [--config FILE] [--no-summary] [FILE|-]\n"
         "Reads protocol lines ({\"call_id\",\"speaker\",\"text\",\"ts\"}, one JSON object\n"
         "per line) from FILE or standard input, runs the rules and the call logic\n"
         "(heat, backup, counts, sequences) as earshotd does, and prints each alert,\n"
         "then one {\"type\":\"call_summary\"} per call when it ends (at its \"end\"\n"
-        "line, or at the end of the input).\n",
+        "line, or at the end of the input).\n"
+        "Without --rules, the rules earshotd runs: those its config file names\n"
+        "(--config FILE, else $EARSHOT_RULES, else $EARSHOT_CONFIG's file, else\n"
+        "/etc/earshot/earshotd.json), else the bundled rules (docs/rules.md).\n",
         stderr);
 }
 
@@ -101,11 +104,13 @@ static void end_each(void *ud, struct es_call *call) {
 int es_cmd_replay(int argc, char **argv) {
   static const struct option longopts[] = {
     {"rules", required_argument, NULL, 'r'},
+    {"config", required_argument, NULL, 'c'},
     {"no-summary", no_argument, NULL, 'S'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
   };
   char **rule_paths = calloc((size_t)argc, sizeof(char *));
+  const char *config = NULL;
   size_t nrule_paths = 0;
   struct es_rules *rules = NULL;
   struct es_matcher *m = NULL;
@@ -117,10 +122,13 @@ int es_cmd_replay(int argc, char **argv) {
   if (rule_paths == NULL)
     return 1;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "r:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "r:c:h", longopts, NULL)) != -1) {
     switch (c) {
     case 'r':
       rule_paths[nrule_paths++] = optarg;
+      break;
+    case 'c':
+      config = optarg;
       break;
     case 'S':
       r.summaries = 0;
@@ -140,7 +148,7 @@ int es_cmd_replay(int argc, char **argv) {
     free(rule_paths);
     return 2;
   }
-  if (es_cli_load_rules(rule_paths, nrule_paths, NULL, &rules) != 0)
+  if (es_cli_load_rules(rule_paths, nrule_paths, config, NULL, &rules) != 0)
     goto done;
   size_t max_line = es_rules_options(rules)->max_line_bytes;
   if (es_events_open(&in, "replay", optind < argc ? argv[optind] : NULL, max_line) != 0)

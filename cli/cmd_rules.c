@@ -11,16 +11,18 @@
 #include "proto.h"
 
 static void rules_usage(void) {
-  fputs("usage: earshot rules check [PATH...]\n"
-        "       earshot rules test [PATH...]\n"
+  fputs("usage: earshot rules check [--config FILE] [PATH...]\n"
+        "       earshot rules test [--config FILE] [PATH...]\n"
         "       earshot rules stats [FILTERS]   hits and false positives per rule, from\n"
         "                                       the alert store (docs/analysts.md)\n"
-        "       earshot rules cost [--rules PATH]... [--top N] [FILE|-]\n"
+        "       earshot rules cost [--rules PATH]... [--config FILE] [--top N] [FILE|-]\n"
         "                                       per rule: the lines PCRE2 ran on against\n"
         "                                       the lines it matched, over a transcript\n"
         "                                       (docs/rules.md, \"How matching works\")\n"
         "PATH is a rule file or a directory (every *.json below it, in name order).\n"
-        "Default: the bundled rules (" "see `earshot help`).\n",
+        "Default: the rules earshotd runs: those its config file names (--config FILE,\n"
+        "else $EARSHOT_RULES, else $EARSHOT_CONFIG's file, else /etc/earshot/earshotd.json),\n"
+        "else the bundled rules (docs/rules.md).\n",
         stderr);
 }
 
@@ -49,11 +51,13 @@ static void on_example(void *ud, uint32_t idx, int expect_match, const char *lin
 static int rules_cost(int argc, char **argv) {
   static const struct option longopts[] = {
     {"rules", required_argument, NULL, 'r'},
+    {"config", required_argument, NULL, 'c'},
     {"top", required_argument, NULL, 't'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
   };
   char **rule_paths = calloc((size_t)argc + 1, sizeof(char *));
+  const char *config = NULL;
   size_t nrule_paths = 0, top = 20;
   struct es_rules *rules = NULL;
   struct es_matcher *m = NULL;
@@ -66,11 +70,14 @@ static int rules_cost(int argc, char **argv) {
   if (rule_paths == NULL)
     return 1;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "r:t:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "r:c:t:h", longopts, NULL)) != -1) {
     char *end;
     switch (c) {
     case 'r':
       rule_paths[nrule_paths++] = optarg;
+      break;
+    case 'c':
+      config = optarg;
       break;
     case 't':
       top = (size_t)strtoull(optarg, &end, 10);
@@ -96,7 +103,7 @@ static int rules_cost(int argc, char **argv) {
     free(rule_paths);
     return 2;
   }
-  if (es_cli_load_rules(rule_paths, nrule_paths, NULL, &rules) != 0)
+  if (es_cli_load_rules(rule_paths, nrule_paths, config, NULL, &rules) != 0)
     goto done;
   if (es_events_open(&in, "rules cost", optind < argc ? argv[optind] : NULL,
                      es_rules_options(rules)->max_line_bytes) != 0)
@@ -165,15 +172,26 @@ int es_cmd_rules(int argc, char **argv) {
     return 2;
   }
   test = strcmp(argv[1], "test") == 0;
-  for (int i = 2; i < argc; i++)
-    if (argv[i][0] == '-') {
-      rules_usage();
-      return 2;
+  static const struct option longopts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+  };
+  const char *config = NULL;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc - 1, argv + 1, "c:h", longopts, NULL)) != -1) {
+    if (c == 'c') {
+      config = optarg;
+      continue;
     }
+    rules_usage();
+    return c == 'h' ? 0 : 2;
+  }
   es_rules_opts_init(&opts);
   /* `test` reports examples one by one, so it loads without checking them. */
   opts.check_examples = !test;
-  rc = es_cli_load_rules(argv + 2, (size_t)(argc - 2), &opts, &rules);
+  rc = es_cli_load_rules(argv + 1 + optind, (size_t)(argc - 1 - optind), config, &opts, &rules);
   if (rc != 0)
     return 1;
   if (!test) {

@@ -12,7 +12,8 @@ static void usage(FILE *f) {
   fputs("usage: earshot COMMAND [ARGS]\n"
         "\n"
         "Rule authors:\n"
-        "  rules check [PATH...]     validate rule files (default: the bundled rules)\n"
+        "  rules check [PATH...]     validate rule files (default: the rules earshotd\n"
+        "                            runs, else the bundled ones)\n"
         "  rules test [PATH...]      run every rule's examples and show what failed\n"
         "  rules cost [--rules PATH]... [FILE|-]\n"
         "                            per rule: lines PCRE2 ran on against lines matched\n"
@@ -53,7 +54,9 @@ static void usage(FILE *f) {
         "\n",
         f);
   fputs(es_cli_find_help, f);
-  fputs("\nRules are looked up in $EARSHOT_RULES, else the bundled rules directory.\n"
+  fputs("\nRules, when a verb is given none: those earshotd's config file names (--config\n"
+        "FILE, else $EARSHOT_RULES, else $EARSHOT_CONFIG's file, else\n"
+        "/etc/earshot/earshotd.json), else the bundled rules directory.\n"
         "See docs/rules.md, docs/protocol.md and docs/analysts.md.\n",
         f);
 }

@@ -31,23 +31,80 @@ void es_cli_print_diags(const struct es_diags *d) {
     fprintf(stderr, "(%zu more problems not shown)\n", d->dropped);
 }
 
-int es_cli_load_rules(char *const *paths, size_t npaths, const struct es_rules_opts *opts,
-                      struct es_rules **out) {
-  struct es_diags diags;
-  const char *def = NULL;
-  int rc;
+/* The config file whose rules a verb runs when it is given none, as
+ * es_cli_load_rules() says; NULL: none (the bundled rules). *system is
+ * set when it is the system file, which may be missing. */
+static const char *rules_config(const char *config, char *sys, size_t cap, int *system) {
+  const char *rules = getenv("EARSHOT_RULES"), *env = getenv("EARSHOT_CONFIG");
+  const char *home = getenv("EARSHOT_HOME");
 
+  *system = 0;
+  if (config)
+    return config;
+  if (rules && *rules)
+    return NULL;
+  if (env && *env)
+    return env;
+  if ((home && *home) || es_default_config(sys, cap) != 0)
+    return NULL;
+  *system = 1;
+  return sys;
+}
+
+int es_cli_load_rules(char *const *paths, size_t npaths, const char *config,
+                      const struct es_rules_opts *opts, struct es_rules **out) {
+  struct es_rules_opts own;
+  struct es_config cfg;
+  struct es_diags diags;
+  const char *def = NULL, *file = NULL;
+  char sys[4096];
+  int rc, system;
+
+  es_config_init(&cfg);
+  es_diags_init(&diags);
+  if (npaths == 0 && (file = rules_config(config, sys, sizeof(sys), &system)) != NULL) {
+    rc = es_config_read(&cfg, file, &diags);
+    if (rc != 0 && system && (rc == ES_ENOENT || rc == ES_EIO)) {
+      /* No system file: the bundled rules; one that cannot be read (its
+       * group only, say) is said, not passed over. */
+      if (rc == ES_EIO && diags.count)
+        fprintf(stderr, "earshot: %s; using the bundled rules\n", diags.items[0].message);
+      es_diags_deinit(&diags);
+      es_diags_init(&diags);
+    } else if (rc != 0) {
+      for (size_t i = 0; i < diags.count; i++)
+        fprintf(stderr, "earshot: %s\n", diags.items[i].message);
+      fprintf(stderr, "(earshotd's config file, read for the rules it runs: fix it, or give "
+                      "the rule files)\n");
+      goto done;
+    } else if (cfg.nrules > 0) {
+      /* The rules earshotd runs, with the line limit it gives them. */
+      paths = cfg.rules;
+      npaths = cfg.nrules;
+      if (opts)
+        own = *opts;
+      else
+        es_rules_opts_init(&own);
+      own.max_line_bytes = cfg.max_line_bytes;
+      opts = &own;
+      fprintf(stderr, "earshot: the rules %s names:", file);
+      for (size_t i = 0; i < npaths; i++)
+        fprintf(stderr, " %s", paths[i]);
+      fputc('\n', stderr);
+    }
+  }
   if (npaths == 0) {
     def = es_cli_default_rules();
     paths = (char *const *)&def;
     npaths = 1;
   }
-  es_diags_init(&diags);
   rc = es_rules_load((const char *const *)paths, npaths, opts, out, &diags);
   es_cli_print_diags(&diags);
   if (rc != 0 && diags.count == 0)
     fprintf(stderr, "earshot: cannot load rules: %s\n", es_strerror(rc));
+done:
   es_diags_deinit(&diags);
+  es_config_deinit(&cfg);
   return rc;
 }
 

@@ -17,7 +17,8 @@
 #include "harness.h"
 
 /* Runs the earshot command with args, in the environment of this test
- * without EARSHOT_HOME, EARSHOT_CONFIG and EARSHOT_SYSTEM_CONFIG, plus
+ * without EARSHOT_HOME, EARSHOT_CONFIG, EARSHOT_SYSTEM_CONFIG and
+ * EARSHOT_RULES, plus
  * `env` ("NAME=VALUE" strings, NULL-terminated; may be NULL). Its stdout
  * and stderr go to *out (malloc'd). Returns the exit code. */
 static int run_cli(const struct it_daemon *d, const char *const *env, const char *const *args,
@@ -44,6 +45,7 @@ static int run_cli(const struct it_daemon *d, const char *const *env, const char
     unsetenv("EARSHOT_HOME");
     unsetenv("EARSHOT_CONFIG");
     unsetenv("EARSHOT_SYSTEM_CONFIG");
+    unsetenv("EARSHOT_RULES");
     for (int i = 0; env && env[i]; i++)
       putenv((char *)env[i]);
     execv(ES_EARSHOT_CLI, (char *const *)argv);
@@ -201,8 +203,8 @@ static void test_broken_config(void) {
   snprintf(env_missing, sizeof(env_missing), "EARSHOT_CONFIG=%s", missing);
   expect(&d, "missing $EARSHOT_CONFIG", ENV(env_missing), ARGS("alerts"), 1,
          NEEDLES("cannot open config file", missing));
-  /* The verbs that need no daemon never read it. */
-  expect(&d, "rules check ignores it", ENV(env_system),
+  /* Rule files given: the file is not read. */
+  expect(&d, "rules check with a file ignores it", ENV(env_system),
          ARGS("rules", "check", IT_RULES_DIR "/base.json"), 0, NEEDLES("ok: 3 rules"));
   it_daemon_cleanup(&d);
 }
@@ -246,10 +248,66 @@ static void test_database_from_config(void) {
   it_daemon_cleanup(&d);
 }
 
+/* The rule verbs, given no rule files, run what earshotd runs: the rules
+ * its config file names (docs/rules.md, "Which rules the earshot command
+ * runs"), found as the socket is, with $EARSHOT_RULES after --config. */
+static void test_rules_from_config(void) {
+  struct it_daemon d;
+  char conf[256], bad[256], env_conf[300], env_system[300], env_bad[300];
+  char env_rules[300], named[512], json[256];
+
+  it_daemon_init(&d);
+  snprintf(conf, sizeof(conf), "%s/rules-conf.json", d.dir);
+  snprintf(bad, sizeof(bad), "%s/bad.json", d.dir);
+  snprintf(json, sizeof(json), "{\"rules\": [\"%s\"]}", IT_RULES_DIR "/base.json");
+  it_write_file(conf, json, strlen(json));
+  it_write_file(bad, "{\"rules\": 3}", 12);
+  snprintf(env_conf, sizeof(env_conf), "EARSHOT_CONFIG=%s", conf);
+  snprintf(env_system, sizeof(env_system), "EARSHOT_SYSTEM_CONFIG=%s", conf);
+  snprintf(env_bad, sizeof(env_bad), "EARSHOT_SYSTEM_CONFIG=%s", bad);
+  snprintf(env_rules, sizeof(env_rules), "EARSHOT_RULES=%s", IT_RULES_DIR "/signals.json");
+  snprintf(named, sizeof(named), "the rules %s names: %s", conf, IT_RULES_DIR "/base.json");
+
+  expect(&d, "rules check --config", NULL, ARGS("rules", "check", "--config", conf), 0,
+         NEEDLES("ok: 3 rules from 1 files", named));
+  expect(&d, "rules test, $EARSHOT_CONFIG", ENV(env_conf), ARGS("rules", "test"), 0,
+         NEEDLES("examples: ", " 0 failed", named));
+  expect(&d, "rules check, the system config file", ENV(env_system), ARGS("rules", "check"), 0,
+         NEEDLES("ok: 3 rules from 1 files", named));
+  expect(&d, "replay, the system config file", ENV(env_system),
+         ARGS("replay", ES_GOLDEN_CALLS "/escalating.jsonl"), 0,
+         NEEDLES("\"rule\":\"it.policy\"", named));
+  expect(&d, "rules cost --config", NULL,
+         ARGS("rules", "cost", "--config", conf, ES_GOLDEN_CALLS "/escalating.jsonl"), 0,
+         NEEDLES("3 rules", "it.policy"));
+  /* $EARSHOT_RULES over $EARSHOT_CONFIG and the system file; --config
+   * over $EARSHOT_RULES; rule files given over everything. */
+  expect(&d, "$EARSHOT_RULES over the system file", ENV(env_rules, env_system),
+         ARGS("rules", "check"), 0, NEEDLES("ok: 1 rules from 1 files"));
+  expect(&d, "--config over $EARSHOT_RULES", ENV(env_rules), ARGS("rules", "check", "--config", conf),
+         0, NEEDLES("ok: 3 rules from 1 files", named));
+  expect(&d, "a rule file over a broken system file", ENV(env_bad),
+         ARGS("rules", "check", IT_RULES_DIR "/signals.json"), 0,
+         NEEDLES("ok: 1 rules from 1 files"));
+  /* A broken file is an error that names it, never passed over for the
+   * bundled rules; a missing system file means the bundled rules. */
+  expect(&d, "rules check, a broken system file", ENV(env_bad), ARGS("rules", "check"), 1,
+         NEEDLES(bad, "\"rules\" must be a path or an array of paths", "give the rule files"));
+  expect(&d, "replay, a broken system file", ENV(env_bad),
+         ARGS("replay", ES_GOLDEN_CALLS "/escalating.jsonl"), 1, NEEDLES(bad));
+  char env_missing[300];
+  snprintf(env_missing, sizeof(env_missing), "EARSHOT_SYSTEM_CONFIG=%s/missing.json", d.dir);
+  expect(&d, "no system file: the bundled rules", ENV(env_missing),
+         ARGS("replay", ES_GOLDEN_CALLS "/escalating.jsonl"), 0,
+         NEEDLES("\"rule\":\"agent.", "25 alerts"));
+  it_daemon_cleanup(&d);
+}
+
 int main(int argc, char **argv) {
   it_init(argc, argv);
   RUN(test_socket_from_config);
   RUN(test_broken_config);
   RUN(test_database_from_config);
+  RUN(test_rules_from_config);
   return 0;
 }
