@@ -219,6 +219,18 @@ static int validate(struct esd *d, struct es_config *cfg) {
   return problems;
 }
 
+/* earshotd reads only the file --config names. Run by hand on a machine
+ * whose package installed /etc/earshot/earshotd.json, without --config, it
+ * would check or run the built-in defaults while the operator means that
+ * file: say so. */
+static void note_unread_config(const struct es_config *cfg) {
+  char sys[4096];
+  if (cfg->config_file == NULL && es_default_config(sys, sizeof(sys)) == 0 &&
+      access(sys, F_OK) == 0)
+    esd_warn("config", "%s exists but is not read: earshotd reads only the file --config names "
+             "(running on the built-in defaults and the flags)", sys);
+}
+
 int main(int argc, char **argv) {
   struct es_config cfg;
   struct esd d;
@@ -242,6 +254,7 @@ int main(int argc, char **argv) {
   esd_log_set_level(cfg.log_level);
   memset(&d, 0, sizeof(d));
   d.cfg = &cfg;
+  note_unread_config(&cfg);
 
   /* A bad setting or rules file is a clear message and exit 1, before
    * anything is created. */

@@ -629,6 +629,24 @@ static void test_check_config(void) {
   ASSERT_CONTAINS(d.log, "not a usable SQLite database");
   ASSERT(strstr(d.log, "store error") == NULL);
   ASSERT(!it_file_exists(d.sock));
+
+  /* Run by hand without --config where a package installed the system
+   * file ($EARSHOT_SYSTEM_CONFIG stands in for /etc/earshot/earshotd.json):
+   * earshotd says that it checks, or runs, without that file. */
+  it_config(&d, "{\"log_level\": \"warn\"}");
+  ASSERT_EQ(setenv("EARSHOT_SYSTEM_CONFIG", cfg, 1), 0);
+  {
+    char said[512];
+    snprintf(said, sizeof(said), "%s exists but is not read: earshotd reads only the file "
+             "--config names", cfg);
+    check("a system file, no --config", ARGS("--rules", base), 0,
+          NEEDLES("configuration OK", said));
+  }
+  char *out;
+  ASSERT_EQ(it_run_earshotd(ARGS("--config", cfg, "--rules", base), &out, -1), 0);
+  ASSERT(strstr(out, "exists but is not read") == NULL);
+  free(out);
+  ASSERT_EQ(unsetenv("EARSHOT_SYSTEM_CONFIG"), 0);
   it_daemon_cleanup(&d);
 #undef ARGS
 #undef NEEDLES
