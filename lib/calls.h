@@ -81,7 +81,7 @@ void es_calls_remove(struct es_calls *t, struct es_call *c);
 
 /* Calls ended by their client ("end") that es_calls_ended() recognises:
  * at least the last ES_CALLS_ENDED, at most twice as many. */
-#define ES_CALLS_ENDED 4096
+#define ES_CALLS_ENDED 65536
 
 /* Removes and frees the call like es_calls_remove(), remembering that it
  * ended: a later line naming it is late or sent again, not a new call. */
