@@ -84,7 +84,9 @@ struct esd_conn {
   /* the supervisor feed (feed.c) */
   struct es_feed_filter *feed_filter; /* owned; non-NULL once subscribed */
   int64_t feed_last;         /* the last alert id it has been brought up to */
-  unsigned feed_subscribed : 1, feed_backfilling : 1;
+  /* feed_waiting: behind, its output over a quarter of max_output_bytes;
+   * it catches up (esd_feed_drained) once that drains, not live meanwhile */
+  unsigned feed_subscribed : 1, feed_backfilling : 1, feed_waiting : 1;
   uint64_t lines, alerts, errors;
 };
 
@@ -230,6 +232,9 @@ void esd_feed_on_commit(struct esd *d, uint64_t batch);
 void esd_feed_subscribe(struct esd_conn *c, const struct es_event *ev, const char *line,
                         size_t len);
 void esd_feed_conn_closed(struct esd_conn *c);
+/* A subscriber that fell behind (feed_waiting) has drained its output to a
+ * quarter of max_output_bytes: it catches up from the ring or the store. */
+void esd_feed_drained(struct esd_conn *c);
 void esd_feed_mark(struct esd_conn *c, const struct es_event *ev, uint64_t *batch);
 
 /* reload.c */
@@ -239,6 +244,9 @@ void esd_send_stats(struct esd *d, struct esd_conn *c);
 /* shared helpers in server.c */
 void esd_conn_write(struct esd_conn *c, const char *data, size_t len);
 void esd_conn_flush(struct esd_conn *c);
+/* Bytes of output queued to the client: written and not yet taken by the
+ * socket, or waiting for the end of this read. */
+size_t esd_conn_queued(const struct esd_conn *c);
 /* Closes a connection whose client closed its sending side once nothing
  * is owed to it any more (acks, a reload's answer). */
 void esd_conn_finish_if_done(struct esd_conn *c);

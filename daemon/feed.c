@@ -100,11 +100,31 @@ static void send_item(struct esd_conn *c, const struct esd_feed_item *it) {
   c->feed_last = it->id;
 }
 
+/* A subscriber whose output passes half of max_output_bytes gets no more
+ * until it drains to a quarter (as a producer is no longer read): then it
+ * catches up from where it stopped, from the ring or the store. So a
+ * console that reads slowly, or asks for a large backlog, is never sent
+ * more than the limit, and misses nothing; one that stops reading is
+ * disconnected after output_stall_timeout, like any client. */
+static int behind(struct esd_conn *c) {
+  if (esd_conn_queued(c) <= c->d->cfg->max_output_bytes / 2)
+    return 0;
+  /* Into the socket's write queue, whose completion (on_write) calls
+   * esd_feed_drained(); what the socket takes at once was never behind. */
+  esd_conn_flush(c);
+  return !c->closing && esd_conn_queued(c) > c->d->cfg->max_output_bytes / 2;
+}
+
 /* Sends a record to every subscriber that is up to date. */
 static void send_live(struct esd *d, const struct esd_feed_item *it) {
-  for (struct esd_conn *c = d->conns; c; c = c->next)
-    if (c->feed_filter && !c->feed_backfilling && !c->closing)
+  for (struct esd_conn *c = d->conns; c; c = c->next) {
+    if (!c->feed_filter || c->feed_backfilling || c->feed_waiting || c->closing)
+      continue;
+    if (behind(c))
+      c->feed_waiting = 1; /* from it->id on, when it has drained */
+    else
       send_item(c, it);
+  }
 }
 
 /* Makes room for one more record: drops the oldest committed (and
@@ -282,7 +302,8 @@ struct backfill {
   size_t out_len, out_cap;
   int64_t last_id;         /* the last id read (sent or filtered out) */
   size_t rows;
-  int truncated;           /* stopped at ESD_FEED_BACKFILL_MAX rows */
+  size_t budget;           /* bytes of records per round */
+  int truncated;           /* stopped at ESD_FEED_BACKFILL_MAX rows or the budget */
   char err[256];
 };
 
@@ -297,8 +318,10 @@ static int bf_row(void *ud, int ncols, const char *const *names, const char *con
   es_severity_parse(v[6] ? v[6] : "info", &sev);
   if (v[7])
     es_speaker_parse(v[7], &sp);
-  if (!es_feed_filter_match(&b->filter, sev, v[5], v[3], v[2]))
-    return b->rows >= ESD_FEED_BACKFILL_MAX;
+  if (!es_feed_filter_match(&b->filter, sev, v[5], v[3], v[2])) {
+    b->truncated = b->rows >= ESD_FEED_BACKFILL_MAX;
+    return b->truncated;
+  }
   struct es_feed_rec fr = {
     .id = id, .call_id = v[1], .agent = v[2], .queue = v[3], .rule_id = v[4],
     .category = v[5], .severity = sev, .speaker = sp,
@@ -323,7 +346,7 @@ static int bf_row(void *ud, int ncols, const char *const *names, const char *con
   int64_t n = es_feed_json(&fr, b->out + b->out_len, b->out_cap - b->out_len);
   if (n > 0)
     b->out_len += (size_t)n;
-  if (b->rows >= ESD_FEED_BACKFILL_MAX) {
+  if (b->rows >= ESD_FEED_BACKFILL_MAX || b->out_len >= b->budget) {
     b->truncated = 1;
     return 1;
   }
@@ -364,6 +387,8 @@ static void bf_done(uv_work_t *w, int status) {
 
   d->feed_backfills--;
   if (c && !c->closing && c->feed_filter) {
+    /* A round is at most a quarter of max_output_bytes, started with at
+     * most a quarter queued: it fits. */
     if (status != 0 || b->err[0]) {
       char msg[512];
       esd_warn("feed", "conn %" PRIu64 ": backfill failed: %s", c->id,
@@ -384,7 +409,6 @@ static void bf_done(uv_work_t *w, int status) {
     }
     c->feed_backfilling = 0;
     catch_up(c);
-    esd_conn_flush(c);
   }
   free(b->db_path);
   free(b->out);
@@ -392,13 +416,30 @@ static void bf_done(uv_work_t *w, int status) {
 }
 
 /* Sends a subscriber what it has not seen: from the ring if the ring
- * reaches back far enough, else from the store first. */
+ * reaches back far enough, else from the store first, a round at a time;
+ * waits (feed_waiting) whenever its output is over a quarter of
+ * max_output_bytes, and goes on when that drains (esd_feed_drained). */
 static void catch_up(struct esd_conn *c) {
   struct esd *d = c->d;
   int64_t shown = shown_id(d);
   int64_t oldest = d->feed_n && item_at(d, 0)->id <= shown ? item_at(d, 0)->id : shown + 1;
+  size_t budget = d->cfg->max_output_bytes / 4;
 
-  if (c->feed_last + 1 < oldest && c->feed_last < shown) {
+  /* Flushed first, so that what is queued is in the socket's write queue,
+   * whose completion (on_write) calls esd_feed_drained(). */
+  esd_conn_flush(c);
+  if (c->closing || c->feed_filter == NULL)
+    return;
+  if (c->feed_last >= shown) {
+    c->feed_waiting = 0;
+    return;
+  }
+  if (esd_conn_queued(c) > budget) {
+    c->feed_waiting = 1;
+    return;
+  }
+  c->feed_waiting = 0;
+  if (c->feed_last + 1 < oldest) {
     struct backfill *b = calloc(1, sizeof(*b));
     if (b == NULL || (b->db_path = strdup(d->cfg->db_path)) == NULL) {
       free(b);
@@ -411,6 +452,7 @@ static void catch_up(struct esd_conn *c) {
       b->filter = *c->feed_filter;
       b->after = c->feed_last;
       b->before = oldest;
+      b->budget = budget;
       c->feed_backfilling = 1;
       d->feed_backfills++;
       uv_queue_work(d->loop, &b->work, bf_work, bf_done);
@@ -421,10 +463,22 @@ static void catch_up(struct esd_conn *c) {
     struct esd_feed_item *it = item_at(d, i);
     if (it->id > shown)
       break;
-    if (it->id > c->feed_last)
-      send_item(c, it);
+    if (it->id <= c->feed_last)
+      continue;
+    if (behind(c)) {
+      c->feed_waiting = 1; /* from it->id on, when it has drained */
+      return;
+    }
+    send_item(c, it);
+    if (c->closing)
+      return;
   }
   c->feed_last = shown;
+}
+
+void esd_feed_drained(struct esd_conn *c) {
+  if (c->feed_waiting && !c->feed_backfilling)
+    catch_up(c);
 }
 
 void esd_feed_subscribe(struct esd_conn *c, const struct es_event *ev, const char *line,
@@ -450,8 +504,8 @@ void esd_feed_subscribe(struct esd_conn *c, const struct es_event *ev, const cha
   snprintf(buf, sizeof(buf), "{\"type\":\"subscribed\",\"last_id\":%" PRId64 "}\n",
            shown_id(d));
   esd_conn_write(c, buf, strlen(buf));
-  if (c->feed_backfilling)
-    return; /* a backfill is under way: it goes on with the new filter's successor */
+  if (c->feed_backfilling || c->feed_waiting)
+    return; /* catching up: it goes on with the new filters */
   c->feed_last = has_since && since < shown_id(d) ? since : shown_id(d);
   catch_up(c);
 }

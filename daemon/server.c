@@ -62,6 +62,8 @@ static size_t queued(const struct esd_conn *c) {
   return c->h.stream.write_queue_size + c->out_len;
 }
 
+size_t esd_conn_queued(const struct esd_conn *c) { return queued(c); }
+
 void esd_conn_write(struct esd_conn *c, const char *data, size_t len) {
   size_t max = c->d->cfg->max_output_bytes;
 
@@ -69,9 +71,9 @@ void esd_conn_write(struct esd_conn *c, const char *data, size_t len) {
     return;
   if (queued(c) + len > max) {
     c->d->disconnects_slow++;
-    esd_warn("server", "conn %" PRIu64 " (%s): disconnected: %zu bytes of output unread, over "
-             "max_output_bytes (%zu); the client must read its alerts",
-             c->id, c->client, queued(c), max);
+    esd_warn("server", "conn %" PRIu64 " (%s): disconnected: %zu bytes of output unread and %zu "
+             "more to send, over max_output_bytes (%zu); the client must read its alerts",
+             c->id, c->client, queued(c), len, max);
     conn_close(c, NULL);
     return;
   }
@@ -113,6 +115,8 @@ static void on_write(uv_write_t *req, int status) {
       conn_update_reading(c);
     }
   }
+  if (!c->closing && c->feed_waiting && queued(c) <= c->d->cfg->max_output_bytes / 4)
+    esd_feed_drained(c);
 }
 
 void esd_conn_flush(struct esd_conn *c) {
