@@ -418,7 +418,7 @@ static int fast_common(const struct fast_obj *obj, struct es_event *ev) {
     return -1;
   if (seq->kind != FV_NONE && seq->kind != FV_NULL &&
       (seq->kind != FV_NUM || seq->num != floor(seq->num) || seq->num < 0 ||
-       seq->num > 9007199254740992.0))
+       seq->num >= ES_SEQ_LIMIT))
     return -1;
   if ((has_ts = fast_opt_number(&obj->vals[K_TS], &ev->ts)) < 0)
     return -1;
@@ -582,9 +582,9 @@ static void salvage_seq(const char *s, size_t len, struct es_event *ev) {
       while (j < len && (s[j] == ' ' || s[j] == '\t'))
         j++;
       /* Digits alone (no sign, fraction or exponent: cJSON would have
-       * refused or rounded them), without a leading zero, at most 2^53,
+       * refused or rounded them), without a leading zero, below 2^53,
        * then the field's end. */
-      if (digits > 0 && (digits == 1 || s[first] != '0') && v <= 9007199254740992ULL &&
+      if (digits > 0 && (digits == 1 || s[first] != '0') && v < (uint64_t)ES_SEQ_LIMIT &&
           j < len && (s[j] == ',' || s[j] == '}')) {
         ev->seq = (int64_t)v;
         ev->has_seq = 1;
@@ -749,20 +749,24 @@ int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct e
   if (!cJSON_IsObject(d->root))
     return fail(err, "not_object", "a line must be a JSON object");
 
+  /* Any line may carry the client's line number; acks refer to it. First,
+   * so that every later error about the line carries it. Below 2^53: a
+   * double holds each such number exactly, and a larger one may be
+   * another number rounded (2^53 + 1 reads as 2^53). */
+  v = cJSON_GetObjectItemCaseSensitive(d->root, "seq");
+  if (v && !cJSON_IsNull(v)) {
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
+        v->valuedouble >= ES_SEQ_LIMIT)
+      return fail(err, "wrong_type", "\"seq\" must be a whole number from 0 to "
+                  "9007199254740991 (2^53 - 1)");
+    ev->seq = (int64_t)v->valuedouble;
+    ev->has_seq = 1;
+  }
+
   type = cJSON_GetObjectItemCaseSensitive(d->root, "type");
   if (type && !cJSON_IsString(type))
     return fail(err, "wrong_type", "\"type\" must be a string");
   const char *t = type ? type->valuestring : "utterance";
-
-  /* Any line may carry the client's line number; acks refer to it. */
-  v = cJSON_GetObjectItemCaseSensitive(d->root, "seq");
-  if (v && !cJSON_IsNull(v)) {
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
-        v->valuedouble > 9007199254740992.0)
-      return fail(err, "wrong_type", "\"seq\" must be a whole number >= 0");
-    ev->seq = (int64_t)v->valuedouble;
-    ev->has_seq = 1;
-  }
 
   if (strcmp(t, "utterance") == 0) {
     ev->type = ES_EV_UTTERANCE;

@@ -14,6 +14,10 @@
 
 #include "rules.h"
 
+/* A "seq" is a whole number below this, 2^53: every one is exact as a
+ * JSON number read into a double. */
+#define ES_SEQ_LIMIT 9007199254740992.0
+
 enum es_event_type {
   ES_EV_UTTERANCE = 1, /* {"call_id","speaker","text","ts"?,"end_ts"?,"seq"?,"final"?} */
   ES_EV_START,         /* {"type":"start","call_id",...metadata} */

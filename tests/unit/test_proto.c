@@ -248,8 +248,11 @@ static void test_seq_of_refused_lines(void) {
   expect_seq_(__FILE__, __LINE__, raw, sizeof(raw) - 1, "nul_byte", 17);
   EXPECT_SEQ("{\"call_id\":\"c1\",\"speaker\":\"agent\",\"text\":\"caf\xE9\",\"seq\":42}", "invalid_utf8",
              42);
-  EXPECT_SEQ("{\"call_id\":\"c1\",\"text\":\"a\\ud800b\",\"seq\" : 9007199254740992 }",
-             "invalid_utf8", 9007199254740992);
+  EXPECT_SEQ("{\"call_id\":\"c1\",\"text\":\"a\\ud800b\",\"seq\" : 9007199254740991 }",
+             "invalid_utf8", 9007199254740991);
+  /* 2^53 and above: a double may have rounded another number to it. */
+  EXPECT_SEQ("{\"call_id\":\"c1\",\"text\":\"a\\ud800b\",\"seq\":9007199254740992}",
+             "invalid_utf8", -1);
   EXPECT_SEQ("{\"call_id\":\"c1\",\"text\":\"cut\\u0000\",\"seq\":0}", "nul_byte", 0);
   EXPECT_SEQ("{\"call_id\":\"c1\",\"text\":\"\\uZZZZ\",\"seq\":5}", "invalid_json", 5);
   /* The first "seq" of the top object, as cJSON takes it. */
@@ -385,10 +388,18 @@ static void test_utterance_defaults(void) {
   ASSERT_EQ(ev.has_seq, 0);
   ASSERT_EQ(ev.final, 1);
   DECODE_OK("{\"call_id\": \"c3\", \"speaker\": \"agent\", \"text\": \"x\", \"final\": true,"
-            " \"seq\": 9007199254740992}",
+            " \"seq\": 9007199254740991}",
             &ev);
   ASSERT_EQ(ev.final, 1);
-  ASSERT_EQ(ev.seq, 9007199254740992LL);
+  ASSERT_EQ(ev.seq, 9007199254740991LL);
+  /* 2^53 + 1 reads as 2^53: refused, never acknowledged as another seq. */
+  EXPECT_SEQ("{\"call_id\":\"c3\",\"speaker\":\"agent\",\"text\":\"x\",\"seq\":9007199254740993}",
+             "wrong_type", -1);
+  EXPECT_SEQ("{\"call_id\":\"c3\",\"speaker\":\"agent\",\"text\":\"x\",\"seq\":9007199254740992}",
+             "wrong_type", -1);
+  /* A line that parses carries its seq in every later error. */
+  EXPECT_SEQ("{\"type\":5,\"call_id\":\"c3\",\"seq\":2}", "wrong_type", 2);
+  EXPECT_SEQ("{\"type\":[\"start\"],\"call_id\":\"c3\",\"seq\":4}", "wrong_type", 4);
 }
 
 static void test_utterance_text_escapes(void) {
