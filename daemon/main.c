@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -231,6 +232,40 @@ static void note_unread_config(const struct es_config *cfg) {
              "(running on the built-in defaults and the flags)", sys);
 }
 
+/* Descriptors earshotd needs besides its clients': listeners, the store's
+ * files on the writer's and readers' connections, libuv's own, webhook
+ * sockets. */
+#define ESD_RESERVED_FDS 64
+
+/* Every client is a descriptor, and past the limit on open files the
+ * kernel's accept() fails, so that libuv drops the connections waiting
+ * (with no callback, so no log line either). Raises the soft limit to what
+ * max_connections needs, up to the hard limit (as redis does), and says so
+ * when that is not enough. With --check-config only says. */
+static void fit_open_files(const struct es_config *cfg, int check_only) {
+  struct rlimit rl;
+  rlim_t want = (rlim_t)cfg->max_connections + ESD_RESERVED_FDS;
+
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+    return;
+  rlim_t can = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+  if (!check_only && can > rl.rlim_cur) {
+    struct rlimit raised = {can, rl.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      esd_debug("main", "open files limit raised from %llu to %llu", (unsigned long long)rl.rlim_cur,
+                (unsigned long long)can);
+      rl.rlim_cur = can;
+    }
+  }
+  rlim_t now = check_only ? can : rl.rlim_cur;
+  if (now < want)
+    esd_warn("main", "the open files limit (%llu, hard limit %llu) is below the %llu that "
+             "limits.max_connections (%u) needs: past it, clients are dropped as they connect, "
+             "with no error record; raise LimitNOFILE= (systemd) or ulimit -n, or lower "
+             "max_connections", (unsigned long long)now, (unsigned long long)rl.rlim_max,
+             (unsigned long long)want, cfg->max_connections);
+}
+
 int main(int argc, char **argv) {
   struct es_config cfg;
   struct esd d;
@@ -255,6 +290,7 @@ int main(int argc, char **argv) {
   memset(&d, 0, sizeof(d));
   d.cfg = &cfg;
   note_unread_config(&cfg);
+  fit_open_files(&cfg, check_only);
 
   /* A bad setting or rules file is a clear message and exit 1, before
    * anything is created. */

@@ -8,9 +8,11 @@
 #include <grp.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -652,6 +654,69 @@ static void test_check_config(void) {
 #undef NEEDLES
 }
 
+/* The soft limit of "Max open files" in /proc/PID/limits. */
+static long long open_files_soft(pid_t pid) {
+  char path[64], line[256];
+  long long soft = -1;
+  snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+  FILE *f = fopen(path, "r");
+  ASSERT(f != NULL);
+  while (fgets(line, sizeof(line), f))
+    if (strncmp(line, "Max open files", 14) == 0)
+      soft = atoll(line + 14);
+  fclose(f);
+  return soft;
+}
+
+/* Every client is a descriptor: earshotd raises a low soft limit on open
+ * files to what max_connections needs, and says so when the hard limit
+ * does not allow it (past it clients would be dropped at connect with
+ * nothing said). */
+static void test_open_files_limit(void) {
+  struct it_daemon d;
+  struct rlimit rl, low;
+
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 2000) {
+    fprintf(stderr, "   skipped: the hard limit on open files here is %llu\n",
+            (unsigned long long)rl.rlim_max);
+    return;
+  }
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  it_config(&d, "{\"limits\": {\"max_connections\": 1000}}");
+  low = rl;
+  low.rlim_cur = 256;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0); /* inherited by the daemon */
+  int started = it_daemon_start(&d, NULL);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  ASSERT_EQ(started, 0);
+  ASSERT(open_files_soft(d.pid) >= 1000 + 64);
+  ASSERT(it_log_count(&d, "open files limit (") == 0);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+
+  /* A hard limit too low: said, by --check-config too (in a child, since
+   * a hard limit cannot be raised again). */
+  pid_t pid = fork();
+  ASSERT(pid >= 0);
+  if (pid == 0) {
+    struct rlimit tight = {100, 100};
+    char *out = NULL;
+    const char *args[] = {"--check-config", "--socket", d.sock, "--db", d.db,
+                          "--config", d.config, "--rules", d.rules, NULL};
+    if (setrlimit(RLIMIT_NOFILE, &tight) != 0)
+      _exit(2);
+    int rc = it_run_earshotd(args, &out, -1);
+    _exit(rc == 0 && out && strstr(out, "the open files limit (100, hard limit 100) is below the "
+                                        "1064 that limits.max_connections (1000) needs") ? 0 : 1);
+  }
+  int st;
+  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  ASSERT(WIFEXITED(st));
+  ASSERT_EQ(WEXITSTATUS(st), 0);
+  it_daemon_cleanup(&d);
+}
+
 int main(int argc, char **argv) {
   it_init(argc, argv);
   RUN(test_sigterm_under_load);
@@ -659,5 +724,6 @@ int main(int argc, char **argv) {
   RUN(test_stale_and_live_socket);
   RUN(test_one_daemon_per_database);
   RUN(test_check_config);
+  RUN(test_open_files_limit);
   return 0;
 }
