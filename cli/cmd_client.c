@@ -156,7 +156,12 @@ int es_cmd_send(int argc, char **argv) {
     fprintf(c == 'h' ? stdout : stderr,
             "usage: earshot send [--socket PATH | --config FILE] [FILE|-]\n"
             "Streams protocol lines to earshotd, prints its alerts and errors, and\n"
-            "waits until every line is acknowledged (its alerts are in the database).\n%s%s",
+            "waits until every line is acknowledged (its alerts are in the database).\n"
+            "Each JSON object goes out with \"seq\" set to its number among them (a\n"
+            "seq in the file is replaced), so an error's \"seq\" is that number; its\n"
+            "\"line\" counts the connection's lines, one more than the file's.\n"
+            "Exit status: 0 when every line was acknowledged and none got an error\n"
+            "record, 1 otherwise.\n%s%s",
             socket_help, es_cli_find_help);
     return c == 'h' ? 0 : 2;
   }
@@ -222,7 +227,7 @@ int es_cmd_send(int argc, char **argv) {
   es_cli_flush_stdout();
   fprintf(stderr, "earshot send: %lld lines sent and acknowledged, %lld alerts, %lld errors\n",
           rd.lineno, alerts, errors);
-  rc = 0;
+  rc = errors ? 1 : 0;
 out:
   es_lines_deinit(&rd);
   es_cli_reader_deinit(&r);

@@ -78,7 +78,39 @@ static int check_output(int rc) {
   return rc == 0 ? 1 : rc;
 }
 
+/* `earshot --socket PATH stats` as `earshot stats --socket PATH`: the
+ * options that say where earshotd is (--socket, --db, --config) may come
+ * before the verb too. Moves them after it, in place. */
+static void verb_first(int argc, char **argv) {
+  static const char *const where[] = {"--socket", "--db", "--config"};
+  int n = 0; /* argv[1..n] are such options and their values */
+
+  while (1 + n < argc) {
+    const char *a = argv[1 + n];
+    int known = 0;
+    for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+      size_t l = strlen(where[i]);
+      if (strncmp(a, where[i], l) == 0 && a[l] == '=')
+        known = 1;
+      else if (strcmp(a, where[i]) == 0 && 2 + n < argc)
+        known = 2;
+      if (known)
+        break;
+    }
+    if (!known)
+      break;
+    n += known;
+  }
+  if (n == 0 || 1 + n >= argc)
+    return;
+  /* Rotate argv[1 .. n] behind the verb at argv[1 + n]. */
+  char *verb = argv[1 + n];
+  memmove(argv + 2, argv + 1, (size_t)n * sizeof(*argv));
+  argv[1] = verb;
+}
+
 static int run(int argc, char **argv) {
+  verb_first(argc, argv);
   if (argc < 2) {
     usage(stderr);
     return 2;
@@ -108,8 +140,7 @@ static int run(int argc, char **argv) {
     printf("earshot %s\n", ES_VERSION);
     return 0;
   }
-  fprintf(stderr, "earshot: unknown command \"%s\"\n\n", argv[1]);
-  usage(stderr);
+  fprintf(stderr, "earshot: unknown command \"%s\" (`earshot help` lists them)\n", argv[1]);
   return 2;
 }
 

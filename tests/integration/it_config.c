@@ -133,11 +133,28 @@ static void test_socket_from_config(void) {
   expect(&d, "reload --config (the unit's ExecReload)", NULL,
          ARGS("reload", "--config", d.config), 0, NEEDLES("\"ok\":\ttrue"));
   expect(&d, "stats, $EARSHOT_CONFIG", ENV(e.config), ARGS("stats"), 0, NEEDLES("\"lines\":"));
+  /* Where earshotd is may also be said before the verb. */
+  expect(&d, "--config FILE before the verb", NULL, ARGS("--config", d.config, "stats"), 0,
+         NEEDLES("\"lines\":"));
+  expect(&d, "unknown command", NULL, ARGS("--frob", "stats"), 2,
+         NEEDLES("unknown command \"--frob\""));
   expect(&d, "stats, the system config file", ENV(e.system), ARGS("stats"), 0,
          NEEDLES("\"lines\":"));
   expect(&d, "send, the system config file", ENV(e.system),
          ARGS("send", ES_GOLDEN_CALLS "/escalating.jsonl"), 0,
          NEEDLES("lines sent and acknowledged"));
+  {
+    /* A line the daemon refuses: printed, counted, and the exit status. */
+    char mixed[256];
+    static const char lines[] =
+        "{\"call_id\":\"cfg-2\",\"speaker\":\"agent\",\"text\":\"that's our policy\"}\n"
+        "{\"call_id\":\"cfg-2\",\"speaker\":\"bob\",\"text\":\"hi\"}\n";
+    snprintf(mixed, sizeof(mixed), "%s/mixed.jsonl", d.dir);
+    it_write_file(mixed, lines, sizeof(lines) - 1);
+    expect(&d, "send, a line refused: exit 1", NULL, ARGS("send", "--config", d.config, mixed), 1,
+           NEEDLES("\"code\":\"unknown_speaker\"", "\"seq\":2",
+                   "2 lines sent and acknowledged, 1 alerts, 1 errors"));
+  }
   expect(&d, "tail --config", NULL,
          ARGS("tail", "--config", d.config, "--since", "0", "--count", "1", "--json"), 0,
          NEEDLES("\"call_id\":\"cfg-1\""));
@@ -219,6 +236,10 @@ static void test_database_from_config(void) {
   expect(&d, "alerts --config", NULL, ARGS("alerts", "--config", d.config, "--format", "csv"), 0,
          NEEDLES("cfg-1", "it.policy"));
   expect(&d, "calls, $EARSHOT_CONFIG", ENV(e.config), ARGS("calls", "--format", "csv"), 0,
+         NEEDLES("cfg-1"));
+  char db_flag[300];
+  snprintf(db_flag, sizeof(db_flag), "--db=%s", d.db);
+  expect(&d, "--db=PATH before the verb", NULL, ARGS(db_flag, "calls", "--format", "csv"), 0,
          NEEDLES("cfg-1"));
   expect(&d, "call, the system config file", ENV(e.system), ARGS("call", "cfg-1"), 0,
          NEEDLES("it.policy"));
