@@ -249,7 +249,8 @@ int esd_config_check(const struct es_config *c, struct esd_resolved *res) {
 
   memset(res, 0, sizeof(*res));
   if (strlen(c->socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-    PROBLEM("socket path %s is longer than %zu bytes; choose a shorter --socket",
+    PROBLEM("socket path %s is longer than %zu bytes; choose a shorter one (--socket, or "
+            "\"socket\" in the config file)",
             c->socket_path, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
   if (make_parent(c->socket_path, 1) != 0)
     PROBLEM("cannot create the directory of %s: %s", c->socket_path, strerror(errno));

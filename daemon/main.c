@@ -208,11 +208,17 @@ static int validate(struct esd *d, struct es_config *cfg) {
     fprintf(stderr, "%s:%d:%d: %s%s%s\n", g->file, g->line, g->column, g->rule_id,
             g->rule_id[0] ? ": " : "", g->message);
   }
-  es_diags_deinit(&diags);
   if (rc != 0) {
-    fprintf(stderr, "earshotd: cannot load rules: %s\n", es_strerror(rc));
+    /* The diagnostics say why; a generic code after them ("input/output
+     * error" for a missing file) only misleads. */
+    if (diags.count)
+      fprintf(stderr, "earshotd: cannot load rules: %zu problem%s above\n", diags.count,
+              diags.count == 1 ? "" : "s");
+    else
+      fprintf(stderr, "earshotd: cannot load rules: %s\n", es_strerror(rc));
     problems++;
   }
+  es_diags_deinit(&diags);
   if (esd_webhooks_new(cfg->webhooks_json, &d->webhooks, msg, sizeof(msg)) != 0) {
     fprintf(stderr, "earshotd: %s: %s\n", cfg->config_file ? cfg->config_file : "config", msg);
     problems++;

@@ -559,8 +559,11 @@ static void after_job(uv_async_t *a) {
      * merging, and retry after a backoff. Acks wait; readers stay paused
      * once the pending rows pass the limit. Nothing is dropped. */
     w->failures++;
+    w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : 100;
+    if (w->backoff_ms > 5000)
+      w->backoff_ms = 5000;
     esd_error("store", "commit of %zu rows failed (%s); retrying in %u ms", b->nrows,
-              b->errmsg, w->backoff_ms ? w->backoff_ms * 2 : 100);
+              b->errmsg, w->backoff_ms);
     if (w->open->head) {
       *b->tail = w->open->head;
       b->tail = w->open->tail;
@@ -570,9 +573,6 @@ static void after_job(uv_async_t *a) {
     free(w->open);
     w->open = b;
     w->inflight = NULL;
-    w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : 100;
-    if (w->backoff_ms > 5000)
-      w->backoff_ms = 5000;
     if (!w->closing) {
       w->timer_armed = 1;
       uv_timer_start(&w->retry, retry_cb, w->backoff_ms, 0);

@@ -240,6 +240,17 @@ int es_config_read(struct es_config *c, const char *path, struct es_diags *diags
     BAD(ES_ENOMEM, "out of memory");
   /* The whole file: a second object or stray text after the first is an
    * error, not settings silently ignored. */
+  {
+    size_t i = 0;
+    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+      i++;
+    if (i == len) {
+      refuse(diags, path, 0, "the file is empty: a config file holds one JSON object ({} for "
+             "the defaults)");
+      rc = ES_EJSON;
+      goto fail;
+    }
+  }
   root = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
   if (root == NULL) {
     int line = 1;

@@ -576,7 +576,7 @@ static void test_check_config(void) {
           NEEDLES("cannot create the directory of ", under, ": Not a directory"));
     snprintf(longsock, sizeof(longsock), "%s/%0120d.sock", d.dir, 0);
     check("a socket path too long", PATHS(longsock, d.db, "--rules", base), 1,
-          NEEDLES("is longer than 107 bytes; choose a shorter --socket"));
+          NEEDLES("is longer than 107 bytes; choose a shorter one (--socket, or \"socket\" in the config file)"));
     snprintf(nested, sizeof(nested), "%s/new/deeper/d.sock", d.dir);
     check("directories yet to be made", PATHS(nested, nested, "--rules", base), 0,
           NEEDLES("configuration OK"));

@@ -109,6 +109,8 @@ static void test_refused(void) {
   refused("[]", ES_EJSON, 0, "must hold one JSON object");
   refused("{\n  \"db\": \"/a\",\n}\n", ES_EJSON, 3, "malformed JSON near line 3");
   refused("{}\n{}\n", ES_EJSON, 2, "malformed JSON near line 2");
+  refused("", ES_EJSON, 0, "the file is empty: a config file holds one JSON object");
+  refused(" \n\t\n", ES_EJSON, 0, "the file is empty");
 }
 
 static void test_unreadable(void) {
