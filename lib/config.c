@@ -208,12 +208,21 @@ static int check_keys(const cJSON *obj, const char *what, const char *const *kno
   return 0;
 }
 
-/* A setting that is wrong: the diagnostic, then `goto fail` with rc. */
+/* The file cannot be read on (not JSON, out of memory): the diagnostic,
+ * then `goto fail` with rc. */
 #define BAD(code, ...)                                                       \
   do {                                                                       \
     refuse(diags, path, 0, __VA_ARGS__);                                     \
     rc = (code);                                                             \
     goto fail;                                                               \
+  } while (0)
+
+/* A setting that is wrong: its diagnostic; the reading goes on, so that
+ * every wrong setting is told at once, and the file is refused at the end. */
+#define WRONG(...)                                                           \
+  do {                                                                       \
+    refuse(diags, path, 0, __VA_ARGS__);                                     \
+    wrong = 1;                                                               \
   } while (0)
 
 int es_config_read(struct es_config *c, const char *path, struct es_diags *diags) {
@@ -232,7 +241,7 @@ int es_config_read(struct es_config *c, const char *path, struct es_diags *diags
   const char *end = NULL;
   const cJSON *v, *sub;
   double d;
-  int rc = slurp(path, &text, &len, diags);
+  int wrong = 0, rc = slurp(path, &text, &len, diags);
 
   if (rc != 0)
     return rc;
@@ -262,13 +271,12 @@ int es_config_read(struct es_config *c, const char *path, struct es_diags *diags
   }
   if (!cJSON_IsObject(root))
     BAD(ES_EJSON, "the config file must hold one JSON object");
-  if ((rc = check_keys(root, "setting", top, path, diags)) != 0)
-    goto fail;
+  wrong |= check_keys(root, "setting", top, path, diags) != 0;
 #define STR(key, dst)                                                        \
   if ((v = cJSON_GetObjectItemCaseSensitive(root, key))) {                   \
     if (!cJSON_IsString(v) || !*v->valuestring)                              \
-      BAD(ES_EINVAL, "\"%s\" must be a non-empty string", key);              \
-    if (es_config_set_str(dst, v->valuestring) != 0)                         \
+      WRONG("\"%s\" must be a non-empty string", key);                       \
+    else if (es_config_set_str(dst, v->valuestring) != 0)                    \
       BAD(ES_ENOMEM, "out of memory");                                       \
   }
   STR("socket", &c->socket_path);
@@ -279,7 +287,7 @@ int es_config_read(struct es_config *c, const char *path, struct es_diags *diags
 #undef STR
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "socket_mode"))) {
     if (!cJSON_IsString(v) || parse_mode(v->valuestring, &c->socket_mode) != 0)
-      BAD(ES_EINVAL, "\"socket_mode\" must be an octal string like \"0660\"");
+      WRONG("\"socket_mode\" must be an octal string like \"0660\"");
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "rules"))) {
     const cJSON *e;
@@ -288,40 +296,46 @@ int es_config_read(struct es_config *c, const char *path, struct es_diags *diags
       ok = 1;
       cJSON_ArrayForEach(e, v) ok &= cJSON_IsString(e) && *e->valuestring;
     }
-    if (!ok)
-      BAD(ES_EINVAL, "\"rules\" must be a path or an array of paths");
-    free_rules(c);
-    if (cJSON_IsString(v))
-      ok = add_rule(c, v->valuestring) == 0;
-    else
-      cJSON_ArrayForEach(e, v) ok &= add_rule(c, e->valuestring) == 0;
-    if (!ok)
-      BAD(ES_ENOMEM, "out of memory");
+    if (!ok) {
+      WRONG("\"rules\" must be a path or an array of paths");
+    } else {
+      free_rules(c);
+      if (cJSON_IsString(v))
+        ok = add_rule(c, v->valuestring) == 0;
+      else
+        cJSON_ArrayForEach(e, v) ok &= add_rule(c, e->valuestring) == 0;
+      if (!ok)
+        BAD(ES_ENOMEM, "out of memory");
+    }
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "log_level"))) {
     if (!cJSON_IsString(v) || es_log_level_parse(v->valuestring, &c->log_level) != 0)
-      BAD(ES_EINVAL, "\"log_level\" must be one of error, warn, info, debug");
+      WRONG("\"log_level\" must be one of error, warn, info, debug");
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "foreground"))) {
     if (!cJSON_IsBool(v))
-      BAD(ES_EINVAL, "\"foreground\" must be true or false");
-    c->foreground = cJSON_IsTrue(v);
+      WRONG("\"foreground\" must be true or false");
+    else
+      c->foreground = cJSON_IsTrue(v);
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "redact"))) {
     if (!cJSON_IsBool(v))
-      BAD(ES_EINVAL, "\"redact\" must be true or false");
-    c->redact = cJSON_IsTrue(v);
+      WRONG("\"redact\" must be true or false");
+    else
+      c->redact = cJSON_IsTrue(v);
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "call_idle_timeout"))) {
     if (get_number(v, 1, 86400 * 7, &d) != 0)
-      BAD(ES_EINVAL, "\"call_idle_timeout\" must be seconds from 1 to 604800");
-    c->call_idle_timeout = d;
+      WRONG("\"call_idle_timeout\" must be seconds from 1 to 604800");
+    else
+      c->call_idle_timeout = d;
   }
   if ((v = cJSON_GetObjectItemCaseSensitive(root, "retention_days"))) {
     if (get_whole(v, 0, ES_CONFIG_MAX_RETENTION_DAYS, &d) != 0)
-      BAD(ES_EINVAL, "\"retention_days\" must be a whole number of days from 0 (keep everything) "
-                     "to %d", ES_CONFIG_MAX_RETENTION_DAYS);
-    c->retention_days = (unsigned)d;
+      WRONG("\"retention_days\" must be a whole number of days from 0 (keep everything) to %d",
+            ES_CONFIG_MAX_RETENTION_DAYS);
+    else
+      c->retention_days = (unsigned)d;
   }
   /* Kept as text: earshotd's webhook.c checks every field, and this file
    * stays free of libcurl. */
@@ -332,17 +346,17 @@ int es_config_read(struct es_config *c, const char *path, struct es_diags *diags
     if (bad)
       BAD(ES_ENOMEM, "out of memory");
   }
-  if ((sub = cJSON_GetObjectItemCaseSensitive(root, "limits"))) {
-    if (!cJSON_IsObject(sub))
-      BAD(ES_EINVAL, "\"limits\" must be an object");
-    if ((rc = check_keys(sub, "limit", lim, path, diags)) != 0)
-      goto fail;
+  if ((sub = cJSON_GetObjectItemCaseSensitive(root, "limits")) && !cJSON_IsObject(sub)) {
+    WRONG("\"limits\" must be an object");
+  } else if (sub) {
+    wrong |= check_keys(sub, "limit", lim, path, diags) != 0;
 #define LIM(key, min, max, dst, type)                                        \
   if ((v = cJSON_GetObjectItemCaseSensitive(sub, key))) {                    \
     if (get_whole(v, min, max, &d) != 0)                                     \
-      BAD(ES_EINVAL, "limits.%s must be a whole number from %.0f to %.0f", key, \
-          (double)(min), (double)(max));                                     \
-    dst = (type)d;                                                           \
+      WRONG("limits.%s must be a whole number from %.0f to %.0f", key,        \
+            (double)(min), (double)(max));                                   \
+    else                                                                     \
+      dst = (type)d;                                                         \
   }
     LIM("max_line_bytes", 256, 16 << 20, c->max_line_bytes, size_t);
     LIM("max_connections", 1, 100000, c->max_connections, unsigned);
@@ -353,44 +367,49 @@ int es_config_read(struct es_config *c, const char *path, struct es_diags *diags
 #undef LIM
     if ((v = cJSON_GetObjectItemCaseSensitive(sub, "output_stall_timeout"))) {
       if (get_number(v, 1, 3600, &d) != 0)
-        BAD(ES_EINVAL, "limits.output_stall_timeout must be seconds from 1 to 3600");
-      c->output_stall_timeout = d;
+        WRONG("limits.output_stall_timeout must be seconds from 1 to 3600");
+      else
+        c->output_stall_timeout = d;
     }
   }
-  if ((sub = cJSON_GetObjectItemCaseSensitive(root, "store"))) {
-    if (!cJSON_IsObject(sub))
-      BAD(ES_EINVAL, "\"store\" must be an object");
-    if ((rc = check_keys(sub, "store setting", sto, path, diags)) != 0)
-      goto fail;
+  if ((sub = cJSON_GetObjectItemCaseSensitive(root, "store")) && !cJSON_IsObject(sub)) {
+    WRONG("\"store\" must be an object");
+  } else if (sub) {
+    wrong |= check_keys(sub, "store setting", sto, path, diags) != 0;
     if ((v = cJSON_GetObjectItemCaseSensitive(sub, "synchronous"))) {
       /* "off" is not offered: a power cut could then corrupt the store. */
       const char *mode = cJSON_IsString(v) ? v->valuestring : "";
       if (strcmp(mode, "normal") != 0 && strcmp(mode, "full") != 0)
-        BAD(ES_EINVAL, "store.synchronous must be \"normal\" or \"full\"");
-      c->synchronous = strcmp(mode, "full") == 0 ? 2 : 1;
+        WRONG("store.synchronous must be \"normal\" or \"full\"");
+      else
+        c->synchronous = strcmp(mode, "full") == 0 ? 2 : 1;
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(sub, "commit_interval_ms"))) {
       if (get_whole(v, 0, 1000, &d) != 0)
-        BAD(ES_EINVAL, "store.commit_interval_ms must be a whole number from 0 to 1000");
-      c->commit_interval_ms = (unsigned)d;
+        WRONG("store.commit_interval_ms must be a whole number from 0 to 1000");
+      else
+        c->commit_interval_ms = (unsigned)d;
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(sub, "background_max_rows"))) {
       if (get_whole(v, 0, 100000, &d) != 0)
-        BAD(ES_EINVAL, "store.background_max_rows must be a whole number from 0 to 100000");
-      c->background_max_rows = (unsigned)d;
+        WRONG("store.background_max_rows must be a whole number from 0 to 100000");
+      else
+        c->background_max_rows = (unsigned)d;
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(sub, "cache_mb"))) {
       if (get_whole(v, 1, 4096, &d) != 0)
-        BAD(ES_EINVAL, "store.cache_mb must be a whole number from 1 to 4096");
-      c->cache_mb = (unsigned)d;
+        WRONG("store.cache_mb must be a whole number from 1 to 4096");
+      else
+        c->cache_mb = (unsigned)d;
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(sub, "alert_id_block"))) {
       if (get_whole(v, 16, 1 << 24, &d) != 0)
-        BAD(ES_EINVAL, "store.alert_id_block must be a whole number from 16 to 16777216");
-      c->alert_id_block = (unsigned)d;
+        WRONG("store.alert_id_block must be a whole number from 16 to 16777216");
+      else
+        c->alert_id_block = (unsigned)d;
     }
   }
-  rc = 0;
+  rc = wrong ? ES_EINVAL : 0;
 fail:
   cJSON_Delete(root);
   free(text);

@@ -69,9 +69,10 @@ void es_config_deinit(struct es_config *c);
  * ES_EIO when it cannot be opened or read (over 1 MiB, a directory, no
  * permission); ES_EJSON when it is not one JSON object; ES_EINVAL for a
  * setting that is unknown, given twice or wrong; ES_ENOMEM. On failure
- * one diagnostic says what is wrong in a message that names the file
- * ("PATH: unknown setting \"x\" ...", "cannot open config file PATH:
- * ..."), its `file` the path, its `line` that of malformed JSON (else 0).
+ * a diagnostic says what is wrong, one per wrong setting (every one, not
+ * only the first), in a message that names the file ("PATH: unknown
+ * setting \"x\" ...", "cannot open config file PATH: ..."), its `file`
+ * the path, its `line` that of malformed JSON (else 0).
  * c may then hold some of the file's settings: deinit it. */
 int es_config_read(struct es_config *c, const char *path, struct es_diags *diags);
 

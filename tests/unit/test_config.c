@@ -113,6 +113,26 @@ static void test_refused(void) {
   refused(" \n\t\n", ES_EJSON, 0, "the file is empty");
 }
 
+/* Every wrong setting is told at once, not only the first. */
+static void test_every_problem(void) {
+  struct es_config c;
+  struct es_diags diags;
+  static const char *const says[] = {
+    "\"log_level\" must be one of", "\"retention_days\" must be a whole number",
+    "unknown limit \"max_lines\"", "limits.max_connections must be a whole number from 1",
+    "store.synchronous must be \"normal\" or \"full\""};
+  ASSERT_EQ(read_text("{\"log_level\": \"loud\", \"retention_days\": -3, \"db\": \"/srv/x.db\","
+                      " \"limits\": {\"max_connections\": 0, \"max_lines\": 5},"
+                      " \"store\": {\"synchronous\": \"off\"}}",
+                      &c, &diags),
+            ES_EINVAL);
+  ASSERT_EQ(diags.count, sizeof(says) / sizeof(says[0]));
+  for (size_t i = 0; i < diags.count; i++)
+    ASSERT(strstr(diags.items[i].message, says[i]) != NULL);
+  es_diags_deinit(&diags);
+  es_config_deinit(&c);
+}
+
 static void test_unreadable(void) {
   struct es_config c;
   struct es_diags diags;
@@ -162,6 +182,7 @@ int main(void) {
   snprintf(file, sizeof(file), "%s/earshotd.json", dir);
   RUN(test_settings);
   RUN(test_refused);
+  RUN(test_every_problem);
   RUN(test_unreadable);
   RUN(test_levels_and_default_path);
   unlink(file);
