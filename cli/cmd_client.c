@@ -2,7 +2,7 @@
  * cmd_client.c: the verbs that talk to a running earshotd over its socket:
  *   earshot send [--socket PATH] [FILE|-]   stream a transcript, print alerts
  *   earshot stats [--socket PATH]           print the daemon's counters
- *   earshot reload [--socket PATH]          reload the daemon's rules
+ *   earshot reload [--socket PATH]          reload the daemon's rules and webhooks
  * Each also takes --config FILE: the socket earshotd's config file names
  * (es_cli_find_socket()).
  */
@@ -103,8 +103,9 @@ int es_cmd_stats(int argc, char **argv) {
 
 int es_cmd_reload(int argc, char **argv) {
   return request(argc, argv, "reload",
-                 "Reloads earshotd's rules, as SIGHUP does, and prints the outcome: exit 1\n"
-                 "when they did not load (earshotd keeps the old ones).",
+                 "Reloads earshotd's rules and, when it runs with --config, the webhooks of its\n"
+                 "config file, as SIGHUP does, and prints the outcome: exit 1 when anything\n"
+                 "did not load (earshotd then keeps its rules and webhooks as they were).",
                  "{\"type\":\"reload\"}\n", "reload");
 }
 

@@ -28,7 +28,7 @@ static void usage(FILE *f) {
         "  send [FILE|-]             stream a transcript to earshotd, print its alerts,\n"
         "                            wait until every line is acknowledged\n"
         "  stats                     the daemon's counters\n"
-        "  reload                    reload the daemon's rules (like SIGHUP)\n"
+        "  reload                    reload the daemon's rules and webhooks (like SIGHUP)\n"
         "\n"
         "Supervisors (--socket PATH or --config FILE):\n"
         "  tail [--severity MIN] [--category C] [--queue Q] [--agent A] [--json]\n"

@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <net/if.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "defaults.h"
 #include "esd.h"
 
 static void usage(FILE *f) {
@@ -42,7 +44,7 @@ static void usage(FILE *f) {
         f);
 }
 
-int esd_config_load(struct es_config *c, int *check_only, int argc, char **argv) {
+int esd_config_load(struct es_config *c, struct esd_flags *f, int argc, char **argv) {
   static const struct option longopts[] = {
     {"socket", required_argument, NULL, 's'},
     {"db", required_argument, NULL, 'd'},
@@ -57,56 +59,35 @@ int esd_config_load(struct es_config *c, int *check_only, int argc, char **argv)
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
   };
-  const char *o_socket = NULL, *o_db = NULL, *o_tcp = NULL, *o_level = NULL, *o_config = NULL;
-  const char *o_retention = NULL;
-  const char **o_rules = calloc((size_t)argc + 1, sizeof(char *));
-  size_t no_rules = 0;
-  int opt, o_fg = 0, rc = -1;
+  const char *o_level = NULL, *o_retention = NULL;
+  struct es_diags diags;
+  int opt, bad;
 
-  *check_only = 0;
-  if (o_rules == NULL)
+  memset(f, 0, sizeof(*f));
+  if ((f->rules = calloc((size_t)argc + 1, sizeof(char *))) == NULL)
     return -1;
   optind = 1;
   while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
     switch (opt) {
-    case 's': o_socket = optarg; break;
-    case 'd': o_db = optarg; break;
-    case 'r': o_rules[no_rules++] = optarg; break;
-    case 'c': o_config = optarg; break;
-    case 't': o_tcp = optarg; break;
+    case 's': f->socket = optarg; break;
+    case 'd': f->db = optarg; break;
+    case 'r': f->rules[f->nrules++] = optarg; break;
+    case 'c': f->config = optarg; break;
+    case 't': f->listen_tcp = optarg; break;
     case 'l': o_level = optarg; break;
-    case 'f': o_fg = 1; break;
-    case 'C': *check_only = 1; break;
+    case 'f': f->foreground = 1; break;
+    case 'C': f->check_only = 1; break;
     case 'R': o_retention = optarg; break;
-    case 'h': usage(stdout); rc = 1; goto done;
-    case 'V': printf("earshotd %s\n", ES_VERSION); rc = 1; goto done;
-    default: usage(stderr); goto done;
+    case 'h': usage(stdout); return 1;
+    case 'V': printf("earshotd %s\n", ES_VERSION); return 1;
+    default: usage(stderr); return -1;
     }
   }
   if (optind < argc) {
     fprintf(stderr, "earshotd: unexpected argument \"%s\"\n", argv[optind]);
     usage(stderr);
-    goto done;
+    return -1;
   }
-  if (o_config) {
-    struct es_diags diags;
-    es_diags_init(&diags);
-    int bad = es_config_read(c, o_config, &diags) != 0;
-    for (size_t i = 0; i < diags.count; i++)
-      fprintf(stderr, "earshotd: %s\n", diags.items[i].message);
-    es_diags_deinit(&diags);
-    if (bad)
-      goto done;
-  }
-  if ((o_socket && es_config_set_str(&c->socket_path, o_socket) != 0) ||
-      (o_db && es_config_set_str(&c->db_path, o_db) != 0) ||
-      (o_tcp && es_config_set_str(&c->listen_tcp, o_tcp) != 0) ||
-      (no_rules && es_config_set_rules(c, o_rules, no_rules) != 0)) {
-    fprintf(stderr, "earshotd: out of memory\n");
-    goto done;
-  }
-  if (o_fg)
-    c->foreground = 1;
   if (o_retention) {
     char *end;
     errno = 0;
@@ -115,22 +96,122 @@ int esd_config_load(struct es_config *c, int *check_only, int argc, char **argv)
         days > ES_CONFIG_MAX_RETENTION_DAYS) {
       fprintf(stderr, "earshotd: --retention-days must be a whole number from 0 to %d\n",
               ES_CONFIG_MAX_RETENTION_DAYS);
-      goto done;
+      return -1;
     }
-    c->retention_days = (unsigned)days;
+    f->has_retention = 1;
+    f->retention_days = (unsigned)days;
   }
-  if (o_level && es_log_level_parse(o_level, &c->log_level) != 0) {
-    fprintf(stderr, "earshotd: --log-level must be error, warn, info or debug\n");
-    goto done;
+  if (o_level) {
+    if (es_log_level_parse(o_level, &f->level) != 0) {
+      fprintf(stderr, "earshotd: --log-level must be error, warn, info or debug\n");
+      return -1;
+    }
+    f->has_level = 1;
   }
+  es_diags_init(&diags);
+  bad = esd_config_apply(c, f, &diags) != 0;
+  for (size_t i = 0; i < diags.count; i++)
+    fprintf(stderr, "earshotd: %s\n", diags.items[i].message);
+  es_diags_deinit(&diags);
+  return bad ? -1 : 0;
+}
+
+void esd_flags_free(struct esd_flags *f) {
+  free(f->rules);
+  memset(f, 0, sizeof(*f));
+}
+
+int esd_config_apply(struct es_config *c, const struct esd_flags *f, struct es_diags *diags) {
+  if (f->config && es_config_read(c, f->config, diags) != 0)
+    return -1;
+  if ((f->socket && es_config_set_str(&c->socket_path, f->socket) != 0) ||
+      (f->db && es_config_set_str(&c->db_path, f->db) != 0) ||
+      (f->listen_tcp && es_config_set_str(&c->listen_tcp, f->listen_tcp) != 0) ||
+      (f->nrules && es_config_set_rules(c, f->rules, f->nrules) != 0)) {
+    es_diags_add(diags, NULL, 0, 0, NULL, "out of memory");
+    return -1;
+  }
+  if (f->foreground)
+    c->foreground = 1;
+  if (f->has_retention)
+    c->retention_days = f->retention_days;
+  if (f->has_level)
+    c->log_level = f->level;
   if (c->socket_path == NULL || c->db_path == NULL) {
-    fprintf(stderr, "earshotd: cannot work out default paths; give --socket and --db\n");
-    goto done;
+    es_diags_add(diags, NULL, 0, 0, NULL, "cannot work out default paths; give --socket and --db");
+    return -1;
   }
-  rc = 0;
-done:
-  free(o_rules);
-  return rc;
+  if (c->nrules == 0) {
+    char def[4096];
+    const char *paths[1] = {def};
+    if (es_default_rules(def, sizeof(def)) != 0 || es_config_set_rules(c, paths, 1) != 0) {
+      es_diags_add(diags, NULL, 0, 0, NULL, "cannot work out the bundled rules path; give --rules");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* The settings a running earshotd keeps until it restarts, as the config
+ * file names them: all but "rules" and "webhooks". */
+enum setting_kind { SK_STR, SK_UNSIGNED, SK_SIZE, SK_DOUBLE, SK_INT, SK_LEVEL };
+
+static const struct {
+  const char *key;
+  size_t off;
+  enum setting_kind kind;
+} restart_only[] = {
+#define S(key, field, kind) {key, offsetof(struct es_config, field), kind}
+  S("socket", socket_path, SK_STR),
+  S("socket_group", socket_group, SK_STR),
+  S("socket_mode", socket_mode, SK_UNSIGNED),
+  S("db", db_path, SK_STR),
+  S("listen_tcp", listen_tcp, SK_STR),
+  S("tcp_token", tcp_token, SK_STR),
+  S("log_level", log_level, SK_LEVEL),
+  S("foreground", foreground, SK_INT),
+  S("redact", redact, SK_INT),
+  S("call_idle_timeout", call_idle_timeout, SK_DOUBLE),
+  S("retention_days", retention_days, SK_UNSIGNED),
+  S("limits.max_line_bytes", max_line_bytes, SK_SIZE),
+  S("limits.max_connections", max_connections, SK_UNSIGNED),
+  S("limits.max_calls_per_connection", max_calls_per_connection, SK_UNSIGNED),
+  S("limits.max_open_calls", max_open_calls, SK_UNSIGNED),
+  S("limits.max_output_bytes", max_output_bytes, SK_SIZE),
+  S("limits.output_stall_timeout", output_stall_timeout, SK_DOUBLE),
+  S("limits.max_pending_alerts", max_pending_alerts, SK_SIZE),
+  S("store.synchronous", synchronous, SK_INT),
+  S("store.commit_interval_ms", commit_interval_ms, SK_UNSIGNED),
+  S("store.background_max_rows", background_max_rows, SK_UNSIGNED),
+  S("store.cache_mb", cache_mb, SK_UNSIGNED),
+  S("store.alert_id_block", alert_id_block, SK_UNSIGNED),
+#undef S
+};
+
+static int setting_differs(const void *a, const void *b, enum setting_kind kind) {
+  switch (kind) {
+  case SK_STR: {
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    return (x == NULL) != (y == NULL) || (x && strcmp(x, y) != 0);
+  }
+  case SK_UNSIGNED: return *(const unsigned *)a != *(const unsigned *)b;
+  case SK_SIZE: return *(const size_t *)a != *(const size_t *)b;
+  case SK_DOUBLE: return *(const double *)a != *(const double *)b;
+  case SK_INT: return *(const int *)a != *(const int *)b;
+  case SK_LEVEL: return *(const enum es_log_level *)a != *(const enum es_log_level *)b;
+  }
+  return 0;
+}
+
+size_t esd_config_restart_only(const struct es_config *running, const struct es_config *next,
+                               const char **keys, size_t cap) {
+  size_t n = 0;
+  for (size_t i = 0; i < sizeof(restart_only) / sizeof(restart_only[0]); i++)
+    if (setting_differs((const char *)running + restart_only[i].off,
+                        (const char *)next + restart_only[i].off, restart_only[i].kind) &&
+        n < cap)
+      keys[n++] = restart_only[i].key;
+  return n;
 }
 
 /* ---- what startup checks before it acts -------------------------------- */
@@ -236,14 +317,13 @@ static int tcp_address(const char *spec, struct esd_resolved *res, char *msg, si
   return -1;
 }
 
-int esd_config_check(const struct es_config *c, struct esd_resolved *res) {
+int esd_config_check(const struct es_config *c, struct esd_resolved *res,
+                     struct es_diags *diags) {
   char msg[1024];
   int problems = 0;
 #define PROBLEM(...)                                                         \
   do {                                                                       \
-    fprintf(stderr, "earshotd: ");                                           \
-    fprintf(stderr, __VA_ARGS__);                                            \
-    fputc('\n', stderr);                                                     \
+    es_diags_add(diags, NULL, 0, 0, NULL, __VA_ARGS__);                      \
     problems++;                                                              \
   } while (0)
 
@@ -257,9 +337,13 @@ int esd_config_check(const struct es_config *c, struct esd_resolved *res) {
   if (make_parent(c->db_path, 1) != 0)
     PROBLEM("cannot create the directory of %s: %s", c->db_path, strerror(errno));
   if (c->socket_group) {
-    struct group *g = getgrnam(c->socket_group);
+    /* The reentrant form: a reload runs this on a worker thread. */
+    struct group grp, *g = NULL;
+    char buf[16384];
+    int e = getgrnam_r(c->socket_group, &grp, buf, sizeof(buf), &g);
     if (g == NULL)
-      PROBLEM("cannot give %s to group %s: no such group", c->socket_path, c->socket_group);
+      PROBLEM("cannot give %s to group %s: %s", c->socket_path, c->socket_group,
+              e ? strerror(e) : "no such group");
     else
       res->socket_gid = g->gr_gid;
   }

@@ -114,9 +114,23 @@ struct esd_resolved {
   int tcp_port;                     /* 0: any free port */
 };
 
+/* What the command line gave, kept for reloads: a reload reads the config
+ * file again and applies these over it, as startup did. The strings are
+ * argv's (borrowed: they live as long as the process). */
+struct esd_flags {
+  const char *socket, *db, *listen_tcp, *config; /* NULL: not given */
+  const char **rules;        /* owned array (of borrowed strings), nrules */
+  size_t nrules;
+  int foreground, check_only;
+  int has_level, has_retention;
+  enum es_log_level level;
+  unsigned retention_days;
+};
+
 struct esd {
   uv_loop_t *loop;
   struct es_config *cfg;
+  struct esd_flags flags;    /* the command line, applied again over the file at each reload */
   struct esd_resolved res;
   struct es_rules *rules;
   struct es_matcher *matcher;
@@ -125,7 +139,8 @@ struct esd {
   struct es_calls *calls;
   struct es_store *store;
   struct esd_writer *writer;
-  struct esd_webhooks *webhooks; /* NULL: no webhook configured (webhook.h) */
+  struct esd_webhooks *webhooks; /* webhook.h; NULL: none configured and no config file
+                                    to add some by a reload */
   uv_pipe_t unix_listener;
   struct stat sock_st;       /* the socket file it made (removed at exit only if still there) */
   uv_tcp_t tcp_listener;
@@ -141,11 +156,7 @@ struct esd {
   struct esd_conn *conns;
   unsigned nconns;
   uint64_t next_conn_id;
-  /* reload */
-  uv_work_t reload_work;
-  struct es_rules *reload_rules;
-  struct es_diags reload_diags;
-  int reload_rc;
+  /* reload (reload.c): `reloading` while one is under way */
   uint64_t reload_requester; /* connection id, 0: a signal */
   /* counters */
   double started_wall;
@@ -179,18 +190,33 @@ struct esd {
 };
 
 /* config.c */
-/* Reads the flags and the config file they name into c (flags override
- * the file) and sets *check_only for --check-config. On error prints what
- * to fix and returns -1; returns 1 when the process should exit 0 at once
- * (--help, --version), else 0. */
-int esd_config_load(struct es_config *c, int *check_only, int argc, char **argv);
+/* Reads the flags into f and the config file they name into c (flags
+ * override the file; esd_config_apply()). On error prints what to fix and
+ * returns -1; returns 1 when the process should exit 0 at once (--help,
+ * --version), else 0. Free f with esd_flags_free() in every case. */
+int esd_config_load(struct es_config *c, struct esd_flags *f, int argc, char **argv);
+void esd_flags_free(struct esd_flags *f);
+/* The settings startup works with: the config file f names (when one
+ * does) read over c, which holds the defaults (es_config_init()), the
+ * flags over that, and the bundled rules when neither names any. 0, or -1
+ * with what is wrong in diags. Reads files only: a reload runs it on a
+ * worker thread. */
+int esd_config_apply(struct es_config *c, const struct esd_flags *f, struct es_diags *diags);
 /* Checks what startup needs of the settings beyond their syntax, as
  * startup does, without binding, creating or opening anything: the socket
  * path's length, the directories of the socket and the database (each
  * there or makeable), socket_group (its id into res), listen_tcp (its
- * address into res) and its token. Prints each problem on stderr and
- * returns how many there were. Startup and --check-config both run it. */
-int esd_config_check(const struct es_config *c, struct esd_resolved *res);
+ * address into res) and its token. Adds each problem to diags and returns
+ * how many there were. Startup, --check-config and a reload run it
+ * (thread-safe: a reload runs it on a worker thread). */
+int esd_config_check(const struct es_config *c, struct esd_resolved *res,
+                     struct es_diags *diags);
+/* The settings that only a restart changes (every one but "rules" and
+ * "webhooks"): the names of those that differ between `running` and `next`,
+ * as the config file spells them ("socket", "limits.max_line_bytes"),
+ * into keys[0..cap) (static strings); returns how many. */
+size_t esd_config_restart_only(const struct es_config *running, const struct es_config *next,
+                               const char **keys, size_t cap);
 /* Creates the directories above path (mode 0750 for the last): 0 or -1 (errno). */
 int esd_mkdir_parent(const char *path);
 

@@ -177,6 +177,7 @@ static int fail_startup(struct esd *d, struct es_config *cfg, int notify) {
   es_matcher_free(d->matcher);
   es_rules_free(d->rules);
   esd_dblock_release(db_lock);
+  esd_flags_free(&d->flags);
   es_config_deinit(cfg);
   return 1;
 }
@@ -184,24 +185,23 @@ static int fail_startup(struct esd *d, struct es_config *cfg, int notify) {
 /* Everything startup checks before it acts: the settings (esd_config_check),
  * the rules and the webhooks. Prints every problem, not only the first,
  * so that --check-config, which stops here, tells them all. d->rules and
- * d->webhooks hold what loaded. Returns how many problems there were. */
+ * d->webhooks hold what loaded: the webhook module exists when a
+ * destination is configured, or when a config file could add some at a
+ * reload. Returns how many problems there were. */
 static int validate(struct esd *d, struct es_config *cfg) {
   struct es_rules_opts ropts;
   struct es_diags diags;
+  struct esd_webhooks_config *whcfg = NULL;
   char msg[512];
-  int problems = esd_config_check(cfg, &d->res), rc;
+  int problems, rc;
 
-  if (cfg->nrules == 0) {
-    char def[4096];
-    const char *paths[1] = {def};
-    if (es_default_rules(def, sizeof(def)) != 0 || es_config_set_rules(cfg, paths, 1) != 0) {
-      fprintf(stderr, "earshotd: cannot work out the bundled rules path; give --rules\n");
-      return problems + 1;
-    }
-  }
+  es_diags_init(&diags);
+  problems = esd_config_check(cfg, &d->res, &diags);
+  for (size_t i = 0; i < diags.count; i++)
+    fprintf(stderr, "earshotd: %s\n", diags.items[i].message);
+  es_diags_clear(&diags);
   es_rules_opts_init(&ropts);
   ropts.max_line_bytes = cfg->max_line_bytes;
-  es_diags_init(&diags);
   rc = es_rules_load((const char *const *)cfg->rules, cfg->nrules, &ropts, &d->rules, &diags);
   for (size_t i = 0; i < diags.count; i++) {
     const struct es_diag *g = &diags.items[i];
@@ -219,8 +219,11 @@ static int validate(struct esd *d, struct es_config *cfg) {
     problems++;
   }
   es_diags_deinit(&diags);
-  if (esd_webhooks_new(cfg->webhooks_json, &d->webhooks, msg, sizeof(msg)) != 0) {
+  if (esd_webhooks_config_parse(cfg->webhooks_json, &whcfg, msg, sizeof(msg)) != 0) {
     fprintf(stderr, "earshotd: %s: %s\n", cfg->config_file ? cfg->config_file : "config", msg);
+    problems++;
+  } else if ((whcfg || cfg->config_file) && (d->webhooks = esd_webhooks_new(whcfg)) == NULL) {
+    fprintf(stderr, "earshotd: out of memory\n");
     problems++;
   }
   return problems;
@@ -277,7 +280,7 @@ int main(int argc, char **argv) {
   struct esd d;
   struct es_diags diags;
   struct es_store_opts sopts;
-  int rc, check_only, notify = -1;
+  int rc, notify = -1;
 
   signal(SIGPIPE, SIG_IGN);
   /* SQLite's memory statistics take a process-wide mutex on every
@@ -287,26 +290,28 @@ int main(int argc, char **argv) {
   if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
     esd_debug("main", "SQLite refused to turn off its memory statistics");
   es_config_init(&cfg);
-  rc = esd_config_load(&cfg, &check_only, argc, argv);
+  memset(&d, 0, sizeof(d));
+  rc = esd_config_load(&cfg, &d.flags, argc, argv);
   if (rc != 0) {
+    esd_flags_free(&d.flags);
     es_config_deinit(&cfg);
     return rc > 0 ? 0 : 1;
   }
   esd_log_set_level(cfg.log_level);
-  memset(&d, 0, sizeof(d));
   d.cfg = &cfg;
   note_unread_config(&cfg);
-  fit_open_files(&cfg, check_only);
+  fit_open_files(&cfg, d.flags.check_only);
 
   /* A bad setting or rules file is a clear message and exit 1, before
    * anything is created. */
   if (validate(&d, &cfg) != 0)
     return fail_startup(&d, &cfg, notify);
-  if (check_only) {
+  if (d.flags.check_only) {
     printf("earshotd: configuration OK; %u rules from %zu files, rule set %s\n",
            es_rules_count(d.rules), es_rules_nfiles(d.rules), es_rules_version(d.rules));
     esd_webhooks_free(d.webhooks);
     es_rules_free(d.rules);
+    esd_flags_free(&d.flags);
     es_config_deinit(&cfg);
     return 0;
   }
@@ -408,6 +413,7 @@ int main(int argc, char **argv) {
   es_rules_free(d.rules);
   esd_dblock_release(db_lock);
   esd_info("main", "stopped");
+  esd_flags_free(&d.flags);
   es_config_deinit(&cfg);
   return d.exit_code;
 }

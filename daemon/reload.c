@@ -1,9 +1,16 @@
 /*
- * reload.c: rule reloads (SIGHUP or {"type":"reload"}) and the stats
- * answer. A reload compiles and checks the new rules on a worker thread
- * and swaps them in whole on the loop thread, only if everything loaded;
- * otherwise the old rules stay and the log says exactly why.
+ * reload.c: reloads (SIGHUP or {"type":"reload"}) and the stats answer.
+ *
+ * A reload reads everything on a worker thread: the config file earshotd
+ * was started with (--config), with the command line's flags over it as
+ * at startup, checked as startup checks it; the rules it names (or the
+ * flags name); its webhooks. The loop thread then applies the result
+ * whole, or nothing of it: on any problem the old rules and webhooks
+ * stay and the log and the reply say exactly why. Settings that only a
+ * restart changes keep their old values, with a warning each. Without
+ * --config a reload reloads the rules alone.
  */
+#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +21,21 @@
 #include "esd.h"
 #include "log.h"
 #include "strbuf.h"
+
+/* A reload under way: what the worker made of the files, for the loop
+ * thread to apply. */
+struct esd_reload {
+  uv_work_t work;
+  struct esd *d;
+  int has_cfg;                  /* started with --config: the file is read again */
+  struct es_config cfg;         /* the new settings (has_cfg) */
+  struct es_diags diags;        /* problems with the file, the settings, the webhooks */
+  struct es_rules *rules;       /* the new rules, or NULL */
+  struct es_diags rule_diags;
+  int rules_rc;
+  struct esd_webhooks_config *webhooks; /* the new destinations (has_cfg; NULL: none) */
+  size_t problems;
+};
 
 struct rebind {
   const struct es_rules *from, *to;
@@ -28,15 +50,47 @@ static void rebind_call(void *ud, struct es_call *call) {
   es_callstate_rebind(call->state, rb->from, rb->to);
 }
 
+static void reload_free(struct esd_reload *r) {
+  if (r->has_cfg)
+    es_config_deinit(&r->cfg);
+  es_diags_deinit(&r->diags);
+  es_rules_free(r->rules);
+  es_diags_deinit(&r->rule_diags);
+  esd_webhooks_config_free(r->webhooks);
+  free(r);
+}
+
+/* On the worker thread: reads only what d holds for the whole run (the
+ * flags, the running settings), which the loop thread changes only in
+ * reload_done(), when no reload is under way. */
 static void reload_work(uv_work_t *req) {
-  struct esd *d = req->data;
+  struct esd_reload *r = req->data;
+  struct esd *d = r->d;
+  const struct es_config *use = d->cfg;
   struct es_rules_opts ropts;
-  /* The same options as at startup: the matcher must take lines up to the
-   * configured max_line_bytes, not the library's default. */
+
+  if (r->has_cfg) {
+    struct esd_resolved res;
+    char msg[512];
+    if (esd_config_apply(&r->cfg, &d->flags, &r->diags) != 0) {
+      r->problems++;
+      return;
+    }
+    r->problems += (size_t)esd_config_check(&r->cfg, &res, &r->diags);
+    if (esd_webhooks_config_parse(r->cfg.webhooks_json, &r->webhooks, msg, sizeof(msg)) != 0) {
+      es_diags_add(&r->diags, NULL, 0, 0, NULL, "%s: %s", r->cfg.config_file, msg);
+      r->problems++;
+    }
+    use = &r->cfg;
+  }
+  /* The matcher must take lines up to the running max_line_bytes, which
+   * only a restart changes, not the library's default. */
   es_rules_opts_init(&ropts);
   ropts.max_line_bytes = d->cfg->max_line_bytes;
-  d->reload_rc = es_rules_load((const char *const *)d->cfg->rules, d->cfg->nrules, &ropts,
-                               &d->reload_rules, &d->reload_diags);
+  r->rules_rc = es_rules_load((const char *const *)use->rules, use->nrules, &ropts, &r->rules,
+                              &r->rule_diags);
+  if (r->rules_rc != 0)
+    r->problems++;
 }
 
 static void reply(struct esd *d, const char *json) {
@@ -49,89 +103,198 @@ static void reply(struct esd *d, const char *json) {
   }
 }
 
+/* Sends o, a {"type":"reload",...} object, as one line, and frees it. */
+static void reply_json(struct esd *d, cJSON *o) {
+  char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+  size_t n = text ? strlen(text) : 0;
+  char *line = text ? malloc(n + 2) : NULL;
+  if (line) {
+    memcpy(line, text, n);
+    memcpy(line + n, "\n", 2);
+    reply(d, line);
+  } else {
+    reply(d, "{\"type\":\"reload\",\"ok\":false,\"message\":\"out of memory\"}\n");
+  }
+  free(line);
+  cJSON_free(text);
+  cJSON_Delete(o);
+}
+
+static cJSON *reply_new(int ok, const struct esd *d) {
+  cJSON *o = cJSON_CreateObject();
+  if (o && (!cJSON_AddStringToObject(o, "type", "reload") || !cJSON_AddBoolToObject(o, "ok", ok) ||
+            !cJSON_AddStringToObject(o, "rule_set", es_rules_version(d->rules)))) {
+    cJSON_Delete(o);
+    return NULL;
+  }
+  return o;
+}
+
+static void rule_diag_text(const struct es_diag *g, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s:%d:%d: %s%s%s", g->file, g->line, g->column, g->rule_id,
+           g->rule_id[0] ? ": " : "", g->message);
+}
+
+/* Nothing changes: logs every problem and says so to the requester,
+ * naming the first. */
+static void reload_failed(struct esd *d, struct esd_reload *r, const char *why) {
+  char first[1024], msg[1400];
+  size_t n = r->diags.count + r->rule_diags.count;
+  const char *kept = r->has_cfg ? "the old rules and webhooks stay" : "the old rules stay";
+
+  d->reload_failures++;
+  for (size_t i = 0; i < r->diags.count; i++)
+    esd_error("config", "%s", r->diags.items[i].message);
+  for (size_t i = 0; i < r->rule_diags.count; i++) {
+    rule_diag_text(&r->rule_diags.items[i], first, sizeof(first));
+    esd_error("rules", "%s", first);
+  }
+  if (why)
+    snprintf(first, sizeof(first), "%s", why);
+  else if (r->diags.count)
+    snprintf(first, sizeof(first), "%s", r->diags.items[0].message);
+  else if (r->rule_diags.count)
+    rule_diag_text(&r->rule_diags.items[0], first, sizeof(first));
+  else
+    snprintf(first, sizeof(first), "the rules did not load: %s", es_strerror(r->rules_rc));
+  esd_error("reload", "reload failed (%s%s); keeping rule set %s%s", first,
+            n > 1 ? ", and more above" : "", es_rules_version(d->rules),
+            r->has_cfg ? " and the webhooks as they were" : "");
+  if (n > 1)
+    snprintf(msg, sizeof(msg), "%s (and %zu more problems); %s (see the daemon log)", first, n - 1,
+             kept);
+  else
+    snprintf(msg, sizeof(msg), "%s; %s (see the daemon log)", first, kept);
+  cJSON *o = reply_new(0, d);
+  if (o && (!cJSON_AddNumberToObject(o, "errors", (double)(n ? n : 1)) ||
+            !cJSON_AddStringToObject(o, "message", msg))) {
+    cJSON_Delete(o);
+    o = NULL;
+  }
+  reply_json(d, o);
+}
+
+/* The settings only a restart changes keep their values: one warning
+ * each that differs in the file. The rest of the new settings (rules,
+ * webhooks) become the running ones. */
+static void take_settings(struct esd *d, struct esd_reload *r, cJSON *o) {
+  const char *keys[64];
+  size_t n = esd_config_restart_only(d->cfg, &r->cfg, keys, sizeof(keys) / sizeof(keys[0]));
+  cJSON *list = n ? cJSON_AddArrayToObject(o, "restart_needed") : NULL;
+  char **rules = d->cfg->rules, *webhooks = d->cfg->webhooks_json;
+  size_t nrules = d->cfg->nrules;
+
+  for (size_t i = 0; i < n; i++) {
+    esd_warn("config", "%s changed in %s; takes effect when earshotd restarts", keys[i],
+             d->cfg->config_file);
+    if (list)
+      cJSON_AddItemToArray(list, cJSON_CreateString(keys[i]));
+  }
+  d->cfg->rules = r->cfg.rules;
+  d->cfg->nrules = r->cfg.nrules;
+  d->cfg->webhooks_json = r->cfg.webhooks_json;
+  r->cfg.rules = rules; /* freed with r */
+  r->cfg.nrules = nrules;
+  r->cfg.webhooks_json = webhooks;
+}
+
 static void reload_done(uv_work_t *req, int status) {
-  struct esd *d = req->data;
-  char buf[512];
+  struct esd_reload *r = req->data;
+  struct esd *d = r->d;
+  char changes[2048];
 
   d->reloading = 0;
   if (d->stopping) {
-    /* Shutting down: the store is closing; keep the rules we have. */
-    es_rules_free(d->reload_rules);
-    d->reload_rules = NULL;
-    es_diags_deinit(&d->reload_diags);
+    /* Shutting down: the store is closing; keep what we have. */
+    reload_free(r);
     return;
   }
-  if (status != 0 || d->reload_rc != 0) {
-    d->reload_failures++;
-    for (size_t i = 0; i < d->reload_diags.count; i++) {
-      const struct es_diag *g = &d->reload_diags.items[i];
-      esd_error("rules", "%s:%d:%d: %s%s%s", g->file, g->line, g->column, g->rule_id,
-                g->rule_id[0] ? ": " : "", g->message);
-    }
-    esd_error("rules", "reload failed (%s); keeping rule set %s",
-              status ? uv_strerror(status) : es_strerror(d->reload_rc), es_rules_version(d->rules));
-    snprintf(buf, sizeof(buf),
-             "{\"type\":\"reload\",\"ok\":false,\"rule_set\":\"%s\",\"errors\":%zu,"
-             "\"message\":\"the new rules did not load; the old ones stay (see the daemon log)\"}\n",
-             es_rules_version(d->rules), d->reload_diags.count);
-    reply(d, buf);
-    es_diags_deinit(&d->reload_diags);
+  if (status != 0 || r->problems) {
+    reload_failed(d, r, status ? uv_strerror(status) : NULL);
+    reload_free(r);
     return;
   }
-  es_diags_deinit(&d->reload_diags);
-  struct es_matcher *m = es_matcher_new(d->reload_rules);
-  struct es_engine *eng = es_engine_new(d->reload_rules);
-  if (m == NULL || eng == NULL) {
+  struct es_matcher *m = es_matcher_new(r->rules);
+  struct es_engine *eng = es_engine_new(r->rules);
+  cJSON *o = reply_new(1, d);
+  int whrc = 0;
+  if (m && eng && o && r->has_cfg && d->webhooks) {
+    whrc = esd_webhooks_reconfigure(d->webhooks, r->webhooks, changes, sizeof(changes));
+    r->webhooks = NULL; /* taken */
+  }
+  if (m == NULL || eng == NULL || o == NULL || whrc != 0) {
     es_matcher_free(m);
     es_engine_free(eng);
-    d->reload_failures++;
-    esd_error("rules", "reload failed: out of memory; keeping rule set %s", es_rules_version(d->rules));
-    es_rules_free(d->reload_rules);
-    d->reload_rules = NULL;
-    reply(d, "{\"type\":\"reload\",\"ok\":false,\"message\":\"out of memory\"}\n");
+    cJSON_Delete(o);
+    reload_failed(d, r, "out of memory");
+    reload_free(r);
     return;
   }
   /* Open calls keep their heat and counts: their state moves to the new
    * rule set by rule id. Nothing else refers to the old rules: alerts
    * copied what they needed when they were made. */
-  struct rebind rb = {d->rules, d->reload_rules};
+  struct rebind rb = {d->rules, r->rules};
   es_calls_foreach(d->calls, rebind_call, &rb);
   es_matcher_free(d->matcher);
   es_engine_free(d->engine);
   es_rules_free(d->rules);
-  d->rules = d->reload_rules;
+  d->rules = r->rules;
   d->matcher = m;
   d->engine = eng;
-  d->reload_rules = NULL;
+  r->rules = NULL;
   d->reloads++;
   esd_writer_add_rule_set(d->writer, d->rules, esd_wall_now());
   esd_info("rules", "reloaded: %u rules from %zu files, rule set %s", es_rules_count(d->rules),
            es_rules_nfiles(d->rules), es_rules_version(d->rules));
-  snprintf(buf, sizeof(buf), "{\"type\":\"reload\",\"ok\":true,\"rule_set\":\"%s\",\"rules\":%u}\n",
-           es_rules_version(d->rules), es_rules_count(d->rules));
-  reply(d, buf);
+  cJSON_ReplaceItemInObjectCaseSensitive(o, "rule_set",
+                                         cJSON_CreateString(es_rules_version(d->rules)));
+  cJSON_AddNumberToObject(o, "rules", es_rules_count(d->rules));
+  if (r->has_cfg) {
+    if (d->webhooks) {
+      esd_info("reload", "webhooks: %s", changes);
+      cJSON_AddStringToObject(o, "webhooks", changes);
+    }
+    take_settings(d, r, o);
+  }
+  reply_json(d, o);
+  reload_free(r);
 }
 
 void esd_reload(struct esd *d, uint64_t requester) {
+  struct esd_reload *r;
+  struct esd_conn *c = requester ? esd_conn_by_id(d, requester) : NULL;
+  const char *busy = NULL;
+
   if (d->reloading) {
     esd_info("rules", "reload already in progress");
-    struct esd_conn *c = requester ? esd_conn_by_id(d, requester) : NULL;
-    if (c) {
-      static const char msg[] = "{\"type\":\"reload\",\"ok\":false,\"message\":\"a reload is already in progress\"}\n";
-      esd_conn_write(c, msg, sizeof(msg) - 1);
-    }
+    busy = "{\"type\":\"reload\",\"ok\":false,\"message\":\"a reload is already in progress\"}\n";
+  } else if ((r = calloc(1, sizeof(*r))) == NULL) {
+    esd_error("rules", "cannot start the reload: out of memory");
+    busy = "{\"type\":\"reload\",\"ok\":false,\"message\":\"out of memory\"}\n";
+  }
+  if (busy) {
+    if (c)
+      esd_conn_write(c, busy, strlen(busy));
     return;
   }
-  esd_info("rules", "reloading rules");
+  r->d = d;
+  r->has_cfg = d->flags.config != NULL;
+  if (r->has_cfg)
+    es_config_init(&r->cfg);
+  es_diags_init(&r->diags);
+  es_diags_init(&r->rule_diags);
+  r->work.data = r;
+  if (r->has_cfg)
+    esd_info("rules", "reloading rules and webhooks from %s", d->flags.config);
+  else
+    esd_info("rules", "reloading rules");
+  if (uv_queue_work(d->loop, &r->work, reload_work, reload_done) != 0) {
+    esd_error("rules", "cannot start the reload");
+    reload_free(r);
+    return;
+  }
   d->reloading = 1;
   d->reload_requester = requester;
-  d->reload_rules = NULL;
-  es_diags_init(&d->reload_diags);
-  d->reload_work.data = d;
-  if (uv_queue_work(d->loop, &d->reload_work, reload_work, reload_done) != 0) {
-    d->reloading = 0;
-    esd_error("rules", "cannot start the reload");
-  }
 }
 
 /* ---- stats ---------------------------------------------------------- */

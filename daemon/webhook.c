@@ -25,6 +25,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,6 +408,16 @@ struct dest {
   uint64_t token_since;                /* loop time a token was seen unused while
                                           alerts wait for their summary; 0: not */
   int failing;                         /* logged as failing, not yet recovered */
+  /* Added by a reload once the outbox had been read: its rows the reads
+   * went past (kept while it was not configured) are read apart, by id
+   * up to catchup_upto, with its suppressed rows counted in the first
+   * read (esd_webhooks_reconfigure()). */
+  int catchup, catchup_first;
+  unsigned catchup_gen;                /* which adding it was: a read for an
+                                          earlier one is dropped */
+  int64_t catchup_after, catchup_upto;
+  uint64_t catchup_unloaded;           /* of its rows, known to wait unread */
+  uint64_t catchup_rows, catchup_suppressed; /* read back so far, for the log */
 };
 
 struct wh_sock {
@@ -421,7 +432,7 @@ struct esd_webhooks {
   struct esd_webhooks_config *cfg; /* owned */
   struct esd_writer *writer;
   const char *db_path;
-  struct dest *dests;
+  struct dest **dests;        /* owned, each owned; in the config's order */
   size_t ndests;
   CURLM *multi;
   uv_timer_t curl_timer;      /* curl's timeout */
@@ -436,6 +447,10 @@ struct esd_webhooks {
   int loading, load_again, more_rows, startup_loaded;
   uint64_t load_retry_at;     /* loop time to read again after a failure; 0: none */
   int started, stopped;
+  unsigned catchup_gen;       /* the last one given */
+  uint64_t catchup_gate;      /* writer batch to commit before a catch-up reads: the
+                                 outcomes of its rows written before it left */
+  int catchup_waiting;        /* that batch was not committed yet */
   uint64_t rng;
   struct es_store *ro;        /* read-only, used only by the load work */
 };
@@ -460,8 +475,8 @@ static uint64_t rand64(struct esd_webhooks *wh) {
 
 static struct dest *find_dest(struct esd_webhooks *wh, const char *name) {
   for (size_t i = 0; i < wh->ndests; i++)
-    if (strcmp(wh->dests[i].cfg->name, name) == 0)
-      return &wh->dests[i];
+    if (strcmp(wh->dests[i]->cfg->name, name) == 0)
+      return wh->dests[i];
   return NULL;
 }
 
@@ -564,7 +579,7 @@ void esd_webhooks_alert(struct esd_webhooks *wh, const struct es_call *call,
   if (wh == NULL || wh->writer == NULL || batch == 0)
     return;
   for (size_t i = 0; i < wh->ndests; i++) {
-    const struct wh_dest_cfg *c = wh->dests[i].cfg;
+    const struct wh_dest_cfg *c = wh->dests[i]->cfg;
     want[i] = es_feed_filter_match(&c->filter, rec->severity, rec->category, call->queue,
                                    call->agent);
     any |= want[i];
@@ -580,7 +595,7 @@ void esd_webhooks_alert(struct esd_webhooks *wh, const struct es_call *call,
       text = text_payload(call, rec, shown);
   }
   for (size_t i = 0; i < wh->ndests; i++) {
-    const struct wh_dest_cfg *c = wh->dests[i].cfg;
+    const struct wh_dest_cfg *c = wh->dests[i]->cfg;
     const char *payload = c->format == WH_JSON ? json : text;
     if (!want[i])
       continue;
@@ -1089,7 +1104,7 @@ static void pump(struct esd_webhooks *wh) {
   if (wh->load_retry_at)
     wake = wh->load_retry_at;
   for (size_t i = 0; i < wh->ndests; i++) {
-    struct dest *ds = &wh->dests[i];
+    struct dest *ds = wh->dests[i];
     refill(ds, now);
     for (struct delivery **p = &ds->waiting; *p;) {
       struct delivery *dv = *p;
@@ -1198,6 +1213,12 @@ struct load {
   uv_work_t work;
   struct esd_webhooks *wh;
   int startup;
+  /* A catch-up (dest not empty): that destination's rows up to `upto`,
+   * and its suppressed rows when `first`; else the rows after `after`. */
+  char dest[ESD_WEBHOOK_NAME_MAX + 1];
+  int64_t upto;
+  unsigned gen;
+  int first;
   int64_t after;
   size_t limit;
   size_t byte_budget;         /* stop reading once the payloads reach this */
@@ -1282,8 +1303,12 @@ static int suppressed_cb(void *ud, int ncols, const char *const *names, const ch
 static void load_work(uv_work_t *req) {
   struct load *l = req->data;
   struct esd_webhooks *wh = l->wh;
-  char after[32], sql[256];
-  const char *params[1] = {after};
+  char after[32], upto[32], sql[400];
+  const char *params[3] = {after, l->dest, upto};
+  /* A catch-up reads one destination's rows up to where the reads were
+   * when it was added; the rows after that are the ordinary reads'. */
+  const char *only = l->dest[0] ? " AND destination = ?2 AND id <= ?3" : "";
+  size_t nparams = l->dest[0] ? 3 : 1;
 
   if (wh->ro == NULL) {
     struct es_store_opts o;
@@ -1300,11 +1325,12 @@ static void load_work(uv_work_t *req) {
   }
   l->last_id = l->after;
   snprintf(after, sizeof(after), "%" PRId64, l->after);
+  snprintf(upto, sizeof(upto), "%" PRId64, l->upto);
   snprintf(sql, sizeof(sql),
            "SELECT id, destination, alert_id, payload, attempts, next_attempt_at, created_at"
-           " FROM webhook_outbox WHERE state = 'pending' AND id > ?1 ORDER BY id LIMIT %zu",
-           l->limit);
-  if (es_store_query(wh->ro, sql, params, 1, load_row_cb, l) != 0) {
+           " FROM webhook_outbox WHERE state = 'pending' AND id > ?1%s ORDER BY id LIMIT %zu",
+           only, l->limit);
+  if (es_store_query(wh->ro, sql, params, nparams, load_row_cb, l) != 0) {
     snprintf(l->err, sizeof(l->err), "%s", es_store_errmsg(wh->ro));
     return;
   }
@@ -1313,28 +1339,48 @@ static void load_work(uv_work_t *req) {
   if (l->n >= l->limit || l->truncated) {
     l->truncated = 1;
     snprintf(after, sizeof(after), "%" PRId64, l->last_id);
-    if (es_store_query(wh->ro,
-                       "SELECT destination, count(*) FROM webhook_outbox"
-                       " WHERE state = 'pending' AND id > ?1 GROUP BY destination",
-                       params, 1, unloaded_cb, l) != 0) {
+    snprintf(sql, sizeof(sql),
+             "SELECT destination, count(*) FROM webhook_outbox"
+             " WHERE state = 'pending' AND id > ?1%s GROUP BY destination", only);
+    if (es_store_query(wh->ro, sql, params, nparams, unloaded_cb, l) != 0) {
       snprintf(l->err, sizeof(l->err), "%s", es_store_errmsg(wh->ro));
       return;
     }
   }
-  if (l->startup &&
-      es_store_query(wh->ro,
-                     "SELECT destination, count(*), min(created_at), max(id) FROM webhook_outbox"
-                     " WHERE state = 'suppressed' GROUP BY destination",
-                     NULL, 0, suppressed_cb, l) != 0)
-    snprintf(l->err, sizeof(l->err), "%s", es_store_errmsg(wh->ro));
+  if (l->startup || l->first) {
+    snprintf(sql, sizeof(sql),
+             "SELECT destination, count(*), min(created_at), max(id) FROM webhook_outbox"
+             " WHERE state = 'suppressed'%s GROUP BY destination", only);
+    if (es_store_query(wh->ro, sql, params, l->dest[0] ? 3 : 0, suppressed_cb, l) != 0)
+      snprintf(l->err, sizeof(l->err), "%s", es_store_errmsg(wh->ro));
+  }
+}
+
+/* A catch-up read is done: its destination's rows joined it in
+ * load_done(). */
+static void catchup_read(struct dest *ds, const struct load *l, uint64_t suppressed) {
+  ds->catchup_first = 0;
+  ds->catchup_after = l->last_id;
+  ds->catchup_rows += l->n;
+  ds->catchup_suppressed += suppressed;
+  ds->catchup_unloaded = 0;
+  for (size_t i = 0; i < l->nunloaded; i++)
+    ds->catchup_unloaded += l->unloaded[i].count;
+  if (l->truncated)
+    return;
+  ds->catchup = 0;
+  esd_info("webhook", "%s: %" PRIu64 " deliveries pending and %" PRIu64 " suppressed alerts to "
+           "summarise from the outbox, kept while it was not configured", ds->cfg->name,
+           ds->catchup_rows, ds->catchup_suppressed);
 }
 
 static void load_done(uv_work_t *req, int status) {
   struct load *l = req->data;
   struct esd_webhooks *wh = l->wh;
-  uint64_t now = now_ms(wh), unknown = 0;
+  uint64_t now = now_ms(wh), unknown = 0, sup = 0;
   double wall = esd_wall_now();
   const char *unknown_name = NULL;
+  struct dest *cu = NULL;
 
   wh->loading = 0;
   if (wh->stopped) {
@@ -1349,8 +1395,16 @@ static void load_done(uv_work_t *req, int status) {
     pump(wh);
     return;
   }
-  if (l->startup) {
-    uint64_t pending = l->n, sup = 0;
+  if (l->dest[0]) {
+    cu = find_dest(wh, l->dest);
+    if (cu == NULL || !cu->catchup || cu->catchup_gen != l->gen) {
+      /* Removed (and perhaps added again) while it read: its rows stay
+       * in the outbox for the catch-up of its next adding. */
+      load_free(l);
+      goto next;
+    }
+  }
+  if (l->startup || l->first) {
     for (size_t i = 0; i < l->nsuppressed; i++) {
       struct dest *ds = find_dest(wh, l->suppressed[i].name);
       if (ds) {
@@ -1358,6 +1412,9 @@ static void load_done(uv_work_t *req, int status) {
         sup += l->suppressed[i].count;
       }
     }
+  }
+  if (l->startup) {
+    uint64_t pending = l->n;
     for (size_t i = 0; i < l->nunloaded; i++)
       pending += l->unloaded[i].count;
     wh->startup_loaded = 1;
@@ -1395,17 +1452,22 @@ static void load_done(uv_work_t *req, int status) {
   if (unknown)
     esd_warn("webhook", "%" PRIu64 " pending deliveries in the outbox are for destinations no "
              "longer configured (e.g. \"%s\"); they stay there", unknown, unknown_name);
-  if (l->last_id > wh->loaded_upto)
-    wh->loaded_upto = l->last_id;
-  wh->more_rows = l->truncated;
-  for (size_t i = 0; i < wh->ndests; i++)
-    wh->dests[i].unloaded = 0;
-  for (size_t i = 0; i < l->nunloaded; i++) {
-    struct dest *ds = find_dest(wh, l->unloaded[i].name);
-    if (ds)
-      ds->unloaded = l->unloaded[i].count;
+  if (cu) {
+    catchup_read(cu, l, sup);
+  } else {
+    if (l->last_id > wh->loaded_upto)
+      wh->loaded_upto = l->last_id;
+    wh->more_rows = l->truncated;
+    for (size_t i = 0; i < wh->ndests; i++)
+      wh->dests[i]->unloaded = 0;
+    for (size_t i = 0; i < l->nunloaded; i++) {
+      struct dest *ds = find_dest(wh, l->unloaded[i].name);
+      if (ds)
+        ds->unloaded = l->unloaded[i].count;
+    }
   }
   load_free(l);
+next:
   if (wh->load_again) {
     wh->load_again = 0;
     request_load(wh);
@@ -1413,11 +1475,24 @@ static void load_done(uv_work_t *req, int status) {
   pump(wh);
 }
 
+/* A destination whose catch-up may read now, or NULL. */
+static struct dest *catchup_due(struct esd_webhooks *wh) {
+  if (!wh->startup_loaded || esd_writer_committed(wh->writer) < wh->catchup_gate)
+    return NULL;
+  for (size_t i = 0; i < wh->ndests; i++)
+    if (wh->dests[i]->catchup)
+      return wh->dests[i];
+  return NULL;
+}
+
 static void request_load(struct esd_webhooks *wh) {
   struct load *l;
+  struct dest *cu;
   size_t room;
 
-  if (wh->stopped)
+  /* Nothing to read for before a destination is configured (a reload
+   * may add one: the first read is then the startup one). */
+  if (wh->stopped || (wh->ndests == 0 && !wh->startup_loaded))
     return;
   if (wh->loading) {
     wh->load_again = 1;
@@ -1436,8 +1511,16 @@ static void request_load(struct esd_webhooks *wh) {
   }
   l->wh = wh;
   l->work.data = l;
-  l->startup = !wh->startup_loaded;
-  l->after = wh->loaded_upto;
+  if ((cu = catchup_due(wh)) != NULL) {
+    snprintf(l->dest, sizeof(l->dest), "%s", cu->cfg->name);
+    l->after = cu->catchup_after;
+    l->upto = cu->catchup_upto;
+    l->gen = cu->catchup_gen;
+    l->first = cu->catchup_first;
+  } else {
+    l->startup = !wh->startup_loaded;
+    l->after = wh->loaded_upto;
+  }
   l->limit = room < ESD_WEBHOOK_LOAD_ROWS ? room : ESD_WEBHOOK_LOAD_ROWS;
   l->byte_budget = ESD_WEBHOOK_MAX_LOADED_BYTES - wh->loaded_bytes;
   if (uv_queue_work(wh->loop, &l->work, load_work, load_done) != 0) {
@@ -1446,15 +1529,14 @@ static void request_load(struct esd_webhooks *wh) {
     return;
   }
   wh->loading = 1;
-  wh->load_again = 0;
+  /* After a catch-up, the ordinary read this call may have been for. */
+  wh->load_again = cu != NULL;
 }
 
 /* ---- lifecycle -------------------------------------------------------------- */
 
-int esd_webhooks_new(const char *json, struct esd_webhooks **out, char *msg,
-                     size_t msgcap) {
-  struct esd_webhooks_config *cfg = NULL;
-  struct esd_webhooks *wh;
+int esd_webhooks_config_parse(const char *json, struct esd_webhooks_config **out, char *msg,
+                              size_t msgcap) {
   cJSON *v;
   int rc;
 
@@ -1465,28 +1547,54 @@ int esd_webhooks_new(const char *json, struct esd_webhooks **out, char *msg,
     snprintf(msg, msgcap, "\"webhooks\" is not valid JSON");
     return -1;
   }
-  rc = config_parse(v, &cfg, msg, msgcap);
+  rc = config_parse(v, out, msg, msgcap);
   cJSON_Delete(v);
-  if (rc != 0)
-    return -1;
-  if (cfg == NULL)
-    return 0;
-  if ((wh = calloc(1, sizeof(*wh))) == NULL ||
-      (wh->dests = calloc(cfg->n, sizeof(*wh->dests))) == NULL) {
-    free(wh);
+  return rc;
+}
+
+void esd_webhooks_config_free(struct esd_webhooks_config *c) { config_free(c); }
+
+/* A destination's state, on its configuration. */
+static struct dest *dest_new(struct esd_webhooks *wh, const struct wh_dest_cfg *c) {
+  struct dest *ds = calloc(1, sizeof(*ds));
+  if (ds) {
+    ds->cfg = c;
+    ds->wh = wh;
+    ds->tokens = c->burst;
+    ds->refill_ms = wh->loop ? uv_now(wh->loop) : 0;
+  }
+  return ds;
+}
+
+struct esd_webhooks *esd_webhooks_new(struct esd_webhooks_config *cfg) {
+  struct esd_webhooks *wh = calloc(1, sizeof(*wh));
+  size_t n = cfg ? cfg->n : 0;
+
+  if (wh == NULL) {
     config_free(cfg);
-    snprintf(msg, msgcap, "out of memory");
-    return -1;
+    return NULL;
   }
   wh->cfg = cfg;
-  wh->ndests = cfg->n;
-  for (size_t i = 0; i < cfg->n; i++) {
-    wh->dests[i].cfg = &cfg->v[i];
-    wh->dests[i].wh = wh;
-    wh->dests[i].tokens = cfg->v[i].burst;
-  }
-  *out = wh;
-  return 0;
+  if ((wh->dests = calloc(n ? n : 1, sizeof(*wh->dests))) == NULL)
+    goto fail;
+  for (; wh->ndests < n; wh->ndests++)
+    if ((wh->dests[wh->ndests] = dest_new(wh, &cfg->v[wh->ndests])) == NULL)
+      goto fail;
+  return wh;
+fail:
+  esd_webhooks_free(wh);
+  return NULL;
+}
+
+/* "console: http://10.0.0.7:9000/... (json; 30 per minute, burst 10; 10
+ * attempts)": scheme and host only, as chat apps put the secret in the
+ * path. */
+static void log_dest(const struct wh_dest_cfg *c) {
+  const char *host = strstr(c->url, "://") + 3;
+  int shown = (int)(host - c->url) + (int)strcspn(host, "/?#");
+  esd_info("webhook", "%s: %.*s/... (%s; %u per minute, burst %u; %u attempts)", c->name, shown,
+           c->url, c->format == WH_TEXT ? "text" : "json", c->rate_per_minute, c->burst,
+           c->max_attempts);
 }
 
 int esd_webhooks_start(struct esd_webhooks *wh, uv_loop_t *loop, struct esd_writer *writer,
@@ -1507,7 +1615,7 @@ int esd_webhooks_start(struct esd_webhooks *wh, uv_loop_t *loop, struct esd_writ
   wh->db_path = db_path;
   wh->rng = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ULL;
   for (size_t i = 0; i < wh->ndests; i++)
-    wh->dests[i].refill_ms = uv_now(loop);
+    wh->dests[i]->refill_ms = uv_now(loop);
   curl_multi_setopt(wh->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
   curl_multi_setopt(wh->multi, CURLMOPT_SOCKETDATA, wh);
   curl_multi_setopt(wh->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
@@ -1517,22 +1625,20 @@ int esd_webhooks_start(struct esd_webhooks *wh, uv_loop_t *loop, struct esd_writ
   uv_timer_init(loop, &wh->pump_timer);
   wh->pump_timer.data = wh;
   wh->handles_init = 1;
-  for (size_t i = 0; i < wh->ndests; i++) {
-    const struct wh_dest_cfg *c = wh->dests[i].cfg;
-    /* Scheme and host only: chat apps put the secret in the path. */
-    const char *host = strstr(c->url, "://") + 3;
-    int shown = (int)(host - c->url) + (int)strcspn(host, "/?#");
-    esd_info("webhook", "%s: %.*s/... (%s; %u per minute, burst %u; %u attempts)", c->name,
-             shown, c->url, c->format == WH_TEXT ? "text" : "json", c->rate_per_minute,
-             c->burst, c->max_attempts);
-  }
+  for (size_t i = 0; i < wh->ndests; i++)
+    log_dest(wh->dests[i]->cfg);
   request_load(wh);
   return 0;
 }
 
 void esd_webhooks_on_commit(struct esd_webhooks *wh, uint64_t batch) {
-  if (wh == NULL || !wh->started || wh->stopped || wh->rows_first == 0 ||
-      batch < wh->rows_first)
+  if (wh == NULL || !wh->started || wh->stopped)
+    return;
+  if (wh->catchup_waiting && batch >= wh->catchup_gate) {
+    wh->catchup_waiting = 0;
+    request_load(wh);
+  }
+  if (wh->rows_first == 0 || batch < wh->rows_first)
     return;
   if (wh->rows_last > batch) {
     wh->rows_first = batch + 1;
@@ -1573,6 +1679,249 @@ static uint64_t drop_in_flight(struct esd_webhooks *wh) {
   return n;
 }
 
+/* ---- reloads --------------------------------------------------------------- */
+
+static void add_word(char *buf, size_t cap, const char *sep, const char *word) {
+  size_t n = strlen(buf);
+  if (n + 1 < cap)
+    snprintf(buf + n, cap - n, "%s%s", n ? sep : "", word);
+}
+
+/* "added a, b" after "N destinations (", or "; added a, b" after another
+ * part; nothing when names is empty. */
+static void add_part(char *buf, size_t cap, const char *label, const char *names) {
+  size_t n = strlen(buf);
+  if (names[0] && n > 0 && n + 1 < cap)
+    snprintf(buf + n, cap - n, "%s%s %s", buf[n - 1] == '(' ? "" : "; ", label, names);
+}
+
+static int names_differ(const char (*a)[ES_FEED_NAME_MAX], size_t na,
+                        const char (*b)[ES_FEED_NAME_MAX], size_t nb) {
+  if (na != nb)
+    return 1;
+  for (size_t i = 0; i < na; i++)
+    if (strcmp(a[i], b[i]) != 0)
+      return 1;
+  return 0;
+}
+
+static int headers_differ(const struct wh_dest_cfg *a, const struct wh_dest_cfg *b) {
+  if (a->nheaders != b->nheaders)
+    return 1;
+  for (size_t i = 0; i < a->nheaders; i++)
+    if (strcmp(a->headers[i], b->headers[i]) != 0)
+      return 1;
+  return 0;
+}
+
+/* Where requests go and what they carry: a change makes the requests in
+ * flight and the retries waiting go again at once. */
+static int endpoint_differs(const struct wh_dest_cfg *a, const struct wh_dest_cfg *b) {
+  return strcmp(a->url, b->url) != 0 || headers_differ(a, b);
+}
+
+/* The keys of a destination whose values differ, as the config file
+ * names them ("url, headers"), into buf; empty when none. Never the
+ * values: URLs and headers hold secrets. */
+static void dest_changes(const struct wh_dest_cfg *a, const struct wh_dest_cfg *b, char *buf,
+                         size_t cap) {
+  static const struct {
+    const char *key;
+    size_t off;
+  } numbers[] = {
+    {"timeout_ms", offsetof(struct wh_dest_cfg, timeout_ms)},
+    {"rate_per_minute", offsetof(struct wh_dest_cfg, rate_per_minute)},
+    {"burst", offsetof(struct wh_dest_cfg, burst)},
+    {"max_attempts", offsetof(struct wh_dest_cfg, max_attempts)},
+    {"retry_initial_ms", offsetof(struct wh_dest_cfg, retry_initial_ms)},
+    {"retry_max_ms", offsetof(struct wh_dest_cfg, retry_max_ms)},
+  };
+  const struct es_feed_filter *fa = &a->filter, *fb = &b->filter;
+
+  buf[0] = '\0';
+  if (strcmp(a->url, b->url) != 0)
+    add_word(buf, cap, ", ", "url");
+  if (headers_differ(a, b))
+    add_word(buf, cap, ", ", "headers");
+  if (a->format != b->format)
+    add_word(buf, cap, ", ", "format");
+  if (fa->min_severity != fb->min_severity)
+    add_word(buf, cap, ", ", "min_severity");
+  if (names_differ(fa->categories, fa->ncategories, fb->categories, fb->ncategories))
+    add_word(buf, cap, ", ", "categories");
+  if (names_differ(fa->queues, fa->nqueues, fb->queues, fb->nqueues))
+    add_word(buf, cap, ", ", "queues");
+  if (names_differ(fa->agents, fa->nagents, fb->agents, fb->nagents))
+    add_word(buf, cap, ", ", "agents");
+  for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
+    if (*(const unsigned *)((const char *)a + numbers[i].off) !=
+        *(const unsigned *)((const char *)b + numbers[i].off))
+      add_word(buf, cap, ", ", numbers[i].key);
+}
+
+/* Takes a destination's requests out of flight. With `again`, an outbox
+ * row goes back to the head of its ready list, its attempt not counted,
+ * to be sent again at once with the settings the destination has now,
+ * and a summary of its own gives its count back (a new one is made);
+ * otherwise they leave memory and their rows stay pending in the outbox.
+ * Returns how many there were. */
+static unsigned abandon_in_flight(struct esd_webhooks *wh, struct dest *ds, int again) {
+  unsigned n = 0;
+  for (struct delivery *dv = wh->inflight, *next; dv; dv = next) {
+    next = dv->inext;
+    if (dv->dest != ds)
+      continue;
+    inflight_remove(wh, dv);
+    request_cleanup(wh, dv);
+    n++;
+    if (again && dv->row_id > 0) {
+      dv->next = ds->ready;
+      ds->ready = dv;
+      if (ds->ready_tail == NULL)
+        ds->ready_tail = dv;
+      ds->queued++;
+      continue;
+    }
+    if (again)
+      unclaim(dv);
+    if (dv->row_id > 0)
+      release(wh, dv);
+    delivery_free(dv);
+  }
+  return n;
+}
+
+/* A destination a reload removed: what it held in memory goes; its rows
+ * stay in the outbox, where a destination of the same name finds them
+ * (its catch-up). Logs what stays. */
+static void forget_dest(struct esd_webhooks *wh, struct dest *ds) {
+  uint64_t rows = ds->unloaded + ds->catchup_unloaded, owed = ds->sum_count;
+  struct delivery *lists[2] = {ds->ready, ds->waiting};
+  unsigned in_flight;
+
+  for (struct delivery *dv = wh->inflight; dv; dv = dv->inext)
+    if (dv->dest == ds) {
+      rows += dv->row_id > 0;
+      owed += dv->sum_count;
+    }
+  in_flight = abandon_in_flight(wh, ds, 0);
+  for (int i = 0; i < 2; i++)
+    for (struct delivery *dv = lists[i], *next; dv; dv = next) {
+      next = dv->next;
+      rows += dv->row_id > 0;
+      owed += dv->sum_count;
+      if (dv->row_id > 0)
+        release(wh, dv);
+      delivery_free(dv);
+    }
+  ds->ready = ds->ready_tail = ds->waiting = NULL;
+  ds->queued = 0;
+  if (rows || owed)
+    esd_warn("webhook", "%s: removed from the configuration; its %" PRIu64 " pending deliveries "
+             "(%u of them in flight, abandoned) and %" PRIu64 " suppressed alerts awaiting a "
+             "summary stay in the outbox, and are sent if a destination named \"%s\" is "
+             "configured again", ds->cfg->name, rows, in_flight, owed, ds->cfg->name);
+}
+
+/* A destination a reload changed: its new settings, and when its URL or
+ * headers changed, what was under way for the old ones goes again now. */
+static void change_dest(struct esd_webhooks *wh, struct dest *ds, const struct wh_dest_cfg *c) {
+  int endpoint = endpoint_differs(ds->cfg, c);
+  unsigned again, due = 0;
+
+  ds->cfg = c;
+  if (ds->tokens > c->burst)
+    ds->tokens = c->burst;
+  if (!endpoint)
+    return;
+  again = abandon_in_flight(wh, ds, 1);
+  for (struct delivery *dv = ds->waiting; dv; dv = dv->next, due++)
+    dv->due_ms = now_ms(wh);
+  if (again || due)
+    esd_info("webhook", "%s: new url or headers: %u requests in flight abandoned and %u retries "
+             "brought forward, sent again now", c->name, again, due);
+}
+
+static int configured(const struct esd_webhooks_config *cfg, const char *name) {
+  for (size_t i = 0; cfg && i < cfg->n; i++)
+    if (strcmp(cfg->v[i].name, name) == 0)
+      return 1;
+  return 0;
+}
+
+int esd_webhooks_reconfigure(struct esd_webhooks *wh, struct esd_webhooks_config *cfg,
+                             char *changes, size_t cap) {
+  size_t n = cfg ? cfg->n : 0, nadded = 0;
+  struct dest **dests = calloc(n ? n : 1, sizeof(*dests));
+  char added[1024] = "", changed[2048] = "", removed[1024] = "", what[256], one[400];
+
+  if (dests == NULL)
+    goto oom;
+  /* What can fail first, so that a failure changes nothing. */
+  for (size_t i = 0; i < n; i++)
+    if (find_dest(wh, cfg->v[i].name) == NULL && (dests[i] = dest_new(wh, &cfg->v[i])) == NULL)
+      goto oom;
+  for (size_t i = 0; i < n; i++) {
+    const struct wh_dest_cfg *c = &cfg->v[i];
+    struct dest *ds = dests[i];
+    if (ds) {
+      add_word(added, sizeof(added), ", ", c->name);
+      log_dest(c);
+      /* The reads went past its rows while it was not configured. */
+      if (wh->startup_loaded) {
+        ds->catchup = ds->catchup_first = 1;
+        ds->catchup_gen = ++wh->catchup_gen;
+        ds->catchup_upto = wh->loaded_upto;
+        nadded++;
+      }
+      continue;
+    }
+    ds = dests[i] = find_dest(wh, c->name);
+    dest_changes(ds->cfg, c, what, sizeof(what));
+    change_dest(wh, ds, c);
+    if (what[0]) {
+      snprintf(one, sizeof(one), "%s (%s)", c->name, what);
+      add_word(changed, sizeof(changed), ", ", one);
+      log_dest(c);
+    }
+  }
+  for (size_t i = 0; i < wh->ndests; i++) {
+    struct dest *ds = wh->dests[i];
+    if (configured(cfg, ds->cfg->name))
+      continue;
+    add_word(removed, sizeof(removed), ", ", ds->cfg->name);
+    forget_dest(wh, ds);
+    free(ds);
+  }
+  free(wh->dests);
+  config_free(wh->cfg);
+  wh->cfg = cfg;
+  wh->dests = dests;
+  wh->ndests = n;
+  if (nadded) {
+    /* Outcomes of its rows written before it was removed must be in the
+     * store before its catch-up reads them. */
+    wh->catchup_gate = esd_writer_last_id(wh->writer);
+    wh->catchup_waiting = esd_writer_committed(wh->writer) < wh->catchup_gate;
+  }
+  snprintf(changes, cap, "%zu destination%s (", n, n == 1 ? "" : "s");
+  add_part(changes, cap, "added", added);
+  add_part(changes, cap, "changed", changed);
+  add_part(changes, cap, "removed", removed);
+  add_word(changes, cap, "", added[0] || changed[0] || removed[0] ? ")" : "unchanged)");
+  /* The first read when these are the first destinations, or a catch-up. */
+  request_load(wh);
+  pump(wh);
+  return 0;
+oom:
+  for (size_t i = 0; dests && i < n; i++)
+    free(dests[i]);
+  free(dests);
+  config_free(cfg);
+  snprintf(changes, cap, "out of memory");
+  return -1;
+}
+
 void esd_webhooks_stop(struct esd_webhooks *wh) {
   uint64_t pending = 0, in_flight;
 
@@ -1591,16 +1940,17 @@ void esd_webhooks_stop(struct esd_webhooks *wh) {
   while (wh->socks)
     sock_close(wh->socks);
   for (size_t i = 0; i < wh->ndests; i++) {
-    struct dest *ds = &wh->dests[i];
-    pending += ds->queued + ds->unloaded;
+    struct dest *ds = wh->dests[i];
+    pending += ds->queued + ds->unloaded + ds->catchup_unloaded;
     free_list(ds->ready);
     free_list(ds->waiting);
     ds->ready = ds->ready_tail = ds->waiting = NULL;
     ds->queued = 0;
   }
   close_timers(wh);
-  esd_info("webhook", "stopped: %" PRIu64 " deliveries (%" PRIu64 " of them in flight) stay in "
-           "the outbox for the next start", pending + in_flight, in_flight);
+  if (wh->ndests || pending || in_flight)
+    esd_info("webhook", "stopped: %" PRIu64 " deliveries (%" PRIu64 " of them in flight) stay in "
+             "the outbox for the next start", pending + in_flight, in_flight);
 }
 
 void esd_webhooks_free(struct esd_webhooks *wh) {
@@ -1615,8 +1965,9 @@ void esd_webhooks_free(struct esd_webhooks *wh) {
     free(k);
   }
   for (size_t i = 0; i < wh->ndests; i++) {
-    free_list(wh->dests[i].ready);
-    free_list(wh->dests[i].waiting);
+    free_list(wh->dests[i]->ready);
+    free_list(wh->dests[i]->waiting);
+    free(wh->dests[i]);
   }
   es_store_close(wh->ro);
   free(wh->dests);
@@ -1630,12 +1981,13 @@ char *esd_webhooks_stats_json(const struct esd_webhooks *wh) {
   struct es_strbuf b = {0};
   es_strbuf_str(&b, ",\"webhooks\":{");
   for (size_t i = 0; wh && i < wh->ndests; i++) {
-    const struct dest *ds = &wh->dests[i];
+    const struct dest *ds = wh->dests[i];
     es_strbuf_printf(&b, "%s\"%s\":{\"delivered\":%" PRIu64 ",\"pending\":%" PRIu64
                   ",\"failed\":%" PRIu64 ",\"suppressed\":%" PRIu64 ",\"in_flight\":%u,"
                   "\"summaries\":%" PRIu64 ",\"failed_attempts\":%" PRIu64
                   ",\"awaiting_summary\":%" PRIu64 "}",
-              i ? "," : "", ds->cfg->name, ds->delivered, (uint64_t)ds->queued + ds->unloaded,
+              i ? "," : "", ds->cfg->name, ds->delivered,
+              (uint64_t)ds->queued + ds->unloaded + ds->catchup_unloaded,
               ds->failed, ds->suppressed, ds->in_flight, ds->summaries, ds->failed_attempts,
               ds->sum_count);
   }

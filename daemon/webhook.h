@@ -9,7 +9,8 @@
  * same transaction as its alert, and every outcome (delivered, retry
  * scheduled, failed, suppressed) is written through the writer too. The
  * loop thread never touches SQLite: pending rows are read on the thread
- * pool, at startup and after each commit that added some.
+ * pool, at startup, after each commit that added some, and for a
+ * destination a reload adds (esd_webhooks_reconfigure()).
  *
  * Requests go through libcurl's multi interface driven by the libuv loop
  * (a uv_poll_t per socket, one uv_timer_t for curl's timeout): no thread
@@ -45,23 +46,35 @@
 #define ESD_WEBHOOK_MAX_PAYLOAD (1u << 20) /* request body bytes; larger alerts are not sent */
 #define ESD_WEBHOOK_TEXT_WORDS_MAX 1000    /* bytes of quoted words in a text message */
 
+/* ---- configuration -------------------------------------------------------- */
+
+/* The destinations of the config file's "webhooks" (docs/webhooks.md). */
+struct esd_webhooks_config;
+
+/* Parses and checks the "webhooks" value, JSON text as config.c keeps it
+ * (an array of destination objects; NULL: none). Returns 0 with *out
+ * (NULL when no destination is configured), or -1 with what to fix in
+ * msg, naming the destination and the key. Touches nothing else: a
+ * reload runs it on a worker thread. */
+int esd_webhooks_config_parse(const char *json, struct esd_webhooks_config **out, char *msg,
+                              size_t msgcap);
+void esd_webhooks_config_free(struct esd_webhooks_config *c); /* NULL: no-op */
+
 /* ---- lifecycle ------------------------------------------------------------ */
 
 struct esd_webhooks;
 
-/* Creates the module from the config file's "webhooks" value, JSON text
- * as config.c keeps it (an array of destination objects, docs/webhooks.md;
- * NULL: none). Payloads are the supervisor feed's masked form (the
- * daemon's "redact" setting applies). Returns 0 with *out NULL when no destination is
- * configured, 0 with the module, or -1 with what to fix in msg, naming
- * the destination and the key. Touches no loop, no network. */
-int esd_webhooks_new(const char *json, struct esd_webhooks **out, char *msg, size_t msgcap);
+/* Creates the module on `cfg` (taken; NULL: no destination yet, a reload
+ * may add some). Payloads are the supervisor feed's masked form (the
+ * daemon's "redact" setting applies). NULL when out of memory (cfg is
+ * freed). Touches no loop, no network. */
+struct esd_webhooks *esd_webhooks_new(struct esd_webhooks_config *cfg);
 
 /* Attaches the module to the loop and the writer (`writer` and `db_path`
  * borrowed; they must outlive it), initialises libcurl (call before any
  * worker thread runs), reads the outbox rows left pending by earlier runs
- * (on the thread pool) and starts delivering. Returns 0, or -1 (logged).
- * NULL wh: 0. */
+ * (on the thread pool; with no destination, once a reload adds one) and
+ * starts delivering. Returns 0, or -1 (logged). NULL wh: 0. */
 int esd_webhooks_start(struct esd_webhooks *wh, uv_loop_t *loop, struct esd_writer *writer,
                        const char *db_path);
 
@@ -88,6 +101,27 @@ void esd_webhooks_on_commit(struct esd_webhooks *wh, uint64_t batch);
  * and before closing every handle of a loop that failed to start. NULL
  * wh: no-op. */
 void esd_webhooks_stop(struct esd_webhooks *wh);
+
+/* A reload (reload.c) on the loop thread: `cfg` (taken; NULL: none)
+ * replaces the destinations, matched by name (docs/webhooks.md,
+ * "Reloading"):
+ *   - added: created; once the outbox has been read, its rows kept there
+ *     while it was not configured are read back on the thread pool (after
+ *     the writer has committed every outcome queued so far), with its
+ *     suppressed alerts;
+ *   - changed: new alerts and the rows it holds go out with the new
+ *     settings; when its url or headers changed, its requests in flight
+ *     are abandoned and sent again at once (their attempt not counted),
+ *     and its retries waiting are due at once; in-flight requests keep
+ *     their old timeout otherwise;
+ *   - removed: its requests in flight are abandoned, what it held in
+ *     memory freed; its rows stay pending (or suppressed) in the outbox
+ *     (warn log: how many), to be sent if that name comes back.
+ * Writes "2 destinations (added console; changed pager (url))" into
+ * changes. Returns 0, or -1 when out of memory: nothing changed (cfg is
+ * freed). */
+int esd_webhooks_reconfigure(struct esd_webhooks *wh, struct esd_webhooks_config *cfg,
+                             char *changes, size_t cap);
 
 /* Frees the module once the loop has ended (or never ran). NULL: no-op. */
 void esd_webhooks_free(struct esd_webhooks *wh);

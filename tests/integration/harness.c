@@ -458,8 +458,10 @@ int it_daemon_start(struct it_daemon *d, const char *const *extra) {
   argv[n++] = d->sock;
   argv[n++] = "--db";
   argv[n++] = d->db;
-  argv[n++] = "--rules";
-  argv[n++] = d->rules;
+  if (!d->rules_in_config) {
+    argv[n++] = "--rules";
+    argv[n++] = d->rules;
+  }
   if (d->has_config) {
     argv[n++] = "--config";
     argv[n++] = d->config;

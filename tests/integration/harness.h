@@ -106,6 +106,7 @@ struct it_daemon {
   char rules[192];     /* <dir>/rules.json (it_rules() fills it) */
   char config[192];    /* <dir>/config.json (it_config() fills it) */
   int has_config;
+  int rules_in_config; /* no --rules: the config file names the rules */
   pid_t pid;           /* 0: not running */
   int pidfd;           /* readable once the process exits */
   int err_fd;          /* read end of its stdout+stderr, -1 at EOF */
@@ -125,8 +126,9 @@ void it_rules(struct it_daemon *d, const char *name);
 /* Writes `json` to d->config (atomically). */
 void it_config(struct it_daemon *d, const char *json);
 
-/* Starts earshotd --foreground --socket --db --rules [--config if
- * it_config() was called] plus `extra` (NULL-terminated, may be NULL).
+/* Starts earshotd --foreground --socket --db --rules (unless
+ * rules_in_config) [--config if it_config() was called] plus `extra`
+ * (NULL-terminated, may be NULL).
  * Waits for " ready: " in its log: returns 0, or -1 when the process
  * exited first (d->status holds its status). Fails the test on timeout. */
 int it_daemon_start(struct it_daemon *d, const char *const *extra);

@@ -2,7 +2,11 @@
  * it_reload.c: rule reloads. A reload under load swaps the rules with no
  * line lost or doubled; a broken rules file (by {"type":"reload"} or by
  * SIGHUP) keeps the old rules; a reload keeps the configured line limit;
- * SIGTERM while a reload is still reading its files stops cleanly.
+ * SIGTERM while a reload is still reading its files stops cleanly. With
+ * --config a reload reads the file again: the rules it names (unless
+ * --rules names them), settings only a restart changes kept with a warning
+ * each, a broken file changing nothing. Webhook reloads are in
+ * tests/webhook.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -229,7 +233,8 @@ static void test_broken_reload_keeps_rules(void) {
   ASSERT(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(m, "ok")));
   ASSERT_STR_EQ(it_jstr(m, "rule_set"), old_set);
   ASSERT_GE(it_jint(m, "errors"), 1);
-  ASSERT(strlen(it_jstr(m, "message")) > 0);
+  /* Without --config only the rules are reloaded. */
+  ASSERT_CONTAINS(it_jstr(m, "message"), "; the old rules stay (see the daemon log)");
   cJSON_Delete(m);
   /* The log says which file and what is wrong with it. */
   ASSERT(it_wait_log(&d, from, "reload failed", -1) >= 0);
@@ -339,6 +344,135 @@ static void test_reload_keeps_line_limit(void) {
   it_daemon_cleanup(&d);
 }
 
+/* ---- a reload reads the config file again ------------------------------ */
+
+static cJSON *reload_on(struct it_conn *c) {
+  ASSERT_EQ(it_sendf(c, "{\"type\":\"reload\"}"), 0);
+  return it_expect(c, "reload", -1, NULL, NULL);
+}
+
+/* A reload that fails says why in its answer, and keeps the rule set. */
+static void expect_refused(struct it_conn *c, const char *set, const char *why) {
+  cJSON *m = reload_on(c);
+  ASSERT(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(m, "ok")));
+  ASSERT_STR_EQ(it_jstr(m, "rule_set"), set);
+  ASSERT_CONTAINS(it_jstr(m, "message"), why);
+  ASSERT_CONTAINS(it_jstr(m, "message"), "the old rules and webhooks stay");
+  cJSON_Delete(m);
+}
+
+static void test_reload_config_file(void) {
+  static const char *const old_rules[] = {"it.trigger", NULL};
+  static const char *const new_rules[] = {"it.trigger", "it.reloaded", NULL};
+  struct it_daemon d;
+  char json[1024], base[192], other[192], warning[400];
+
+  /* The rules are the file's: no --rules. */
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  snprintf(base, sizeof(base), "%s", d.rules);
+  snprintf(other, sizeof(other), "%s/other.json", d.dir);
+  snprintf(d.rules, sizeof(d.rules), "%s", other);
+  it_rules(&d, "reloaded.json");
+  snprintf(d.rules, sizeof(d.rules), "%s", base);
+  d.rules_in_config = 1;
+  snprintf(json, sizeof(json), "{\"rules\": \"%s\", \"limits\": {\"max_line_bytes\": 65536}}",
+           base);
+  it_config(&d, json);
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  struct it_conn *c = it_connect(&d);
+  char *old_set = it_hello(c, 0);
+  expect_rules(c, 1, old_rules);
+
+  /* The file names other rules and changes settings: the rules change;
+   * limits and store settings wait for a restart (one warning each); the
+   * socket and db the flags give are the flags'. */
+  snprintf(json, sizeof(json), "{\"rules\": [\"%s\"], \"limits\": {\"max_line_bytes\": 4096},"
+           " \"store\": {\"cache_mb\": 32}, \"socket\": \"%s/elsewhere.sock\", \"db\": "
+           "\"%s/elsewhere.db\"}", other, d.dir, d.dir);
+  it_config(&d, json);
+  size_t from = d.log_len;
+  cJSON *m = reload_on(c);
+  ASSERT(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "ok")));
+  ASSERT_EQ(it_jint(m, "rules"), 4);
+  ASSERT_STR_EQ(it_jstr(m, "webhooks"), "0 destinations (unchanged)");
+  const cJSON *later = cJSON_GetObjectItemCaseSensitive(m, "restart_needed");
+  ASSERT_EQ(cJSON_GetArraySize(later), 2);
+  ASSERT_STR_EQ(cJSON_GetArrayItem(later, 0)->valuestring, "limits.max_line_bytes");
+  ASSERT_STR_EQ(cJSON_GetArrayItem(later, 1)->valuestring, "store.cache_mb");
+  char *new_set = strdup(it_jstr(m, "rule_set"));
+  ASSERT(strcmp(new_set, old_set) != 0);
+  cJSON_Delete(m);
+  snprintf(warning, sizeof(warning), "warn  config: limits.max_line_bytes changed in %s; takes "
+           "effect when earshotd restarts", d.config);
+  ASSERT(it_wait_log(&d, from, warning, -1) >= 0);
+  ASSERT(strstr(d.log + from, "store.cache_mb changed in ") != NULL);
+  ASSERT(strstr(d.log + from, "socket changed") == NULL);
+  ASSERT(strstr(d.log + from, "db changed") == NULL);
+  expect_rules(c, 2, new_rules);
+  /* max_line_bytes is still 65536: a 10,000-byte line is matched. */
+  long_trigger(c, 10000, 3);
+  for (int i = 0; i < 2; i++) {
+    m = it_read_json(c, -1);
+    ASSERT(m != NULL);
+    ASSERT_STR_EQ(it_jtype(m), "alert");
+    cJSON_Delete(m);
+  }
+
+  /* Broken files change nothing, and the answer says why. */
+  it_config(&d, "{\"rules\": ");
+  expect_refused(c, new_set, "config.json: malformed JSON near line 1");
+  snprintf(json, sizeof(json), "{\"rules\": \"%s\", \"socket_group\": \"no-such-group-es\"}",
+           base);
+  it_config(&d, json);
+  expect_refused(c, new_set, "to group no-such-group-es: no such group");
+  snprintf(json, sizeof(json), "{\"rules\": \"%s\", \"redcat\": true}", base);
+  it_config(&d, json);
+  expect_refused(c, new_set, "unknown setting \"redcat\"");
+  it_config(&d, "{\"rules\": \"/nonexistent/rules.json\"}");
+  expect_refused(c, new_set, "/nonexistent/rules.json");
+  expect_rules(c, 4, new_rules);
+
+  /* Back to the first file: its rules, and nothing waits for a restart. */
+  snprintf(json, sizeof(json), "{\"rules\": \"%s\", \"limits\": {\"max_line_bytes\": 65536}}",
+           base);
+  it_config(&d, json);
+  m = reload_on(c);
+  ASSERT(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "ok")));
+  ASSERT(cJSON_GetObjectItemCaseSensitive(m, "restart_needed") == NULL);
+  cJSON_Delete(m);
+  expect_rules(c, 5, old_rules);
+  m = stats(c);
+  ASSERT_EQ(it_jint(m, "reloads"), 2);
+  ASSERT_EQ(it_jint(m, "reload_failures"), 4);
+  cJSON_Delete(m);
+  it_close(c);
+  free(old_set);
+  free(new_set);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
+/* --rules on the command line wins over the file's rules, at a reload as
+ * at startup. */
+static void test_reload_rules_flag_wins(void) {
+  struct it_daemon d;
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  it_config(&d, "{\"rules\": \"/nonexistent/rules.json\"}");
+  ASSERT_EQ(it_daemon_start(&d, NULL), 0);
+  struct it_conn *c = it_connect(&d);
+  free(it_hello(c, 0));
+  it_rules(&d, "reloaded.json");
+  cJSON *m = reload_on(c);
+  ASSERT(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "ok")));
+  ASSERT_EQ(it_jint(m, "rules"), 4);
+  cJSON_Delete(m);
+  it_close(c);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 /* ---- SIGTERM while a reload is still reading the rules -------------------- */
 
 /* The rules path becomes a FIFO that the test holds open, so the reload's
@@ -403,5 +537,7 @@ int main(int argc, char **argv) {
   RUN(test_broken_reload_keeps_rules);
   RUN(test_reload_keeps_line_limit);
   RUN(test_sigterm_during_reload);
+  RUN(test_reload_config_file);
+  RUN(test_reload_rules_flag_wins);
   return 0;
 }

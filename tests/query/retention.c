@@ -401,9 +401,10 @@ static int load_config(const char *json, const char *flag, struct es_config *cfg
   ASSERT(saved >= 0 && fd >= 0);
   dup2(fd, 2);
   close(fd);
-  int check_only;
+  struct esd_flags flags;
   es_config_init(cfg);
-  int rc = esd_config_load(cfg, &check_only, argc, argv);
+  int rc = esd_config_load(cfg, &flags, argc, argv);
+  esd_flags_free(&flags);
   fflush(stderr);
   dup2(saved, 2);
   close(saved);

@@ -8,12 +8,17 @@
  * itself restarted with deliveries pending; rate limited with a summary;
  * suppressed alerts summarised after a restart; failed after max_attempts
  * and after timeouts; a request in flight at SIGTERM sent again after the
- * restart; bad configurations refused.
+ * restart; bad configurations refused. Reloads of the config file: a
+ * destination moved to another receiver (and one added), a broken file
+ * that changes nothing, a request in flight and a retry waiting sent again
+ * to a new URL at once, a removed destination's pending and suppressed
+ * rows kept and sent once it is configured again.
  *
  * Every wait is on an event with a deadline: a request at the receiver,
  * a line in the daemon's log (it runs at debug level, which logs every
  * attempt), an ack, a process exit. Test names as arguments run only those.
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -583,6 +588,372 @@ static void test_config_errors(void) {
   it_daemon_cleanup(&d);
 }
 
+/* ---- reloads ---------------------------------------------------------------- */
+
+/* Writes the config file {"webhooks": [<dests>]}, dests printf-formatted. */
+static void webhooks_config(struct it_daemon *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void webhooks_config(struct it_daemon *d, const char *fmt, ...) {
+  char dests[4096], config[4200];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(dests, sizeof(dests), fmt, ap);
+  va_end(ap);
+  snprintf(config, sizeof(config), "{\"webhooks\": [%s]}", dests);
+  it_config(d, config);
+}
+
+/* One alert (it.manager) on call <tag>-1, acknowledged: stored with its
+ * outbox rows. */
+static void raise_alert(struct it_daemon *d, char tag) {
+  char line[256];
+  snprintf(line, sizeof(line), "{\"call_id\":\"%c-1\",\"speaker\":\"customer\","
+           "\"text\":\"just get me your manager\"}", tag);
+  send_lines(d, NULL, line, 1); /* no % left in it to format */
+}
+
+/* Returns once every row queued to the store so far is committed: the
+ * ack of a line that raises nothing comes after them. */
+static void sync_store(struct it_daemon *d) {
+  send_lines(d, NULL, "{\"call_id\":\"sync-%d\",\"speaker\":\"agent\",\"text\":\"hello "
+             "(%d)\"}", 1);
+}
+
+/* {"type":"reload"} on a connection of its own; returns the answer. */
+static cJSON *reload(struct it_daemon *d) {
+  struct it_conn *c = it_connect(d);
+  ASSERT_EQ(it_sendf(c, "{\"type\":\"reload\"}"), 0);
+  cJSON *m = it_expect(c, "reload", -1, NULL, NULL);
+  it_close(c);
+  return m;
+}
+
+static void expect_reload_ok(struct it_daemon *d, const char *webhooks) {
+  cJSON *m = reload(d);
+  if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "ok")))
+    IT_FAIL("reload failed: %s", it_jstr(m, "message"));
+  ASSERT_STR_EQ(it_jstr(m, "webhooks"), webhooks);
+  ASSERT(cJSON_GetObjectItemCaseSensitive(m, "restart_needed") == NULL);
+  cJSON_Delete(m);
+}
+
+static void expect_reload_refused(struct it_daemon *d, const char *why) {
+  cJSON *m = reload(d);
+  ASSERT(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(m, "ok")));
+  ASSERT_CONTAINS(it_jstr(m, "message"), why);
+  ASSERT_CONTAINS(it_jstr(m, "message"), "the old rules and webhooks stay");
+  cJSON_Delete(m);
+}
+
+static size_t count_path(struct httpd *h, const char *path) {
+  size_t n = 0;
+  for (size_t i = 0; i < httpd_count(h); i++)
+    n += strcmp(httpd_get(h, i)->path, path) == 0;
+  return n;
+}
+
+static int has_dest(const cJSON *st, const char *dest) {
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(st, "webhooks");
+  return cJSON_GetObjectItemCaseSensitive(w, dest) != NULL;
+}
+
+static int64_t outbox_rows(struct it_daemon *d, const char *dest, const char *state) {
+  sqlite3 *db = it_db_open(d->db);
+  int64_t n = it_db_int(db, "SELECT count(*) FROM webhook_outbox WHERE destination = ?1"
+                            " AND state = ?2", dest, state, NULL);
+  sqlite3_close(db);
+  return n;
+}
+
+/* Stops the daemon (exit 0) with nothing left in the outbox and frees the
+ * receivers. */
+static void finish_two(struct it_daemon *d, struct httpd *a, struct httpd *b) {
+  ASSERT_EQ(it_daemon_stop(d, SIGTERM), 0);
+  sqlite3 *db = it_db_open(d->db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM webhook_outbox", NULL), 0);
+  sqlite3_close(db);
+  httpd_free(a);
+  httpd_free(b);
+  it_daemon_cleanup(d);
+}
+
+/* A reload points "ops" at another receiver with another secret and adds
+ * "chat": the next alert goes to the new URL with the new header, none to
+ * the old one; the counters of "ops" go on; no secret in the log. */
+static void test_reload_changes_destinations(void) {
+  struct it_daemon d;
+  struct httpd *a = httpd_new(), *b = httpd_new();
+  char key[64];
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  httpd_listen(a);
+  httpd_listen(b);
+  webhooks_config(&d, "{\"name\": \"ops\", \"url\": \"http://127.0.0.1:%d/ops\","
+                  " \"headers\": {\"Authorization\": \"Bearer old-s3cret\"}}", httpd_port(a));
+  ASSERT_EQ(it_daemon_start(&d, debug_log), 0);
+  raise_alert(&d, 'c');
+  ASSERT_EQ(httpd_wait(a, 1, -1), 1);
+  wait_log_n(&d, 0, "ops: alert 1 delivered (attempt 1)", 1);
+  expect_header(httpd_get(a, 0), "Authorization", "Bearer old-s3cret");
+
+  webhooks_config(&d, "{\"name\": \"ops\", \"url\": \"http://127.0.0.1:%d/ops\","
+                  " \"headers\": {\"Authorization\": \"Bearer new-s3cret\"}},"
+                  "{\"name\": \"chat\", \"url\": \"http://127.0.0.1:%d/chat\", \"format\": \"text\"}",
+                  httpd_port(b), httpd_port(a));
+  size_t from = d.log_len;
+  expect_reload_ok(&d, "2 destinations (added chat; changed ops (url, headers))");
+  wait_log_n(&d, from, "reload: webhooks: 2 destinations (added chat; changed ops (url, headers))",
+             1);
+  raise_alert(&d, 'd');
+  ASSERT_EQ(httpd_wait(b, 1, -1), 1);
+  ASSERT_EQ(httpd_wait(a, 2, -1), 2);
+  wait_log_n(&d, from, " alert 2 delivered (attempt 1)", 2);
+  const struct httpd_req *r = httpd_get(b, 0);
+  ASSERT_STR_EQ(r->path, "/ops");
+  expect_header(r, "Authorization", "Bearer new-s3cret");
+  key_of(key, sizeof(key), 2, "ops");
+  expect_header(r, "Idempotency-Key", key);
+  r = httpd_get(a, 1);
+  ASSERT_STR_EQ(r->path, "/chat");
+  key_of(key, sizeof(key), 2, "chat");
+  expect_header(r, "Idempotency-Key", key);
+  ASSERT_EQ(count_path(a, "/ops"), 1); /* alert 1 only */
+  ASSERT(strstr(d.log, "s3cret") == NULL);
+  cJSON *st = stats(&d);
+  ASSERT_EQ(wstat(st, "ops", "delivered"), 2);
+  ASSERT_EQ(wstat(st, "chat", "delivered"), 1);
+  ASSERT_EQ(it_jint(st, "reloads"), 1);
+  cJSON_Delete(st);
+  finish_two(&d, a, b);
+}
+
+/* Whatever is wrong in the new file (a bad destination, rules that do not
+ * load, malformed JSON), nothing changes: the alert after three failed
+ * reloads goes where the first file said. */
+static void test_reload_broken_keeps_webhooks(void) {
+  struct it_daemon d;
+  struct httpd *h = httpd_new();
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  httpd_listen(h);
+  webhooks_config(&d, "{\"name\": \"ops\", \"url\": \"http://127.0.0.1:%d/old\"}", httpd_port(h));
+  ASSERT_EQ(it_daemon_start(&d, debug_log), 0);
+
+  size_t from = d.log_len;
+  webhooks_config(&d, "{\"name\": \"ops\", \"url\": \"http://127.0.0.1:%d/new\"},"
+                  "{\"name\": \"pager\", \"url\": \"ftp://pager.example/\"}", httpd_port(h));
+  expect_reload_refused(&d, "webhooks[1] (\"pager\"): \"url\" is required: an http:// or https://");
+  wait_log_n(&d, from, "error config: ", 1);
+  wait_log_n(&d, from, "config.json: webhooks[1] (\"pager\"): \"url\" is required", 1);
+  wait_log_n(&d, from, "reload failed (", 1);
+
+  /* A good webhook change, with rules that do not load (by SIGHUP). */
+  from = d.log_len;
+  webhooks_config(&d, "{\"name\": \"ops\", \"url\": \"http://127.0.0.1:%d/new\"}", httpd_port(h));
+  it_rules(&d, "broken_json.json");
+  ASSERT_EQ(kill(d.pid, SIGHUP), 0);
+  wait_log_n(&d, from, "reload failed (", 1);
+  wait_log_n(&d, from, "and the webhooks as they were", 1);
+  ASSERT(strstr(d.log + from, "malformed JSON") != NULL);
+
+  it_rules(&d, "base.json");
+  it_config(&d, "{\"webhooks\": [");
+  expect_reload_refused(&d, "config.json: malformed JSON near line 1");
+
+  raise_alert(&d, 'c');
+  ASSERT_EQ(httpd_wait(h, 1, -1), 1);
+  wait_log_n(&d, 0, "ops: alert 1 delivered (attempt 1)", 1);
+  ASSERT_STR_EQ(httpd_get(h, 0)->path, "/old");
+  cJSON *st = stats(&d);
+  ASSERT_EQ(it_jint(st, "reloads"), 0);
+  ASSERT_EQ(it_jint(st, "reload_failures"), 3);
+  cJSON_Delete(st);
+  finish_drained(&d, h, 1);
+}
+
+/* "ops" (with `settings`, printf-formatted with the port) at receiver a,
+ * which `a_ready` sets up; alert 1 raised and `first_attempt` waited for.
+ * Then a reload points "ops" at receiver b: `moved` in the log, alert 1 at
+ * b, `delivered` in the log, the same key at both, and the daemon stopped
+ * with nothing left in the outbox. */
+static void move_ops(void (*a_ready)(struct httpd *), const char *settings,
+                     void (*first_attempt)(struct it_daemon *, struct httpd *),
+                     const char *moved, const char *delivered) {
+  struct it_daemon d;
+  struct httpd *a = httpd_new(), *b = httpd_new();
+  char dest[512];
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  a_ready(a);
+  httpd_listen(b);
+  snprintf(dest, sizeof(dest), "{\"name\": \"ops\", \"url\": \"http://127.0.0.1:%%d/hook\", %s}",
+           settings);
+  webhooks_config(&d, dest, httpd_port(a));
+  ASSERT_EQ(it_daemon_start(&d, debug_log), 0);
+  raise_alert(&d, 'c');
+  first_attempt(&d, a);
+
+  webhooks_config(&d, dest, httpd_port(b));
+  size_t from = d.log_len;
+  expect_reload_ok(&d, "1 destination (changed ops (url))");
+  wait_log_n(&d, from, moved, 1);
+  ASSERT_EQ(httpd_wait(b, 1, -1), 1);
+  wait_log_n(&d, from, delivered, 1);
+  char *kb = httpd_header(httpd_get(b, 0), "Idempotency-Key");
+  ASSERT_STR_EQ(kb, "1-ops");
+  free(kb);
+  for (size_t i = 0; i < httpd_count(a); i++) {
+    char *ka = httpd_header(httpd_get(a, i), "Idempotency-Key");
+    ASSERT_STR_EQ(ka, "1-ops");
+    ASSERT_STR_EQ(httpd_get(a, i)->body, httpd_get(b, 0)->body);
+    free(ka);
+  }
+  finish_two(&d, a, b);
+}
+
+static void never_answers(struct httpd *h) {
+  httpd_set_status(h, 0, NULL);
+  httpd_listen(h);
+}
+
+static void stays_down(struct httpd *h) { (void)h; }
+
+static void in_flight(struct it_daemon *d, struct httpd *a) {
+  ASSERT_EQ(httpd_wait(a, 1, -1), 1);
+  cJSON *st = stats(d);
+  ASSERT_EQ(wstat(st, "ops", "in_flight"), 1);
+  cJSON_Delete(st);
+}
+
+static void failed_once(struct it_daemon *d, struct httpd *a) {
+  wait_log_n(d, 0, "ops: alert 1 attempt 1 failed: ", 1);
+  ASSERT_EQ(outbox_rows(d, "ops", "pending"), 1);
+  ASSERT_EQ(httpd_count(a), 0);
+}
+
+/* The receiver never answers; a reload moves the destination: the request
+ * in flight is abandoned and sent to the new URL at once, as attempt 1
+ * with the same key. */
+static void test_reload_in_flight_sent_again(void) {
+  move_ops(never_answers, "\"timeout_ms\": 600000", in_flight,
+           "ops: new url or headers: 1 requests in flight abandoned and 0 retries brought "
+           "forward, sent again now", "ops: alert 1 delivered (attempt 1)");
+}
+
+/* The receiver is down and the retry an hour away; a reload moves the
+ * destination to a receiver that is up: the pending row goes there now
+ * (an hour's wait would outlast the test's deadline). */
+static void test_reload_retry_brought_forward(void) {
+  move_ops(stays_down, "\"retry_initial_ms\": 3600000, \"retry_max_ms\": 3600000", failed_once,
+           "ops: new url or headers: 0 requests in flight abandoned and 1 retries brought "
+           "forward, sent again now", "ops: alert 1 delivered (attempt 2)");
+}
+
+/* A destination removed while its deliveries are pending: they stay in
+ * the outbox (warn log with the count), alerts raised meanwhile are not
+ * queued for it, nothing goes to its old URL, and once a reload configures
+ * it again (at another URL) the rows kept are sent, each once. */
+static void test_reload_removed_pending(void) {
+  struct it_daemon d;
+  struct httpd *a = httpd_new(), *b = httpd_new();
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  httpd_listen(b);
+  webhooks_config(&d, "{\"name\": \"ops\", \"url\": \"http://127.0.0.1:%d/hook\","
+                  " \"retry_initial_ms\": 50, \"retry_max_ms\": 200, \"max_attempts\": 1000}",
+                  httpd_port(a));
+  ASSERT_EQ(it_daemon_start(&d, debug_log), 0);
+  send_lines(&d, NULL, "{\"call_id\":\"c-%d\",\"speaker\":\"customer\",\"text\":\"just get me "
+             "your manager (%d)\"}", 2);
+  wait_log_n(&d, 0, " attempt 1 failed: ", 2);
+
+  it_config(&d, "{\"webhooks\": []}");
+  size_t from = d.log_len;
+  expect_reload_ok(&d, "0 destinations (removed ops)");
+  wait_log_n(&d, from, "warn  webhook: ops: removed from the configuration; its 2 pending "
+             "deliveries (", 1);
+  wait_log_n(&d, from, "and 0 suppressed alerts awaiting a summary stay in the outbox, and are "
+             "sent if a destination named \"ops\" is configured again", 1);
+  cJSON *st = stats(&d);
+  ASSERT(!has_dest(st, "ops"));
+  cJSON_Delete(st);
+  httpd_listen(a); /* its old URL is up: nothing goes there any more */
+  raise_alert(&d, 'd');
+  ASSERT_EQ(outbox_rows(&d, "ops", "pending"), 2);
+  sqlite3 *db = it_db_open(d.db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts", NULL), 3);
+  sqlite3_close(db);
+
+  webhooks_config(&d, "{\"name\": \"ops\", \"url\": \"http://127.0.0.1:%d/hook\"}", httpd_port(b));
+  from = d.log_len;
+  expect_reload_ok(&d, "1 destination (added ops)");
+  wait_log_n(&d, from, "ops: 2 deliveries pending and 0 suppressed alerts to summarise from the "
+             "outbox, kept while it was not configured", 1);
+  ASSERT_EQ(httpd_wait(b, 2, -1), 2);
+  wait_log_n(&d, from, " delivered (attempt ", 2);
+  int seen[3] = {0};
+  for (size_t i = 0; i < 2; i++) {
+    char *key = httpd_header(httpd_get(b, i), "Idempotency-Key");
+    ASSERT(key != NULL);
+    if (strcmp(key, "1-ops") == 0)
+      seen[1]++;
+    else if (strcmp(key, "2-ops") == 0)
+      seen[2]++;
+    else
+      IT_FAIL("unexpected Idempotency-Key %s", key);
+    free(key);
+  }
+  ASSERT_EQ(seen[1], 1);
+  ASSERT_EQ(seen[2], 1);
+  st = stats(&d);
+  ASSERT_EQ(wstat(st, "ops", "delivered"), 2);
+  ASSERT_EQ(wstat(st, "ops", "pending"), 0);
+  cJSON_Delete(st);
+  ASSERT_EQ(httpd_count(a), 0);
+  finish_two(&d, a, b);
+}
+
+/* Suppressed alerts of a removed destination are owed a summary when it
+ * comes back: the first alert after carries their count. */
+static void test_reload_removed_suppressed(void) {
+  struct it_daemon d;
+  struct httpd *h = httpd_new();
+  const char *dest = "{\"name\": \"ops\", \"url\": \"http://127.0.0.1:%d/hook\","
+                     " \"rate_per_minute\": 1, \"burst\": 1}";
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  httpd_listen(h);
+  webhooks_config(&d, dest, httpd_port(h));
+  ASSERT_EQ(it_daemon_start(&d, debug_log), 0);
+  send_lines(&d, NULL, "{\"call_id\":\"c-%d\",\"speaker\":\"customer\",\"text\":\"just get me "
+             "your manager (%d)\"}", 3);
+  ASSERT_EQ(httpd_wait(h, 1, -1), 1);
+  wait_log_n(&d, 0, " delivered (attempt 1)", 1);
+  wait_log_n(&d, 0, " suppressed by the rate limit (1 per minute, burst 1)", 2);
+
+  it_config(&d, "{\"webhooks\": []}");
+  size_t from = d.log_len;
+  expect_reload_ok(&d, "0 destinations (removed ops)");
+  wait_log_n(&d, from, "ops: removed from the configuration; its 0 pending deliveries (0 of them "
+             "in flight, abandoned) and 2 suppressed alerts awaiting a summary stay", 1);
+  sync_store(&d);
+  ASSERT_EQ(outbox_rows(&d, "ops", "suppressed"), 2);
+
+  webhooks_config(&d, dest, httpd_port(h));
+  from = d.log_len;
+  expect_reload_ok(&d, "1 destination (added ops)");
+  wait_log_n(&d, from, "ops: 0 deliveries pending and 2 suppressed alerts to summarise from the "
+             "outbox", 1);
+  raise_alert(&d, 'd');
+  ASSERT_EQ(httpd_wait(h, 2, -1), 2);
+  wait_log_n(&d, from, "ops: alert 4 delivered (attempt 1)", 1);
+  cJSON *j = body_json(httpd_get(h, 1));
+  ASSERT_EQ(it_jint(j, "id"), 4);
+  ASSERT_EQ(it_jint(cJSON_GetObjectItemCaseSensitive(j, "suppressed"), "count"), 2);
+  cJSON_Delete(j);
+  finish_drained(&d, h, 2);
+}
+
 int main(int argc, char **argv) {
   it_init(argc, argv);
   RUN(test_config_errors);
@@ -594,5 +965,11 @@ int main(int argc, char **argv) {
   RUN(test_max_attempts);
   RUN(test_in_flight_at_shutdown);
   RUN(test_timeout);
+  RUN(test_reload_changes_destinations);
+  RUN(test_reload_broken_keeps_webhooks);
+  RUN(test_reload_in_flight_sent_again);
+  RUN(test_reload_retry_brought_forward);
+  RUN(test_reload_removed_pending);
+  RUN(test_reload_removed_suppressed);
   return 0;
 }
