@@ -445,7 +445,7 @@ int main(int argc, char **argv) {
   RUN(test_feed_waits_for_reserved_ids);
   RUN(test_clean_stop_leaves_no_gap);
   RUN(test_ended_call_stays_ended);
-  RUN_NAMED(test_resend_after_abandoned_keeps_id);
-  RUN_NAMED(test_resend_past_recent_keeps_id);
+  RUN(test_resend_after_abandoned_keeps_id);
+  RUN(test_resend_past_recent_keeps_id);
   return 0;
 }
