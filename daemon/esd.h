@@ -39,8 +39,9 @@
 #define ESD_FEED_RING 4096     /* recent feed records kept for reconnecting subscribers
                                   (grows while the store is behind) */
 #define ESD_FEED_BACKFILL_MAX 100000 /* stored alerts read per backfill round */
-#define ESD_RESUME_ALERTS 65536 /* newest stored alerts whose keys a starting daemon reads,
-                                   to know a resent line's alert as stored (esd_resume()) */
+#define ESD_RECENT_ALERTS 65536 /* newest alerts whose keys the daemon keeps (stored before
+                                   it started, or raised since), to know a resent line's
+                                   alert by the id it has (esd_resume(), emit_fire()) */
 
 enum esd_pause {
   ESD_PAUSE_OUTPUT = 1, /* the client is not reading its alerts */
@@ -170,8 +171,8 @@ struct esd {
   int64_t ids_reserving;     /* the id ceiling last queued to the store */
   int64_t ids_reserved;      /* the one it has committed: ids up to it may be published */
   unsigned ids_released : 1; /* shutdown: the ceiling is lowered to last_alert_id */
-  struct es_keymap *stored_keys; /* alert_key -> id of the newest alerts stored before this
-                                    start (ESD_RESUME_ALERTS), or NULL (esd_resume()) */
+  struct es_keymap *alert_keys; /* alert_key -> id of the newest alerts, stored before this
+                                   start or raised since (ESD_RECENT_ALERTS, esd_resume()) */
   struct esd_feed_item *feed;/* ring of recent records, feed_cap */
   size_t feed_cap, feed_head, feed_n;
   uint64_t feed_committed;   /* last writer batch committed */
@@ -222,7 +223,7 @@ int esd_mkdir_parent(const char *path);
 
 /* server.c */
 /* Reads what a restart must know from the store, before the writer uses
- * it: the keys of the newest alerts (stored_keys) and the calls ended
+ * it: the keys of the newest alerts (alert_keys) and the calls ended
  * last by their client (d->calls). 0 or -1 (logged). */
 int esd_resume(struct esd *d);
 /* The settings have passed esd_config_check() (d->res holds what it found). */

@@ -170,7 +170,7 @@ static int fail_startup(struct esd *d, struct es_config *cfg, int notify) {
   es_store_close(d->store);
   esd_writer_free(d->writer);
   esd_feed_free(d);
-  es_keymap_free(d->stored_keys);
+  es_keymap_free(d->alert_keys);
   es_calls_free(d->calls);
   es_decoder_free(d->dec);
   es_engine_free(d->engine);
@@ -405,7 +405,7 @@ int main(int argc, char **argv) {
   es_store_close(d.store);
   esd_writer_free(d.writer);
   esd_feed_free(&d);
-  es_keymap_free(d.stored_keys);
+  es_keymap_free(d.alert_keys);
   es_calls_free(d.calls);
   es_decoder_free(d.dec);
   es_engine_free(d.engine);

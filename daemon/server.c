@@ -445,8 +445,10 @@ struct resume {
 
 static int resume_key(void *ud, const char *key, size_t len, int64_t id) {
   struct resume *r = ud;
+  struct es_keymap_key k;
   /* A key the map refuses as too long is none of this daemon's. */
-  r->rc = es_keymap_put(r->d->stored_keys, key, len, id) == ES_ENOMEM ? ES_ENOMEM : 0;
+  if (es_keymap_key(&k, key, len) == 0)
+    r->rc = es_keymap_put(r->d->alert_keys, &k, id) == ES_ENOMEM ? ES_ENOMEM : 0;
   return r->rc;
 }
 
@@ -465,12 +467,13 @@ int esd_resume(struct esd *d) {
    * (their commit made it, their ack did not), and its call may have
    * ended. The newest alerts and the calls ended last are the ones a
    * platform's resend can name; both reads are bounded, whatever the
-   * store's size, and never made on the loop. */
-  if ((d->stored_keys = es_keymap_new(ESD_RESUME_ALERTS)) == NULL) {
+   * store's size, and never made on the loop. The alerts are read oldest
+   * first, as the map forgets them: those raised from now on follow. */
+  if ((d->alert_keys = es_keymap_new(ESD_RECENT_ALERTS)) == NULL) {
     esd_error("main", "out of memory at startup");
     return -1;
   }
-  if (es_store_recent_alerts(d->store, ESD_RESUME_ALERTS, resume_key, &r) != 0 ||
+  if (es_store_recent_alerts(d->store, ESD_RECENT_ALERTS, resume_key, &r) != 0 ||
       es_store_recently_ended_calls(d->store, ES_CALLS_ENDED, resume_ended, &r) != 0) {
     esd_error("store", "cannot read the newest alerts and ended calls: %s",
               es_store_errmsg(d->store));
@@ -481,22 +484,19 @@ int esd_resume(struct esd *d) {
     return -1;
   }
   esd_info("store", "read back %zu alert keys and %zu calls ended by their client in %.1f ms",
-           es_keymap_count(d->stored_keys), r.ended, (double)(uv_hrtime() - t0) / 1e6);
-  if (es_keymap_count(d->stored_keys) == 0) {
-    es_keymap_free(d->stored_keys);
-    d->stored_keys = NULL;
-  }
+           es_keymap_count(d->alert_keys), r.ended, (double)(uv_hrtime() - t0) / 1e6);
   return 0;
 }
 
 /* Numbers one alert (key: its alert_key), queues it for the store,
- * publishes it on the feed and hands it to the webhooks. Returns the
- * writer batch, or 0 (reported to c) when it could not be queued. */
+ * publishes it on the feed, hands it to the webhooks and remembers its
+ * key. Returns the writer batch, or 0 (reported to c) when it could not be
+ * queued. */
 static uint64_t store_fire(struct esd *d, struct esd_conn *c, const struct es_call *call,
                           const struct es_event *ev, const struct es_fire *f,
-                          const struct es_alert *a, const char *key) {
+                          const struct es_alert *a, const struct es_keymap_key *key) {
   struct es_alert_rec rec = {
-    .alert_key = key, .call_id = call->id, .ts = esd_wall_now(),
+    .alert_key = key->p, .call_id = call->id, .ts = esd_wall_now(),
     .call_ts = a->has_ts ? a->ts : NAN, .rule_id = f->rule->id, .category = f->rule->category,
     .severity = f->rule->severity, .speaker = f->speaker, .text = a->text,
     .text_len = a->text_len, .match_start = a->match_start, .match_end = a->match_end,
@@ -515,6 +515,12 @@ static uint64_t store_fire(struct esd *d, struct esd_conn *c, const struct es_ca
   }
   esd_webhooks_alert(d->webhooks, call, &rec, b,
                      rec.masked ? esd_feed_publish(d, call, &rec, b) : NULL);
+  /* Queued: the store will hold it under this id (a commit that fails is
+   * retried). Out of memory here, a resend of its line would be published
+   * under a new id, which the store would not hold. */
+  if (key->len && es_keymap_put(d->alert_keys, key, rec.id) != 0)
+    esd_warn("feed", "call %s: %s: out of memory remembering alert %" PRId64 "'s key",
+             call->id, f->rule->id, rec.id);
   return b;
 }
 
@@ -525,7 +531,8 @@ static uint64_t emit_fire(struct esd *d, struct esd_conn *c, struct es_call *cal
                           const struct es_event *ev, const struct es_fire *f, const char *when) {
   char json[8192], *big = NULL, key[ES_CALL_ID_MAX + 160];
   struct es_alert a;
-  int64_t n, stored = 0;
+  struct es_keymap_key k;
+  int64_t n, known;
   int key_len;
   uint64_t b;
 
@@ -550,19 +557,24 @@ static uint64_t emit_fire(struct esd *d, struct esd_conn *c, struct es_call *cal
   else /* between lines or at call end: once per rule, line count and moment */
     key_len = snprintf(key, sizeof(key), "%s/%s%" PRIu64 "/%s", call->id, when, call->lines,
                        f->rule->id);
-  if (d->stored_keys && key_len > 0 && (size_t)key_len < sizeof(key))
-    stored = es_keymap_get(d->stored_keys, key, (size_t)key_len);
-  if (stored > 0) {
-    /* Stored before this daemon started: its line is sent again after a
-     * restart (the ack was lost with the daemon). The client gets it as it
-     * did then; the feed and the webhooks had it, under this id, when it
-     * was raised: nothing is stored, queued or published again, and its
-     * line's ack waits only for what is queued before it. */
+  /* The store keeps what snprintf wrote (a key cut at the buffer's end).
+   * A key the map refuses (none of these) is neither found nor kept. */
+  if (key_len >= (int)sizeof(key))
+    key_len = (int)sizeof(key) - 1;
+  es_keymap_key(&k, key, key_len > 0 ? (size_t)key_len : 0);
+  known = es_keymap_get(d->alert_keys, &k);
+  if (known > 0) {
+    /* Raised already, under this id, and stored or queued for the store:
+     * its line is sent again (its ack was lost with the connection or the
+     * daemon) after its call forgot it. The client gets it as it did then;
+     * the feed and the webhooks had it when it was raised: nothing is
+     * stored, queued or published again, and its line's ack waits only
+     * for what is queued before it. */
     d->resent_alerts++;
-    esd_debug("feed", "call %s: %s stored before this start as alert %" PRId64
-              "; not stored or published again", call->id, f->rule->id, stored);
+    esd_debug("feed", "call %s: %s already raised as alert %" PRId64
+              "; not stored or published again", call->id, f->rule->id, known);
     b = esd_writer_last_id(d->writer);
-  } else if ((b = store_fire(d, c, call, ev, f, &a, key)) == 0) {
+  } else if ((b = store_fire(d, c, call, ev, f, &a, &k)) == 0) {
     return 0;
   }
   call->alerts++;

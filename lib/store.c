@@ -1426,8 +1426,11 @@ int es_store_recent_alerts(struct es_store *s, size_t max,
                            void *ud) {
   struct key_cb k = {.cb = cb, .ud = ud};
   if (s == NULL || cb == NULL) return ES_EINVAL;
-  /* Backwards along the rowid: `max` rows, however many are stored. */
-  return each_row(s, "SELECT alert_key, id FROM alerts ORDER BY id DESC LIMIT ?1", max,
+  if (max == 0) return 0;
+  /* `max` rows back along the rowid, however many are stored, then
+   * forwards from there: the same pages twice, no sort. */
+  return each_row(s, "SELECT alert_key, id FROM alerts WHERE id >= coalesce((SELECT id FROM "
+                  "alerts ORDER BY id DESC LIMIT 1 OFFSET ?1 - 1), 0) ORDER BY id", max,
                   "recent_alerts", alert_key_row, &k);
 }
 

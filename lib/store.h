@@ -385,8 +385,8 @@ int es_store_last_alert_id(struct es_store *s, int64_t *last);
 int es_store_reserve_alert_ids(struct es_store *s, int64_t ceiling);
 
 /* Calls cb with the alert_key (len bytes, borrowed for the call) and id
- * of each of the newest `max` stored alerts, highest id first, until cb
- * returns nonzero. Reads at most `max` rows whatever the store's size.
+ * of each of the newest `max` stored alerts, oldest of them first (in the
+ * order they were raised), until cb returns nonzero. Reads at most `max` rows whatever the store's size.
  * Returns 0, ES_EINVAL, ES_ESTORE. */
 int es_store_recent_alerts(struct es_store *s, size_t max,
                            int (*cb)(void *ud, const char *key, size_t len, int64_t id),

@@ -1,11 +1,13 @@
 /*
- * it_restart.c: a platform's resend across a daemon crash (kill -9), through
- * the real socket and the real store. A line whose alert was committed but
- * not acknowledged is sent again: the platform gets its alert again, and
- * the supervisor feed no alert id the store does not hold. An id the feed
- * published is never given to another alert, however the crash fell: ids
- * are published only up to a ceiling the store has committed. A call that
- * ended before the crash stays ended.
+ * it_restart.c: a platform's resend of a line its call no longer remembers,
+ * through the real socket and the real store: across a daemon crash
+ * (kill -9), or in the same run after the call was closed as abandoned or
+ * 32 lines later. A line whose alert was stored but not acknowledged is
+ * sent again: the platform gets its alert again, and the supervisor feed no
+ * alert id the store does not hold. An id the feed published is never
+ * given to another alert, however the crash fell: ids are published only
+ * up to a ceiling the store has committed. A call that ended before the
+ * crash stays ended.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +16,14 @@
 
 #define ZEBRA "we met at the zebra crossing"
 
-static void start(struct it_daemon *d, const char *config) {
+static const char *const debug_log[] = {"--log-level", "debug", NULL};
+
+static void start(struct it_daemon *d, const char *config, const char *const *extra) {
   it_daemon_init(d);
   it_rules(d, "base.json");
   if (config)
     it_config(d, config);
-  ASSERT_EQ(it_daemon_start(d, NULL), 0);
+  ASSERT_EQ(it_daemon_start(d, extra), 0);
 }
 
 static void crash(struct it_daemon *d) {
@@ -51,6 +55,14 @@ static int64_t restart(struct it_daemon *d, struct it_conn **s, struct it_conn *
   *s = subscribe(d, &last);
   *p = platform(d);
   return last;
+}
+
+/* Closes the clients, stops the daemon cleanly, removes its directory. */
+static void finish(struct it_daemon *d, struct it_conn *s, struct it_conn *p) {
+  it_close(p);
+  it_close(s);
+  ASSERT_EQ(it_daemon_stop(d, SIGTERM), 0);
+  it_daemon_cleanup(d);
 }
 
 static void send_zebra(struct it_conn *c, const char *call, int64_t seq, const char *words) {
@@ -136,7 +148,7 @@ static void unlock_store(sqlite3 *db) {
 static void test_resent_alert_keeps_its_id(void) {
   struct it_daemon d;
   int64_t first, last = 0, seq = 0;
-  start(&d, NULL);
+  start(&d, NULL, NULL);
 
   struct it_conn *s = subscribe(&d, NULL);
   struct it_conn *p = platform(&d);
@@ -163,10 +175,7 @@ static void test_resent_alert_keeps_its_id(void) {
   ASSERT_EQ(it_stat(p, "resent_alerts"), 1);
   ASSERT_EQ(db_int(d.db, "SELECT count(*) FROM alerts WHERE call_id = ?1", "ph"), 2);
   ASSERT_EQ(db_int(d.db, "SELECT min(id) FROM alerts WHERE call_id = ?1", "ph"), first);
-  it_close(p);
-  it_close(s);
-  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
-  it_daemon_cleanup(&d);
+  finish(&d, s, p);
 }
 
 /* 2. Alerts published but never committed (the crash lost them): their
@@ -175,7 +184,7 @@ static void test_resent_alert_keeps_its_id(void) {
 static void test_lost_ids_not_reused(void) {
   struct it_daemon d;
   int64_t lost[2];
-  start(&d, NULL);
+  start(&d, NULL, NULL);
 
   struct it_conn *s = subscribe(&d, NULL);
   struct it_conn *p = platform(&d);
@@ -208,10 +217,7 @@ static void test_lost_ids_not_reused(void) {
     ASSERT_EQ(stored_id(d.db, id), 1);
   }
   ASSERT_EQ(stored_id(d.db, lost[0]) + stored_id(d.db, lost[1]), 0);
-  it_close(p);
-  it_close(s);
-  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
-  it_daemon_cleanup(&d);
+  finish(&d, s, p);
 }
 
 /* 3. The ids given out overtake the ceiling the store has committed (its
@@ -222,7 +228,7 @@ static void test_feed_waits_for_reserved_ids(void) {
   struct it_daemon d;
   int64_t ids[64], last = 0;
   int n;
-  start(&d, "{\"store\": {\"alert_id_block\": 16}}");
+  start(&d, "{\"store\": {\"alert_id_block\": 16}}", NULL);
 
   struct it_conn *s = subscribe(&d, &last);
   ASSERT_EQ(last, 0);
@@ -287,10 +293,7 @@ static void test_feed_waits_for_reserved_ids(void) {
   send_zebra(p, "after", 1, ZEBRA);
   expect_alert(p, 1, 1);
   ASSERT_EQ(next_feed_id(s, NULL), ceiling + 1);
-  it_close(p);
-  it_close(s);
-  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
-  it_daemon_cleanup(&d);
+  finish(&d, s, p);
 }
 
 /* 4. A clean stop gives back the ids it reserved and did not use: the
@@ -298,7 +301,7 @@ static void test_feed_waits_for_reserved_ids(void) {
 static void test_clean_stop_leaves_no_gap(void) {
   struct it_daemon d;
   int64_t ids[64];
-  start(&d, "{\"store\": {\"alert_id_block\": 16}}");
+  start(&d, "{\"store\": {\"alert_id_block\": 16}}", NULL);
   struct it_conn *s = subscribe(&d, NULL);
   struct it_conn *p = platform(&d);
   for (int64_t seq = 1; seq <= 30; seq++)
@@ -316,10 +319,7 @@ static void test_clean_stop_leaves_no_gap(void) {
   send_zebra(p, "gapless-2", 1, ZEBRA);
   expect_alert(p, 1, 1);
   ASSERT_EQ(next_feed_id(s, NULL), 31);
-  it_close(p);
-  it_close(s);
-  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
-  it_daemon_cleanup(&d);
+  finish(&d, s, p);
 }
 
 /* 5. A call ended before the crash stays ended: a line for it that comes
@@ -328,7 +328,7 @@ static void test_clean_stop_leaves_no_gap(void) {
  * the crash left open goes on. */
 static void test_ended_call_stays_ended(void) {
   struct it_daemon d;
-  start(&d, NULL);
+  start(&d, NULL, NULL);
   struct it_conn *p = platform(&d);
   ASSERT_EQ(it_sendf(p, "{\"type\":\"start\",\"call_id\":\"gone\",\"queue\":\"billing\","
                         "\"seq\":1}"), 0);
@@ -371,6 +371,73 @@ static void test_ended_call_stays_ended(void) {
   it_daemon_cleanup(&d);
 }
 
+/* Starts the daemon (logging at debug level) with a supervisor and a
+ * platform, which sends line 1 of `call`; returns its alert's id. */
+static int64_t start_with_alert(struct it_daemon *d, const char *config, const char *call,
+                                struct it_conn **s, struct it_conn **p) {
+  start(d, config, debug_log);
+  *s = subscribe(d, NULL);
+  *p = platform(d);
+  send_zebra(*p, call, 1, ZEBRA);
+  expect_alert(*p, 1, 1);
+  return next_feed_id(*s, NULL);
+}
+
+/* The platform sends line `seq` of `call` again (its first alert: id
+ * `first`) after the call has forgotten it, then a new line `next`: it gets
+ * the alert again; the feed has nothing for it, and goes on with the new
+ * line's; the store keeps the one row, under the first id; the log names
+ * that id; stats count it in resent_alerts. */
+static void expect_resend_known(struct it_daemon *d, struct it_conn *s, struct it_conn *p,
+                                const char *call, int64_t seq, int64_t first, int64_t next) {
+  char pattern[96], needle[96];
+  int64_t feed_seq = 0;
+  send_zebra(p, call, seq, ZEBRA);
+  expect_alert(p, seq, 0);
+  it_expect_seq(p, "ack", next - 1); /* acks never go back */
+  send_zebra(p, call, next, ZEBRA " once more");
+  expect_alert(p, next, 1);
+  int64_t id = next_feed_id(s, &feed_seq);
+  ASSERT_GT(id, first);
+  ASSERT_EQ(feed_seq, next);
+  ASSERT_EQ(stored_id(d->db, id), 1);
+  ASSERT_EQ(it_stat(p, "resent_alerts"), 1);
+  snprintf(pattern, sizeof(pattern), "%s/s%" PRId64 "/%%", call, seq);
+  ASSERT_EQ(db_int(d->db, "SELECT count(*) FROM alerts WHERE alert_key LIKE ?1", pattern), 1);
+  ASSERT_EQ(db_int(d->db, "SELECT id FROM alerts WHERE alert_key LIKE ?1", pattern), first);
+  ASSERT_EQ(db_int(d->db, "SELECT count(*) FROM alerts WHERE call_id = ?1", call), 2);
+  snprintf(needle, sizeof(needle), "already raised as alert %" PRId64 ";", first);
+  ASSERT(it_wait_log(d, 0, needle, 0) >= 0);
+}
+
+/* 6. In the same run, a line resent after its call was closed as abandoned
+ * (the call's memory of its lines went with it): the alert keeps its id. */
+static void test_resend_after_abandoned_keeps_id(void) {
+  struct it_daemon d;
+  struct it_conn *s, *p;
+  int64_t first = start_with_alert(&d, "{\"call_idle_timeout\": 1}", "idle", &s, &p);
+  ASSERT(it_wait_log(&d, 0, "call idle idle for", -1) >= 0);
+  ASSERT_EQ(it_stat(p, "open_calls"), 0);
+  expect_resend_known(&d, s, p, "idle", 1, first, 2);
+  finish(&d, s, p);
+}
+
+/* 7. In the same run, a line resent after 32 later lines of its call (past
+ * ES_CALL_RECENT, so handled again): the alert keeps its id. */
+static void test_resend_past_recent_keeps_id(void) {
+  struct it_daemon d;
+  struct it_conn *s, *p;
+  int64_t first = start_with_alert(&d, NULL, "long", &s, &p);
+  for (int64_t seq = 2; seq <= 34; seq++)
+    ASSERT_EQ(it_sendf(p, "{\"call_id\":\"long\",\"speaker\":\"agent\",\"text\":\"line %" PRId64
+                          "\",\"ts\":%" PRId64 ",\"seq\":%" PRId64 "}", seq, seq, seq), 0);
+  ASSERT_EQ(it_alerts_until_ack(p, 34), 0);
+  ASSERT_EQ(it_stat(p, "resent_lines"), 0);
+  expect_resend_known(&d, s, p, "long", 1, first, 35);
+  ASSERT_EQ(it_stat(p, "resent_lines"), 0); /* handled again, not recognised as a line */
+  finish(&d, s, p);
+}
+
 int main(int argc, char **argv) {
   it_init(argc, argv);
   RUN(test_resent_alert_keeps_its_id);
@@ -378,5 +445,7 @@ int main(int argc, char **argv) {
   RUN(test_feed_waits_for_reserved_ids);
   RUN(test_clean_stop_leaves_no_gap);
   RUN(test_ended_call_stays_ended);
+  RUN(test_resend_after_abandoned_keeps_id);
+  RUN(test_resend_past_recent_keeps_id);
   return 0;
 }

@@ -1364,14 +1364,22 @@ static void test_restart_reads(void) {
   ASSERT_EQ(es_store_reserve_alert_ids(s, 950), 0);
   ASSERT_EQ(raw_int(db, "SELECT value FROM daemon_state WHERE name = 'alert_ids_reserved'"), 950);
 
-  /* The newest alerts by id, at most as many as asked, until cb stops. */
+  /* The newest alerts by id, at most as many as asked, the oldest of them
+   * first, until cb stops. */
   struct seen sn = {{0}, 0, 0};
   ASSERT_EQ(es_store_recent_alerts(s, 2, seen_key, &sn), 0);
-  ASSERT_STR_EQ(sn.text, "k7=7 k6=6");
+  ASSERT_STR_EQ(sn.text, "k6=6 k7=7");
+  for (size_t max = 3; max <= 4; max++) {
+    memset(&sn, 0, sizeof sn);
+    ASSERT_EQ(es_store_recent_alerts(s, max, seen_key, &sn), 0);
+    ASSERT_STR_EQ(sn.text, "k5=5 k6=6 k7=7");
+  }
   memset(&sn, 0, sizeof sn);
+  ASSERT_EQ(es_store_recent_alerts(s, 0, seen_key, &sn), 0);
+  ASSERT_EQ(sn.n, 0);
   sn.stop_at = 1;
   ASSERT_EQ(es_store_recent_alerts(s, 10, seen_key, &sn), 0);
-  ASSERT_STR_EQ(sn.text, "k7=7");
+  ASSERT_STR_EQ(sn.text, "k5=5");
 
   /* Calls ended by their client, the latest first; not the abandoned, the
    * ones closed at a shutdown or the open ones, which may go on. */
