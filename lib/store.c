@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jsonrun.h"
 #include "redact.h"
 
 /* Generated from the migrations in schema/ by schema/embed.cmake. */
@@ -301,33 +302,10 @@ static int j_string(struct jcheck *j) {
   return 0;
 }
 
-static int j_digits(struct jcheck *j) {
-  const char *from = j->p;
-  while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-    j->p++;
-  return j->p > from;
-}
-
 static int j_number(struct jcheck *j) {
-  if (*j->p == '-')
-    j->p++;
-  if (j->p < j->end && *j->p == '0')
-    j->p++;
-  else if (!j_digits(j))
-    return 0;
-  if (j->p < j->end && *j->p == '.') {
-    j->p++;
-    if (!j_digits(j))
-      return 0;
-  }
-  if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
-    j->p++;
-    if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
-      j->p++;
-    if (!j_digits(j))
-      return 0;
-  }
-  return 1;
+  size_t end = es__json_number_end(j->p, 0, (size_t)(j->end - j->p));
+  j->p += end;
+  return end > 0;
 }
 
 static int j_word(struct jcheck *j, const char *w, size_t n) {
