@@ -381,12 +381,13 @@ static int check_json(const char *json, size_t len, int object) {
 
 /* ---- masking -------------------------------------------------------- */
 
-/* Writes json[0..len) to s->json with every string value masked and
- * NUL-terminates it. */
-static int mask_json(struct es_store *s, const char *json, size_t len) {
+/* Writes a call's attributes json[0..len) to s->json with every string
+ * and number value masked and NUL-terminates it. */
+static int mask_attrs(struct es_store *s, const char *json, size_t len) {
   struct buf *out = &s->json;
-  if (buf_reserve(out, ES_REDACT_BOUND(len)) != 0) return fail(s, ES_ENOMEM, "out of memory");
-  s->stats.masks += es_redact_json(json, len, s->opts.redact_kinds, out->p, &out->len);
+  if (buf_reserve(out, ES_REDACT_JSON_VALUES_BOUND(len)) != 0)
+    return fail(s, ES_ENOMEM, "out of memory");
+  s->stats.masks += es_redact_json_values(json, len, s->opts.redact_kinds, out->p, &out->len);
   return 0;
 }
 
@@ -979,7 +980,7 @@ static int call_start_args(struct es_store *s, const struct es_call_start *rec, 
     if (!check_json(*attrs, *attrs_len, 1))
       return fail(s, ES_EJSON, "%s: attributes are not a JSON object", what);
     if (s->opts.redact_kinds != 0) {
-      if ((rc = mask_json(s, *attrs, *attrs_len)) != 0) return rc;
+      if ((rc = mask_attrs(s, *attrs, *attrs_len)) != 0) return rc;
       *attrs = s->json.p;
       *attrs_len = s->json.len;
     }
