@@ -174,7 +174,8 @@ int es_call_set_meta(struct es_call *c, const struct es_event *start) {
   size_t cap = 3, pos = 0; /* "{}" and its NUL */
 
   /* Each field: a comma, the name and the value each escaped (at most 6
-   * bytes per byte) and quoted, a colon. */
+   * bytes per byte) and quoted, a colon. A value that is JSON text goes in
+   * as it is, which takes less. */
   for (size_t i = 0; i < start->nattrs; i++)
     cap += 8 * (strlen(start->attr_keys[i]) + strlen(start->attr_values[i])) + 8;
   attrs = malloc(cap);
@@ -186,7 +187,13 @@ int es_call_set_meta(struct es_call *c, const struct es_event *start) {
       attrs[pos++] = ',';
     es_json_str(attrs, cap, &pos, start->attr_keys[i], strlen(start->attr_keys[i]));
     attrs[pos++] = ':';
-    es_json_str(attrs, cap, &pos, start->attr_values[i], strlen(start->attr_values[i]));
+    if (start->attr_json & 1u << i) {
+      size_t n = strlen(start->attr_values[i]);
+      memcpy(attrs + pos, start->attr_values[i], n);
+      pos += n;
+    } else {
+      es_json_str(attrs, cap, &pos, start->attr_values[i], strlen(start->attr_values[i]));
+    }
   }
   attrs[pos++] = '}';
   attrs[pos] = '\0';

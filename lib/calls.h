@@ -56,7 +56,9 @@ int es_calls_open(struct es_calls *t, const char *id, double now, struct es_call
                   int *created);
 struct es_call *es_calls_find(const struct es_calls *t, const char *id);
 
-/* Sets the metadata of a "start" line (replacing earlier metadata). */
+/* Sets the metadata of a "start" line (replacing earlier metadata):
+ * attrs_json gets each field with a string value as a JSON string, and
+ * each whose value is JSON text (start->attr_json) as that JSON value. */
 int es_call_set_meta(struct es_call *c, const struct es_event *start);
 
 /* The call time of a final line (engine.h), kept in c->call_t: the

@@ -1,7 +1,8 @@
 /*
- * jsonrun.h: the plain runs of JSON strings, sixteen bytes at a time.
- * Internal to libearshot: the decoder (proto.c) reads strings with it and
- * the alert writer (alert.c) escapes them with it.
+ * jsonrun.h: the plain runs of JSON strings, sixteen bytes at a time,
+ * and JSON's number grammar. Internal to libearshot: the decoder
+ * (proto.c) reads strings with it and the alert writer (alert.c) escapes
+ * them with it; the decoder and the store (store.c) check numbers with it.
  *
  * On x86-64 with SSE2; ES_SCALAR builds the portable code instead
  * (as on other machines), which tests/unit checks too.
@@ -73,6 +74,36 @@ static inline size_t es__json_copy_run(const char *s, size_t j, size_t len, char
 #endif
   while (j < len && s[j] != '"' && s[j] != '\\' && (unsigned char)s[j] >= 0x20)
     out[(*o)++] = s[j++];
+  return j;
+}
+
+/* The end of the JSON number that starts at s[i] (RFC 8259:
+ * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, the longest such), or i
+ * when none does. */
+static inline size_t es__json_number_end(const char *s, size_t i, size_t len) {
+  size_t j = i;
+  if (j < len && s[j] == '-')
+    j++;
+  if (j < len && s[j] == '0')
+    j++;
+  else if (j < len && s[j] >= '1' && s[j] <= '9')
+    while (j < len && s[j] >= '0' && s[j] <= '9')
+      j++;
+  else
+    return i;
+  if (j + 1 < len && s[j] == '.' && s[j + 1] >= '0' && s[j + 1] <= '9')
+    for (j++; j < len && s[j] >= '0' && s[j] <= '9'; j++)
+      ;
+  if (j < len && (s[j] == 'e' || s[j] == 'E')) {
+    size_t e = j + 1;
+    if (e < len && (s[e] == '+' || s[e] == '-'))
+      e++;
+    if (e < len && s[e] >= '0' && s[e] <= '9') {
+      while (e < len && s[e] >= '0' && s[e] <= '9')
+        e++;
+      j = e;
+    }
+  }
   return j;
 }
 

@@ -17,6 +17,10 @@
 #include "error.h"
 #include "jsonrun.h"
 #include "norm.h"
+#include "strbuf.h"
+
+/* attr_json has a bit per metadata field. */
+_Static_assert(ES_ATTR_MAX <= 32, "ES_ATTR_MAX exceeds the bits of es_event.attr_json");
 
 struct es_decoder {
   cJSON *root;  /* the last decoded line (slow path); owns the event's strings */
@@ -25,6 +29,7 @@ struct es_decoder {
   size_t scratch_cap;
   int fast;       /* 1: try the fast path first (default) */
   uint64_t fast_lines; /* decoded by the fast path */
+  struct es_strbuf texts; /* slow path: a start line's metadata texts (start_meta()) */
 };
 
 struct es_decoder *es_decoder_new(size_t max_line) {
@@ -41,6 +46,7 @@ void es_decoder_free(struct es_decoder *d) {
     return;
   cJSON_Delete(d->root);
   free(d->scratch);
+  es_strbuf_free(&d->texts);
   free(d);
 }
 
@@ -281,8 +287,8 @@ static int fast_key(const char *p, size_t n) {
 }
 
 /* A flat object as fast_scan() read it. Its string values are in the
- * decoder's scratch buffer. The metadata is what the cJSON path's start
- * branch would make of the object, worked out as the fields go by because
+ * decoder's scratch buffer. The metadata is what the cJSON path's
+ * start_meta() would make of the object, worked out as the fields go by because
  * the type may come last. A field name without escapes is not copied: it
  * is compared where it lies in the line, and only a start line copies its
  * names (fast_start()); one in the line ends with '"', one in scratch with
@@ -294,13 +300,14 @@ struct fast_obj {
   const char *attr_values[ES_ATTR_MAX];
   size_t nattrs;
   const char *agent, *queue, *customer;
-  int attrs_ok;   /* 0: the start branch would refuse a field */
+  int attrs_ok;   /* 0: a field only start_meta() takes (not a string), or one too many */
   size_t scratch; /* bytes of the decoder's scratch in use */
 };
 
-/* One metadata field, as the start branch's loop over every field takes
- * it: a string, at most ES_ATTR_MAX of them, and an agent_id, queue or
- * customer replaces the one before (the last occurrence wins). */
+/* One metadata field, as start_meta() takes it: a string, at most
+ * ES_ATTR_MAX of them, and an agent_id, queue or customer replaces the one
+ * before (the last occurrence wins). Any other value, null included, is
+ * left to start_meta(), which keeps its JSON text. */
 static void fast_attr(struct fast_obj *obj, int k, const char *key, size_t klen,
                       const struct fast_val *v) {
   if (v->kind != FV_STR || obj->nattrs == ES_ATTR_MAX) {
@@ -694,6 +701,154 @@ static int get_call_id(const cJSON *root, struct es_event *ev, struct es_proto_e
   return 0;
 }
 
+static void put(struct es_strbuf *b, const char *p, size_t n) {
+  if (b)
+    es_strbuf_add(b, p, n);
+}
+
+static int number_byte(char c) {
+  return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+}
+
+/*
+ * Moves *i past the JSON value at line[*i], one that cJSON has read (so
+ * well formed, but for what cJSON lets through), and copies it to b
+ * (when not NULL) without its white space: strings as sent, but for a
+ * control character cJSON let through raw, which is escaped; numbers as
+ * sent. 0, or when copying, an error (via fail()) about field `name`:
+ * invalid_json for a number JSON does not allow but cJSON reads ("01",
+ * "1.", "-.5": its text would not be JSON), too_deep for arrays and
+ * objects nested more than ES_ATTR_DEPTH_MAX levels.
+ */
+static int copy_value(struct es_strbuf *b, const char *line, size_t len, size_t *i,
+                      const char *name, struct es_proto_error *err) {
+  size_t j = *i, depth = 0;
+  while (j < len) {
+    unsigned char c = (unsigned char)line[j];
+    if (c <= ' ') { /* white space, as cJSON skips it */
+      j++;
+    } else if (c == '"') {
+      size_t from = j;
+      for (j++; j < len && line[j] != '"'; j++) {
+        if (line[j] == '\\' && j + 1 < len) {
+          j++;
+        } else if ((unsigned char)line[j] < ' ' && b) {
+          char u[8];
+          snprintf(u, sizeof(u), "\\u%04x", (unsigned)(unsigned char)line[j]);
+          put(b, line + from, j - from);
+          put(b, u, 6);
+          from = j + 1;
+        }
+      }
+      j += j < len; /* the closing quote */
+      put(b, line + from, j - from);
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      size_t end = j;
+      while (end < len && number_byte(line[end]))
+        end++;
+      if (b && es__json_number_end(line, j, len) != end)
+        return fail(err, "invalid_json",
+                    "call metadata \"%.64s\": %.*s at byte %zu is not a JSON number (no leading "
+                    "zeros, digits on both sides of a \".\")",
+                    name, (int)(end - j < 32 ? end - j : 32), line + j, j);
+      put(b, line + j, end - j);
+      j = end;
+    } else if (c >= 'a' && c <= 'z') { /* true, false, null */
+      size_t from = j;
+      while (j < len && line[j] >= 'a' && line[j] <= 'z')
+        j++;
+      put(b, line + from, j - from);
+    } else {
+      if (c == '{' || c == '[') {
+        if (++depth > ES_ATTR_DEPTH_MAX && b)
+          return fail(err, "too_deep", "call metadata \"%.64s\" is nested more than %d levels deep",
+                      name, ES_ATTR_DEPTH_MAX);
+      } else if (c == '}' || c == ']') {
+        depth--;
+      }
+      put(b, line + j, 1); /* a bracket, ',' or ':' */
+      j++;
+    }
+    if (depth == 0)
+      break;
+  }
+  *i = j;
+  return 0;
+}
+
+/*
+ * The metadata of a start line (proto.h): every field but type, call_id,
+ * ts and seq whose value is not null. The line is walked beside cJSON's
+ * members (the same, in the same order: cJSON keeps repeated names)
+ * because a number is kept as it was sent, and cJSON keeps only its
+ * double. A string is cJSON's, decoded; true and false are their words;
+ * a number, an array or an object is its text copied from the line into
+ * d->texts, whose pointers are set once it no longer moves.
+ */
+static int start_meta(struct es_decoder *d, const char *line, size_t len, struct es_event *ev,
+                      struct es_proto_error *err) {
+  size_t at[ES_ATTR_MAX]; /* offsets in d->texts of the values copied there */
+  uint32_t copied = 0;
+  int agent = -1, queue = -1, customer = -1;
+  /* Just past the '{' of the object cJSON read: before it there is only
+   * white space and a UTF-8 byte order mark, which cJSON skips. */
+  size_t i = (size_t)((const char *)memchr(line, '{', len) - line) + 1;
+  const cJSON *v;
+
+  d->texts.len = 0;
+  d->texts.failed = 0;
+  cJSON_ArrayForEach(v, d->root) {
+    size_t n = ev->nattrs;
+    int rc;
+
+    while (i < len && (line[i] == ',' || (unsigned char)line[i] <= ' '))
+      i++;
+    copy_value(NULL, line, len, &i, NULL, err); /* the name */
+    while (i < len && (line[i] == ':' || (unsigned char)line[i] <= ' '))
+      i++;
+    if (strcmp(v->string, "type") == 0 || strcmp(v->string, "call_id") == 0 ||
+        strcmp(v->string, "ts") == 0 || strcmp(v->string, "seq") == 0 || cJSON_IsNull(v)) {
+      copy_value(NULL, line, len, &i, NULL, err);
+      continue;
+    }
+    if (n == ES_ATTR_MAX)
+      return fail(err, "too_many_fields", "more than %d metadata fields", ES_ATTR_MAX);
+    if (cJSON_IsString(v) || cJSON_IsBool(v)) {
+      ev->attr_values[n] = cJSON_IsString(v) ? v->valuestring : cJSON_IsTrue(v) ? "true" : "false";
+      copy_value(NULL, line, len, &i, NULL, err);
+    } else {
+      at[n] = d->texts.len;
+      copied |= 1u << n;
+      if ((rc = copy_value(&d->texts, line, len, &i, v->string, err)) != 0)
+        return rc;
+      es_strbuf_add(&d->texts, "", 1);
+    }
+    if (!cJSON_IsString(v))
+      ev->attr_json |= 1u << n;
+    if (cJSON_IsString(v) || cJSON_IsNumber(v)) {
+      if (strcmp(v->string, "agent_id") == 0)
+        agent = (int)n;
+      else if (strcmp(v->string, "queue") == 0)
+        queue = (int)n;
+      else if (strcmp(v->string, "customer") == 0)
+        customer = (int)n;
+    }
+    ev->attr_keys[n] = v->string;
+    ev->nattrs++;
+  }
+  if (d->texts.failed) {
+    fail(err, "internal", "out of memory reading the call metadata");
+    return ES_ENOMEM;
+  }
+  for (size_t n = 0; n < ev->nattrs; n++)
+    if (copied & 1u << n)
+      ev->attr_values[n] = d->texts.p + at[n];
+  ev->agent = agent >= 0 ? ev->attr_values[agent] : NULL;
+  ev->queue = queue >= 0 ? ev->attr_values[queue] : NULL;
+  ev->customer = customer >= 0 ? ev->attr_values[customer] : NULL;
+  return 0;
+}
+
 int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct es_event *ev,
                     struct es_proto_error *err) {
   const cJSON *v, *type;
@@ -821,25 +976,7 @@ int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct e
     if (opt_number(d->root, "ts", &ev->ts, &has) != 0)
       return fail(err, "wrong_type", "\"ts\" must be a number (seconds)");
     ev->has_ts = (unsigned)has;
-    cJSON_ArrayForEach(v, d->root) {
-      if (strcmp(v->string, "type") == 0 || strcmp(v->string, "call_id") == 0 ||
-          strcmp(v->string, "ts") == 0 || strcmp(v->string, "seq") == 0)
-        continue;
-      if (!cJSON_IsString(v))
-        return fail(err, "wrong_type", "call metadata \"%.64s\" must be a string", v->string);
-      if (strcmp(v->string, "agent_id") == 0)
-        ev->agent = v->valuestring;
-      else if (strcmp(v->string, "queue") == 0)
-        ev->queue = v->valuestring;
-      else if (strcmp(v->string, "customer") == 0)
-        ev->customer = v->valuestring;
-      if (ev->nattrs == ES_ATTR_MAX)
-        return fail(err, "too_many_fields", "more than %d metadata fields", ES_ATTR_MAX);
-      ev->attr_keys[ev->nattrs] = v->string;
-      ev->attr_values[ev->nattrs] = v->valuestring;
-      ev->nattrs++;
-    }
-    return 0;
+    return start_meta(d, line, len, ev, err);
   }
   if (strcmp(t, "hello") == 0) {
     ev->type = ES_EV_HELLO;

@@ -31,8 +31,9 @@ enum es_event_type {
 };
 
 /* Named limits (docs/protocol.md). */
-#define ES_CALL_ID_MAX 128  /* bytes in a call_id */
-#define ES_ATTR_MAX    32   /* metadata fields kept per call */
+#define ES_CALL_ID_MAX   128  /* bytes in a call_id */
+#define ES_ATTR_MAX      32   /* metadata fields kept per call (at most 32: attr_json's bits) */
+#define ES_ATTR_DEPTH_MAX 32  /* levels of arrays and objects in one metadata value */
 
 /* A decoded line. Strings are borrowed from the decoder and valid until
  * its next es_proto_decode() call; they are NUL-terminated. */
@@ -50,12 +51,17 @@ struct es_event {
   unsigned acks : 1;   /* hello: client wants acknowledgements */
   const char *client;  /* hello: client name, or NULL */
   const char *token;   /* hello: shared token, or NULL */
-  /* start: metadata. agent/queue/customer are NULL when absent; attrs
-   * lists every string field other than type and call_id. */
+  /* start: metadata, every field other than type, call_id, ts and seq
+   * whose value is not null, in the line's order. A value is a text:
+   * a string's, decoded, or (its bit set in attr_json) the JSON text of a
+   * number, true or false exactly as sent, or of an array or object as
+   * sent without white space. agent/queue/customer are the last agent_id,
+   * queue and customer that is a string or a number, NULL when none is. */
   const char *agent;
   const char *queue;
   const char *customer;
   size_t nattrs;
+  uint32_t attr_json;  /* bit n: attr_values[n] is JSON text, not a string */
   /* mark */
   int64_t alert_id;
   const char *mark;    /* "taken", "resolved" or "false_positive" */

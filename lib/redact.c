@@ -1166,13 +1166,53 @@ static int letters_only(const char *t, size_t len) {
   return 1;
 }
 
-size_t es_redact_json(const char *json, size_t len, unsigned kinds, char *out, size_t *out_len) {
+/* Copies json[from..to), text outside strings, masking each number in it
+ * that holds personal data as a string of its masked text ("[PHONE]"):
+ * masks in a number would not be JSON. Returns the number of masks. */
+static size_t json_numbers(const char *json, size_t from, size_t to, unsigned kinds,
+                           struct out *o) {
+  size_t masks = 0, i = from;
+  while (i < to) {
+    size_t k = i;
+    /* A digit outside strings is in a number; a number starts with one or '-'. */
+    while (k < to && !(json[k] >= '0' && json[k] <= '9'))
+      k++;
+    if (k > i && json[k - 1] == '-')
+      k--;
+    out_put(o, json + i, k - i);
+    if (k == to)
+      break;
+    i = k;
+    while (k < to && ((json[k] >= '0' && json[k] <= '9') || json[k] == '-' || json[k] == '+' ||
+                      json[k] == '.' || json[k] == 'e' || json[k] == 'E'))
+      k++;
+    struct json_mask jm = {json + i, k - i, 0, o, 0};
+    if (es_redact_scan(jm.t, jm.len, kinds, NULL, NULL) > 0) {
+      out_put(o, "\"", 1);
+      es_redact_scan(jm.t, jm.len, kinds, json_span, &jm);
+      out_put(o, jm.t + jm.pos, jm.len - jm.pos);
+      out_put(o, "\"", 1);
+      masks += jm.masks;
+    } else {
+      out_put(o, jm.t, jm.len);
+    }
+    i = k;
+  }
+  return masks;
+}
+
+static size_t redact_json(const char *json, size_t len, unsigned kinds, int numbers, char *out,
+                          size_t *out_len) {
   struct out o = {out, 0};
   size_t i = 0, masks = 0;
   while (i < len) {
     const char *q = memchr(json + i, '"', len - i);
     size_t k = q ? (size_t)(q - json) : len;
-    out_put(&o, json + i, k - i); /* up to the next string */
+    /* up to the next string */
+    if (numbers)
+      masks += json_numbers(json, i, k, kinds, &o);
+    else
+      out_put(&o, json + i, k - i);
     if (k == len)
       break;
     i = k;
@@ -1194,4 +1234,13 @@ size_t es_redact_json(const char *json, size_t len, unsigned kinds, char *out, s
   out[o.len] = '\0';
   *out_len = o.len;
   return masks;
+}
+
+size_t es_redact_json(const char *json, size_t len, unsigned kinds, char *out, size_t *out_len) {
+  return redact_json(json, len, kinds, 0, out, out_len);
+}
+
+size_t es_redact_json_values(const char *json, size_t len, unsigned kinds, char *out,
+                             size_t *out_len) {
+  return redact_json(json, len, kinds, 1, out, out_len);
 }

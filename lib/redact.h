@@ -115,6 +115,20 @@ size_t es_redact_line(const char *text, size_t len, size_t ms, size_t me, unsign
  * masks. */
 size_t es_redact_json(const char *json, size_t len, unsigned kinds, char *out, size_t *out_len);
 
+/* es_redact_json(), and numbers too: a number that holds personal data
+ * (a phone or card number sent as a JSON number) becomes a string of its
+ * masked text, 4155550123 -> "[PHONE]", so the result is still JSON. For
+ * JSON whose every value comes from a client (a call's attributes); the
+ * numbers of earshot's own JSON (a reason's times and counts) are left to
+ * es_redact_json(). out needs ES_REDACT_JSON_VALUES_BOUND(len) bytes. */
+size_t es_redact_json_values(const char *json, size_t len, unsigned kinds, char *out,
+                             size_t *out_len);
+
+/* es_redact_json_values()'s output capacity: ES_REDACT_BOUND, and the
+ * quotes of a masked number (at most two per two bytes of input: a number
+ * and what ends it). */
+#define ES_REDACT_JSON_VALUES_BOUND(len) (ES_REDACT_BOUND(len) + (len) + 1)
+
 /* Parses a comma-separated list of kind names, "all" or "none" (spaces
  * around names allowed, case-insensitive) into *out. Returns 0, or
  * ES_EINVAL for an unknown name or an empty list. */

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jsonrun.h"
 #include "redact.h"
 
 /* Generated from the migrations in schema/ by schema/embed.cmake. */
@@ -301,33 +302,10 @@ static int j_string(struct jcheck *j) {
   return 0;
 }
 
-static int j_digits(struct jcheck *j) {
-  const char *from = j->p;
-  while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-    j->p++;
-  return j->p > from;
-}
-
 static int j_number(struct jcheck *j) {
-  if (*j->p == '-')
-    j->p++;
-  if (j->p < j->end && *j->p == '0')
-    j->p++;
-  else if (!j_digits(j))
-    return 0;
-  if (j->p < j->end && *j->p == '.') {
-    j->p++;
-    if (!j_digits(j))
-      return 0;
-  }
-  if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
-    j->p++;
-    if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
-      j->p++;
-    if (!j_digits(j))
-      return 0;
-  }
-  return 1;
+  size_t end = es__json_number_end(j->p, 0, (size_t)(j->end - j->p));
+  j->p += end;
+  return end > 0;
 }
 
 static int j_word(struct jcheck *j, const char *w, size_t n) {
@@ -403,12 +381,13 @@ static int check_json(const char *json, size_t len, int object) {
 
 /* ---- masking -------------------------------------------------------- */
 
-/* Writes json[0..len) to s->json with every string value masked and
- * NUL-terminates it. */
-static int mask_json(struct es_store *s, const char *json, size_t len) {
+/* Writes a call's attributes json[0..len) to s->json with every string
+ * and number value masked and NUL-terminates it. */
+static int mask_attrs(struct es_store *s, const char *json, size_t len) {
   struct buf *out = &s->json;
-  if (buf_reserve(out, ES_REDACT_BOUND(len)) != 0) return fail(s, ES_ENOMEM, "out of memory");
-  s->stats.masks += es_redact_json(json, len, s->opts.redact_kinds, out->p, &out->len);
+  if (buf_reserve(out, ES_REDACT_JSON_VALUES_BOUND(len)) != 0)
+    return fail(s, ES_ENOMEM, "out of memory");
+  s->stats.masks += es_redact_json_values(json, len, s->opts.redact_kinds, out->p, &out->len);
   return 0;
 }
 
@@ -1001,7 +980,7 @@ static int call_start_args(struct es_store *s, const struct es_call_start *rec, 
     if (!check_json(*attrs, *attrs_len, 1))
       return fail(s, ES_EJSON, "%s: attributes are not a JSON object", what);
     if (s->opts.redact_kinds != 0) {
-      if ((rc = mask_json(s, *attrs, *attrs_len)) != 0) return rc;
+      if ((rc = mask_attrs(s, *attrs, *attrs_len)) != 0) return rc;
       *attrs = s->json.p;
       *attrs_len = s->json.len;
     }

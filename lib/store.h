@@ -15,7 +15,8 @@
  * Personal data: es_store_put_alert() masks the line, the matched words
  * and the string values of `reason` with es_redact() before anything is
  * bound to a statement, and es_store_put_call_start() masks the string
- * values of `attributes`, unless the store was opened with redact_kinds 0.
+ * and number values of `attributes` (es_redact_json_values()), unless the
+ * store was opened with redact_kinds 0.
  * Identifiers (call_id, alert_key, agent, queue, rule ids) are stored as
  * given: callers must not build them from transcript text.
  *
@@ -138,7 +139,8 @@ void es_store_mask_alert(const struct es_alert_rec *rec, unsigned kinds, char *o
 struct es_call_start {
   const char *call_id;    /* required */
   const char *attributes; /* JSON object text (NUL-terminated), or NULL
-                             for {}; its string values are masked */
+                             for {}; its string and number values are
+                             masked */
   const char *agent;      /* may be NULL */
   const char *queue;      /* may be NULL */
   double started;         /* unix seconds */

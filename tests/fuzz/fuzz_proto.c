@@ -4,13 +4,15 @@
  * The whole input is decoded as one line, then each of its '\n'-separated
  * pieces is decoded in turn with the same decoder (as earshotd and
  * `earshot replay` do). Every call must either succeed with a well-formed
- * event or fail with a negative es_err, a stable error code and a message;
+ * event (a start's metadata that is JSON text parses as one JSON value)
+ * or fail with a negative es_err, a stable error code and a message;
  * anything else aborts. Each line is also decoded with the fast path off:
  * both paths must agree exactly (return code, error, every field). And a
  * line that decodes, with one of its \\u escapes made half a UTF-16
  * surrogate pair without the other half, must get invalid_utf8 naming that
  * escape's byte, from both paths (cJSON alone calls it malformed JSON).
  */
+#include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char *const codes[] = {
   "invalid_json", "not_object", "missing_field", "wrong_type", "unknown_speaker",
   "invalid_utf8", "nul_byte", "line_too_long", "empty_line", "unknown_type",
-  "empty_field", "field_too_long", "too_many_fields", NULL,
+  "empty_field", "field_too_long", "too_many_fields", "too_deep", NULL,
 };
 
 static int known_code(const char *code) {
@@ -75,7 +77,15 @@ static void decode_one(struct es_decoder *dec, const char *line, size_t len) {
     for (size_t i = 0; i < ev.nattrs; i++) {
       check_string(ev.attr_keys[i]);
       check_string(ev.attr_values[i]);
+      if (ev.attr_json & 1u << i) { /* JSON text, one value */
+        cJSON *v = cJSON_ParseWithOpts(ev.attr_values[i], NULL, 1);
+        if (v == NULL)
+          abort();
+        cJSON_Delete(v);
+      }
     }
+    if (ev.nattrs < 32 && ev.attr_json >> ev.nattrs != 0)
+      abort();
     break;
   case ES_EV_END:
     check_string(ev.call_id);
@@ -116,7 +126,7 @@ static void compare_paths(struct es_decoder *fast, struct es_decoder *slow, cons
       a.text_len != b.text_len || (a.text_len && memcmp(a.text, b.text, a.text_len) != 0) ||
       a.has_ts != b.has_ts || (a.has_ts && a.ts != b.ts) || a.has_end_ts != b.has_end_ts ||
       (a.has_end_ts && a.end_ts != b.end_ts) || a.has_seq != b.has_seq || a.seq != b.seq ||
-      a.final != b.final || a.acks != b.acks || a.nattrs != b.nattrs)
+      a.final != b.final || a.acks != b.acks || a.nattrs != b.nattrs || a.attr_json != b.attr_json)
     abort();
   if (memcmp(&a.ts, &b.ts, sizeof(a.ts)) != 0 || memcmp(&a.end_ts, &b.end_ts, sizeof(a.ts)) != 0 ||
       !same_str(a.agent, b.agent) || !same_str(a.queue, b.queue) ||

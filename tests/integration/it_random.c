@@ -12,8 +12,8 @@
  * connections stay open; the last line of each connection is acknowledged
  * (so every line before it was handled); the daemon still answers stats;
  * SIGTERM stops it with exit 0; the database passes integrity_check and
- * holds every alert a connection received; no card number reaches the
- * database files. Under AddressSanitizer (CI's second build) any memory
+ * holds every alert a connection received; no card number (in a line or in
+ * call metadata, sent as a string or as a number) reaches the database files. Under AddressSanitizer (CI's second build) any memory
  * error in the daemon fails the test through the exit status.
  */
 #include <inttypes.h>
@@ -47,8 +47,11 @@ static const char *const words[] = {
 
 static const char *const attr_keys[] = {"agent_id", "queue", "customer", "note", "lang",
                                         "region", "k\\u00e9y", "x"};
-static const char *const attr_values[] = {"a-1", "billing", "cust-9", "", "say \\\"hi\\\"",
-                                          "\\u00e9t\\u00e9", "4111 1111 1111 1111", "v"};
+/* JSON values of every type: metadata keeps them all (null as absent). */
+static const char *const attr_values[] = {
+  "\"a-1\"", "\"billing\"", "\"cust-9\"", "\"\"", "\"say \\\"hi\\\"\"", "\"\\u00e9t\\u00e9\"",
+  "\"4111 1111 1111 1111\"", "\"v\"", "204", "2.50", "-1e3", "true", "false", "null",
+  "[\"a\", {\"b\": [1, 2.0]}]", "{}", "4111111111111111", "[4111111111111111]"};
 
 /* Malformed lines: each must get an error record (or, for a blank line,
  * be ignored), never take the connection down. */
@@ -62,7 +65,7 @@ static const char *const bad[] = {
   "{\"call_id\":\"x\",\"speaker\":\"agent\",\"text\":\"a\\u0000b\"}",
   "{\"call_id\":\"x\",\"speaker\":\"agent\",\"text\":\"\xc3\x28 bad utf8\"}",
   "{\"type\":\"bogus\",\"call_id\":\"x\"}",
-  "{\"type\":\"start\",\"call_id\":\"x\",\"queue\":7}",
+  "{\"type\":\"start\",\"call_id\":\"x\",\"queue\":07}",
   "{\"type\":\"end\"}",
   "{\"call_id\":\"x\",\"speaker\":\"agent\",\"text\":\"hi\",\"ts\":\"soon\"}",
   "{\"call_id\":\"\",\"speaker\":\"agent\",\"text\":\"hi\"}",
@@ -94,7 +97,7 @@ static void gen_line(struct it_str *s, int conn, int64_t *seq, double *times, in
     it_str_addf(s, "{\"type\":\"start\",\"call_id\":\"r-%d-%d\"", conn, call);
     uint32_t n = prng_below(4) == 0 ? prng_below(36) : prng_below(4);
     for (uint32_t i = 0; i < n; i++)
-      it_str_addf(s, ",\"%s%u\":\"%s\"", PICK(attr_keys), i, PICK(attr_values));
+      it_str_addf(s, ",\"%s%u\":%s", PICK(attr_keys), i, PICK(attr_values));
     it_str_addf(s, ",\"seq\":%" PRId64 "}", (*seq)++);
   } else if (k < 10) {
     it_str_addf(s, "{\"type\":\"end\",\"call_id\":\"r-%d-%d\",\"seq\":%" PRId64 "}", conn, call,
@@ -260,9 +263,11 @@ static void test_random_stream(void) {
   sqlite3_close(db);
   char wal[256];
   snprintf(wal, sizeof(wal), "%s-wal", d.db);
-  static const char card[] = "4111 1111 1111 1111";
+  static const char card[] = "4111 1111 1111 1111", card_number[] = "4111111111111111";
   ASSERT(!it_file_contains(d.db, card, strlen(card)));
   ASSERT(!it_file_contains(wal, card, strlen(card)));
+  ASSERT(!it_file_contains(d.db, card_number, strlen(card_number)));
+  ASSERT(!it_file_contains(wal, card_number, strlen(card_number)));
   it_daemon_cleanup(&d);
 }
 

@@ -50,11 +50,15 @@ static void test_meta_empty(void) {
 }
 
 /* Every field kept, in order, escaped; agent and queue copied; a second
- * start replaces the first. */
+ * start replaces the first. Values that are JSON text (numbers, true,
+ * false, arrays and objects as the decoder keeps them) go in as JSON
+ * values, not strings. */
 static void test_meta_fields(void) {
   static const char *const kv[] = {"agent_id", "a-7",   "queue",  "billing",
                                    "note",     "say \"hi\"\n", "empty", ""};
   static const char *const kv2[] = {"queue", "sales"};
+  static const char *const kv3[] = {"agent_id", "204", "priority", "3", "price", "2.50",
+                                    "vip", "true", "tags", "[\"a\",{\"b\":null}]", "lang", "1"};
   struct es_calls *t = es_calls_new(10);
   struct es_call *c;
   struct es_event ev;
@@ -72,6 +76,13 @@ static void test_meta_fields(void) {
   ASSERT_STR_EQ(c->attrs_json, "{\"queue\":\"sales\"}");
   ASSERT(c->agent == NULL);
   ASSERT_STR_EQ(c->queue, "sales");
+  start_event(&ev, kv3, 6);
+  ev.attr_json = 0x1F; /* all but "lang", the string "1" */
+  ASSERT_EQ(es_call_set_meta(c, &ev), 0);
+  ASSERT_STR_EQ(c->attrs_json, "{\"agent_id\":204,\"priority\":3,\"price\":2.50,\"vip\":true,"
+                               "\"tags\":[\"a\",{\"b\":null}],\"lang\":\"1\"}");
+  ASSERT_STR_EQ(c->agent, "204");
+  ASSERT(c->queue == NULL);
   es_calls_free(t);
 }
 

@@ -106,7 +106,6 @@ static void test_wrong_type(void) {
   EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\", \"final\": 1}",
                "wrong_type");
   EXPECT_ERROR("{\"type\": 3, \"call_id\": \"c1\"}", "wrong_type");
-  EXPECT_ERROR("{\"type\": \"start\", \"call_id\": \"c1\", \"agent_id\": 17}", "wrong_type");
   EXPECT_ERROR("{\"type\": \"start\", \"call_id\": \"c1\", \"ts\": \"now\"}", "wrong_type");
   EXPECT_ERROR("{\"type\": \"end\", \"call_id\": \"c1\", \"ts\": [1]}", "wrong_type");
   EXPECT_ERROR("{\"type\": \"end\", \"call_id\": [\"c1\"]}", "wrong_type");
@@ -347,6 +346,21 @@ static void test_too_many_fields(void) {
   ASSERT_STR_EQ(ev.attr_values[ES_ATTR_MAX - 1], "v31");
   snprintf(line + n, sizeof(line) - n, ", \"one\": \"more\"}");
   EXPECT_ERROR(line, "too_many_fields");
+  /* Values of every kind count; a null is no field. */
+  n = (size_t)snprintf(line, sizeof(line), "{\"type\": \"start\", \"call_id\": \"c1\"");
+  for (int i = 0; i < ES_ATTR_MAX; i++)
+    n += (size_t)snprintf(line + n, sizeof(line) - n, ", \"k%d\": %s, \"n%d\": null", i,
+                          i % 4 == 0 ? "7" : i % 4 == 1 ? "[1]" : i % 4 == 2 ? "{}" : "false", i);
+  snprintf(line + n, sizeof(line) - n, "}");
+  DECODE_OK(line, &ev);
+  ASSERT_EQ(ev.nattrs, ES_ATTR_MAX);
+  ASSERT_EQ(ev.attr_json, 0xFFFFFFFFu);
+  ASSERT_STR_EQ(ev.attr_keys[ES_ATTR_MAX - 1], "k31");
+  ASSERT_STR_EQ(ev.attr_values[ES_ATTR_MAX - 1], "false");
+  snprintf(line + n, sizeof(line) - n, ", \"one\": 1}");
+  EXPECT_ERROR(line, "too_many_fields");
+  snprintf(line + n, sizeof(line) - n, ", \"one\": [\"more\"]}");
+  EXPECT_ERROR(line, "too_many_fields");
 }
 
 /* ---- good lines ------------------------------------------------------------ */
@@ -451,6 +465,94 @@ static void test_start(void) {
   ASSERT_EQ(ev.has_ts, 0);
 }
 
+/* Metadata values of every JSON type (docs/protocol.md): a string as
+ * decoded; a number, true and false as their JSON text exactly as sent; an
+ * array or object as its JSON text without white space; null as absent. */
+static void test_start_values(void) {
+  struct es_event ev;
+
+  DECODE_OK("{\"type\": \"start\", \"call_id\": \"c1\", \"agent_id\": 204, \"queue\": \"q\\u00e9\","
+            " \"priority\": 3, \"price\": 2.50, \"drop\": -1e3, \"n\": 1E+2, \"zero\": -0.0,"
+            " \"huge\": 123456789012345678901234567890, \"vip\": true, \"test\": false,"
+            " \"note\": null, \"tags\": [ \"a\" , 1.10, null, { \"x\" : [ ] } ,true],"
+            " \"ctx\": {\"x\": 1, \"s\": \"a b\\\"c\\n\\u00e9\\/\"}, \"customer\": null, \"e\": [], \"o\": {}}",
+            &ev);
+  ASSERT_EQ(ev.type, ES_EV_START);
+  ASSERT_STR_EQ(ev.agent, "204");
+  ASSERT_STR_EQ(ev.queue, "q\xc3\xa9");
+  ASSERT(ev.customer == NULL);
+  {
+    static const char *const want[][2] = {
+        {"agent_id", "204"}, {"queue", "q\xc3\xa9"}, {"priority", "3"}, {"price", "2.50"},
+        {"drop", "-1e3"}, {"n", "1E+2"}, {"zero", "-0.0"},
+        {"huge", "123456789012345678901234567890"}, {"vip", "true"}, {"test", "false"},
+        {"tags", "[\"a\",1.10,null,{\"x\":[]},true]"},
+        {"ctx", "{\"x\":1,\"s\":\"a b\\\"c\\n\\u00e9\\/\"}"}, {"e", "[]"}, {"o", "{}"}};
+    ASSERT_EQ(ev.nattrs, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < ev.nattrs; i++) {
+      ASSERT_STR_EQ(ev.attr_keys[i], want[i][0]);
+      ASSERT_STR_EQ(ev.attr_values[i], want[i][1]);
+      /* JSON text but for the one string */
+      ASSERT_EQ(!!(ev.attr_json & 1u << i), i != 1);
+    }
+  }
+
+  /* agent_id, queue and customer: the last that is a string or a number;
+   * a null leaves the one before, other values are attributes only. */
+  DECODE_OK("{\"type\":\"start\",\"call_id\":\"c2\",\"agent_id\":\"a-1\",\"agent_id\":null,"
+            "\"queue\":7,\"queue\":{\"id\":8},\"customer\":-12.5,\"customer\":true}",
+            &ev);
+  ASSERT_STR_EQ(ev.agent, "a-1");
+  ASSERT_STR_EQ(ev.queue, "7");
+  ASSERT_STR_EQ(ev.customer, "-12.5");
+  ASSERT_EQ(ev.nattrs, 5);
+  ASSERT_EQ(ev.attr_json, 0x1Eu);
+  ASSERT_STR_EQ(ev.attr_values[2], "{\"id\":8}");
+  ASSERT_STR_EQ(ev.attr_values[4], "true");
+
+  /* Nothing but nulls: no metadata. White space of every kind cJSON
+   * skips, and a byte order mark before the object. */
+  DECODE_OK("{\"type\":\"start\",\"call_id\":\"c3\",\"agent_id\":null,\"x\":null}", &ev);
+  ASSERT_EQ(ev.nattrs, 0);
+  ASSERT(ev.agent == NULL);
+  DECODE_OK("\xef\xbb\xbf {\r\n\"type\"\t:\"start\" ,\"call_id\":\"c4\",\"seq\" : 01 ,"
+            "\n\"a\"\v:\f[ 1 ,\n 2 ]\x01,\"b\" :-5 }",
+            &ev);
+  ASSERT_EQ(ev.seq, 1);
+  ASSERT_EQ(ev.nattrs, 2);
+  ASSERT_STR_EQ(ev.attr_values[0], "[1,2]");
+  ASSERT_STR_EQ(ev.attr_values[1], "-5");
+
+  /* A control character cJSON lets through raw in a string is escaped,
+   * so the text stays JSON. */
+  DECODE_OK("{\"type\":\"start\",\"call_id\":\"c5\",\"a\":[\"x\ty\x1fz\"]}", &ev);
+  ASSERT_STR_EQ(ev.attr_values[0], "[\"x\\u0009y\\u001fz\"]");
+
+  /* A number JSON does not allow, though cJSON reads it, is refused in
+   * metadata (its text would not be JSON); seq and ts take it as before. */
+  EXPECT_ERROR("{\"type\":\"start\",\"call_id\":\"c6\",\"priority\":01}", "invalid_json");
+  EXPECT_ERROR("{\"type\":\"start\",\"call_id\":\"c6\",\"priority\":1.}", "invalid_json");
+  EXPECT_ERROR("{\"type\":\"start\",\"call_id\":\"c6\",\"priority\":-.5}", "invalid_json");
+  EXPECT_ERROR("{\"type\":\"start\",\"call_id\":\"c6\",\"x\":{\"a\":[1,2,00]}}", "invalid_json");
+  DECODE_OK("{\"type\":\"start\",\"call_id\":\"c6\",\"ts\":01.,\"seq\":02}", &ev);
+  ASSERT_EQ(ev.nattrs, 0);
+
+  /* At most ES_ATTR_DEPTH_MAX levels of arrays and objects in a value. */
+  {
+    char line[256];
+    int n = snprintf(line, sizeof(line), "{\"type\":\"start\",\"call_id\":\"c7\",\"deep\":%.*s1%.*s}",
+                     ES_ATTR_DEPTH_MAX, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", ES_ATTR_DEPTH_MAX,
+                     "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+    ASSERT_LT(n, (int)sizeof(line));
+    DECODE_OK(line, &ev);
+    ASSERT_EQ(strlen(ev.attr_values[0]), 2 * ES_ATTR_DEPTH_MAX + 1);
+    snprintf(line, sizeof(line), "{\"type\":\"start\",\"call_id\":\"c7\",\"deep\":%.*s1%.*s}",
+             ES_ATTR_DEPTH_MAX + 1, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", ES_ATTR_DEPTH_MAX + 1,
+             "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+    EXPECT_ERROR(line, "too_deep");
+  }
+}
+
 static void test_end(void) {
   struct es_event ev;
   DECODE_OK("{\"type\": \"end\", \"call_id\": \"c9\", \"ts\": 250.25}", &ev);
@@ -533,6 +635,7 @@ int main(void) {
   RUN(test_utterance_text_escapes);
   RUN(test_trailing_cr);
   RUN(test_start);
+  RUN(test_start_values);
   RUN(test_end);
   RUN(test_hello);
   RUN(test_stats_reload_and_seq);

@@ -417,6 +417,58 @@ static void test_line_and_json(void) {
   ASSERT_EQ(jl, strlen(json));
 }
 
+/* A call's attributes: numbers are masked too, as strings, so the JSON
+ * stays JSON; other numbers and the words true, false and null are kept;
+ * the output fits ES_REDACT_JSON_VALUES_BOUND on an exact-size buffer. */
+static void test_json_values(void) {
+  static const struct {
+    const char *in, *want;
+    size_t masks;
+  } cases[] = {
+      {"{\"ani\":5558675309,\"n\":-3,\"p\":2.50,\"big\":1e300,\"vip\":true,\"x\":null}",
+       "{\"ani\":\"[PHONE]\",\"n\":-3,\"p\":2.50,\"big\":1e300,\"vip\":true,\"x\":null}", 1},
+      {"{\"cards\":[4111111111111111,-4111111111111111,12],\"o\":{\"t\":\"call 555-867-5309\","
+       "\"k\":5558675309.5}}",
+       "{\"cards\":[\"[CARD]\",\"-[CARD]\",12],\"o\":{\"t\":\"call [PHONE]\",\"k\":\"[PHONE].5\"}}",
+       4},
+      /* digits inside strings are the strings' (a name holding them too) */
+      {"{\"5558675309\":\"x 12\",\"e\":1E-5}", "{\"[PHONE]\":\"x 12\",\"e\":1E-5}", 1},
+      {"{}", "{}", 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    size_t len = strlen(cases[i].in), cap = ES_REDACT_JSON_VALUES_BOUND(len), out_len;
+    char *in = malloc(len), *out = malloc(cap);
+    ASSERT(in && out);
+    memcpy(in, cases[i].in, len);
+    ASSERT_EQ(es_redact_json_values(in, len, ES_REDACT_ALL, out, &out_len), cases[i].masks);
+    ASSERT_STR_EQ(out, cases[i].want);
+    ASSERT_EQ(out_len, strlen(out));
+    /* es_redact_json() leaves numbers as they are (the first case has
+     * personal data in numbers only) */
+    if (i == 0) {
+      ASSERT_EQ(es_redact_json(in, len, ES_REDACT_ALL, out, &out_len), 0);
+      ASSERT_MEM_EQ(out, out_len, in, len);
+    }
+    free(in);
+    free(out);
+  }
+  /* The bound holds for the tightest shape: short numbers that mask. */
+  {
+    char in[4096], *out;
+    size_t len = 0, out_len;
+    in[len++] = '[';
+    while (len + 12 < sizeof in)
+      len += (size_t)snprintf(in + len, sizeof in - len, "5558675309,");
+    in[len - 1] = ']';
+    out = malloc(ES_REDACT_JSON_VALUES_BOUND(len));
+    ASSERT(out != NULL);
+    ASSERT_GT(es_redact_json_values(in, len, ES_REDACT_ALL, out, &out_len), 300);
+    ASSERT_LT(out_len, ES_REDACT_JSON_VALUES_BOUND(len));
+    ASSERT_EQ(memcmp(out, "[\"[PHONE]\",\"[PHONE]\",", 20), 0);
+    free(out);
+  }
+}
+
 /* Checks es_redact_cut(text, strlen(text), n) == want, on an exact-size
  * copy (AddressSanitizer catches a read past the end). */
 static void check_cut(const char *text, size_t n, size_t want) {
@@ -488,6 +540,7 @@ static void test_cut(void) {
 
 int main(void) {
   RUN(test_line_and_json);
+  RUN(test_json_values);
   RUN(test_cards);
   RUN(test_cards_negative);
   RUN(test_spoken);

@@ -401,13 +401,16 @@ static const char *const secret_lines[] = {
 static const char *const secrets[] = {
     "4111 1111", "1111 1111 1111", "4111-1111", "1111-1111", "4111111111111111",
     "111111111111", "one one one one one one", "737", "555-867-5309", "867-5309",
-    "jenny.tutone", "example.com", "219-09-9999",
+    "jenny.tutone", "example.com", "219-09-9999", "5558675309",
 };
 
 static void put_secrets(struct es_store *s) {
   char key[32];
   ASSERT_EQ(es_store_begin(s), 0);
-  struct es_call_start cs = {"call-pii", "{\"ani\":\"+1 555 867 5309\",\"note\":\"4111 1111 1111 1111\"}",
+  /* attributes sent as numbers (earshotd keeps them as JSON numbers) too */
+  struct es_call_start cs = {"call-pii",
+                             "{\"ani\":\"+1 555 867 5309\",\"note\":\"4111 1111 1111 1111\","
+                             "\"tel\":5558675309,\"cards\":[4111111111111111],\"n\":3,\"p\":2.50}",
                              "agent-1", "cards", 1700000000.0};
   ASSERT_EQ(es_store_put_call_start(s, &cs), 0);
   for (size_t i = 0; i < sizeof secret_lines / sizeof secret_lines[0]; i++) {
@@ -487,7 +490,8 @@ static void test_no_secrets_on_disk(void) {
   expect_text(db, "SELECT reason FROM alerts WHERE alert_key = 'call-pii:4:r'",
               "{\"said\":\"card [CARD], cvv [CVV]\",\"n\":3}");
   expect_text(db, "SELECT attributes FROM calls",
-              "{\"ani\":\"[PHONE]\",\"note\":\"[CARD]\"}");
+              "{\"ani\":\"[PHONE]\",\"note\":\"[CARD]\",\"tel\":\"[PHONE]\",\"cards\":[\"[CARD]\"],"
+              "\"n\":3,\"p\":2.50}");
   expect_text(db, "PRAGMA integrity_check", "ok");
   sqlite3_close(db);
   remove_db(path);
