@@ -350,21 +350,22 @@ int es_config_read(struct es_config *c, const char *path, struct es_diags *diags
     WRONG("\"limits\" must be an object");
   } else if (sub) {
     wrong |= check_keys(sub, "limit", lim, path, diags) != 0;
-#define LIM(key, min, max, dst, type)                                        \
+/* A whole number of object sub ("limits." or "store." in the message). */
+#define WHOLE(prefix, key, min, max, dst, type)                              \
   if ((v = cJSON_GetObjectItemCaseSensitive(sub, key))) {                    \
     if (get_whole(v, min, max, &d) != 0)                                     \
-      WRONG("limits.%s must be a whole number from %.0f to %.0f", key,        \
+      WRONG(prefix "%s must be a whole number from %.0f to %.0f", key,        \
             (double)(min), (double)(max));                                   \
     else                                                                     \
       dst = (type)d;                                                         \
   }
-    LIM("max_line_bytes", 256, 16 << 20, c->max_line_bytes, size_t);
-    LIM("max_connections", 1, 100000, c->max_connections, unsigned);
-    LIM("max_calls_per_connection", 1, 10000000, c->max_calls_per_connection, unsigned);
-    LIM("max_open_calls", 1, 10000000, c->max_open_calls, unsigned);
-    LIM("max_output_bytes", 65536, 1u << 30, c->max_output_bytes, size_t);
-    LIM("max_pending_alerts", 100, 10000000, c->max_pending_alerts, size_t);
-#undef LIM
+    WHOLE("limits.", "max_line_bytes", 256, 16 << 20, c->max_line_bytes, size_t);
+    WHOLE("limits.", "max_connections", 1, 100000, c->max_connections, unsigned);
+    WHOLE("limits.", "max_calls_per_connection", 1, 10000000, c->max_calls_per_connection,
+          unsigned);
+    WHOLE("limits.", "max_open_calls", 1, 10000000, c->max_open_calls, unsigned);
+    WHOLE("limits.", "max_output_bytes", 65536, 1u << 30, c->max_output_bytes, size_t);
+    WHOLE("limits.", "max_pending_alerts", 100, 10000000, c->max_pending_alerts, size_t);
     if ((v = cJSON_GetObjectItemCaseSensitive(sub, "output_stall_timeout"))) {
       if (get_number(v, 1, 3600, &d) != 0)
         WRONG("limits.output_stall_timeout must be seconds from 1 to 3600");
@@ -384,31 +385,12 @@ int es_config_read(struct es_config *c, const char *path, struct es_diags *diags
       else
         c->synchronous = strcmp(mode, "full") == 0 ? 2 : 1;
     }
-    if ((v = cJSON_GetObjectItemCaseSensitive(sub, "commit_interval_ms"))) {
-      if (get_whole(v, 0, 1000, &d) != 0)
-        WRONG("store.commit_interval_ms must be a whole number from 0 to 1000");
-      else
-        c->commit_interval_ms = (unsigned)d;
-    }
-    if ((v = cJSON_GetObjectItemCaseSensitive(sub, "background_max_rows"))) {
-      if (get_whole(v, 0, 100000, &d) != 0)
-        WRONG("store.background_max_rows must be a whole number from 0 to 100000");
-      else
-        c->background_max_rows = (unsigned)d;
-    }
-    if ((v = cJSON_GetObjectItemCaseSensitive(sub, "cache_mb"))) {
-      if (get_whole(v, 1, 4096, &d) != 0)
-        WRONG("store.cache_mb must be a whole number from 1 to 4096");
-      else
-        c->cache_mb = (unsigned)d;
-    }
-    if ((v = cJSON_GetObjectItemCaseSensitive(sub, "alert_id_block"))) {
-      if (get_whole(v, 16, 1 << 24, &d) != 0)
-        WRONG("store.alert_id_block must be a whole number from 16 to 16777216");
-      else
-        c->alert_id_block = (unsigned)d;
-    }
+    WHOLE("store.", "commit_interval_ms", 0, 1000, c->commit_interval_ms, unsigned);
+    WHOLE("store.", "background_max_rows", 0, 100000, c->background_max_rows, unsigned);
+    WHOLE("store.", "cache_mb", 1, 4096, c->cache_mb, unsigned);
+    WHOLE("store.", "alert_id_block", 16, 1 << 24, c->alert_id_block, unsigned);
   }
+#undef WHOLE
   rc = wrong ? ES_EINVAL : 0;
 fail:
   cJSON_Delete(root);
