@@ -19,13 +19,10 @@ const char *es_cli_default_rules(void) {
 }
 
 void es_cli_print_diags(const struct es_diags *d) {
+  char text[ES_DIAG_TEXT_MAX];
   for (size_t i = 0; i < d->count; i++) {
-    const struct es_diag *g = &d->items[i];
-    if (g->file[0])
-      fprintf(stderr, "%s:%d:%d: ", g->file, g->line, g->column);
-    if (g->rule_id[0])
-      fprintf(stderr, "%s: ", g->rule_id);
-    fprintf(stderr, "%s\n", g->message);
+    es_diag_text(&d->items[i], text, sizeof(text));
+    fprintf(stderr, "%s\n", text);
   }
   if (d->dropped)
     fprintf(stderr, "(%zu more problems not shown)\n", d->dropped);

@@ -204,9 +204,9 @@ static int validate(struct esd *d, struct es_config *cfg) {
   ropts.max_line_bytes = cfg->max_line_bytes;
   rc = es_rules_load((const char *const *)cfg->rules, cfg->nrules, &ropts, &d->rules, &diags);
   for (size_t i = 0; i < diags.count; i++) {
-    const struct es_diag *g = &diags.items[i];
-    fprintf(stderr, "%s:%d:%d: %s%s%s\n", g->file, g->line, g->column, g->rule_id,
-            g->rule_id[0] ? ": " : "", g->message);
+    char text[ES_DIAG_TEXT_MAX];
+    es_diag_text(&diags.items[i], text, sizeof(text));
+    fprintf(stderr, "%s\n", text);
   }
   if (rc != 0) {
     /* The diagnostics say why; a generic code after them ("input/output

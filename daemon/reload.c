@@ -130,11 +130,6 @@ static cJSON *reply_new(int ok, const struct esd *d) {
   return o;
 }
 
-static void rule_diag_text(const struct es_diag *g, char *buf, size_t cap) {
-  snprintf(buf, cap, "%s:%d:%d: %s%s%s", g->file, g->line, g->column, g->rule_id,
-           g->rule_id[0] ? ": " : "", g->message);
-}
-
 /* Nothing changes: logs every problem and says so to the requester,
  * naming the first. */
 static void reload_failed(struct esd *d, struct esd_reload *r, const char *why) {
@@ -146,7 +141,7 @@ static void reload_failed(struct esd *d, struct esd_reload *r, const char *why) 
   for (size_t i = 0; i < r->diags.count; i++)
     esd_error("config", "%s", r->diags.items[i].message);
   for (size_t i = 0; i < r->rule_diags.count; i++) {
-    rule_diag_text(&r->rule_diags.items[i], first, sizeof(first));
+    es_diag_text(&r->rule_diags.items[i], first, sizeof(first));
     esd_error("rules", "%s", first);
   }
   if (why)
@@ -154,7 +149,7 @@ static void reload_failed(struct esd *d, struct esd_reload *r, const char *why) 
   else if (r->diags.count)
     snprintf(first, sizeof(first), "%s", r->diags.items[0].message);
   else if (r->rule_diags.count)
-    rule_diag_text(&r->rule_diags.items[0], first, sizeof(first));
+    es_diag_text(&r->rule_diags.items[0], first, sizeof(first));
   else
     snprintf(first, sizeof(first), "the rules did not load: %s", es_strerror(r->rules_rc));
   esd_error("reload", "reload failed (%s%s); keeping rule set %s%s", first,

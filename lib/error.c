@@ -31,6 +31,16 @@ void es_diags_deinit(struct es_diags *d) {
   memset(d, 0, sizeof(*d));
 }
 
+void es_diag_text(const struct es_diag *g, char *buf, size_t cap) {
+  size_t n = 0;
+  if (g->file[0])
+    n = (size_t)snprintf(buf, cap, "%s:%d:%d: ", g->file, g->line, g->column);
+  if (n < cap && g->rule_id[0])
+    n += (size_t)snprintf(buf + n, cap - n, "%s: ", g->rule_id);
+  if (n < cap)
+    snprintf(buf + n, cap - n, "%s", g->message);
+}
+
 void es_diags_clear(struct es_diags *d) {
   d->count = 0;
   d->dropped = 0;

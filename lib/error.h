@@ -49,6 +49,15 @@ struct es_diags {
   size_t dropped;
 };
 
+/* Longest text es_diag_text() makes, with its NUL. */
+#define ES_DIAG_TEXT_MAX (sizeof(((struct es_diag *)0)->file) + \
+                          sizeof(((struct es_diag *)0)->rule_id) + \
+                          sizeof(((struct es_diag *)0)->message) + 32)
+
+/* A diagnostic as one line for a person: "file:line:column: rule-id:
+ * message", without the parts it has not (no file, no rule). */
+void es_diag_text(const struct es_diag *g, char *buf, size_t cap);
+
 void es_diags_init(struct es_diags *d);
 void es_diags_deinit(struct es_diags *d);
 void es_diags_clear(struct es_diags *d);
