@@ -28,24 +28,40 @@ void es_cli_print_diags(const struct es_diags *d) {
     fprintf(stderr, "(%zu more problems not shown)\n", d->dropped);
 }
 
-/* The config file whose rules a verb runs when it is given none, as
- * es_cli_load_rules() says; NULL: none (the bundled rules). *system is
- * set when it is the system file, which may be missing. */
-static const char *rules_config(const char *config, char *sys, size_t cap, int *system) {
-  const char *rules = getenv("EARSHOT_RULES"), *env = getenv("EARSHOT_CONFIG");
-  const char *home = getenv("EARSHOT_HOME");
+/* The order in which the earshot command looks for earshotd's config
+ * file (docs/configuration.md, "How earshot finds earshotd"): the one
+ * --config names (`config`), else $EARSHOT_CONFIG's; else none when
+ * $EARSHOT_HOME is set (an earshotd of one's own, on the defaults); else
+ * the system file, which may be missing. Returns the file, or NULL; *how
+ * says which: "--config", "$EARSHOT_CONFIG", NULL for the system file (and
+ * for none). */
+static const char *config_file(const char *config, char *sys, size_t cap, const char **how) {
+  const char *env = getenv("EARSHOT_CONFIG"), *home = getenv("EARSHOT_HOME");
 
-  *system = 0;
-  if (config)
+  *how = NULL;
+  if (config) {
+    *how = "--config";
     return config;
-  if (rules && *rules)
-    return NULL;
-  if (env && *env)
+  }
+  if (env && *env) {
+    *how = "$EARSHOT_CONFIG";
     return env;
+  }
   if ((home && *home) || es_default_config(sys, cap) != 0)
     return NULL;
-  *system = 1;
   return sys;
+}
+
+/* The config file whose rules a verb runs when it is given none, as
+ * es_cli_load_rules() says: config_file()'s, with $EARSHOT_RULES after
+ * --config; NULL: none (the bundled rules). */
+static const char *rules_config(const char *config, char *sys, size_t cap, const char **how) {
+  const char *rules = getenv("EARSHOT_RULES");
+  if (!config && rules && *rules) {
+    *how = NULL;
+    return NULL;
+  }
+  return config_file(config, sys, cap, how);
 }
 
 int es_cli_load_rules(char *const *paths, size_t npaths, const char *config,
@@ -53,15 +69,15 @@ int es_cli_load_rules(char *const *paths, size_t npaths, const char *config,
   struct es_rules_opts own;
   struct es_config cfg;
   struct es_diags diags;
-  const char *def = NULL, *file = NULL;
+  const char *def = NULL, *file = NULL, *how;
   char sys[4096];
-  int rc, system;
+  int rc;
 
   es_config_init(&cfg);
   es_diags_init(&diags);
-  if (npaths == 0 && (file = rules_config(config, sys, sizeof(sys), &system)) != NULL) {
+  if (npaths == 0 && (file = rules_config(config, sys, sizeof(sys), &how)) != NULL) {
     rc = es_config_read(&cfg, file, &diags);
-    if (rc != 0 && system && (rc == ES_ENOENT || rc == ES_EIO)) {
+    if (rc != 0 && how == NULL && (rc == ES_ENOENT || rc == ES_EIO)) {
       /* No system file: the bundled rules; one that cannot be read (its
        * group only, say) is said, not passed over. */
       if (rc == ES_EIO && diags.count)
@@ -169,20 +185,20 @@ static int from_file(struct es_cli_path *out, int want_db, const char *file, con
  * explicit $EARSHOT_HOME comes before the system file: whoever set it
  * runs an earshotd of their own there. */
 static int find(int want_db, const char *flag, const char *config, struct es_cli_path *out) {
-  const char *env = getenv("EARSHOT_CONFIG"), *home = getenv("EARSHOT_HOME");
+  const char *file, *how;
   char sys[4096];
   int rc;
 
   out->from[0] = '\0';
   if (flag) {
     rc = set_path(out, flag);
-  } else if (config || (env && *env)) {
-    rc = from_file(out, want_db, config ? config : env, config ? "--config" : "$EARSHOT_CONFIG");
-  } else if (home && *home) {
+  } else if ((file = config_file(config, sys, sizeof(sys), &how)) != NULL) {
+    rc = from_file(out, want_db, file, how);
+  } else if (getenv("EARSHOT_HOME") && *getenv("EARSHOT_HOME")) {
     snprintf(out->from, sizeof(out->from), " (the default under $EARSHOT_HOME)");
     rc = set_default(out, want_db);
   } else {
-    rc = es_default_config(sys, sizeof(sys)) == 0 ? from_file(out, want_db, sys, NULL) : -1;
+    rc = -1; /* es_default_config(): too long */
   }
   if (rc < 0)
     fprintf(stderr, "earshot: cannot work out the %s path (too long); give %s PATH\n",
