@@ -71,11 +71,17 @@ struct fast_str {
   size_t len;
 };
 
-static void fast_ws(const char *s, size_t len, size_t *i) {
+/* The readers below take the position in the line by value and return
+ * the next one, or FAST_FAIL: a position that lives in a register, where
+ * one passed by pointer was loaded and stored at every step. */
+#define FAST_FAIL SIZE_MAX
+
+static inline size_t fast_ws(const char *s, size_t len, size_t i) {
   /* Most calls find no white space: one compare says so. */
-  while (*i < len && (unsigned char)s[*i] <= ' ' &&
-         (s[*i] == ' ' || s[*i] == '\t' || s[*i] == '\n' || s[*i] == '\r'))
-    (*i)++;
+  while (i < len && (unsigned char)s[i] <= ' ' &&
+         (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+    i++;
+  return i;
 }
 
 static int hexval(char c) {
@@ -95,24 +101,24 @@ static int hex4(const char *s, size_t n, unsigned *cp) {
   return 0;
 }
 
-/* Reads a JSON string at s[*i] == '"' into out at *o. 0 or -1. */
-static int fast_string(const char *s, size_t len, size_t *i, char *out, size_t *o,
-                       struct fast_str *fs) {
+/* Reads a JSON string at s[i] == '"' into out at *o: the position after
+ * it, or FAST_FAIL. */
+static size_t fast_string(const char *s, size_t len, size_t i, char *out, size_t *o,
+                          struct fast_str *fs) {
   size_t start = *o;
   int escaped_u = 0;
-  (*i)++;
+  i++;
   for (;;) {
-    size_t j = es__json_copy_run(s, *i, len, out, o);
-    *i = j;
+    size_t j = es__json_copy_run(s, i, len, out, o);
     if (j >= len || (unsigned char)s[j] < 0x20)
-      return -1;
+      return FAST_FAIL;
     if (s[j] == '"') {
-      (*i)++;
+      i = j + 1;
       break;
     }
     /* an escape */
     if (j + 1 >= len)
-      return -1;
+      return FAST_FAIL;
     char e = s[j + 1], c;
     switch (e) {
     case '"': c = '"'; break;
@@ -126,10 +132,10 @@ static int fast_string(const char *s, size_t len, size_t *i, char *out, size_t *
     case 'u': {
       unsigned cp;
       if (hex4(s + j + 2, len - j - 2, &cp) != 0)
-        return -1;
+        return FAST_FAIL;
       /* NUL and surrogates are the slow path's to judge. */
       if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF))
-        return -1;
+        return FAST_FAIL;
       if (cp < 0x80) {
         out[(*o)++] = (char)cp;
       } else if (cp < 0x800) {
@@ -141,22 +147,22 @@ static int fast_string(const char *s, size_t len, size_t *i, char *out, size_t *
         out[(*o)++] = (char)(0x80 | (cp & 0x3F));
       }
       escaped_u = 1;
-      *i = j + 6;
+      i = j + 6;
       continue;
     }
     default:
-      return -1;
+      return FAST_FAIL;
     }
     out[(*o)++] = c;
-    *i = j + 2;
+    i = j + 2;
   }
   fs->p = out + start;
   fs->len = *o - start;
   out[(*o)++] = '\0';
   /* \u escapes make bytes that the raw line's UTF-8 check never saw. */
   if (escaped_u && !es_utf8_valid(fs->p, fs->len))
-    return -1;
-  return 0;
+    return FAST_FAIL;
+  return i;
 }
 
 /* A JSON number, strictly: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
@@ -165,11 +171,11 @@ static int fast_string(const char *s, size_t len, size_t *i, char *out, size_t *
  * path: up to 15 significant digits and 22 decimals, no exponent: the
  * mantissa and the power of ten are exact doubles and one IEEE division
  * rounds correctly, so this equals strtod, which takes every other case. */
-static int fast_number(const char *s, size_t len, size_t *i, double *out) {
+static size_t fast_number(const char *s, size_t len, size_t i, double *out) {
   static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                  1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-  size_t j = *i;
+  size_t j = i;
   uint64_t mant = 0; /* wraps past 19 digits: then digits > 15 says strtod */
   int digits = 0, decimals = 0, neg = 0, simple = 1;
   char tmp[64];
@@ -179,7 +185,7 @@ static int fast_number(const char *s, size_t len, size_t *i, double *out) {
     j++;
   }
   if (j >= len || s[j] < '0' || s[j] > '9')
-    return -1;
+    return FAST_FAIL;
   if (s[j] == '0')
     j++;
   else
@@ -188,7 +194,7 @@ static int fast_number(const char *s, size_t len, size_t *i, double *out) {
   if (j < len && s[j] == '.') {
     j++;
     if (j >= len || s[j] < '0' || s[j] > '9')
-      return -1;
+      return FAST_FAIL;
     for (; j < len && s[j] >= '0' && s[j] <= '9'; j++, decimals++) {
       digits += mant || s[j] != '0'; /* leading zeros are not significant */
       mant = mant * 10 + (uint64_t)(s[j] - '0');
@@ -200,22 +206,21 @@ static int fast_number(const char *s, size_t len, size_t *i, double *out) {
     if (j < len && (s[j] == '+' || s[j] == '-'))
       j++;
     if (j >= len || s[j] < '0' || s[j] > '9')
-      return -1;
+      return FAST_FAIL;
     while (j < len && s[j] >= '0' && s[j] <= '9')
       j++;
   }
-  if (j - *i >= sizeof(tmp))
-    return -1;
+  if (j - i >= sizeof(tmp))
+    return FAST_FAIL;
   if (simple && digits <= 15 && decimals <= 22) {
     double v = (double)mant / pow10[decimals];
     *out = neg ? -v : v;
   } else {
-    memcpy(tmp, s + *i, j - *i);
-    tmp[j - *i] = '\0';
+    memcpy(tmp, s + i, j - i);
+    tmp[j - i] = '\0';
     *out = strtod(tmp, NULL);
   }
-  *i = j;
-  return 0;
+  return j;
 }
 
 enum { FV_NONE = 0, FV_STR, FV_NUM, FV_TRUE, FV_FALSE, FV_NULL };
@@ -226,34 +231,34 @@ struct fast_val {
   double num;
 };
 
-/* A scalar value at s[*i] into *v, a string decoded into out at *o. 0, or
- * -1 for nested values and anything else left to the slow path. */
-static int fast_value(const char *s, size_t len, size_t *i, char *out, size_t *o,
-                      struct fast_val *v) {
-  memset(v, 0, sizeof(*v));
-  if (*i >= len)
-    return -1;
-  if (s[*i] == '"') {
+/* A scalar value at s[i] into *v, a string decoded into out at *o: the
+ * position after it, or FAST_FAIL for nested values and anything else left
+ * to the slow path. Only the member of *v that its kind names is set. */
+static inline size_t fast_value(const char *s, size_t len, size_t i, char *out, size_t *o,
+                                struct fast_val *v) {
+  if (i >= len)
+    return FAST_FAIL;
+  if (s[i] == '"') {
     v->kind = FV_STR;
     return fast_string(s, len, i, out, o, &v->str);
   }
-  if (s[*i] == '-' || (s[*i] >= '0' && s[*i] <= '9')) {
+  if (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
     v->kind = FV_NUM;
     return fast_number(s, len, i, &v->num);
   }
-  if (len - *i >= 4 && memcmp(s + *i, "true", 4) == 0) {
+  if (len - i >= 4 && memcmp(s + i, "true", 4) == 0) {
     v->kind = FV_TRUE;
-    *i += 4;
-  } else if (len - *i >= 5 && memcmp(s + *i, "false", 5) == 0) {
-    v->kind = FV_FALSE;
-    *i += 5;
-  } else if (len - *i >= 4 && memcmp(s + *i, "null", 4) == 0) {
-    v->kind = FV_NULL;
-    *i += 4;
-  } else {
-    return -1;
+    return i + 4;
   }
-  return 0;
+  if (len - i >= 5 && memcmp(s + i, "false", 5) == 0) {
+    v->kind = FV_FALSE;
+    return i + 5;
+  }
+  if (len - i >= 4 && memcmp(s + i, "null", 4) == 0) {
+    v->kind = FV_NULL;
+    return i + 4;
+  }
+  return FAST_FAIL;
 }
 
 /* Field names the fast path knows: those it reads by name (below NKEYS),
@@ -342,23 +347,23 @@ static int fast_scan(struct es_decoder *d, const char *s, size_t len, struct fas
     d->scratch = p;
     d->scratch_cap = len + 1;
   }
-  memset(obj->vals, 0, sizeof(obj->vals));
+  for (int k = 0; k < NKEYS; k++)
+    obj->vals[k].kind = FV_NONE;
   obj->nattrs = 0;
   obj->agent = obj->queue = obj->customer = NULL;
   obj->attrs_ok = 1;
-  fast_ws(s, len, &i);
+  i = fast_ws(s, len, i);
   if (i >= len || s[i] != '{')
     return -1;
-  i++;
-  fast_ws(s, len, &i);
+  i = fast_ws(s, len, i + 1);
   if (i < len && s[i] == '}')
     return -1;
   for (;;) {
     struct fast_str key;
-    struct fast_val v;
+    struct fast_val other, *v;
     int k;
 
-    fast_ws(s, len, &i);
+    i = fast_ws(s, len, i);
     if (i >= len || s[i] != '"')
       return -1;
     /* The name in place when it has no escape (the closing quote ends
@@ -370,24 +375,23 @@ static int fast_scan(struct es_decoder *d, const char *s, size_t len, struct fas
         key.p = s + i + 1;
         key.len = end - (i + 1);
         i = end + 1;
-      } else if (fast_string(s, len, &i, d->scratch, &o, &key) != 0) {
+      } else if ((i = fast_string(s, len, i, d->scratch, &o, &key)) == FAST_FAIL) {
         return -1;
       }
     }
-    fast_ws(s, len, &i);
+    i = fast_ws(s, len, i);
     if (i >= len || s[i] != ':')
       return -1;
-    i++;
-    fast_ws(s, len, &i);
-    if (fast_value(s, len, &i, d->scratch, &o, &v) != 0)
-      return -1;
+    i = fast_ws(s, len, i + 1);
+    /* Like cJSON_GetObjectItemCaseSensitive, the first occurrence wins:
+     * a known name's first value is read into its place. */
     k = fast_key(key.p, key.len);
-    /* Like cJSON_GetObjectItemCaseSensitive, the first occurrence wins. */
-    if (k < NKEYS && obj->vals[k].kind == FV_NONE)
-      obj->vals[k] = v;
+    v = k < NKEYS && obj->vals[k].kind == FV_NONE ? &obj->vals[k] : &other;
+    if ((i = fast_value(s, len, i, d->scratch, &o, v)) == FAST_FAIL)
+      return -1;
     if (!(K_NOT_ATTR & 1u << k))
-      fast_attr(obj, k, key.p, key.len, &v);
-    fast_ws(s, len, &i);
+      fast_attr(obj, k, key.p, key.len, v);
+    i = fast_ws(s, len, i);
     if (i < len && s[i] == ',') {
       i++;
       continue;
