@@ -608,6 +608,72 @@ static void test_quiet_lines_acked(void) {
   it_daemon_cleanup(&d);
 }
 
+/* The rows earshotd holds for the store, written or not: at least the
+ * lines' alerts and call starts (the first alert also records the alert
+ * id ceiling). */
+static int64_t pending_rows(struct it_conn *s) {
+  ASSERT_EQ(it_sendf(s, "{\"type\":\"stats\"}"), 0);
+  cJSON *m = it_expect(s, "stats", -1, NULL, NULL);
+  int64_t v = it_jint(cJSON_GetObjectItemCaseSensitive(m, "queues"), "store_pending_rows");
+  cJSON_Delete(m);
+  return v;
+}
+
+static void wait_pending_rows(struct it_conn *s, int64_t rows) {
+  uint64_t deadline = it_now_ms() + (uint64_t)it_scaled(IT_WAIT_MS);
+  int64_t got;
+  while ((got = pending_rows(s)) < rows)
+    if (it_now_ms() >= deadline)
+      IT_FAIL("%" PRId64 " rows pending, expected %" PRId64 " or more", got, rows);
+}
+
+/* A commit that fails (another process holds the database's write lock
+ * past the busy timeout) keeps its rows: they are written again with the
+ * rows that arrived while it ran, and every line is acknowledged only once
+ * all of them are stored. */
+static void test_failed_commit_keeps_rows(void) {
+  struct it_daemon d;
+  struct it_str first = {0}, second = {0};
+  sqlite3 *lock = NULL;
+  int alerts1 = 0, alerts2 = 0;
+
+  it_start(&d, "base.json");
+  struct it_conn *c = it_connect(&d), *s = it_connect(&d);
+  free(it_hello(c, 1));
+  ASSERT_EQ(sqlite3_open_v2(d.db, &lock, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+  sqlite3_busy_timeout(lock, it_scaled(IT_WAIT_MS));
+  ASSERT_EQ(sqlite3_exec(lock, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+  for (int64_t i = 1; i <= 30; i++)
+    alerts1 += ack_line(&first, i);
+  for (int64_t i = 31; i <= 60; i++)
+    alerts2 += ack_line(&second, i);
+  /* The first lines' rows (their alerts and four call starts) go to a
+   * commit that waits for the lock; the rest arrive while it waits. */
+  ASSERT_EQ(it_send(c, first.p, first.len), 0);
+  wait_pending_rows(s, alerts1 + 4);
+  ASSERT_EQ(it_send(c, second.p, second.len), 0);
+  wait_pending_rows(s, alerts1 + alerts2 + 4);
+  ASSERT(it_wait_log(&d, 0, "rows failed", it_scaled(IT_WAIT_MS)) >= 0);
+  ASSERT_EQ(sqlite3_exec(lock, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(lock);
+  ASSERT_EQ(it_alerts_until_ack(c, 60), alerts1 + alerts2);
+  ASSERT_EQ(pending_rows(s), 0);
+  sqlite3 *db = it_db_open(d.db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts WHERE call_id LIKE 'ack-%'", NULL),
+            alerts1 + alerts2);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM calls WHERE call_id LIKE 'ack-%'", NULL), 4);
+  char *ok = it_db_text(db, "PRAGMA integrity_check", NULL);
+  ASSERT_STR_EQ(ok, "ok");
+  free(ok);
+  sqlite3_close(db);
+  it_str_free(&first);
+  it_str_free(&second);
+  it_close(s);
+  it_close(c);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 /* The text of an alert's key: "<call>/s<seq>/<FNV-1a 64 of the text, 16
  * hex digits>/<rule>" ("t<ts, 6 decimals>" for a line without seq). It
  * must never change: a line resent after an upgrade would be stored twice. */
@@ -668,5 +734,6 @@ int main(int argc, char **argv) {
   RUN(test_half_close_gets_acks);
   RUN(test_quiet_lines_acked);
   RUN(test_alert_keys);
+  RUN(test_failed_commit_keeps_rows);
   return 0;
 }
