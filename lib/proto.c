@@ -853,6 +853,30 @@ static int start_meta(struct es_decoder *d, const char *line, size_t len, struct
   return 0;
 }
 
+/* How many arrays and objects are open at line[off], strings skipped: the
+ * parser stops at its nesting limit as it stops at a syntax error, and
+ * only this tells the two apart. */
+static unsigned depth_at(const char *line, size_t off) {
+  unsigned depth = 0;
+  int in_str = 0;
+  for (size_t i = 0; i < off; i++) {
+    char c = line[i];
+    if (in_str) {
+      if (c == '\\')
+        i++;
+      else if (c == '"')
+        in_str = 0;
+    } else if (c == '"') {
+      in_str = 1;
+    } else if (c == '[' || c == '{') {
+      depth++;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      depth--;
+    }
+  }
+  return depth;
+}
+
 int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct es_event *ev,
                     struct es_proto_error *err) {
   const cJSON *v, *type;
@@ -899,6 +923,9 @@ int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct e
   d->root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
   if (d->root == NULL) {
     size_t off = end ? (size_t)(end - line) : 0;
+    if (depth_at(line, off) >= CJSON_NESTING_LIMIT)
+      return fail(err, "too_deep", "arrays and objects nested more than %d levels deep at byte %zu",
+                  CJSON_NESTING_LIMIT - 1, off);
     return fail(err, "invalid_json", "malformed JSON at byte %zu", off);
   }
   /* Anything but white space after the object is an error, not ignored. */

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "error.h"
 #include "task.h"
 
@@ -47,6 +49,7 @@ static void decode_ok_(const char *file, int srcline, const char *line, size_t l
   }
 }
 #define DECODE_OK(line, ev) decode_ok_(__FILE__, __LINE__, line, strlen(line), ev)
+#define DECODE_OK_LEN(line, len, ev) decode_ok_(__FILE__, __LINE__, line, len, ev)
 
 /* ---- error codes --------------------------------------------------------- */
 
@@ -64,6 +67,39 @@ static void test_invalid_json(void) {
   EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\"} x", "invalid_json");
   EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\"}{}", "invalid_json");
   EXPECT_ERROR("{\"call_id\": \"c1\", \"speaker\": \"agent\", \"text\": \"hi\"},", "invalid_json");
+}
+
+/* An utterance whose extra field "x" is `arrays` arrays, one inside the
+ * next: the object and they are arrays + 1 levels. */
+static size_t nested_line(char *line, int arrays) {
+  size_t n = (size_t)sprintf(line, "{\"call_id\":\"c1\",\"speaker\":\"agent\",\"text\":\"hi\",\"x\":");
+  for (int i = 0; i < arrays; i++)
+    line[n++] = '[';
+  for (int i = 0; i < arrays; i++)
+    line[n++] = ']';
+  line[n++] = '}';
+  return n;
+}
+
+/* Past the JSON parser's nesting limit the line is refused as too deep,
+ * not as malformed; at the limit, it parses. */
+static void test_nesting_limit(void) {
+  static char line[2 * CJSON_NESTING_LIMIT + 128];
+  struct es_decoder *small = dec;
+  struct es_event ev;
+  size_t n;
+
+  dec = es_decoder_new(sizeof(line));
+  ASSERT(dec != NULL);
+  n = nested_line(line, CJSON_NESTING_LIMIT);
+  EXPECT_ERROR_LEN(line, n, "too_deep");
+  n = nested_line(line, CJSON_NESTING_LIMIT - 1);
+  DECODE_OK_LEN(line, n, &ev);
+  ASSERT_EQ(ev.type, ES_EV_UTTERANCE);
+  /* Brackets inside a string do not count: this line is only malformed. */
+  EXPECT_ERROR("{\"call_id\":\"c1\",\"text\":\"[[[[[[[[\\\"[[[\",", "invalid_json");
+  es_decoder_free(dec);
+  dec = small;
 }
 
 static void test_not_object(void) {
@@ -619,6 +655,7 @@ int main(void) {
   dec = es_decoder_new(MAX_LINE);
   ASSERT(dec != NULL);
   RUN(test_invalid_json);
+  RUN(test_nesting_limit);
   RUN(test_not_object);
   RUN(test_missing_field);
   RUN(test_wrong_type);
