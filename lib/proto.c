@@ -925,7 +925,7 @@ int es_proto_decode(struct es_decoder *d, const char *line, size_t len, struct e
     size_t off = end ? (size_t)(end - line) : 0;
     if (depth_at(line, off) >= CJSON_NESTING_LIMIT)
       return fail(err, "too_deep", "arrays and objects nested more than %d levels deep at byte %zu",
-                  CJSON_NESTING_LIMIT - 1, off);
+                  CJSON_NESTING_LIMIT, off);
     return fail(err, "invalid_json", "malformed JSON at byte %zu", off);
   }
   /* Anything but white space after the object is an error, not ignored. */
