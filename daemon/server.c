@@ -552,6 +552,9 @@ static uint64_t emit_fire(struct esd *d, struct esd_conn *c, struct es_call *cal
       esd_conn_write(c, big ? big : json, (size_t)n);
     free(big);
   }
+  /* call->lines goes on counting when an abandoned call is opened again
+   * (es_calls_open()): in a run, keys made with it never name an alert of
+   * the call's earlier life, which would take this one for its resend. */
   if (ev)
     key_len = alert_key(key, sizeof(key), ev, f->rule->id, call->lines);
   else /* between lines or at call end: once per rule, line count and moment */

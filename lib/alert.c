@@ -116,9 +116,16 @@ int64_t es_alert_json(const struct es_alert *a, char *buf, size_t cap) {
   rc |= field_str(buf, cap, &pos, ",\"category\":", r->category, strlen(r->category));
   rc |= puts_(buf, cap, &pos, ",\"severity\":\"");
   rc |= puts_(buf, cap, &pos, es_severity_name(r->severity));
-  rc |= puts_(buf, cap, &pos, "\",\"speaker\":\"");
-  rc |= puts_(buf, cap, &pos, es_speaker_name(a->speaker));
-  rc |= puts_(buf, cap, &pos, "\"");
+  /* No speaker (dead air, a backup raised by heat): null, as on the
+   * supervisor feed and in the store. */
+  rc |= puts_(buf, cap, &pos, "\",\"speaker\":");
+  if (a->speaker == ES_SPEAKER_ANY) {
+    rc |= puts_(buf, cap, &pos, "null");
+  } else {
+    rc |= puts_(buf, cap, &pos, "\"");
+    rc |= puts_(buf, cap, &pos, es_speaker_name(a->speaker));
+    rc |= puts_(buf, cap, &pos, "\"");
+  }
   if (a->has_ts)
     rc |= field_num(buf, cap, &pos, ",\"ts\":", a->ts);
   if (a->has_seq)

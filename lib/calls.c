@@ -10,19 +10,25 @@
 #include "error.h"
 #include "hash.h"
 
-/* The ids of ended calls are kept as hashes in two generations of at most
- * ES_CALLS_ENDED each, open addressing at half load (0: a free slot);
- * when the newer one is full the older is forgotten. */
-#define ENDED_SLOTS (2 * ES_CALLS_ENDED)
+/* Calls no longer open, remembered by the hash of their id (never 0: 0
+ * marks a free slot) in two generations of at most `max` each, open
+ * addressing at half load; when the newer one is full the older is
+ * forgotten. `vals`, when the set has them, holds a number per id. */
+struct gone {
+  uint64_t *ids[2];   /* 2 * max slots each */
+  uint64_t *vals[2];  /* the same, or NULL */
+  size_t n[2];
+  size_t max;         /* a power of two */
+  unsigned gen;       /* the generation now filling */
+};
 
 struct es_calls {
   struct es_call **buckets;
   size_t nbuckets;  /* power of two */
   size_t count;
   size_t max;
-  uint64_t *ended[2];  /* ENDED_SLOTS each */
-  size_t nended[2];
-  unsigned gen;        /* the generation now filling */
+  struct gone ended;      /* ES_CALLS_ENDED, ids only */
+  struct gone abandoned;  /* ES_CALLS_ABANDONED, each with its line count */
 };
 
 static uint64_t hash_id(const char *s) {
@@ -34,6 +40,68 @@ static uint64_t hash_id(const char *s) {
   return h;
 }
 
+static int gone_init(struct gone *g, size_t max, int with_vals) {
+  g->max = max;
+  for (int i = 0; i < 2; i++) {
+    g->ids[i] = calloc(2 * max, sizeof(uint64_t));
+    if (with_vals)
+      g->vals[i] = calloc(2 * max, sizeof(uint64_t));
+    if (g->ids[i] == NULL || (with_vals && g->vals[i] == NULL))
+      return ES_ENOMEM;
+  }
+  return 0;
+}
+
+static void gone_deinit(struct gone *g) {
+  for (int i = 0; i < 2; i++) {
+    free(g->ids[i]);
+    free(g->vals[i]);
+  }
+}
+
+/* The slot of h in generation `gen`: where it is, or the free slot where
+ * it would go. */
+static size_t gone_slot(const struct gone *g, unsigned gen, uint64_t h) {
+  size_t mask = 2 * g->max - 1, i = (size_t)(h ^ (h >> 32)) & mask;
+  while (g->ids[gen][i] != 0 && g->ids[gen][i] != h)
+    i = (i + 1) & mask;
+  return i;
+}
+
+/* The generation that holds h, the newer first, its slot in *slot; -1
+ * when neither does. */
+static int gone_find(const struct gone *g, uint64_t h, size_t *slot) {
+  for (unsigned k = 0; k < 2; k++) {
+    unsigned gen = g->gen ^ k;
+    size_t i = gone_slot(g, gen, h);
+    if (g->ids[gen][i] == h) {
+      *slot = i;
+      return (int)gen;
+    }
+  }
+  return -1;
+}
+
+/* Puts h in the newer generation (forgetting the older when the newer is
+ * full) unless it is there; returns its slot there. */
+static size_t gone_put(struct gone *g, uint64_t h) {
+  size_t i = gone_slot(g, g->gen, h);
+  if (g->ids[g->gen][i] == h)
+    return i;
+  if (g->n[g->gen] == g->max) {
+    g->gen ^= 1;
+    memset(g->ids[g->gen], 0, 2 * g->max * sizeof(uint64_t));
+    g->n[g->gen] = 0;
+    i = gone_slot(g, g->gen, h);
+  }
+  g->ids[g->gen][i] = h;
+  g->n[g->gen]++;
+  return i;
+}
+
+/* An id's hash as the sets keep it: 0 marks a free slot. */
+static uint64_t gone_key(uint64_t h) { return h ? h : 1; }
+
 struct es_calls *es_calls_new(size_t max_calls) {
   struct es_calls *t = calloc(1, sizeof(*t));
   if (t == NULL)
@@ -41,9 +109,8 @@ struct es_calls *es_calls_new(size_t max_calls) {
   t->nbuckets = 64;
   t->max = max_calls;
   t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
-  t->ended[0] = calloc(ENDED_SLOTS, sizeof(uint64_t));
-  t->ended[1] = calloc(ENDED_SLOTS, sizeof(uint64_t));
-  if (t->buckets == NULL || t->ended[0] == NULL || t->ended[1] == NULL) {
+  if (t->buckets == NULL || gone_init(&t->ended, ES_CALLS_ENDED, 0) != 0 ||
+      gone_init(&t->abandoned, ES_CALLS_ABANDONED, 1) != 0) {
     es_calls_free(t);
     return NULL;
   }
@@ -70,8 +137,8 @@ void es_calls_free(struct es_calls *t) {
     }
   }
   free(t->buckets);
-  free(t->ended[0]);
-  free(t->ended[1]);
+  gone_deinit(&t->ended);
+  gone_deinit(&t->abandoned);
   free(t);
 }
 
@@ -124,6 +191,12 @@ int es_calls_open(struct es_calls *t, const char *id, double now, struct es_call
   c->opened_at = now;
   c->last_seen = now;
   c->recent_top = -INFINITY; /* the first line is new */
+  if (t->abandoned.n[0] + t->abandoned.n[1] > 0) {
+    size_t slot;
+    int gen = gone_find(&t->abandoned, gone_key(c->hash_), &slot);
+    if (gen >= 0)
+      c->lines = t->abandoned.vals[gen][slot];
+  }
   if (t->count >= t->nbuckets)
     grow(t);
   c->next_ = t->buckets[c->hash_ & (t->nbuckets - 1)];
@@ -223,38 +296,12 @@ void es_calls_remove(struct es_calls *t, struct es_call *c) {
   free_call(c);
 }
 
-/* The slot of hash h in one generation: where it is, or the free slot
- * where it would go. */
-static size_t ended_slot(const uint64_t *gen, uint64_t h) {
-  size_t i = (size_t)(h ^ (h >> 32)) & (ENDED_SLOTS - 1);
-  while (gen[i] != 0 && gen[i] != h)
-    i = (i + 1) & (ENDED_SLOTS - 1);
-  return i;
-}
-
-/* An id's hash as the ended set keeps it: 0 marks a free slot. */
-static uint64_t ended_key(uint64_t h) { return h ? h : 1; }
-
-static int ended_hash(const struct es_calls *t, uint64_t h) {
-  h = ended_key(h);
-  for (int g = 0; g < 2; g++)
-    if (t->ended[g][ended_slot(t->ended[g], h)] == h)
-      return 1;
-  return 0;
-}
-
 /* Remembers the call whose id hashes to h as ended. */
 static void remember_ended(struct es_calls *t, uint64_t h) {
-  if (ended_hash(t, h))
-    return;
-  h = ended_key(h);
-  if (t->nended[t->gen] == ES_CALLS_ENDED) {
-    t->gen ^= 1;
-    memset(t->ended[t->gen], 0, ENDED_SLOTS * sizeof(uint64_t));
-    t->nended[t->gen] = 0;
-  }
-  t->ended[t->gen][ended_slot(t->ended[t->gen], h)] = h;
-  t->nended[t->gen]++;
+  size_t slot;
+  h = gone_key(h);
+  if (gone_find(&t->ended, h, &slot) < 0)
+    gone_put(&t->ended, h);
 }
 
 void es_calls_end(struct es_calls *t, struct es_call *c) {
@@ -264,7 +311,10 @@ void es_calls_end(struct es_calls *t, struct es_call *c) {
 
 void es_calls_ended_add(struct es_calls *t, const char *id) { remember_ended(t, hash_id(id)); }
 
-int es_calls_ended(const struct es_calls *t, const char *id) { return ended_hash(t, hash_id(id)); }
+int es_calls_ended(const struct es_calls *t, const char *id) {
+  size_t slot;
+  return gone_find(&t->ended, gone_key(hash_id(id)), &slot) >= 0;
+}
 
 size_t es_calls_count(const struct es_calls *t) { return t->count; }
 
@@ -286,6 +336,10 @@ size_t es_calls_expire(struct es_calls *t, double now, double idle,
         t->count--;
         if (fn)
           fn(ud, c);
+        if (c->lines > 0) {
+          size_t slot = gone_put(&t->abandoned, gone_key(c->hash_));
+          t->abandoned.vals[t->abandoned.gen][slot] = c->lines;
+        }
         free_call(c);
         n++;
       } else {

@@ -27,7 +27,7 @@ struct es_call {
   char *attrs_json;     /* owned: JSON object of every start metadata field, or NULL */
   double opened_at;     /* caller's clock when the call was opened */
   double last_seen;     /* caller's clock at the last line */
-  uint64_t lines;       /* final utterances */
+  uint64_t lines;       /* final utterances (of a reopened call: counted on, es_calls_open()) */
   uint64_t partials;    /* partial hypotheses seen */
   uint64_t alerts;      /* alerts raised */
   double call_t;        /* call time of the latest line (es_call_line_time()) */
@@ -51,7 +51,11 @@ struct es_calls *es_calls_new(size_t max_calls);
 void es_calls_free(struct es_calls *t); /* frees every call; NULL is a no-op */
 
 /* Finds call `id`, or creates it (opened_at = last_seen = now) and sets
- * *created. Returns 0, ES_ETOOBIG when the table is full, ES_ENOMEM. */
+ * *created. A call created again after es_calls_expire() closed it (one
+ * of the last ES_CALLS_ABANDONED it closed with lines) counts its lines on
+ * from where it stopped: whatever numbers the call's lines (earshotd's
+ * alert keys) does not repeat a number of its earlier life. Returns 0,
+ * ES_ETOOBIG when the table is full, ES_ENOMEM. */
 int es_calls_open(struct es_calls *t, const char *id, double now, struct es_call **out,
                   int *created);
 struct es_call *es_calls_find(const struct es_calls *t, const char *id);
@@ -100,8 +104,14 @@ size_t es_calls_count(const struct es_calls *t);
 /* Calls fn for every call (fn must not add or remove calls). */
 void es_calls_foreach(struct es_calls *t, void (*fn)(void *ud, struct es_call *c), void *ud);
 
+/* Calls expired by es_calls_expire() whose line count es_calls_open()
+ * continues: at least the last ES_CALLS_ABANDONED that had lines, at most
+ * twice as many (4 MiB, allocated with the table). */
+#define ES_CALLS_ABANDONED 65536
+
 /* Calls fn for, then removes, every call whose last_seen is older than
- * now - idle. Returns how many. */
+ * now - idle, remembering its line count (es_calls_open()). Returns how
+ * many. */
 size_t es_calls_expire(struct es_calls *t, double now, double idle,
                        void (*fn)(void *ud, struct es_call *c), void *ud);
 

@@ -19,8 +19,11 @@
 #include "../words_cut.h"
 
 /* Streams a sample call (tests/golden/calls/NAME.jsonl) with seqs on a new
- * connection, waiting for the last ack. Returns how many alerts came back. */
-static int stream_call(struct it_daemon *d, const char *name, const char *rename_to) {
+ * connection, waiting for the last ack. Returns how many alerts came back;
+ * the last backup alert among them in *backup (NULL: not wanted; set to
+ * NULL when there was none). */
+static int stream_call_backup(struct it_daemon *d, const char *name, const char *rename_to,
+                              cJSON **backup) {
   char path[512];
   int seq = 0, alerts = 0;
   snprintf(path, sizeof(path), "%s/%s.jsonl", ES_GOLDEN_CALLS, name);
@@ -33,9 +36,14 @@ static int stream_call(struct it_daemon *d, const char *name, const char *rename
   for (;;) {
     cJSON *m = it_read_json(c, -1);
     ASSERT(m != NULL);
-    if (strcmp(it_jtype(m), "alert") == 0)
+    if (strcmp(it_jtype(m), "alert") == 0) {
       alerts++;
-    else if (strcmp(it_jtype(m), "ack") == 0 && it_jint(m, "seq") == seq) {
+      if (backup && strcmp(it_jstr(m, "category"), "backup") == 0) {
+        cJSON_Delete(*backup);
+        *backup = m;
+        continue;
+      }
+    } else if (strcmp(it_jtype(m), "ack") == 0 && it_jint(m, "seq") == seq) {
       cJSON_Delete(m);
       break;
     } else if (strcmp(it_jtype(m), "error") == 0)
@@ -44,6 +52,10 @@ static int stream_call(struct it_daemon *d, const char *name, const char *rename
   }
   it_close(c);
   return alerts;
+}
+
+static int stream_call(struct it_daemon *d, const char *name, const char *rename_to) {
+  return stream_call_backup(d, name, rename_to, NULL);
 }
 
 /* Reads feed records until `n` feed_alerts arrived; returns them (ids in
@@ -85,8 +97,10 @@ static void test_live_feed_and_backup(void) {
   struct it_conn *all = subscribe(&d, "");
   struct it_conn *critical = subscribe(&d, ",\"min_severity\":\"critical\"");
   struct it_conn *other_queue = subscribe(&d, ",\"queues\":[\"sales\"]");
-  int n = stream_call(&d, "escalating", "feed-1");
+  cJSON *sent = NULL;
+  int n = stream_call_backup(&d, "escalating", "feed-1", &sent);
   ASSERT_GT(n, 5);
+  ASSERT(sent != NULL);
 
   /* Everything, live, in id order, with agent and queue from the start line. */
   cJSON *got = read_feed(all, n, &last);
@@ -100,10 +114,17 @@ static void test_live_feed_and_backup(void) {
       backups++;
       const cJSON *r = cJSON_GetObjectItemCaseSensitive(a, "reason");
       ASSERT_CONTAINS(it_jstr(r, "summary"), "reached");
+      ASSERT_STR_EQ(it_jstr(r, "trigger"), "heat");
+      /* Raised by the heat, not by anyone's words: no speaker, on the
+       * feed as on the connection that sent the call (and in the store,
+       * checked below). */
+      ASSERT(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(a, "speaker")));
+      ASSERT(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(sent, "speaker")));
     }
   }
   ASSERT_EQ(backups, 1);
   cJSON_Delete(got);
+  cJSON_Delete(sent);
 
   /* Only critical ones: the backup and the repeated manager demand. */
   int64_t lc = 0;
@@ -153,6 +174,8 @@ static void test_live_feed_and_backup(void) {
   ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alert_marks WHERE alert_id = ?1 AND "
                           "mark = 'taken' AND marked_by = 'sam' AND marked_at > 0", id, NULL), 1);
   ASSERT_EQ(it_db_int(db, "SELECT max(id) FROM alerts", NULL), last);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts WHERE call_id = 'feed-1' AND "
+                          "category = 'backup' AND speaker IS NULL", NULL), 1);
   sqlite3_close(db);
   it_daemon_cleanup(&d);
 }

@@ -7,7 +7,8 @@
  * alert id the store does not hold. An id the feed published is never
  * given to another alert, however the crash fell: ids are published only
  * up to a ceiling the store has committed. A call that ended before the
- * crash stays ended.
+ * crash stays ended. A call closed as abandoned and opened again by a new
+ * line keeps the alerts of its second life: they are not resends.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -438,6 +439,76 @@ static void test_resend_past_recent_keeps_id(void) {
   finish(&d, s, p);
 }
 
+/* The next alert on c (acks off: nothing else comes) is of `rule`. */
+static void expect_rule(struct it_conn *c, const char *rule) {
+  cJSON *m = it_expect(c, "alert", -1, NULL, NULL);
+  ASSERT_STR_EQ(it_jstr(m, "rule"), rule);
+  cJSON_Delete(m);
+}
+
+/* One life of call "again" until it is closed as abandoned: a line with a
+ * seq (its own text), a line without seq or ts (the same text each time),
+ * dead air, then the deadline its end fires. */
+#define ABANDONED "call again idle for 4 s: closed as abandoned"
+
+static void abandoned_life(struct it_daemon *d, struct it_conn *p, int life) {
+  ASSERT_EQ(it_sendf(p, "{\"call_id\":\"again\",\"speaker\":\"customer\",\"text\":\"" ZEBRA
+                        " %d\",\"ts\":1,\"seq\":%d}", life, life), 0);
+  expect_rule(p, "it.trigger");
+  ASSERT_EQ(it_sendf(p, "{\"call_id\":\"again\",\"speaker\":\"customer\",\"text\":\"the zebra "
+                        "crossing again\"}"), 0);
+  expect_rule(p, "it.trigger");
+  expect_rule(p, "it.dead-air"); /* raised by the timer, between lines */
+  expect_rule(p, "it.unanswered"); /* raised when the call is closed */
+  ASSERT(it_wait_log(d, 0, ABANDONED, -1) >= 0);
+  ASSERT_EQ(it_log_count(d, ABANDONED), life);
+}
+
+/* 8. A call closed as abandoned, then opened again by a line for it: the
+ * alerts of its second life whose keys count its lines (a line without seq
+ * or ts, dead air, the deadline its end fires) are not taken for resends
+ * of its first life's, which have the same line count: each is stored and
+ * published. The first life's keys are those of any call. */
+static void test_reopened_call_keeps_its_alerts(void) {
+  struct it_daemon d;
+  int64_t ids[16];
+  it_daemon_init(&d);
+  it_rules(&d, "reopen.json");
+  it_config(&d, "{\"call_idle_timeout\": 4}");
+  ASSERT_EQ(it_daemon_start(&d, debug_log), 0);
+  struct it_conn *s = subscribe(&d, NULL);
+  struct it_conn *p = it_connect(&d);
+  free(it_hello(p, 0));
+
+  abandoned_life(&d, p, 1);
+  abandoned_life(&d, p, 2);
+  ASSERT_EQ(feed_until_stats(s, ids, 16), 8);
+  struct it_conn *q = it_connect(&d);
+  ASSERT_EQ(it_stat(q, "resent_alerts"), 0);
+  ASSERT_EQ(it_stat(q, "calls_abandoned"), 2);
+  it_close(q);
+  ASSERT_EQ(it_log_count(&d, "already raised as alert"), 0);
+  it_close(p);
+  it_close(s);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0); /* a clean stop commits what was queued */
+
+  sqlite3 *db = it_db_open(d.db);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts WHERE call_id = 'again'", NULL), 8);
+  ASSERT_EQ(it_db_int(db, "SELECT count(DISTINCT alert_key) FROM alerts", NULL), 8);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts WHERE rule_id = 'it.trigger'", NULL), 4);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts WHERE rule_id = 'it.dead-air'", NULL), 2);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts WHERE rule_id = 'it.unanswered'", NULL), 2);
+  /* The first life's keys, as a call never reopened has them. */
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts WHERE alert_key IN ("
+                          "'again/idle2/it.dead-air', 'again/end2/it.unanswered')", NULL), 2);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM alerts WHERE alert_key LIKE 'again/n2/%/it.trigger'",
+                      NULL), 1);
+  ASSERT_EQ(it_db_int(db, "SELECT count(*) FROM calls WHERE call_id = 'again' AND "
+                          "end_reason = 'abandoned'", NULL), 1);
+  sqlite3_close(db);
+  it_daemon_cleanup(&d);
+}
+
 int main(int argc, char **argv) {
   it_init(argc, argv);
   RUN(test_resent_alert_keeps_its_id);
@@ -447,5 +518,6 @@ int main(int argc, char **argv) {
   RUN(test_ended_call_stays_ended);
   RUN(test_resend_after_abandoned_keeps_id);
   RUN(test_resend_past_recent_keeps_id);
+  RUN(test_reopened_call_keeps_its_alerts);
   return 0;
 }

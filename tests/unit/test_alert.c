@@ -149,6 +149,15 @@ static void test_optional_fields(void) {
   ASSERT_EQ(count_fields(root), 13);
   cJSON_Delete(root);
   free(json);
+
+  /* No one's words (dead air, a backup raised by heat): speaker null, as
+   * the supervisor feed and the store have it. */
+  a.speaker = ES_SPEAKER_ANY;
+  root = render(&a, &json, &n);
+  ASSERT(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(root, "speaker")));
+  ASSERT_EQ(count_fields(root), 13);
+  cJSON_Delete(root);
+  free(json);
 }
 
 static void test_escaping(void) {

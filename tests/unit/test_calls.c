@@ -240,6 +240,72 @@ static void test_ended_added(void) {
   es_calls_free(t);
 }
 
+/* Opens `id` (a new call, `lines` final lines) and expires it. */
+static void expire_with(struct es_calls *t, const char *id, uint64_t lines) {
+  struct es_call *c;
+  int created;
+  ASSERT_EQ(es_calls_open(t, id, 1.0, &c, &created), 0);
+  ASSERT_EQ(created, 1);
+  c->lines = lines;
+  ASSERT_EQ(es_calls_expire(t, 2.0, 1.0, NULL, NULL), 1);
+}
+
+/* The line count of a call opened again after es_calls_expire() closed it. */
+static uint64_t reopened_lines(struct es_calls *t, const char *id) {
+  struct es_call *c;
+  int created;
+  ASSERT_EQ(es_calls_open(t, id, 1.0, &c, &created), 0);
+  ASSERT_EQ(created, 1);
+  uint64_t lines = c->lines;
+  es_calls_remove(t, c);
+  return lines;
+}
+
+/* A call closed by es_calls_expire() and opened again counts its lines on
+ * from where it stopped, the latest life's count winning; the last
+ * ES_CALLS_ABANDONED are remembered, then they are forgotten. Other calls,
+ * those without lines and those removed or ended, count from 0. */
+static void test_abandoned_counts_on(void) {
+  struct es_calls *t = es_calls_new(10);
+  struct es_call *c;
+  int created;
+  char id[32];
+
+  ASSERT_EQ(reopened_lines(t, "a"), 0);
+  expire_with(t, "a", 5);
+  ASSERT_EQ(reopened_lines(t, "a"), 5);
+  ASSERT_EQ(reopened_lines(t, "b"), 0);
+  expire_with(t, "quiet", 0);
+  ASSERT_EQ(reopened_lines(t, "quiet"), 0);
+  ASSERT_EQ(es_calls_open(t, "ended", 1.0, &c, &created), 0);
+  c->lines = 3;
+  es_calls_end(t, c);
+  ASSERT_EQ(reopened_lines(t, "ended"), 0);
+
+  /* "a" goes to the older generation; its next life, longer, is kept in
+   * the newer one and wins. */
+  for (int i = 0; i < ES_CALLS_ABANDONED; i++) {
+    snprintf(id, sizeof(id), "c-%d", i);
+    expire_with(t, id, 1);
+  }
+  ASSERT_EQ(reopened_lines(t, "a"), 5);
+  expire_with(t, "a", 9);
+  ASSERT_EQ(reopened_lines(t, "a"), 9);
+
+  for (int i = 0; i < 2 * ES_CALLS_ABANDONED; i++) {
+    snprintf(id, sizeof(id), "d-%d", i);
+    expire_with(t, id, (uint64_t)i + 1);
+    if (i >= ES_CALLS_ABANDONED) {
+      int back = i - ES_CALLS_ABANDONED + 1;
+      snprintf(id, sizeof(id), "d-%d", back);
+      ASSERT_EQ(reopened_lines(t, id), (uint64_t)back + 1);
+    }
+  }
+  ASSERT_EQ(reopened_lines(t, "a"), 0); /* forgotten, memory bounded */
+  ASSERT_EQ(reopened_lines(t, "d-0"), 0);
+  es_calls_free(t);
+}
+
 int main(void) {
   (void)es_test_failures_;
   RUN(test_meta_empty);
@@ -248,6 +314,7 @@ int main(void) {
   RUN(test_seen);
   RUN(test_ended);
   RUN(test_ended_added);
+  RUN(test_abandoned_counts_on);
   fprintf(stderr, "test_calls: all passed\n");
   return 0;
 }
