@@ -28,6 +28,7 @@
 #include <sqlite3.h>
 
 #include "cli.h"
+#include "cmdline.h"
 #include "query.h"
 
 #define SQL_MAX 16384       /* bytes of one generated statement */
@@ -233,34 +234,11 @@ static int one_of(const struct args *a, const char *what, const char *name,
   return -1;
 }
 
-/* getopt_long() returns '?' alike for an unknown option, an ambiguous
- * abbreviation and a value given to a flag that takes none: says which. */
+/* An option getopt_long() refused with '?': which problem it was. */
 static int bad_option(const struct args *a, const char *arg) {
-  const char *name = arg + 2, *eq = strchr(name, '=');
-  size_t len = eq ? (size_t)(eq - name) : strlen(name);
-  const struct option *exact = NULL, *prefix = NULL;
-  int prefixes = 0;
-  char list[512];
-  size_t used = 0;
-  if (strncmp(arg, "--", 2) != 0 || len == 0)
-    return usage_error(a, "unknown option \"%s\"", arg);
-  for (const struct option *o = longopts; o->name; o++) {
-    if (strncmp(o->name, name, len) != 0) continue;
-    if (o->name[len] == '\0') exact = o;
-    prefix = o;
-    prefixes++;
-  }
-  if (exact == NULL && prefixes == 1) exact = prefix;
-  if (exact && eq && exact->has_arg == no_argument)
-    return usage_error(a, "option --%s takes no value", exact->name);
-  if (exact || prefixes == 0) return usage_error(a, "unknown option \"%s\"", arg);
-  list[0] = '\0';
-  for (const struct option *o = longopts; o->name; o++) {
-    if (strncmp(o->name, name, len) != 0 || used >= sizeof list) continue;
-    int n = snprintf(list + used, sizeof list - used, "%s--%s", used ? ", " : "", o->name);
-    if (n > 0) used += (size_t)n;
-  }
-  return usage_error(a, "ambiguous option --%.*s (could be %s)", (int)len, name, list);
+  char msg[640];
+  es_cmdline_bad_option(longopts, arg, msg, sizeof msg);
+  return usage_error(a, "%s", msg);
 }
 
 static int parse_args(struct args *a, int argc, char **argv) {
