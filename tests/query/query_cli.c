@@ -1246,6 +1246,96 @@ static void test_terminal_escapes(void) {
   qt_remove_db(path);
 }
 
+/* Calls with no agent (their first line was not a start, or the start
+ * named none): `agents` counts them under "(no agent)", and --agent takes
+ * that name to pick them in every verb; a real agent is picked as before. */
+static void test_no_agent(void) {
+  char path[300];
+  struct es_store *s = NULL;
+  struct qt_run r;
+  struct csv c;
+  snprintf(path, sizeof path, "%s/no-agent.db", tmpdir);
+  ASSERT_EQ(es_store_open(path, NULL, &s, NULL), 0);
+  ASSERT_EQ(es_store_begin(s), 0);
+  const struct {
+    const char *id, *agent;
+    int alerts;
+  } calls[] = {{"c-none-1", NULL, 2}, {"c-none-2", "", 1}, {"c-alice", "alice", 1},
+               {"c-none-3", NULL, 0}};
+  int key = 0;
+  for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+    /* As earshotd stores a call whose first line is an utterance: no
+     * agent, no queue. */
+    struct es_call_start cs = {calls[i].id, NULL, calls[i].agent, NULL, now - 600};
+    ASSERT_EQ(es_store_put_call_start(s, &cs), 0);
+    for (int k = 0; k < calls[i].alerts; k++) {
+      char alert_key[16];
+      snprintf(alert_key, sizeof alert_key, "na-%d", ++key);
+      struct qt_alert q = qt_alerts[5]; /* "this is ridiculous" */
+      q.key = alert_key;
+      q.call = calls[i].id;
+      q.age = 500 - key;
+      struct es_alert_rec rec = qt_alert_rec(&q, now);
+      ASSERT_EQ(es_store_put_alert(s, &rec), 0);
+    }
+  }
+  ASSERT_EQ(es_store_commit(s), 0);
+  es_store_close(s);
+
+  EARSHOT(&r, "agents", "--db", path, "--format", "csv");
+  expect_ok(&r);
+  csv_parse(r.out, &c);
+  ASSERT_EQ(c.nrec, 3); /* the three calls without one in one row, alice's */
+  ASSERT_STR_EQ(c.f[1][csv_col(&c, "agent")], "(no agent)");
+  ASSERT_STR_EQ(c.f[1][csv_col(&c, "calls")], "3");
+  ASSERT_STR_EQ(c.f[1][csv_col(&c, "alerts")], "3");
+  ASSERT_STR_EQ(c.f[2][csv_col(&c, "agent")], "alice");
+  ASSERT_STR_EQ(c.f[2][csv_col(&c, "alerts")], "1");
+  csv_free(&c);
+  qt_run_free(&r);
+  EARSHOT(&r, "agents", "--db", path);
+  expect_ok(&r);
+  const char *row1 = strchr(strchr(r.out, '\n') + 1, '\n') + 1;
+  ASSERT(strncmp(row1, "(no agent)  ", 12) == 0);
+  qt_run_free(&r);
+
+  /* --agent, both ways, in every verb that takes it. */
+  const struct {
+    const char *verb[3]; /* the verb's words, then search's */
+    const char *agent;
+    int rows;
+    const char *column, *want; /* the first row's */
+  } picks[] = {
+    {{"agents"}, "(no agent)", 1, "calls", "3"},
+    {{"agents"}, "alice", 1, "agent", "alice"},
+    {{"calls"}, "(no agent)", 3, "agent", ""},
+    {{"calls"}, "alice", 1, "agent", "alice"},
+    {{"alerts"}, "(no agent)", 3, "agent", ""},
+    {{"alerts"}, "alice", 1, "agent", "alice"},
+    {{"search", "ridiculous"}, "(no agent)", 3, "agent", ""},
+    {{"search", "ridiculous"}, "alice", 1, "agent", "alice"},
+    {{"rules", "stats"}, "(no agent)", 1, "hits", "3"},
+    {{"rules", "stats"}, "alice", 1, "hits", "1"},
+  };
+  for (size_t i = 0; i < sizeof picks / sizeof picks[0]; i++) {
+    char *argv[16] = {(char *)ES_EARSHOT_CLI};
+    int n = 1;
+    for (int k = 0; k < 3 && picks[i].verb[k]; k++) argv[n++] = (char *)picks[i].verb[k];
+    const char *rest[] = {"--db", path, "--format", "csv", "--agent", picks[i].agent};
+    for (size_t k = 0; k < sizeof rest / sizeof rest[0]; k++) argv[n++] = (char *)rest[k];
+    argv[n] = NULL;
+    qt_run(argv, NULL, NULL, &r);
+    expect_ok(&r);
+    csv_parse(r.out, &c);
+    if (c.nrec - 1 != picks[i].rows || strcmp(c.f[1][csv_col(&c, picks[i].column)], picks[i].want))
+      ES_FAIL_("%s --agent \"%s\": expected %d rows, %s %s first:\n%s", picks[i].verb[0],
+               picks[i].agent, picks[i].rows, picks[i].column, picks[i].want, r.out);
+    csv_free(&c);
+    qt_run_free(&r);
+  }
+  qt_remove_db(path);
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/es_query_XXXXXX");
   ASSERT(mkdtemp(tmpdir) != NULL);
@@ -1273,6 +1363,7 @@ int main(void) {
   RUN(test_calls_count_matching);
   RUN(test_empty_file);
   RUN(test_terminal_escapes);
+  RUN(test_no_agent);
   qt_remove_db(db);
   ASSERT_EQ(rmdir(tmpdir), 0);
   printf("query_cli: all passed\n");
