@@ -28,6 +28,7 @@
 #include <sqlite3.h>
 
 #include "cli.h"
+#include "cmdline.h"
 #include "query.h"
 
 #define SQL_MAX 16384       /* bytes of one generated statement */
@@ -49,6 +50,10 @@ enum opt {
   O_CALL, O_LIMIT, O_WIDE, O_SPEAKER, O_MARK, O_RANK, O_FTS, O_OLDER, O_DRY_RUN,
   O_TAKEN, O_RESOLVED, O_FALSE_POSITIVE, O_BY, O_NOTE, O_SOCKET, O_CONFIG, O_HELP, O_COUNT
 };
+
+/* What `agents` shows for the calls with no agent (their start never came,
+ * or named none), and what --agent takes to pick them. */
+#define NO_AGENT "(no agent)"
 
 #define BIT(o) (1u << (o))
 #define FILTERS                                                                    \
@@ -86,7 +91,8 @@ static const struct verb_info {
                 "Per agent, for the calls that started in the period, most alerts first:\n"
                 "calls, alerts (only those that pass --rule, --category, --severity), serious,\n"
                 "backups, escalated, deescalated, deescalation_rate, and one column per\n"
-                "category (at most 20).\n"},
+                "category (at most 20). Calls with no agent (no start line, or one that named\n"
+                "none) count under \"" NO_AGENT "\", which --agent takes too.\n"},
   [V_SEARCH] = {"search", COMMON | FILTERS | BIT(O_LIMIT) | BIT(O_RANK) | BIT(O_FTS),
                 "search [FILTERS] [--rank] [--fts] WORDS...",
                 "Full-text search over the stored alert text (the line, the matched words, the\n"
@@ -233,34 +239,11 @@ static int one_of(const struct args *a, const char *what, const char *name,
   return -1;
 }
 
-/* getopt_long() returns '?' alike for an unknown option, an ambiguous
- * abbreviation and a value given to a flag that takes none: says which. */
+/* An option getopt_long() refused with '?': which problem it was. */
 static int bad_option(const struct args *a, const char *arg) {
-  const char *name = arg + 2, *eq = strchr(name, '=');
-  size_t len = eq ? (size_t)(eq - name) : strlen(name);
-  const struct option *exact = NULL, *prefix = NULL;
-  int prefixes = 0;
-  char list[512];
-  size_t used = 0;
-  if (strncmp(arg, "--", 2) != 0 || len == 0)
-    return usage_error(a, "unknown option \"%s\"", arg);
-  for (const struct option *o = longopts; o->name; o++) {
-    if (strncmp(o->name, name, len) != 0) continue;
-    if (o->name[len] == '\0') exact = o;
-    prefix = o;
-    prefixes++;
-  }
-  if (exact == NULL && prefixes == 1) exact = prefix;
-  if (exact && eq && exact->has_arg == no_argument)
-    return usage_error(a, "option --%s takes no value", exact->name);
-  if (exact || prefixes == 0) return usage_error(a, "unknown option \"%s\"", arg);
-  list[0] = '\0';
-  for (const struct option *o = longopts; o->name; o++) {
-    if (strncmp(o->name, name, len) != 0 || used >= sizeof list) continue;
-    int n = snprintf(list + used, sizeof list - used, "%s--%s", used ? ", " : "", o->name);
-    if (n > 0) used += (size_t)n;
-  }
-  return usage_error(a, "ambiguous option --%.*s (could be %s)", (int)len, name, list);
+  char msg[640];
+  es_cmdline_bad_option(longopts, arg, msg, sizeof msg);
+  return usage_error(a, "%s", msg);
 }
 
 static int parse_args(struct args *a, int argc, char **argv) {
@@ -461,6 +444,15 @@ static int sql_number(struct sql *q, double v) {
 
 static int has_glob(const char *s) { return strpbrk(s, "*?[") != NULL; }
 
+/* --agent on calls `cl`. */
+static void agent_filter(struct sql *q, const struct args *a, const char *cl) {
+  if (a->agent == NULL) return;
+  if (strcmp(a->agent, NO_AGENT) == 0)
+    sql_add(q, " AND (%s.agent IS NULL OR %s.agent = '')", cl, cl);
+  else
+    sql_add(q, " AND %s.agent = ?%d", cl, sql_param(q, a->agent));
+}
+
 /* Conditions on alerts `al` (and on calls `cl` when calls_too) from the
  * common filters, each starting with " AND". */
 static void alert_filters(struct sql *q, const struct args *a, const char *al, const char *cl,
@@ -479,7 +471,7 @@ static void alert_filters(struct sql *q, const struct args *a, const char *al, c
   if (a->call) sql_add(q, " AND %s.call_id = ?%d", al, sql_param(q, a->call));
   if (a->speaker) sql_add(q, " AND %s.speaker = ?%d", al, sql_param(q, a->speaker));
   if (calls_too) {
-    if (a->agent) sql_add(q, " AND %s.agent = ?%d", cl, sql_param(q, a->agent));
+    agent_filter(q, a, cl);
     if (a->queue) sql_add(q, " AND %s.queue = ?%d", cl, sql_param(q, a->queue));
   }
 }
@@ -626,7 +618,7 @@ static void call_filters(struct sql *q, const struct args *a) {
   if (a->has_since)
     sql_add(q, " AND c.started >= CAST(?%d AS REAL)", sql_number(q, a->since));
   if (a->has_until) sql_add(q, " AND c.started < CAST(?%d AS REAL)", sql_number(q, a->until));
-  if (a->agent) sql_add(q, " AND c.agent = ?%d", sql_param(q, a->agent));
+  agent_filter(q, a, "c");
   if (a->queue) sql_add(q, " AND c.queue = ?%d", sql_param(q, a->queue));
   if (a->call) sql_add(q, " AND c.call_id = ?%d", sql_param(q, a->call));
 }
@@ -882,7 +874,7 @@ static int cmd_agents(struct args *a, struct es_store *s) {
               " LEFT JOIN severity_levels AS sv ON sv.name = a.severity WHERE 1");
   alert_filters(&q, &alerts, "a", "cs", 0);
   sql_add(&q, " GROUP BY a.call_id)"
-              " SELECT cs.agent, count(*) AS calls, coalesce(sum(al.alerts), 0) AS alerts,"
+              " SELECT coalesce(nullif(cs.agent, ''), '" NO_AGENT "') AS agent, count(*) AS calls, coalesce(sum(al.alerts), 0) AS alerts,"
               " coalesce(sum(al.serious), 0) AS serious,"
               " count(CASE WHEN cs.backup_raised = 1 OR EXISTS (SELECT 1 FROM alerts AS b"
               " WHERE b.call_id = cs.call_id AND b.category = 'backup') THEN 1 END) AS backups,"
@@ -897,8 +889,8 @@ static int cmd_agents(struct args *a, struct es_store *s) {
     sql_add(&q, ", coalesce(sum(al.k%d), 0) AS ", i);
     sql_ident(&q, clash ? "category_" : "", cats.names[i]);
   }
-  sql_add(&q, " FROM cs LEFT JOIN al ON al.call_id = cs.call_id GROUP BY cs.agent"
-              " ORDER BY alerts DESC, calls DESC, cs.agent");
+  sql_add(&q, " FROM cs LEFT JOIN al ON al.call_id = cs.call_id GROUP BY 1"
+              " ORDER BY alerts DESC, calls DESC, 1");
   sql_limit(&q, limit);
   rc = run_list(a, s, &q, limit, "first", "agents (most alerts first)");
   for (int i = 0; i < cats.n; i++) free(cats.names[i]);

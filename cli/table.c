@@ -3,9 +3,11 @@
  * NDJSON (query.h).
  *
  * Stored text comes from call transcripts: in a table every control
- * character (C0, DEL, C1) and every invalid UTF-8 byte is shown escaped,
- * so that a line cannot move the cursor or talk to the terminal. CSV and
- * JSON carry the text exactly, quoted and escaped as their formats say.
+ * character (C0, ESC among them, DEL, C1), every bidirectional formatting
+ * character (U+202E...) and every invalid UTF-8 byte is shown escaped, so
+ * that a line cannot move the cursor, talk to the terminal or reorder what
+ * the analyst reads; widths count the escapes. CSV and JSON carry the
+ * text exactly, quoted and escaped as their formats say.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -86,6 +88,17 @@ static size_t cp_width(uint32_t c) {
   return 1;
 }
 
+/* The invisible characters that change the order in which a terminal
+ * shows the text around them (Unicode's bidirectional formatting
+ * characters): ALM, LRM and RLM, the embeddings and overrides LRE..RLO
+ * (U+202E, RIGHT-TO-LEFT OVERRIDE, shows "evil.exe" for "exe.live"), the
+ * isolates LRI..PDI. Printed, one in a cell could move what the next
+ * cells show, or make a cell read as what it is not. */
+static int is_bidi_control(uint32_t c) {
+  return c == 0x061C || c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
+         (c >= 0x2066 && c <= 0x2069);
+}
+
 /* ---- table cells ------------------------------------------------------ */
 
 struct cell {
@@ -130,7 +143,7 @@ static int cell_fill(struct cell *c, const char *v, size_t limit) {
       snprintf(esc, sizeof esc, "\\r");
     } else if (cp == '\t') {
       snprintf(esc, sizeof esc, "\\t");
-    } else if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0)) {
+    } else if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0) || is_bidi_control(cp)) {
       snprintf(esc, sizeof esc, "\\u%04X", (unsigned)cp);
     } else {
       piece = (const char *)p;

@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <net/if.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +20,18 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cmdline.h"
 #include "defaults.h"
 #include "esd.h"
 
+static const char synopsis[] =
+    "usage: earshotd [--socket PATH] [--db PATH] [--rules PATH]... [--config FILE]\n"
+    "                [--listen-tcp HOST:PORT] [--log-level LEVEL] [--foreground]\n"
+    "                [--retention-days N] [--check-config]\n";
+
 static void usage(FILE *f) {
-  fputs("usage: earshotd [--socket PATH] [--db PATH] [--rules PATH]... [--config FILE]\n"
-        "                [--listen-tcp HOST:PORT] [--log-level LEVEL] [--foreground]\n"
-        "                [--retention-days N] [--check-config]\n"
-        "\n"
+  fputs(synopsis, f);
+  fputs("\n"
         "  --socket PATH         Unix socket to listen on (default <home>/earshotd.sock)\n"
         "  --db PATH             SQLite alert store (default <home>/earshot.db)\n"
         "  --rules PATH          rule file or directory; repeatable (default: bundled rules)\n"
@@ -44,69 +49,139 @@ static void usage(FILE *f) {
         f);
 }
 
+/* getopt_long()'s values for the flags: above any character, so that a
+ * '?' with optopt 1..255 is an unknown short option (earshotd has none). */
+enum flag {
+  F_SOCKET = 256, F_DB, F_RULES, F_CONFIG, F_LISTEN_TCP, F_LOG_LEVEL, F_FOREGROUND,
+  F_CHECK_CONFIG, F_RETENTION_DAYS, F_HELP, F_VERSION
+};
+
+static const struct option longopts[] = {
+  {"socket", required_argument, NULL, F_SOCKET},
+  {"db", required_argument, NULL, F_DB},
+  {"rules", required_argument, NULL, F_RULES},
+  {"config", required_argument, NULL, F_CONFIG},
+  {"listen-tcp", required_argument, NULL, F_LISTEN_TCP},
+  {"log-level", required_argument, NULL, F_LOG_LEVEL},
+  {"foreground", no_argument, NULL, F_FOREGROUND},
+  {"check-config", no_argument, NULL, F_CHECK_CONFIG},
+  {"retention-days", required_argument, NULL, F_RETENTION_DAYS},
+  {"help", no_argument, NULL, F_HELP},
+  {"version", no_argument, NULL, F_VERSION},
+  {NULL, 0, NULL, 0},
+};
+
+/* What a flag's value is, as --help names it. */
+static const char *flag_value(int val) {
+  switch (val) {
+  case F_CONFIG: return "FILE";
+  case F_LISTEN_TCP: return "HOST:PORT";
+  case F_LOG_LEVEL: return "LEVEL (error, warn, info or debug)";
+  case F_RETENTION_DAYS: return "N (days)";
+  default: return "PATH";
+  }
+}
+
+static const char *flag_name(int val) {
+  for (const struct option *o = longopts; o->name; o++)
+    if (o->val == val)
+      return o->name;
+  return "?";
+}
+
+static int bad_flag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Says what is wrong with the flags, one line a problem; returns 1 (one
+ * more problem). */
+static int bad_flag(const char *fmt, ...) {
+  va_list ap;
+  fputs("earshotd: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return 1;
+}
+
+/* Reads every flag before it says anything, so that one run tells every
+ * problem with them (as es_config_read() does for the file's settings);
+ * the file is read only when the flags are good. */
 int esd_config_load(struct es_config *c, struct esd_flags *f, int argc, char **argv) {
-  static const struct option longopts[] = {
-    {"socket", required_argument, NULL, 's'},
-    {"db", required_argument, NULL, 'd'},
-    {"rules", required_argument, NULL, 'r'},
-    {"config", required_argument, NULL, 'c'},
-    {"listen-tcp", required_argument, NULL, 't'},
-    {"log-level", required_argument, NULL, 'l'},
-    {"foreground", no_argument, NULL, 'f'},
-    {"check-config", no_argument, NULL, 'C'},
-    {"retention-days", required_argument, NULL, 'R'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
-  };
-  const char *o_level = NULL, *o_retention = NULL;
   struct es_diags diags;
-  int opt, bad;
+  int opt, bad, problems = 0, help = 0, version = 0;
 
   memset(f, 0, sizeof(*f));
   if ((f->rules = calloc((size_t)argc + 1, sizeof(char *))) == NULL)
     return -1;
   optind = 1;
-  while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+  opterr = 0; /* the messages are ours, and say what to fix */
+  while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    if (opt == '?') {
+      char msg[640];
+      if (optopt > 0 && optopt < 256) {
+        problems += bad_flag("unknown option \"-%c\": earshotd's options are long ones "
+                             "(--socket PATH, ...)", optopt);
+      } else {
+        es_cmdline_bad_option(longopts, argv[optind - 1], msg, sizeof(msg));
+        problems += bad_flag("%s", msg);
+      }
+      continue;
+    }
+    if (opt == ':') {
+      problems += bad_flag("option --%s needs a value: --%s %s", flag_name(optopt),
+                           flag_name(optopt), flag_value(optopt));
+      continue;
+    }
+    if (optarg && optarg[0] == '\0') {
+      problems += bad_flag("option --%s needs a value: --%s %s, not an empty string",
+                           flag_name(opt), flag_name(opt), flag_value(opt));
+      continue;
+    }
     switch (opt) {
-    case 's': f->socket = optarg; break;
-    case 'd': f->db = optarg; break;
-    case 'r': f->rules[f->nrules++] = optarg; break;
-    case 'c': f->config = optarg; break;
-    case 't': f->listen_tcp = optarg; break;
-    case 'l': o_level = optarg; break;
-    case 'f': f->foreground = 1; break;
-    case 'C': f->check_only = 1; break;
-    case 'R': o_retention = optarg; break;
-    case 'h': usage(stdout); return 1;
-    case 'V': printf("earshotd %s\n", ES_VERSION); return 1;
-    default: usage(stderr); return -1;
+    case F_SOCKET: f->socket = optarg; break;
+    case F_DB: f->db = optarg; break;
+    case F_RULES: f->rules[f->nrules++] = optarg; break;
+    case F_CONFIG: f->config = optarg; break;
+    case F_LISTEN_TCP: f->listen_tcp = optarg; break;
+    case F_LOG_LEVEL:
+      if (es_log_level_parse(optarg, &f->level) != 0)
+        problems += bad_flag("--log-level must be error, warn, info or debug, not \"%s\"",
+                             optarg);
+      else
+        f->has_level = 1;
+      break;
+    case F_FOREGROUND: f->foreground = 1; break;
+    case F_CHECK_CONFIG: f->check_only = 1; break;
+    case F_RETENTION_DAYS: {
+      char *end;
+      errno = 0;
+      unsigned long days = strtoul(optarg, &end, 10);
+      if (errno || *end || optarg[0] == '-' || days > ES_CONFIG_MAX_RETENTION_DAYS)
+        problems += bad_flag("--retention-days must be a whole number from 0 to %d, not \"%s\"",
+                             ES_CONFIG_MAX_RETENTION_DAYS, optarg);
+      else
+        f->has_retention = 1, f->retention_days = (unsigned)days;
+      break;
+    }
+    case F_HELP: help = 1; break;
+    case F_VERSION: version = 1; break;
     }
   }
-  if (optind < argc) {
-    fprintf(stderr, "earshotd: unexpected argument \"%s\"\n", argv[optind]);
-    usage(stderr);
+  for (int i = optind; i < argc; i++)
+    problems += bad_flag("unexpected argument \"%s\": every setting is an option (--socket "
+                         "PATH, ...) or in the config file", argv[i]);
+  if (problems) {
+    fputs(synopsis, stderr);
+    fputs("(earshotd --help says what each option does)\n", stderr);
     return -1;
   }
-  if (o_retention) {
-    char *end;
-    errno = 0;
-    unsigned long days = strtoul(o_retention, &end, 10);
-    if (errno || *end || end == o_retention || o_retention[0] == '-' ||
-        days > ES_CONFIG_MAX_RETENTION_DAYS) {
-      fprintf(stderr, "earshotd: --retention-days must be a whole number from 0 to %d\n",
-              ES_CONFIG_MAX_RETENTION_DAYS);
-      return -1;
-    }
-    f->has_retention = 1;
-    f->retention_days = (unsigned)days;
+  if (help) {
+    usage(stdout);
+    return 1;
   }
-  if (o_level) {
-    if (es_log_level_parse(o_level, &f->level) != 0) {
-      fprintf(stderr, "earshotd: --log-level must be error, warn, info or debug\n");
-      return -1;
-    }
-    f->has_level = 1;
+  if (version) {
+    printf("earshotd %s\n", ES_VERSION);
+    return 1;
   }
   es_diags_init(&diags);
   bad = esd_config_apply(c, f, &diags) != 0;

@@ -192,7 +192,8 @@ struct esd {
 
 /* config.c */
 /* Reads the flags into f and the config file they name into c (flags
- * override the file; esd_config_apply()). On error prints what to fix and
+ * override the file; esd_config_apply()). On error prints what to fix (a
+ * line for every bad flag, or else for every problem of the file) and
  * returns -1; returns 1 when the process should exit 0 at once (--help,
  * --version), else 0. Free f with esd_flags_free() in every case. */
 int esd_config_load(struct es_config *c, struct esd_flags *f, int argc, char **argv);

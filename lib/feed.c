@@ -68,28 +68,47 @@ int64_t es_feed_json(const struct es_feed_rec *r, char *buf, size_t cap) {
   return rc ? ES_ETOOBIG : (int64_t)pos;
 }
 
-static int name_list(const cJSON *v, const char *key, char (*out)[ES_FEED_NAME_MAX], size_t *n,
-                     char *msg, size_t msgcap) {
+/* The largest whole number a double holds exactly: past it, the text of
+ * what a start line sent and of the double cJSON read could differ. */
+#define WHOLE_MAX 9007199254740992.0 /* 2^53 */
+
+/* A filter list: names, as strings; for agents and queues (by_number) also
+ * whole numbers, which name what a start line's number names: an agent
+ * whose start sent "agent_id": 1042 is stored, and filtered, as "1042". */
+static int name_list(const cJSON *v, const char *key, int by_number,
+                     char (*out)[ES_FEED_NAME_MAX], size_t *n, char *msg, size_t msgcap) {
+  const char *what = by_number ? "names (strings, or whole numbers such as 1042)" : "strings";
   const cJSON *e;
   *n = 0;
   if (v == NULL)
     return 0;
   if (!cJSON_IsArray(v)) {
-    snprintf(msg, msgcap, "\"%s\" must be an array of strings", key);
+    snprintf(msg, msgcap, "\"%s\" must be an array of %s", key, what);
     return ES_EINVAL;
   }
   cJSON_ArrayForEach(e, v) {
-    if (!cJSON_IsString(e) || e->valuestring[0] == '\0' ||
-        strlen(e->valuestring) >= ES_FEED_NAME_MAX) {
-      snprintf(msg, msgcap, "every entry of \"%s\" must be a non-empty string of at most %d bytes",
-               key, ES_FEED_NAME_MAX - 1);
+    char number[ES_FMT_INT_MAX];
+    const char *name = NULL;
+    if (cJSON_IsString(e) && e->valuestring[0] != '\0' &&
+        strlen(e->valuestring) < ES_FEED_NAME_MAX) {
+      name = e->valuestring;
+    } else if (by_number && cJSON_IsNumber(e) && fabs(e->valuedouble) <= WHOLE_MAX &&
+               e->valuedouble == trunc(e->valuedouble)) {
+      es_fmt_i64((int64_t)e->valuedouble, number);
+      name = number;
+    }
+    if (name == NULL) {
+      snprintf(msg, msgcap, "every entry of \"%s\" must be a non-empty string of at most %d "
+               "bytes%s", key, ES_FEED_NAME_MAX - 1,
+               by_number ? " or a whole number (an agent_id or queue sent as a number, "
+                           "such as 1042; not 10.5)" : "");
       return ES_EINVAL;
     }
     if (*n == ES_FEED_FILTER_MAX) {
       snprintf(msg, msgcap, "\"%s\" lists more than %d names", key, ES_FEED_FILTER_MAX);
       return ES_EINVAL;
     }
-    memcpy(out[(*n)++], e->valuestring, strlen(e->valuestring) + 1);
+    memcpy(out[(*n)++], name, strlen(name) + 1);
   }
   return 0;
 }
@@ -136,11 +155,11 @@ int es_feed_filter_parse(const char *json, size_t len, struct es_feed_filter *f,
       goto done;
     }
   }
-  if (name_list(cJSON_GetObjectItemCaseSensitive(root, "categories"), "categories",
+  if (name_list(cJSON_GetObjectItemCaseSensitive(root, "categories"), "categories", 0,
                 f->categories, &f->ncategories, msg, msgcap) ||
-      name_list(cJSON_GetObjectItemCaseSensitive(root, "queues"), "queues", f->queues,
+      name_list(cJSON_GetObjectItemCaseSensitive(root, "queues"), "queues", 1, f->queues,
                 &f->nqueues, msg, msgcap) ||
-      name_list(cJSON_GetObjectItemCaseSensitive(root, "agents"), "agents", f->agents,
+      name_list(cJSON_GetObjectItemCaseSensitive(root, "agents"), "agents", 1, f->agents,
                 &f->nagents, msg, msgcap))
     goto done;
   rc = 0;

@@ -56,8 +56,10 @@ struct es_feed_filter {
 
 /* Parses a subscribe line's filters from its JSON object text:
  * "min_severity" (name), "categories", "queues", "agents" (arrays of
- * strings). Unknown fields other than "type", "since" and "seq" are
- * errors. Returns 0, or ES_EINVAL with what to fix in msg. */
+ * strings; "queues" and "agents" also of whole numbers, kept as their
+ * decimal text, the agent or queue a start line's number names). Unknown
+ * fields other than "type", "since" and "seq" are errors. Returns 0, or
+ * ES_EINVAL with what to fix in msg. */
 int es_feed_filter_parse(const char *json, size_t len, struct es_feed_filter *f,
                          int64_t *since, int *has_since, char *msg, size_t msgcap);
 

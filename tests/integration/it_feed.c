@@ -180,6 +180,92 @@ static void test_live_feed_and_backup(void) {
   it_daemon_cleanup(&d);
 }
 
+/* Sends on c a start for call_id with `agent` (JSON text: a string or a
+ * number) and one line raising it.trigger, and waits for their acks. */
+static void call_with_agent(struct it_conn *c, const char *call_id, const char *agent, int *seq) {
+  ASSERT_EQ(it_sendf(c, "{\"type\":\"start\",\"call_id\":\"%s\",\"agent_id\":%s,\"seq\":%d}",
+                     call_id, agent, ++*seq), 0);
+  ASSERT_EQ(it_sendf(c, "{\"call_id\":\"%s\",\"speaker\":\"customer\",\"text\":\"we met at the "
+                        "zebra crossing\",\"seq\":%d}", call_id, ++*seq), 0);
+  ASSERT_EQ(it_alerts_until_ack(c, *seq), 1);
+}
+
+/* The feed's next alert, which must be of call_id; returns its id. */
+static int64_t next_alert_of(struct it_conn *s, const char *call_id) {
+  cJSON *m = it_expect(s, "feed_alert", -1, NULL, NULL);
+  ASSERT_STR_EQ(it_jstr(m, "call_id"), call_id);
+  int64_t id = it_jint(m, "id");
+  cJSON_Delete(m);
+  return id;
+}
+
+/* A start line's agent_id may be a number; a subscriber names that agent
+ * with the same whole number (or its text), live and from the store. A
+ * fraction or another type is refused, saying what is accepted. */
+static void test_numeric_agent_filter(void) {
+  struct it_daemon d;
+  int seq = 0;
+  it_start(&d, "base.json");
+
+  struct it_conn *num = subscribe(&d, ",\"agents\":[1042]");
+  struct it_conn *text = subscribe(&d, ",\"agents\":[\"1042\"]");
+  struct it_conn *c = it_connect(&d);
+  free(it_hello(c, 1));
+  /* Alerts are published in id order: what the subscriber gets first
+   * after those it must not get is what tells that it did not get them. */
+  call_with_agent(c, "n-dana", "\"dana\"", &seq);
+  call_with_agent(c, "n-other", "10420", &seq);
+  call_with_agent(c, "n-float", "1042.0", &seq); /* its agent is "1042.0" */
+  call_with_agent(c, "n-1042", "1042", &seq);
+  int64_t first = next_alert_of(num, "n-1042");
+  ASSERT_EQ(next_alert_of(text, "n-1042"), first);
+
+  /* From the store (and the ring): since 0 replays the matching ones,
+   * then the live ones follow. */
+  struct it_conn *back = it_connect(&d);
+  ASSERT_EQ(it_sendf(back, "{\"type\":\"subscribe\",\"agents\":[1042],\"since\":0}"), 0);
+  cJSON_Delete(it_expect(back, "subscribed", -1, NULL, NULL));
+  ASSERT_EQ(next_alert_of(back, "n-1042"), first);
+  call_with_agent(c, "n-dana-2", "\"dana\"", &seq);
+  call_with_agent(c, "n-1042-2", "1042", &seq);
+  int64_t second = next_alert_of(back, "n-1042-2");
+  ASSERT_GT(second, first);
+  ASSERT_EQ(next_alert_of(num, "n-1042-2"), second);
+
+  /* Queues take whole numbers too. */
+  it_close(subscribe(&d, ",\"queues\":[7,\"billing\"],\"agents\":[-3,\"a\"]"));
+
+  /* What is refused, and what the message says. */
+  static const struct {
+    const char *filters, *says;
+  } bad[] = {
+    {"\"agents\":[1042.5]", "every entry of \"agents\" must be a non-empty string of at most 127 "
+                            "bytes or a whole number"},
+    {"\"agents\":[true]", "or a whole number (an agent_id or queue sent as a number"},
+    {"\"agents\":[null]", "or a whole number"},
+    {"\"agents\":[1e300]", "or a whole number"},
+    {"\"agents\":1042", "\"agents\" must be an array of names (strings, or whole numbers such "
+                        "as 1042)"},
+    {"\"categories\":[5]", "every entry of \"categories\" must be a non-empty string of at most "
+                           "127 bytes"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    ASSERT_EQ(it_sendf(c, "{\"type\":\"subscribe\",%s,\"seq\":%d}", bad[i].filters, ++seq), 0);
+    cJSON *m = it_expect(c, "error", -1, NULL, NULL);
+    ASSERT_STR_EQ(it_jstr(m, "code"), "bad_subscribe");
+    ASSERT_CONTAINS(it_jstr(m, "message"), bad[i].says);
+    cJSON_Delete(m);
+    it_expect_seq(c, "ack", seq);
+  }
+
+  it_close(num);
+  it_close(text);
+  it_close(back);
+  it_close(c);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 static void test_since_across_restart(void) {
   struct it_daemon d;
   int64_t last = 0;
@@ -610,6 +696,7 @@ int main(int argc, char **argv) {
   RUN(test_tail_reconnects);
   RUN(test_dead_air_on_timer);
   RUN(test_live_feed_and_backup);
+  RUN(test_numeric_agent_filter);
   RUN(test_since_across_restart);
   RUN(test_tail_and_ack_commands);
   RUN(test_trigger_words_cut_safely);

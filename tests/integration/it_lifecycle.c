@@ -654,6 +654,80 @@ static void test_check_config(void) {
 #undef NEEDLES
 }
 
+/* Every bad flag of one command line is reported, each on a line of its
+ * own that says what to fix, before anything is read or created; then
+ * the synopsis, and exit 1. A good command line after them still works. */
+static void test_every_bad_flag(void) {
+  struct it_daemon d;
+  char *out;
+  static const char *const says[] = {
+    "earshotd: unknown option \"--bogus\"\n",
+    "earshotd: --log-level must be error, warn, info or debug, not \"loud\"\n",
+    "earshotd: --retention-days must be a whole number from 0 to 36500, not \"-3\"\n",
+    "earshotd: option --foreground takes no value\n",
+    "earshotd: ambiguous option --r (could be --rules, --retention-days)\n",
+    "earshotd: unknown option \"-q\": earshotd's options are long ones",
+    "earshotd: option --db needs a value: --db PATH, not an empty string\n",
+    "earshotd: option --socket needs a value: --socket PATH\n",
+    "earshotd: unexpected argument \"x\": every setting is an option",
+  };
+
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  const char *bad[] = {"--foreground", "--bogus", "--log-level", "loud", "--retention-days", "-3",
+                       "--foreground=yes", "--r", "x", "-q", "--db", "", "--rules", d.rules,
+                       "--socket", NULL};
+  ASSERT_EQ(it_run_earshotd(bad, &out, -1), 1);
+  /* In the order given; the one without a value is the last flag. */
+  const char *at = out;
+  for (size_t i = 0; i < sizeof(says) / sizeof(says[0]); i++) {
+    const char *hit = strstr(at, says[i]);
+    if (hit == NULL)
+      IT_FAIL("output lacks \"%s\" (in order):\n%s", says[i], out);
+    at = hit + strlen(says[i]);
+  }
+  /* One line a problem, and no other. */
+  int lines = 0;
+  for (const char *p = out; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+    lines += strncmp(p, "earshotd: ", 10) == 0;
+  ASSERT_EQ(lines, (int)(sizeof(says) / sizeof(says[0])));
+  ASSERT_CONTAINS(at, "usage: earshotd [--socket PATH]");
+  ASSERT(strstr(out, " ready: ") == NULL);
+  free(out);
+  /* Nothing was started, nor created. */
+  ASSERT(!it_file_exists(d.sock));
+  ASSERT(!it_file_exists(d.db));
+
+  /* --check-config says the same, and so does a bad flag beside a good
+   * config: the flags first, the file is not read until they are good. */
+  it_config(&d, "{\"log_level\": \"loud\"}");
+  const char *checking[] = {"--check-config", "--config", d.config, "--retention-days",
+                            "forever", "--listen-tcp", NULL};
+  ASSERT_EQ(it_run_earshotd(checking, &out, -1), 1);
+  ASSERT_CONTAINS(out, "earshotd: --retention-days must be a whole number from 0 to 36500, "
+                       "not \"forever\"\n");
+  ASSERT_CONTAINS(out, "earshotd: option --listen-tcp needs a value: --listen-tcp HOST:PORT\n");
+  ASSERT(strstr(out, "configuration OK") == NULL);
+  free(out);
+
+  /* --help with a bad flag is still a bad command line. */
+  const char *help[] = {"--help", "--bogus", NULL};
+  ASSERT_EQ(it_run_earshotd(help, &out, -1), 1);
+  ASSERT_CONTAINS(out, "earshotd: unknown option \"--bogus\"\n");
+  free(out);
+  const char *help_only[] = {"--help", NULL};
+  ASSERT_EQ(it_run_earshotd(help_only, &out, -1), 0);
+  ASSERT_CONTAINS(out, "--retention-days N    delete alerts");
+  free(out);
+
+  /* The same flags, right, start it. */
+  d.has_config = 0;
+  const char *good[] = {"--log-level", "debug", "--retention-days", "3", NULL};
+  ASSERT_EQ(it_daemon_start(&d, good), 0);
+  ASSERT_EQ(it_daemon_stop(&d, SIGTERM), 0);
+  it_daemon_cleanup(&d);
+}
+
 /* The soft limit of "Max open files" in /proc/PID/limits. */
 static long long open_files_soft(pid_t pid) {
   char path[64], line[256];
@@ -724,6 +798,7 @@ int main(int argc, char **argv) {
   RUN(test_stale_and_live_socket);
   RUN(test_one_daemon_per_database);
   RUN(test_check_config);
+  RUN(test_every_bad_flag);
   RUN(test_open_files_limit);
   return 0;
 }

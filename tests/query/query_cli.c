@@ -1158,6 +1158,184 @@ static void test_empty_file(void) {
   qt_remove_db(empty);
 }
 
+/* Text from outside (call ids, agent and queue names, transcript lines)
+ * that could reorder or forge what a terminal shows: the bidirectional
+ * formatting characters, ESC and the other C0 and C1 controls. A table
+ * shows each escaped, and its columns line up counting the escapes; CSV
+ * and JSON carry the bytes exactly. */
+#define RLO "\xe2\x80\xae" /* U+202E RIGHT-TO-LEFT OVERRIDE */
+#define LRM "\xe2\x80\x8e" /* U+200E */
+#define LRI "\xe2\x81\xa6" /* U+2066 */
+#define PDI "\xe2\x81\xa9" /* U+2069 */
+#define ALM "\xd8\x9c"     /* U+061C ARABIC LETTER MARK */
+#define CSI_C1 "\xc2\x9b"  /* U+009B, the C1 form of ESC [ */
+#define BIDI_CALL "c" LRM "1"
+#define BIDI_AGENT "ali" RLO "ecna"
+#define BIDI_QUEUE "q" LRI "x" PDI
+#define BIDI_TEXT "refund \x1b[31mNOW\x1b[0m " CSI_C1 "2J " ALM "file " RLO "exe.live"
+
+static void test_terminal_escapes(void) {
+  char path[300];
+  struct es_store *s = NULL;
+  struct qt_run r;
+  snprintf(path, sizeof path, "%s/bidi.db", tmpdir);
+  ASSERT_EQ(es_store_open(path, NULL, &s, NULL), 0);
+  ASSERT_EQ(es_store_begin(s), 0);
+  struct es_call_start cs = {BIDI_CALL, NULL, BIDI_AGENT, BIDI_QUEUE, now - 60};
+  ASSERT_EQ(es_store_put_call_start(s, &cs), 0);
+  static const struct qt_alert bidi = {"bidi-1", BIDI_CALL, 30, 30, "customer.refund",
+                                       "churn_threat", ES_SEV_HIGH, ES_SPEAKER_CUSTOMER,
+                                       BIDI_TEXT, "refund", NULL, 2.0, NULL};
+  struct es_alert_rec a = qt_alert_rec(&bidi, now);
+  ASSERT_EQ(es_store_put_alert(s, &a), 0);
+  ASSERT_EQ(es_store_commit(s), 0);
+  es_store_close(s);
+
+  static const char *const raw[] = {RLO, LRM, LRI, PDI, ALM, CSI_C1, "\x1b"};
+  static const char *const shown[] = {
+    "c\\u200E1", "ali\\u202Eecna", "q\\u2066x\\u2069",
+    "refund \\u001B[31mNOW\\u001B[0m \\u009B2J \\u061Cfile \\u202Eexe.live"};
+  const char *verbs[][2] = {{"alerts", "--wide"}, {"calls", NULL}, {"agents", NULL}};
+  for (size_t v = 0; v < sizeof verbs / sizeof verbs[0]; v++) {
+    EARSHOT(&r, verbs[v][0], "--db", path, verbs[v][1]);
+    expect_ok(&r);
+    for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++)
+      if (strstr(r.out, raw[i]) != NULL) ES_FAIL_("%s: raw character %zu in:\n%s", verbs[v][0], i, r.out);
+    ASSERT(strstr(r.out, shown[1]) != NULL);
+    if (v < 2) {
+      ASSERT(strstr(r.out, shown[0]) != NULL);
+      ASSERT(strstr(r.out, shown[2]) != NULL);
+    }
+    if (v == 0) ASSERT(strstr(r.out, shown[3]) != NULL);
+    /* Columns line up: each starts in the row where it starts in the
+     * header, the escaped call id (wider than "call_id") before them. */
+    const char *row = strchr(strchr(r.out, '\n') + 1, '\n') + 1;
+    const char *cols[] = {"agent", "queue"};
+    for (size_t i = 0; i < (v < 2 ? 2u : 1u); i++) {
+      const char *h = strstr(r.out, cols[i]);
+      const char *c = strstr(row, shown[i + 1]);
+      ASSERT(h != NULL && c != NULL && h < row);
+      if (h - r.out != c - row)
+        ES_FAIL_("%s: column %s at %d in the header, %d in the row:\n%s", verbs[v][0], cols[i],
+                 (int)(h - r.out), (int)(c - row), r.out);
+    }
+    qt_run_free(&r);
+  }
+
+  /* CSV and JSON: exactly what was stored. */
+  struct csv c;
+  EARSHOT(&r, "alerts", "--db", path, "--format", "csv");
+  expect_ok(&r);
+  csv_parse(r.out, &c);
+  ASSERT_EQ(c.nrec, 2);
+  ASSERT_STR_EQ(c.f[1][csv_col(&c, "call_id")], BIDI_CALL);
+  ASSERT_STR_EQ(c.f[1][csv_col(&c, "agent")], BIDI_AGENT);
+  ASSERT_STR_EQ(c.f[1][csv_col(&c, "queue")], BIDI_QUEUE);
+  ASSERT_STR_EQ(c.f[1][csv_col(&c, "text")], BIDI_TEXT);
+  csv_free(&c);
+  qt_run_free(&r);
+  EARSHOT(&r, "alerts", "--db", path, "--format", "ndjson");
+  expect_ok(&r);
+  ASSERT(strstr(r.out, "\"agent\":\"" BIDI_AGENT "\"") != NULL); /* the UTF-8 as it is */
+  ASSERT(strstr(r.out, "\\u001b[31mNOW") != NULL);                /* JSON's escape */
+  cJSON *j = json_parse(&r);
+  ASSERT_STR_EQ(str_field(j, "text"), BIDI_TEXT);
+  ASSERT_STR_EQ(str_field(j, "call_id"), BIDI_CALL);
+  cJSON_Delete(j);
+  qt_run_free(&r);
+  qt_remove_db(path);
+}
+
+/* Calls with no agent (their first line was not a start, or the start
+ * named none): `agents` counts them under "(no agent)", and --agent takes
+ * that name to pick them in every verb; a real agent is picked as before. */
+static void test_no_agent(void) {
+  char path[300];
+  struct es_store *s = NULL;
+  struct qt_run r;
+  struct csv c;
+  snprintf(path, sizeof path, "%s/no-agent.db", tmpdir);
+  ASSERT_EQ(es_store_open(path, NULL, &s, NULL), 0);
+  ASSERT_EQ(es_store_begin(s), 0);
+  const struct {
+    const char *id, *agent;
+    int alerts;
+  } calls[] = {{"c-none-1", NULL, 2}, {"c-none-2", "", 1}, {"c-alice", "alice", 1},
+               {"c-none-3", NULL, 0}};
+  int key = 0;
+  for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+    /* As earshotd stores a call whose first line is an utterance: no
+     * agent, no queue. */
+    struct es_call_start cs = {calls[i].id, NULL, calls[i].agent, NULL, now - 600};
+    ASSERT_EQ(es_store_put_call_start(s, &cs), 0);
+    for (int k = 0; k < calls[i].alerts; k++) {
+      char alert_key[16];
+      snprintf(alert_key, sizeof alert_key, "na-%d", ++key);
+      struct qt_alert q = qt_alerts[5]; /* "this is ridiculous" */
+      q.key = alert_key;
+      q.call = calls[i].id;
+      q.age = 500 - key;
+      struct es_alert_rec rec = qt_alert_rec(&q, now);
+      ASSERT_EQ(es_store_put_alert(s, &rec), 0);
+    }
+  }
+  ASSERT_EQ(es_store_commit(s), 0);
+  es_store_close(s);
+
+  EARSHOT(&r, "agents", "--db", path, "--format", "csv");
+  expect_ok(&r);
+  csv_parse(r.out, &c);
+  ASSERT_EQ(c.nrec, 3); /* the three calls without one in one row, alice's */
+  ASSERT_STR_EQ(c.f[1][csv_col(&c, "agent")], "(no agent)");
+  ASSERT_STR_EQ(c.f[1][csv_col(&c, "calls")], "3");
+  ASSERT_STR_EQ(c.f[1][csv_col(&c, "alerts")], "3");
+  ASSERT_STR_EQ(c.f[2][csv_col(&c, "agent")], "alice");
+  ASSERT_STR_EQ(c.f[2][csv_col(&c, "alerts")], "1");
+  csv_free(&c);
+  qt_run_free(&r);
+  EARSHOT(&r, "agents", "--db", path);
+  expect_ok(&r);
+  const char *row1 = strchr(strchr(r.out, '\n') + 1, '\n') + 1;
+  ASSERT(strncmp(row1, "(no agent)  ", 12) == 0);
+  qt_run_free(&r);
+
+  /* --agent, both ways, in every verb that takes it. */
+  const struct {
+    const char *verb[3]; /* the verb's words, then search's */
+    const char *agent;
+    int rows;
+    const char *column, *want; /* the first row's */
+  } picks[] = {
+    {{"agents"}, "(no agent)", 1, "calls", "3"},
+    {{"agents"}, "alice", 1, "agent", "alice"},
+    {{"calls"}, "(no agent)", 3, "agent", ""},
+    {{"calls"}, "alice", 1, "agent", "alice"},
+    {{"alerts"}, "(no agent)", 3, "agent", ""},
+    {{"alerts"}, "alice", 1, "agent", "alice"},
+    {{"search", "ridiculous"}, "(no agent)", 3, "agent", ""},
+    {{"search", "ridiculous"}, "alice", 1, "agent", "alice"},
+    {{"rules", "stats"}, "(no agent)", 1, "hits", "3"},
+    {{"rules", "stats"}, "alice", 1, "hits", "1"},
+  };
+  for (size_t i = 0; i < sizeof picks / sizeof picks[0]; i++) {
+    char *argv[16] = {(char *)ES_EARSHOT_CLI};
+    int n = 1;
+    for (int k = 0; k < 3 && picks[i].verb[k]; k++) argv[n++] = (char *)picks[i].verb[k];
+    const char *rest[] = {"--db", path, "--format", "csv", "--agent", picks[i].agent};
+    for (size_t k = 0; k < sizeof rest / sizeof rest[0]; k++) argv[n++] = (char *)rest[k];
+    argv[n] = NULL;
+    qt_run(argv, NULL, NULL, &r);
+    expect_ok(&r);
+    csv_parse(r.out, &c);
+    if (c.nrec - 1 != picks[i].rows || strcmp(c.f[1][csv_col(&c, picks[i].column)], picks[i].want))
+      ES_FAIL_("%s --agent \"%s\": expected %d rows, %s %s first:\n%s", picks[i].verb[0],
+               picks[i].agent, picks[i].rows, picks[i].column, picks[i].want, r.out);
+    csv_free(&c);
+    qt_run_free(&r);
+  }
+  qt_remove_db(path);
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/es_query_XXXXXX");
   ASSERT(mkdtemp(tmpdir) != NULL);
@@ -1184,6 +1362,8 @@ int main(void) {
   RUN(test_option_errors);
   RUN(test_calls_count_matching);
   RUN(test_empty_file);
+  RUN(test_terminal_escapes);
+  RUN(test_no_agent);
   qt_remove_db(db);
   ASSERT_EQ(rmdir(tmpdir), 0);
   printf("query_cli: all passed\n");

@@ -3,7 +3,8 @@
  * docs/webhooks.md). The real earshotd is driven through its socket with
  * lines that raise alerts (tests/integration/rules/base.json) and posts
  * them to a small HTTP/1.1 receiver this program runs on 127.0.0.1
- * (httpd.c): delivered with the right body and headers; delivered later
+ * (httpd.c): delivered with the right body and headers; filtered on an
+ * agent a start line named with a number; delivered later
  * when the receiver was down; delivered once per alert after earshotd
  * itself restarted with deliveries pending; rate limited with a summary;
  * suppressed alerts summarised after a restart; failed after max_attempts
@@ -217,6 +218,28 @@ static void test_delivered(void) {
   ASSERT_EQ(wstat(st, "sup", "suppressed"), 0);
   cJSON_Delete(st);
   finish_drained(&d, h, 3);
+}
+
+/* A filter on an agent a start line named with a number: of three calls,
+ * agents 1041, 1042 and 1043, only 1042's alert is posted. */
+static void test_numeric_agent(void) {
+  struct it_daemon d;
+  struct httpd *h = httpd_new();
+  it_daemon_init(&d);
+  it_rules(&d, "base.json");
+  httpd_listen(h);
+  start(&d, h, "{\"name\": \"num\", \"url\": \"http://127.0.0.1:%d/num\", \"agents\": [1042]}");
+  send_lines(&d, "{\"type\":\"start\",\"call_id\":\"c-%d\",\"agent_id\":104%d}",
+             "{\"call_id\":\"c-%d\",\"speaker\":\"customer\",\"text\":\"just get me "
+             "your manager (%d)\"}", 3);
+  ASSERT_EQ(httpd_wait(h, 1, -1), 1);
+  wait_log_n(&d, 0, " delivered (attempt 1)", 1);
+  cJSON *j = body_json(httpd_get(h, 0));
+  ASSERT_STR_EQ(it_jstr(j, "call_id"), "c-2");
+  ASSERT_STR_EQ(it_jstr(j, "agent"), "1042");
+  cJSON_Delete(j);
+  /* Nothing else was owed: the other two calls' alerts got no outbox row. */
+  finish_drained(&d, h, 1);
 }
 
 /* The receiver refuses connections at first; once it listens, the alert
@@ -569,7 +592,16 @@ static void test_config_errors(void) {
                1, "webhooks[0] (\"a\"): \"min_severity\" must be info, low, medium, high or "
                "critical");
   check_config(&d, "[{\"name\": \"a\", \"url\": \"http://h/\", \"queues\": \"billing\"}]", 1,
-               "\"queues\" must be an array of strings");
+               "\"queues\" must be an array of names (strings, or whole numbers such as 1042)");
+  /* An agent_id (or queue) a start line sends as a number: its whole
+   * number names it; a fraction or another type does not. */
+  check_config(&d, "[{\"name\": \"a\", \"url\": \"http://h/\", \"agents\": [1042, \"a-7\"],"
+               " \"queues\": [7]}]", 0, "configuration OK");
+  check_config(&d, "[{\"name\": \"a\", \"url\": \"http://h/\", \"agents\": [1042.5]}]", 1,
+               "webhooks[0] (\"a\"): every entry of \"agents\" must be a non-empty string of at "
+               "most 127 bytes or a whole number (an agent_id or queue sent as a number");
+  check_config(&d, "[{\"name\": \"a\", \"url\": \"http://h/\", \"agents\": [{\"id\": 1}]}]",
+               1, "or a whole number");
   check_config(&d, "[{\"name\": \"a\", \"url\": \"http://h/\", \"headers\": "
                "{\"Idempotency-Key\": \"x\"}}]", 1,
                "header \"Idempotency-Key\" is set by earshotd");
@@ -958,6 +990,7 @@ int main(int argc, char **argv) {
   it_init(argc, argv);
   RUN(test_config_errors);
   RUN(test_delivered);
+  RUN(test_numeric_agent);
   RUN(test_receiver_down);
   RUN(test_restart_pending);
   RUN(test_rate_limit);
