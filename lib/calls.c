@@ -142,12 +142,16 @@ void es_calls_free(struct es_calls *t) {
   free(t);
 }
 
-struct es_call *es_calls_find(const struct es_calls *t, const char *id) {
-  uint64_t h = hash_id(id);
+/* Call `id`, whose hash_id() is h, or NULL. */
+static struct es_call *find_hashed(const struct es_calls *t, const char *id, uint64_t h) {
   for (struct es_call *c = t->buckets[h & (t->nbuckets - 1)]; c; c = c->next_)
     if (c->hash_ == h && strcmp(c->id, id) == 0)
       return c;
   return NULL;
+}
+
+struct es_call *es_calls_find(const struct es_calls *t, const char *id) {
+  return find_hashed(t, id, hash_id(id));
 }
 
 static void grow(struct es_calls *t) {
@@ -171,7 +175,8 @@ static void grow(struct es_calls *t) {
 
 int es_calls_open(struct es_calls *t, const char *id, double now, struct es_call **out,
                   int *created) {
-  struct es_call *c = es_calls_find(t, id);
+  uint64_t h = hash_id(id);
+  struct es_call *c = find_hashed(t, id, h);
   size_t len = strlen(id);
 
   *created = 0;
@@ -187,7 +192,7 @@ int es_calls_open(struct es_calls *t, const char *id, double now, struct es_call
   if (c == NULL)
     return ES_ENOMEM;
   memcpy(c->id, id, len + 1);
-  c->hash_ = hash_id(id);
+  c->hash_ = h;
   c->opened_at = now;
   c->last_seen = now;
   c->recent_top = -INFINITY; /* the first line is new */
