@@ -11,6 +11,7 @@
 #include "jsonrun.h"
 #include "numfmt.h"
 #include "proto.h"
+#include "store.h"
 
 static int put(char *buf, size_t cap, size_t *pos, const char *s, size_t n) {
   if (*pos + n > cap)
@@ -108,6 +109,7 @@ int64_t es_alert_json(const struct es_alert *a, char *buf, size_t cap) {
   size_t pos = 0;
   size_t ms = a->match_start <= a->text_len ? a->match_start : a->text_len;
   size_t me = a->match_end <= a->text_len && a->match_end >= ms ? a->match_end : ms;
+  const char *speaker;
   int rc = 0;
 
   rc |= field_str(buf, cap, &pos, "{\"type\":\"alert\",\"call_id\":", a->call_id,
@@ -116,16 +118,12 @@ int64_t es_alert_json(const struct es_alert *a, char *buf, size_t cap) {
   rc |= field_str(buf, cap, &pos, ",\"category\":", r->category, strlen(r->category));
   rc |= puts_(buf, cap, &pos, ",\"severity\":\"");
   rc |= puts_(buf, cap, &pos, es_severity_name(r->severity));
-  /* No speaker (dead air, a backup raised by heat): null, as on the
-   * supervisor feed and in the store. */
-  rc |= puts_(buf, cap, &pos, "\",\"speaker\":");
-  if (a->speaker == ES_SPEAKER_ANY) {
-    rc |= puts_(buf, cap, &pos, "null");
-  } else {
-    rc |= puts_(buf, cap, &pos, "\"");
-    rc |= puts_(buf, cap, &pos, es_speaker_name(a->speaker));
-    rc |= puts_(buf, cap, &pos, "\"");
-  }
+  rc |= puts_(buf, cap, &pos, "\"");
+  /* No speaker (dead air, a backup raised by heat): null, as the store and
+   * the supervisor feed have it. */
+  speaker = es_store_speaker_name(a->speaker);
+  rc |= speaker ? field_str(buf, cap, &pos, ",\"speaker\":", speaker, strlen(speaker))
+                : puts_(buf, cap, &pos, ",\"speaker\":null");
   if (a->has_ts)
     rc |= field_num(buf, cap, &pos, ",\"ts\":", a->ts);
   if (a->has_seq)

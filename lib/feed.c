@@ -9,6 +9,7 @@
 #include "alert.h"
 #include "error.h"
 #include "numfmt.h"
+#include "store.h"
 
 static int put(char *buf, size_t cap, size_t *pos, const char *s) {
   size_t n = strlen(s);
@@ -54,8 +55,7 @@ int64_t es_feed_json(const struct es_feed_rec *r, char *buf, size_t cap) {
   rc |= str_field(buf, cap, &pos, ",\"rule\":", r->rule_id);
   rc |= str_field(buf, cap, &pos, ",\"category\":", r->category);
   rc |= str_field(buf, cap, &pos, ",\"severity\":", es_severity_name(r->severity));
-  rc |= str_field(buf, cap, &pos, ",\"speaker\":",
-                  r->speaker == ES_SPEAKER_ANY ? NULL : es_speaker_name(r->speaker));
+  rc |= str_field(buf, cap, &pos, ",\"speaker\":", es_store_speaker_name(r->speaker));
   rc |= num_field(buf, cap, &pos, ",\"time\":", r->time);
   rc |= num_field(buf, cap, &pos, ",\"ts\":", r->call_ts);
   rc |= num_field(buf, cap, &pos, ",\"heat\":", r->heat);
