@@ -68,10 +68,6 @@ int64_t es_feed_json(const struct es_feed_rec *r, char *buf, size_t cap) {
   return rc ? ES_ETOOBIG : (int64_t)pos;
 }
 
-/* The largest whole number a double holds exactly: past it, the text of
- * what a start line sent and of the double cJSON read could differ. */
-#define WHOLE_MAX 9007199254740992.0 /* 2^53 */
-
 /* A filter list: names, as strings; for agents and queues (by_number) also
  * whole numbers, which name what a start line's number names: an agent
  * whose start sent "agent_id": 1042 is stored, and filtered, as "1042". */
@@ -92,7 +88,7 @@ static int name_list(const cJSON *v, const char *key, int by_number,
     if (cJSON_IsString(e) && e->valuestring[0] != '\0' &&
         strlen(e->valuestring) < ES_FEED_NAME_MAX) {
       name = e->valuestring;
-    } else if (by_number && cJSON_IsNumber(e) && fabs(e->valuedouble) <= WHOLE_MAX &&
+    } else if (by_number && cJSON_IsNumber(e) && fabs(e->valuedouble) <= ES_WHOLE_EXACT &&
                e->valuedouble == trunc(e->valuedouble)) {
       es_fmt_i64((int64_t)e->valuedouble, number);
       name = number;

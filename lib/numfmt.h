@@ -19,6 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* 2^53: every whole number below it is exact as a double, and no other
+ * JSON number reads as one of them (2^53 + 1 reads as 2^53). */
+#define ES_WHOLE_EXACT 9007199254740992.0
+
 #define ES_FMT_DOUBLE_MAX 32 /* bytes es_fmt_double() may write, NUL included */
 
 /* Writes v into out (NUL-terminated) and returns its length. v must be

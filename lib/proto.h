@@ -12,11 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "numfmt.h"
 #include "rules.h"
 
 /* A "seq" is a whole number below this, 2^53: every one is exact as a
  * JSON number read into a double. */
-#define ES_SEQ_LIMIT 9007199254740992.0
+#define ES_SEQ_LIMIT ES_WHOLE_EXACT
 
 enum es_event_type {
   ES_EV_UTTERANCE = 1, /* {"call_id","speaker","text","ts"?,"end_ts"?,"seq"?,"final"?} */
