@@ -39,6 +39,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
@@ -107,6 +108,14 @@ static void buf_reserve(struct buf *b, size_t more) {
     die("out of memory (%zu bytes)", cap);
   b->p = p;
   b->cap = cap;
+}
+
+/* Touches each page of p[0..n), which holds zeros (calloc), so that the
+ * timed run does not take its page faults. */
+static void prefault(void *p, size_t n) {
+  volatile char *v = p;
+  for (size_t i = 0; i < n; i += 4096)
+    v[i] = 0;
 }
 
 static inline void buf_add(struct buf *b, const char *s, size_t n) {
@@ -500,6 +509,7 @@ static uint64_t h_pct(const struct hist *h, double q) {
 struct conn {
   int fd;
   struct buf out;          /* every byte this connection sends, all phases */
+  int out_mapped;          /* out.p lies in the huge-page region (conns_to_huge_pages()) */
   size_t off;              /* bytes written */
   size_t *line_end;        /* line_end[i]: offset just past line seq i+1 */
   size_t nlines, stamped;  /* lines; lines fully written */
@@ -523,6 +533,7 @@ struct run {
   unsigned phase, nphases;
   double rate;             /* lines/s over all connections; 0: bulk */
   uint64_t t0, t_end;
+  uint64_t t_sent; /* when the last line of the phase was written */
   int ep, tfd;
   struct hist alert_h, commit_h, ack_h;
   uint64_t alerts, alerted_lines, alerted_triggers, errors, sink_lines;
@@ -745,10 +756,14 @@ static double run_phase(struct run *r, double timeout_s) {
     struct itimerspec off = {{0, 0}, {0, 0}};
     timerfd_settime(r->tfd, 0, &off, NULL);
   }
-  r->t_end = r->t0;
-  for (unsigned i = 0; i < r->nconns; i++)
-    if (r->conns[i].done_ns > r->t_end)
-      r->t_end = r->conns[i].done_ns;
+  r->t_end = r->t_sent = r->t0;
+  for (unsigned i = 0; i < r->nconns; i++) {
+    const struct conn *c = &r->conns[i];
+    if (c->done_ns > r->t_end)
+      r->t_end = c->done_ns;
+    if (c->phase_end[r->phase] > 0 && c->sent_ns[c->phase_end[r->phase] - 1] > r->t_sent)
+      r->t_sent = c->sent_ns[c->phase_end[r->phase] - 1];
+  }
   return (double)(r->t_end - r->t0) / 1e9;
 }
 
@@ -812,6 +827,10 @@ static void build_conns(struct conn *conns, unsigned nconns, const struct corpus
     cn->alerted = xcalloc(total, 1);
     cn->trigger = xcalloc(total, 1);
     cn->in = xmalloc(IN_CAP);
+    /* Written during the run: their pages are faulted in now, not then. */
+    prefault(cn->sent_ns, total * sizeof(*cn->sent_ns));
+    prefault(cn->alerted, total);
+    prefault(cn->in, IN_CAP);
     buf_reserve(&cn->out, total * 120 + sizeof(hello));
     buf_add(&cn->out, hello, sizeof(hello) - 1);
 
@@ -871,9 +890,72 @@ static void conns_reset(struct conn *conns, unsigned n) {
   }
 }
 
+/* This process's anonymous memory in transparent huge pages, in MB
+ * (/proc/self/smaps_rollup), or -1. */
+static double anon_huge_mb(void) {
+  FILE *f = fopen("/proc/self/smaps_rollup", "r");
+  char line[256];
+  double mb = -1;
+  unsigned long kb;
+
+  if (f == NULL)
+    return -1;
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "AnonHugePages: %lu kB", &kb) == 1)
+      mb = (double)kb / 1024.0;
+  fclose(f);
+  return mb;
+}
+
+static void *huge_region; /* conns_to_huge_pages()'s mapping, or NULL */
+static size_t huge_region_len;
+
+/* Moves every connection's bytes into one mapping backed by transparent
+ * huge pages, when the kernel gives them (madvise MADV_HUGEPAGE): 1 if it
+ * did, 0 if the buffers stay as they were.
+ *
+ * What this is for: the kernel copies each written byte out of these
+ * buffers, hundreds of MB of them, touched once per run. Where a first
+ * touch of a page from the kernel costs a trap into the hypervisor (this
+ * project's development machines, a software-virtualised guest), writing
+ * from 4 KiB pages cost bench_load 0.4 CPU-seconds per 250 MB, ten times
+ * the copy itself: CPU taken from the two cores earshotd shares with
+ * bench_load, which a platform on its own machines would not take. With
+ * 2 MiB pages it is one trap per 512 pages. earshotd is not changed by it
+ * (docs/performance.md). */
+static int conns_to_huge_pages(struct conn *conns, unsigned n) {
+  const size_t huge = (size_t)2 << 20;
+  size_t total = 0;
+
+  for (unsigned i = 0; i < n; i++)
+    total += (conns[i].out.len + huge - 1) / huge * huge;
+  /* one more huge page, to align the start */
+  void *m = mmap(NULL, total + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED)
+    return 0;
+  char *base = (char *)(((uintptr_t)m + huge - 1) & ~(uintptr_t)(huge - 1));
+  if (madvise(base, total, MADV_HUGEPAGE) != 0) {
+    munmap(m, total + huge);
+    return 0;
+  }
+  for (unsigned i = 0; i < n; i++) {
+    struct conn *c = &conns[i];
+    memcpy(base, c->out.p, c->out.len);
+    free(c->out.p);
+    c->out.p = base;
+    c->out.cap = c->out.len;
+    c->out_mapped = 1;
+    base += (c->out.len + huge - 1) / huge * huge;
+  }
+  huge_region = m;
+  huge_region_len = total + huge;
+  return 1;
+}
+
 static void conns_free(struct conn *conns, unsigned n) {
   for (unsigned i = 0; i < n; i++) {
-    free(conns[i].out.p);
+    if (!conns[i].out_mapped)
+      free(conns[i].out.p);
     free(conns[i].line_end);
     free(conns[i].sent_ns);
     free(conns[i].alerted);
@@ -881,6 +963,10 @@ static void conns_free(struct conn *conns, unsigned n) {
     free(conns[i].in);
   }
   free(conns);
+  if (huge_region) {
+    munmap(huge_region, huge_region_len);
+    huge_region = NULL;
+  }
 }
 
 static void run_open(struct run *r, const char *path) {
@@ -1065,6 +1151,7 @@ int main(int argc, char **argv) {
   }
   struct conn *conns = xcalloc(nconns, sizeof(*conns));
   build_conns(conns, nconns, &corpus, tag, seed, open_calls > 0);
+  int huge = conns_to_huge_pages(conns, nconns);
   size_t total_lines = 0, total_bytes = 0;
   for (unsigned i = 0; i < nconns; i++) {
     total_lines += conns[i].nlines;
@@ -1074,6 +1161,12 @@ int main(int argc, char **argv) {
           "%.1f MB over %u connections, built in %.2f s\n", total_lines, corpus.ncalls,
           corpus.utterances, corpus.triggers, (double)total_bytes / 1e6, nconns,
           (double)(now_ns() - tb) / 1e9);
+  if (huge)
+    fprintf(stderr, "bench_load: the corpus asked for transparent huge pages: %.0f MB of it "
+            "got them\n", anon_huge_mb());
+  else
+    fprintf(stderr, "bench_load: the corpus is in 4 KiB pages (no transparent huge pages: "
+            "see /sys/kernel/mm/transparent_hugepage/enabled)\n");
 
   /* 2. The memory scenario. */
   if (open_calls) {
@@ -1158,6 +1251,9 @@ int main(int argc, char **argv) {
           total_lines, secs, lps, sink_path ? "" : "\n");
   if (sink_path)
     fprintf(stderr, " (%.1f%% of the sink's %.0f)\n", 100 * lps / sink_lps, sink_lps);
+  fprintf(stderr, "bench_load: the last line was written at %.3f s; its ack and the last "
+          "of the others came %.3f s later\n", (double)(r.t_sent - r.t0) / 1e9,
+          (double)(r.t_end - r.t_sent) / 1e9);
   fprintf(stderr, "bench_load: earshotd CPU: loop thread %.2f s (%.0f%% of the run), other "
           "threads (SQLite writer) %.2f s (%.0f%%); bench_load CPU %.2f s (%.0f%%); "
           "earshotd VmRSS %.1f MB, VmHWM %.1f MB\n", dmain, 100 * dmain / secs, dother,
