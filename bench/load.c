@@ -110,8 +110,9 @@ static void buf_reserve(struct buf *b, size_t more) {
   b->cap = cap;
 }
 
-/* Touches each page of p[0..n), which holds zeros (calloc), so that the
- * timed run does not take its page faults. */
+/* Touches each page of p[0..n), writing a zero at its start (the buffers
+ * passed hold zeros, or nothing read yet), so that the timed run does not
+ * take their page faults. */
 static void prefault(void *p, size_t n) {
   volatile char *v = p;
   for (size_t i = 0; i < n; i += 4096)
@@ -1162,8 +1163,8 @@ int main(int argc, char **argv) {
           corpus.utterances, corpus.triggers, (double)total_bytes / 1e6, nconns,
           (double)(now_ns() - tb) / 1e9);
   if (huge)
-    fprintf(stderr, "bench_load: the corpus asked for transparent huge pages: %.0f MB of it "
-            "got them\n", anon_huge_mb());
+    fprintf(stderr, "bench_load: the corpus asked for transparent huge pages; bench_load holds "
+            "%.0f MB in them\n", anon_huge_mb());
   else
     fprintf(stderr, "bench_load: the corpus is in 4 KiB pages (no transparent huge pages: "
             "see /sys/kernel/mm/transparent_hugepage/enabled)\n");
@@ -1251,8 +1252,8 @@ int main(int argc, char **argv) {
           total_lines, secs, lps, sink_path ? "" : "\n");
   if (sink_path)
     fprintf(stderr, " (%.1f%% of the sink's %.0f)\n", 100 * lps / sink_lps, sink_lps);
-  fprintf(stderr, "bench_load: the last line was written at %.3f s; its ack and the last "
-          "of the others came %.3f s later\n", (double)(r.t_sent - r.t0) / 1e9,
+  fprintf(stderr, "bench_load: the last line was written at %.3f s, the last ack read %.3f s "
+          "after it\n", (double)(r.t_sent - r.t0) / 1e9,
           (double)(r.t_end - r.t_sent) / 1e9);
   fprintf(stderr, "bench_load: earshotd CPU: loop thread %.2f s (%.0f%% of the run), other "
           "threads (SQLite writer) %.2f s (%.0f%%); bench_load CPU %.2f s (%.0f%%); "
