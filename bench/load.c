@@ -510,7 +510,6 @@ static uint64_t h_pct(const struct hist *h, double q) {
 struct conn {
   int fd;
   struct buf out;          /* every byte this connection sends, all phases */
-  int out_mapped;          /* out.p lies in the huge-page region (conns_to_huge_pages()) */
   size_t off;              /* bytes written */
   size_t *line_end;        /* line_end[i]: offset just past line seq i+1 */
   size_t nlines, stamped;  /* lines; lines fully written */
@@ -908,7 +907,9 @@ static double anon_huge_mb(void) {
   return mb;
 }
 
-static void *huge_region; /* conns_to_huge_pages()'s mapping, or NULL */
+/* conns_to_huge_pages()'s mapping, which holds every connection's out.p;
+ * NULL: none does. */
+static void *huge_region;
 static size_t huge_region_len;
 
 /* Moves every connection's bytes into one mapping backed by transparent
@@ -945,7 +946,6 @@ static int conns_to_huge_pages(struct conn *conns, unsigned n) {
     free(c->out.p);
     c->out.p = base;
     c->out.cap = c->out.len;
-    c->out_mapped = 1;
     base += (c->out.len + huge - 1) / huge * huge;
   }
   huge_region = m;
@@ -955,7 +955,7 @@ static int conns_to_huge_pages(struct conn *conns, unsigned n) {
 
 static void conns_free(struct conn *conns, unsigned n) {
   for (unsigned i = 0; i < n; i++) {
-    if (!conns[i].out_mapped)
+    if (huge_region == NULL) /* else out.p lies in it */
       free(conns[i].out.p);
     free(conns[i].line_end);
     free(conns[i].sent_ns);
